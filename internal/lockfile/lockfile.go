@@ -1,0 +1,62 @@
+// Package lockfile provides advisory file locks (flock) that serialise hako processes sharing one
+// store: there is no daemon to do it. A lock dies with its process, so a kill -9 never leaves a
+// store locked.
+package lockfile
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// Lock is a held lock on a file; Unlock releases it.
+type Lock struct{ f *os.File }
+
+func lock(path string, how int) (*Lock, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), how)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, ErrLocked
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	return &Lock{f: f}, nil
+}
+
+// ErrLocked is returned by TryExclusive when another process holds the lock.
+var ErrLocked = errors.New("locked by another process")
+
+// Exclusive blocks until it holds the only lock on path (created if missing).
+func Exclusive(path string) (*Lock, error) { return lock(path, unix.LOCK_EX) }
+
+// Shared blocks until it holds a shared lock on path: many readers, no exclusive holder.
+func Shared(path string) (*Lock, error) { return lock(path, unix.LOCK_SH) }
+
+// TryExclusive takes the exclusive lock or fails at once with ErrLocked.
+func TryExclusive(path string) (*Lock, error) { return lock(path, unix.LOCK_EX|unix.LOCK_NB) }
+
+// Unlock releases the lock. It is safe to call on nil.
+func (l *Lock) Unlock() error {
+	if l == nil || l.f == nil {
+		return nil
+	}
+	err := l.f.Close() // closing the only descriptor releases the flock
+	l.f = nil
+	return err
+}
