@@ -42,6 +42,9 @@ func NewLease(dir string) (*Lease, error) {
 	return &Lease{dir: dir, id: id, lock: l, f: f, set: map[digest.Digest]bool{}}, nil
 }
 
+// Protect adds a blob that is already in the store to the lease.
+func (l *Lease) Protect(d digest.Digest) error { return l.add(d) }
+
 func (l *Lease) add(d digest.Digest) error {
 	if l.set[d] {
 		return nil
@@ -77,13 +80,13 @@ func (l *Lease) Release() error {
 // files of dead ones. Callers hold the store's exclusive lock (so no lease is being created
 // between the lock probe and the read in a way that matters: a new lease's blobs are not yet
 // visible).
-func LiveLeases(dir string) (map[digest.Digest]bool, error) {
-	live := map[digest.Digest]bool{}
+func LiveLeases(dir string) (live map[digest.Digest]bool, dead []string, err error) {
+	live = map[digest.Digest]bool{}
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
-		return live, nil
+		return live, nil, nil
 	} else if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, e := range ents {
 		id, ok := strings.CutSuffix(e.Name(), ".lock")
@@ -92,7 +95,8 @@ func LiveLeases(dir string) (map[digest.Digest]bool, error) {
 		}
 		lk, err := lockfile.TryExclusive(filepath.Join(dir, e.Name()))
 		if err == nil {
-			// Dead owner: its blobs are unprotected now.
+			// Dead owner: its blobs are unprotected now, and its unfinished writes are garbage.
+			dead = append(dead, id)
 			os.Remove(filepath.Join(dir, id+".list"))
 			os.Remove(filepath.Join(dir, e.Name()))
 			lk.Unlock()
@@ -110,5 +114,8 @@ func LiveLeases(dir string) (map[digest.Digest]bool, error) {
 		}
 		f.Close()
 	}
-	return live, nil
+	return live, dead, nil
 }
+
+// ID names the lease; ingest files of its writers carry it.
+func (l *Lease) ID() string { return l.id }

@@ -158,7 +158,11 @@ type Writer struct {
 // Writer starts a new blob owned by lease (which may be nil for callers that hold the store lock
 // until the blob is referenced).
 func (s *Store) Writer(ctx context.Context, lease *Lease) (*Writer, error) {
-	f, err := os.CreateTemp(filepath.Join(s.root, "ingest"), "blob-")
+	prefix := "blob-"
+	if lease != nil {
+		prefix += lease.id + "-"
+	}
+	f, err := os.CreateTemp(filepath.Join(s.root, "ingest"), prefix)
 	if err != nil {
 		return nil, fmt.Errorf("start blob: %w", err)
 	}
@@ -245,14 +249,20 @@ func (s *Store) WriteBlob(ctx context.Context, lease *Lease, b []byte) (digest.D
 	return w.Commit(ctx, int64(len(b)), d)
 }
 
-// CleanIngest removes ingest files older than age: what writers killed mid-stream left behind.
-// Live writers keep their files fresh by writing to them.
-func (s *Store) CleanIngest(age time.Duration) {
+// CleanIngest removes the unfinished writes of dead leases (a kill -9 mid-stream), and writes
+// without a lease older than a day.
+func (s *Store) CleanIngest(deadLeases []string) {
 	dir := filepath.Join(s.root, "ingest")
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
-		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > age && strings.HasPrefix(e.Name(), "blob-") {
-			os.Remove(filepath.Join(dir, e.Name()))
+		name := e.Name()
+		for _, id := range deadLeases {
+			if strings.HasPrefix(name, "blob-"+id+"-") {
+				os.Remove(filepath.Join(dir, name))
+			}
+		}
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > 24*time.Hour {
+			os.Remove(filepath.Join(dir, name))
 		}
 	}
 }

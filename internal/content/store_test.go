@@ -53,12 +53,12 @@ func TestLeaseOfDeadProcessIsCollectable(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, _ := s.WriteBlob(ctx, l, []byte("leased"))
-	live, _ := LiveLeases(dir)
+	live, _, _ := LiveLeases(dir)
 	if !live[d] {
 		t.Fatal("a live lease does not protect its blob")
 	}
 	l.Release()
-	live, _ = LiveLeases(dir)
+	live, _, _ = LiveLeases(dir)
 	if live[d] {
 		t.Fatal("a released lease still protects its blob")
 	}
@@ -66,7 +66,7 @@ func TestLeaseOfDeadProcessIsCollectable(t *testing.T) {
 	// A lease held by a process that is then killed stops protecting at once.
 	cmd := exec.Command("sh", "-c", "exec 9>"+filepath.Join(dir, "dead.lock")+"; flock 9; echo "+d.String()+" > "+filepath.Join(dir, "dead.list")+"; kill -9 $$")
 	cmd.Run()
-	live, _ = LiveLeases(dir)
+	live, _, _ = LiveLeases(dir)
 	if live[d] {
 		t.Fatal("a dead process's lease protects its blob")
 	}

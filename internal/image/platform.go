@@ -1,0 +1,5 @@
+package image
+
+import "runtime"
+
+func hostArch() string { return runtime.GOARCH }
