@@ -1,0 +1,120 @@
+package spec
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/moby/sys/capability"
+
+	"github.com/hako-dev/hako/internal/errdefs"
+)
+
+// DefaultCapabilities is Docker's default capability set, in Docker's order.
+func DefaultCapabilities() []string { return defaultCapabilities() }
+
+func defaultCapabilities() []string {
+	return []string{
+		"CAP_CHOWN",
+		"CAP_DAC_OVERRIDE",
+		"CAP_FSETID",
+		"CAP_FOWNER",
+		"CAP_MKNOD",
+		"CAP_NET_RAW",
+		"CAP_SETGID",
+		"CAP_SETUID",
+		"CAP_SETFCAP",
+		"CAP_SETPCAP",
+		"CAP_NET_BIND_SERVICE",
+		"CAP_SYS_CHROOT",
+		"CAP_KILL",
+		"CAP_AUDIT_WRITE",
+	}
+}
+
+const allCapabilities = "ALL"
+
+// knownCapabilities lists every capability this build knows, "CAP_"-prefixed.
+func knownCapabilities() []string {
+	var out []string
+	for _, c := range capability.ListKnown() {
+		out = append(out, "CAP_"+strings.ToUpper(c.String()))
+	}
+	return out
+}
+
+// allSupportedCapabilities is what --privileged and --cap-add ALL grant: every capability the
+// running kernel has, falling back to every known one where that cannot be read.
+func allSupportedCapabilities() []string {
+	caps, err := capability.ListSupported()
+	if err != nil {
+		return knownCapabilities()
+	}
+	var out []string
+	for _, c := range caps {
+		out = append(out, "CAP_"+strings.ToUpper(c.String()))
+	}
+	return out
+}
+
+// normalizeCapabilities upper-cases names, adds the CAP_ prefix, checks them against the known
+// set and removes duplicates.
+func normalizeCapabilities(in []string) ([]string, error) {
+	known := knownCapabilities()
+	var out []string
+	for _, c := range in {
+		c = strings.ToUpper(strings.TrimSpace(c))
+		if c != allCapabilities && !strings.HasPrefix(c, "CAP_") {
+			c = "CAP_" + c
+		}
+		if c != allCapabilities && !slices.Contains(known, c) {
+			return nil, errdefs.Invalidf("unknown capability: %q", c)
+		}
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// tweakCapabilities applies --cap-add, --cap-drop and --privileged with Docker's precedence:
+// privileged wins; "ALL" in cap-add grants everything but the drops; "ALL" in cap-drop keeps
+// only the adds; otherwise drops apply to the defaults, then adds are appended.
+func tweakCapabilities(basics, adds, drops []string, privileged bool) ([]string, error) {
+	if privileged {
+		return allSupportedCapabilities(), nil
+	}
+	capAdd, err := normalizeCapabilities(adds)
+	if err != nil {
+		return nil, err
+	}
+	capDrop, err := normalizeCapabilities(drops)
+	if err != nil {
+		return nil, err
+	}
+	var caps []string
+	switch {
+	case slices.Contains(capAdd, allCapabilities):
+		for _, c := range allSupportedCapabilities() {
+			if !slices.Contains(capDrop, c) {
+				caps = append(caps, c)
+			}
+		}
+	case slices.Contains(capDrop, allCapabilities):
+		caps = capAdd
+	default:
+		for _, c := range basics {
+			if !slices.Contains(capDrop, c) {
+				caps = append(caps, c)
+			}
+		}
+		for _, c := range capAdd {
+			if !slices.Contains(caps, c) {
+				caps = append(caps, c)
+			}
+		}
+	}
+	if caps == nil {
+		caps = []string{}
+	}
+	return caps, nil
+}

@@ -1,0 +1,62 @@
+package spec
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func hasSyscall(s *specs.LinuxSeccomp, name string) bool {
+	for _, sc := range s.Syscalls {
+		if sc.Action == specs.ActAllow && slices.Contains(sc.Names, name) && len(sc.Args) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func TestSeccompDefault(t *testing.T) {
+	img := ocispec.ImageConfig{Cmd: []string{"x"}}
+	s, err := Generate(img, Options{ID: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := s.Linux.Seccomp
+	if sc == nil || sc.DefaultAction != specs.ActErrno || !hasSyscall(sc, "read") {
+		t.Fatalf("not Docker's default profile: %+v", sc)
+	}
+	if hasSyscall(sc, "mount") {
+		t.Errorf("mount allowed without CAP_SYS_ADMIN")
+	}
+	// Docker opens the syscalls of an added capability.
+	s, err = Generate(img, Options{ID: "x", CapAdd: []string{"SYS_ADMIN"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasSyscall(s.Linux.Seccomp, "mount") {
+		t.Errorf("mount not allowed with CAP_SYS_ADMIN")
+	}
+	s, err = Generate(img, Options{ID: "x", Seccomp: SeccompUnconfined})
+	if err != nil || s.Linux.Seccomp != nil {
+		t.Errorf("unconfined: %v %v", err, s.Linux.Seccomp)
+	}
+}
+
+func TestSeccompFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "p.json")
+	os.WriteFile(p, []byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["chmod"],"action":"SCMP_ACT_ERRNO"}]}`), 0o644)
+	s, err := Generate(ocispec.ImageConfig{Cmd: []string{"x"}}, Options{ID: "x", Seccomp: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Linux.Seccomp.DefaultAction != specs.ActAllow || len(s.Linux.Seccomp.Syscalls) != 1 {
+		t.Errorf("profile %+v", s.Linux.Seccomp)
+	}
+	if _, err := Generate(ocispec.ImageConfig{Cmd: []string{"x"}}, Options{ID: "x", Seccomp: p + ".missing"}); err == nil {
+		t.Errorf("missing profile file accepted")
+	}
+}
