@@ -117,5 +117,9 @@ func LiveLeases(dir string) (live map[digest.Digest]bool, dead []string, err err
 	return live, dead, nil
 }
 
+// LockPath is the file whose lock proves the lease's owner alive; other stores (snapshots) label
+// their temporary records with it.
+func (l *Lease) LockPath() string { return filepath.Join(l.dir, l.id+".lock") }
+
 // ID names the lease; ingest files of its writers carry it.
 func (l *Lease) ID() string { return l.id }

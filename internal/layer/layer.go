@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"crypto/rand"
@@ -20,6 +21,14 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
+
+// LabelLease labels a temporary snapshot with the lock file of the lease of the process that made
+// it, so that GC can tell an abandoned one (its owner was killed) from one in use.
+const LabelLease = "hako.lease"
+
+// LabelSize records on a committed layer snapshot the bytes its layer adds, for `images`,
+// `history` and `system df`.
+const LabelSize = "hako.size"
 
 // MaxLayers is the deepest image hako accepts: the kernel's overlayfs limit of lower layers.
 const MaxLayers = 500
@@ -69,7 +78,7 @@ func tempKey(what string) string {
 // Unpack makes sure the snapshot chain of an image exists: for every layer whose chain ID has no
 // committed snapshot, it applies the blob on top of its parent and commits it, checking that the
 // uncompressed content has the diffID the config names.
-func Unpack(ctx context.Context, sn snapshot.Snapshotter, cs *content.Store, layers []ocispec.Descriptor, diffIDs []digest.Digest) error {
+func Unpack(ctx context.Context, sn snapshot.Snapshotter, cs *content.Store, lease *content.Lease, layers []ocispec.Descriptor, diffIDs []digest.Digest) error {
 	if len(layers) != len(diffIDs) {
 		return errdefs.Invalidf("unpack: manifest has %d layers but the config names %d diff IDs", len(layers), len(diffIDs))
 	}
@@ -85,16 +94,16 @@ func Unpack(ctx context.Context, sn snapshot.Snapshotter, cs *content.Store, lay
 		if i > 0 {
 			parent = chain[i-1].String()
 		}
-		if err := unpackOne(ctx, sn, cs, l, diffIDs[i], chain[i].String(), parent); err != nil {
+		if err := unpackOne(ctx, sn, cs, lease, l, diffIDs[i], chain[i].String(), parent); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func unpackOne(ctx context.Context, sn snapshot.Snapshotter, cs *content.Store, l ocispec.Descriptor, diffID digest.Digest, chainID, parent string) error {
+func unpackOne(ctx context.Context, sn snapshot.Snapshotter, cs *content.Store, lease *content.Lease, l ocispec.Descriptor, diffID digest.Digest, chainID, parent string) error {
 	key := tempKey(chainID)
-	mounts, err := sn.Prepare(ctx, key, parent)
+	mounts, err := sn.Prepare(ctx, key, parent, TempLabels(lease))
 	if err != nil {
 		return fmt.Errorf("unpack layer %s: %w", l.Digest, err)
 	}
@@ -116,14 +125,47 @@ func unpackOne(ctx context.Context, sn snapshot.Snapshotter, cs *content.Store, 
 	if res.DiffID != diffID {
 		return errdefs.Invalidf("unpack layer %s: content has diffID %s but the config says %s", l.Digest, res.DiffID, diffID)
 	}
-	if err := sn.Commit(ctx, chainID, key); err != nil {
-		if errors.Is(err, errdefs.ErrAlreadyExists) {
-			return nil // another process unpacked the same layer first
-		}
+	if err := CommitLayer(ctx, sn, chainID, key); err != nil {
 		return fmt.Errorf("unpack layer %s: %w", l.Digest, err)
 	}
 	ok = true
 	return nil
+}
+
+// TempLabels labels a temporary snapshot with its owner's lease.
+func TempLabels(lease *content.Lease) snapshot.Opt {
+	if lease == nil {
+		return snapshot.WithLabels(nil)
+	}
+	return snapshot.WithLabels(map[string]string{LabelLease: lease.LockPath()})
+}
+
+// CommitLayer commits an active snapshot as the layer chainID, recording the layer's size. When
+// another process committed the same chain first, the active snapshot is dropped: same content.
+func CommitLayer(ctx context.Context, sn snapshot.Snapshotter, chainID, key string) error {
+	var size int64
+	if u, err := sn.Usage(ctx, key); err == nil {
+		size = u.Size
+	}
+	err := sn.Commit(ctx, chainID, key, snapshot.WithLabels(map[string]string{LabelSize: strconv.FormatInt(size, 10), LabelLease: ""}))
+	if errors.Is(err, errdefs.ErrAlreadyExists) {
+		sn.Remove(ctx, key)
+		return nil
+	}
+	return err
+}
+
+// Size is the size recorded on a committed layer snapshot, or -1.
+func Size(ctx context.Context, sn snapshot.Snapshotter, chainID string) int64 {
+	info, err := sn.Stat(ctx, chainID)
+	if err != nil {
+		return -1
+	}
+	n, err := strconv.ParseInt(info.Labels[LabelSize], 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
 }
 
 // ChainIDs computes the OCI chain ID of each layer prefix.
