@@ -1,0 +1,70 @@
+package snapshot
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hako-dev/hako/internal/mount"
+)
+
+// NewOverlay opens (creating it if need be) an overlay snapshotter at root. Each snapshot is a
+// directory holding fs (its upper layer) and work (overlayfs's work dir); committed parents are
+// stacked as lower layers, so a snapshot costs only what it changes. Root must be on a filesystem
+// that can hold an overlay upper dir: see Supported.
+func NewOverlay(root string) (Snapshotter, error) {
+	s, err := open(root, overlayDriver{})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+type overlayDriver struct{}
+
+func (overlayDriver) name() string { return "overlay" }
+
+func (overlayDriver) usageDir(dir string) string { return filepath.Join(dir, "fs") }
+
+func (overlayDriver) create(ctx context.Context, dir, parentDir string, kind Kind) error {
+	fsDir := filepath.Join(dir, "fs")
+	if err := os.Mkdir(fsDir, 0o755); err != nil {
+		return err
+	}
+	if kind == KindActive {
+		if err := os.Mkdir(filepath.Join(dir, "work"), 0o711); err != nil {
+			return err
+		}
+	}
+	if parentDir == "" {
+		return nil
+	}
+	// The upper dir's root is the merged root: give it the parent's owner, as containerd does,
+	// so that a tree unpacked for a remapped user stays that user's.
+	return chownLike(fsDir, filepath.Join(parentDir, "fs"))
+}
+
+func (overlayDriver) mounts(dir string, kind Kind, parentDirs []string) []mount.Mount {
+	rw := "rw"
+	if kind == KindView {
+		rw = "ro"
+	}
+	switch {
+	case len(parentDirs) == 0:
+		return []mount.Mount{{Type: "bind", Source: filepath.Join(dir, "fs"), Options: []string{"rbind", rw}}}
+	case kind == KindView && len(parentDirs) == 1:
+		// overlayfs wants two lower layers when there is no upper one; a bind does the same job.
+		return []mount.Mount{{Type: "bind", Source: filepath.Join(parentDirs[0], "fs"), Options: []string{"rbind", "ro"}}}
+	}
+	lower := make([]string, len(parentDirs))
+	for i, p := range parentDirs {
+		lower[i] = filepath.Join(p, "fs")
+	}
+	var opts []string
+	if kind == KindActive {
+		opts = append(opts, "workdir="+filepath.Join(dir, "work"), "upperdir="+filepath.Join(dir, "fs"))
+	}
+	opts = append(opts, "lowerdir="+strings.Join(lower, ":"))
+	return []mount.Mount{{Type: "overlay", Source: "overlay", Options: opts}}
+}

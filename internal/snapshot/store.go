@@ -1,0 +1,553 @@
+package snapshot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hako-dev/hako/internal/errdefs"
+	"github.com/hako-dev/hako/internal/mount"
+)
+
+// formatVersion is the layout of a snapshotter root, recorded in its "version" file and in
+// metadata.json. Bump it, and teach open to migrate or refuse, whenever the layout changes.
+const formatVersion = 1
+
+// A snapshotter root holds:
+//
+//	version          {"version":1,"driver":"overlay"}: which layout, and whose
+//	lock             flock'ed exclusively for every mutation, by any process
+//	metadata.json    every snapshot's record, replaced atomically (temp file, fsync, rename)
+//	snapshots/<id>/  one directory per snapshot, named by a number, never by its key
+//	tmp/             snapshot directories being built, and metadata being written
+//
+// A mutation builds a new snapshot's directory in tmp/, renames it into snapshots/, and only then
+// writes metadata that names it; Remove writes metadata without the record before it deletes the
+// directory. So metadata never names a missing directory, and what a kill -9 leaves behind (tmp/
+// entries, directories that no record names) is deleted at the next open or mutation, which runs
+// under the lock and so cannot race with another process's work in progress.
+const (
+	versionFile  = "version"
+	lockFile     = "lock"
+	metadataFile = "metadata.json"
+	snapshotsDir = "snapshots"
+	tmpDir       = "tmp"
+)
+
+type versionInfo struct {
+	Version int    `json:"version"`
+	Driver  string `json:"driver"`
+}
+
+// metadata is the content of metadata.json.
+type metadata struct {
+	Version int `json:"version"`
+	// NextID is the next snapshot directory number to try.
+	NextID    uint64             `json:"nextID"`
+	Snapshots map[string]*record `json:"snapshots"`
+}
+
+type record struct {
+	ID      string            `json:"id"`
+	Kind    Kind              `json:"kind"`
+	Parent  string            `json:"parent,omitempty"`
+	Created time.Time         `json:"created"`
+	Updated time.Time         `json:"updated"`
+	Labels  map[string]string `json:"labels,omitempty"`
+	// Usage is measured at Commit, after which the snapshot does not change.
+	Usage *Usage `json:"usage,omitempty"`
+}
+
+// driver is what differs between overlay and native snapshots: how a new snapshot's directory is
+// filled and how its mounts look.
+type driver interface {
+	name() string
+	// create fills dir, a new empty directory that becomes the snapshot's, for a snapshot of kind on
+	// top of parentDir (the parent snapshot's directory, "" for none).
+	create(ctx context.Context, dir, parentDir string, kind Kind) error
+	// mounts returns the mounts of a snapshot in dir whose committed ancestors are in parentDirs,
+	// nearest first.
+	mounts(dir string, kind Kind, parentDirs []string) []mount.Mount
+	// usageDir is the directory whose disk usage is the snapshot's own.
+	usageDir(dir string) string
+}
+
+// store implements Snapshotter on a root directory, with a driver for what differs.
+type store struct {
+	root string
+	drv  driver
+
+	mu     sync.Mutex // serialises this process's mutations; flock serialises processes
+	lockf  *os.File
+	closed bool
+}
+
+func open(root string, drv driver) (*store, error) {
+	if root == "" {
+		return nil, errdefs.Invalidf("open %s snapshotter: empty root", drv.name())
+	}
+	root, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("open %s snapshotter: %w", drv.name(), err)
+	}
+	for _, d := range []string{root, filepath.Join(root, snapshotsDir), filepath.Join(root, tmpDir)} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("open %s snapshotter: %w", drv.name(), err)
+		}
+	}
+	lf, err := os.OpenFile(filepath.Join(root, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open %s snapshotter: %w", drv.name(), err)
+	}
+	s := &store{root: root, drv: drv, lockf: lf}
+	err = s.withLock(context.Background(), func() error {
+		if err := s.checkVersion(); err != nil {
+			return err
+		}
+		md, err := s.load()
+		if err != nil {
+			return err
+		}
+		s.cleanup(md)
+		return nil
+	})
+	if err != nil {
+		lf.Close()
+		return nil, fmt.Errorf("open %s snapshotter at %s: %w", drv.name(), root, err)
+	}
+	return s, nil
+}
+
+// checkVersion writes the version file of a new root and refuses a root of another layout or
+// driver. It runs under the lock.
+func (s *store) checkVersion() error {
+	p := filepath.Join(s.root, versionFile)
+	want := versionInfo{Version: formatVersion, Driver: s.drv.name()}
+	b, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		b, _ = json.Marshal(want)
+		return s.writeAtomic(p, append(b, '\n'))
+	}
+	if err != nil {
+		return err
+	}
+	var got versionInfo
+	if err := json.Unmarshal(b, &got); err != nil {
+		return fmt.Errorf("read %s: %w", p, err)
+	}
+	if got != want {
+		return errdefs.Invalidf("root holds %s snapshots of format %d, not %s snapshots of format %d",
+			got.Driver, got.Version, want.Driver, want.Version)
+	}
+	return nil
+}
+
+func (s *store) snapshotDir(id string) string { return filepath.Join(s.root, snapshotsDir, id) }
+
+// load reads metadata.json. Readers need no lock: the file is only ever replaced by rename.
+func (s *store) load() (*metadata, error) {
+	b, err := os.ReadFile(filepath.Join(s.root, metadataFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return &metadata{Version: formatVersion, NextID: 1, Snapshots: map[string]*record{}}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read snapshot metadata: %w", err)
+	}
+	var md metadata
+	if err := json.Unmarshal(b, &md); err != nil {
+		return nil, fmt.Errorf("read snapshot metadata: %w", err)
+	}
+	if md.Version != formatVersion {
+		return nil, errdefs.Invalidf("read snapshot metadata: format %d, want %d", md.Version, formatVersion)
+	}
+	if md.Snapshots == nil {
+		md.Snapshots = map[string]*record{}
+	}
+	return &md, nil
+}
+
+func (s *store) save(md *metadata) error {
+	b, err := json.Marshal(md)
+	if err != nil {
+		return err
+	}
+	if err := s.writeAtomic(filepath.Join(s.root, metadataFile), b); err != nil {
+		return fmt.Errorf("write snapshot metadata: %w", err)
+	}
+	return nil
+}
+
+// writeAtomic replaces path with data: written to tmp/, synced, renamed, and the rename synced.
+func (s *store) writeAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Join(s.root, tmpDir), filepath.Base(path)+"-")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// cleanup deletes what interrupted mutations left: everything in tmp/ and every snapshot
+// directory that no record names. It runs under the lock, when no mutation is in progress. It is
+// best effort: what cannot be deleted now (a directory still mounted somewhere) is tried again
+// next time.
+func (s *store) cleanup(md *metadata) {
+	if entries, err := os.ReadDir(filepath.Join(s.root, tmpDir)); err == nil {
+		for _, e := range entries {
+			os.RemoveAll(filepath.Join(s.root, tmpDir, e.Name()))
+		}
+	}
+	known := make(map[string]bool, len(md.Snapshots))
+	for _, r := range md.Snapshots {
+		known[r.ID] = true
+	}
+	if entries, err := os.ReadDir(filepath.Join(s.root, snapshotsDir)); err == nil {
+		for _, e := range entries {
+			if !known[e.Name()] {
+				os.RemoveAll(filepath.Join(s.root, snapshotsDir, e.Name()))
+			}
+		}
+	}
+}
+
+// withLock runs fn holding this process's mutex and the root's flock.
+func (s *store) withLock(ctx context.Context, fn func() error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("snapshotter is closed")
+	}
+	if err := flock(ctx, s.lockf); err != nil {
+		return fmt.Errorf("lock %s: %w", s.lockf.Name(), err)
+	}
+	defer funlock(s.lockf)
+	return fn()
+}
+
+// update runs a mutation: under the lock, on freshly loaded metadata (after cleaning up what an
+// interrupted mutation left), saving the metadata when fn succeeds and then running the after
+// func fn returned, if any.
+func (s *store) update(ctx context.Context, fn func(md *metadata) (after func(), err error)) error {
+	return s.withLock(ctx, func() error {
+		md, err := s.load()
+		if err != nil {
+			return err
+		}
+		s.cleanup(md)
+		after, err := fn(md)
+		if err != nil {
+			return err
+		}
+		if err := s.save(md); err != nil {
+			return err
+		}
+		if after != nil {
+			after()
+		}
+		return nil
+	})
+}
+
+// view loads the metadata for a read.
+func (s *store) view() (*metadata, error) {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, errors.New("snapshotter is closed")
+	}
+	return s.load()
+}
+
+func get(md *metadata, key string) (*record, error) {
+	r, ok := md.Snapshots[key]
+	if !ok {
+		return nil, errdefs.NotFoundf("snapshot %q does not exist", key)
+	}
+	return r, nil
+}
+
+func infoOf(key string, r *record) Info {
+	info := Info{Name: key, Parent: r.Parent, Kind: r.Kind, Created: r.Created, Updated: r.Updated}
+	if len(r.Labels) > 0 {
+		info.Labels = make(map[string]string, len(r.Labels))
+		for k, v := range r.Labels {
+			info.Labels[k] = v
+		}
+	}
+	return info
+}
+
+// parentDirs returns the directories of r's ancestors, nearest first.
+func (s *store) parentDirs(md *metadata, r *record) ([]string, error) {
+	var dirs []string
+	for p := r.Parent; p != ""; {
+		pr, ok := md.Snapshots[p]
+		if !ok {
+			return nil, fmt.Errorf("snapshot metadata is inconsistent: parent %q is missing", p)
+		}
+		dirs = append(dirs, s.snapshotDir(pr.ID))
+		p = pr.Parent
+		if len(dirs) > len(md.Snapshots) {
+			return nil, fmt.Errorf("snapshot metadata is inconsistent: parent chain of %q loops", r.Parent)
+		}
+	}
+	return dirs, nil
+}
+
+func (s *store) Stat(ctx context.Context, key string) (Info, error) {
+	md, err := s.view()
+	if err != nil {
+		return Info{}, fmt.Errorf("stat snapshot %q: %w", key, err)
+	}
+	r, err := get(md, key)
+	if err != nil {
+		return Info{}, fmt.Errorf("stat snapshot: %w", err)
+	}
+	return infoOf(key, r), nil
+}
+
+func (s *store) Usage(ctx context.Context, key string) (Usage, error) {
+	md, err := s.view()
+	if err != nil {
+		return Usage{}, fmt.Errorf("usage of snapshot %q: %w", key, err)
+	}
+	r, err := get(md, key)
+	if err != nil {
+		return Usage{}, fmt.Errorf("usage of snapshot: %w", err)
+	}
+	if r.Usage != nil {
+		return *r.Usage, nil
+	}
+	u, err := diskUsage(ctx, s.drv.usageDir(s.snapshotDir(r.ID)))
+	if err != nil {
+		return Usage{}, fmt.Errorf("usage of snapshot %q: %w", key, err)
+	}
+	return u, nil
+}
+
+func (s *store) Mounts(ctx context.Context, key string) ([]mount.Mount, error) {
+	md, err := s.view()
+	if err != nil {
+		return nil, fmt.Errorf("mounts of snapshot %q: %w", key, err)
+	}
+	r, err := get(md, key)
+	if err != nil {
+		return nil, fmt.Errorf("mounts of snapshot: %w", err)
+	}
+	if r.Kind == KindCommitted {
+		return nil, errdefs.Invalidf("mounts of snapshot %q: it is committed; Prepare or View on top of it", key)
+	}
+	return s.mountsOf(md, r)
+}
+
+func (s *store) mountsOf(md *metadata, r *record) ([]mount.Mount, error) {
+	parents, err := s.parentDirs(md, r)
+	if err != nil {
+		return nil, err
+	}
+	return s.drv.mounts(s.snapshotDir(r.ID), r.Kind, parents), nil
+}
+
+func (s *store) Prepare(ctx context.Context, key, parent string, opts ...Opt) ([]mount.Mount, error) {
+	m, err := s.create(ctx, KindActive, key, parent, opts)
+	if err != nil {
+		return nil, fmt.Errorf("prepare snapshot %q: %w", key, err)
+	}
+	return m, nil
+}
+
+func (s *store) View(ctx context.Context, key, parent string, opts ...Opt) ([]mount.Mount, error) {
+	m, err := s.create(ctx, KindView, key, parent, opts)
+	if err != nil {
+		return nil, fmt.Errorf("view snapshot %q: %w", key, err)
+	}
+	return m, nil
+}
+
+func (s *store) create(ctx context.Context, kind Kind, key, parent string, opts []Opt) ([]mount.Mount, error) {
+	if key == "" {
+		return nil, errdefs.Invalidf("empty key")
+	}
+	var mounts []mount.Mount
+	err := s.update(ctx, func(md *metadata) (func(), error) {
+		if _, ok := md.Snapshots[key]; ok {
+			return nil, errdefs.AlreadyExists(errors.New("key already exists"))
+		}
+		parentDir := ""
+		if parent != "" {
+			pr, ok := md.Snapshots[parent]
+			if !ok {
+				return nil, errdefs.NotFoundf("parent %q does not exist", parent)
+			}
+			if pr.Kind != KindCommitted {
+				return nil, errdefs.Invalidf("parent %q is %s, not committed", parent, pr.Kind)
+			}
+			parentDir = s.snapshotDir(pr.ID)
+		}
+		id := s.allocateID(md)
+		tmp, err := os.MkdirTemp(filepath.Join(s.root, tmpDir), "new-")
+		if err != nil {
+			return nil, err
+		}
+		if err := s.drv.create(ctx, tmp, parentDir, kind); err != nil {
+			os.RemoveAll(tmp)
+			return nil, err
+		}
+		dir := s.snapshotDir(id)
+		if err := os.Rename(tmp, dir); err != nil {
+			os.RemoveAll(tmp)
+			return nil, err
+		}
+		// The directory must be on disk before metadata that names it.
+		if err := syncDir(filepath.Dir(dir)); err != nil {
+			return nil, err
+		}
+		now := time.Now().UTC()
+		info := Info{Name: key, Parent: parent, Kind: kind, Created: now, Updated: now}
+		for _, o := range opts {
+			o(&info)
+		}
+		r := &record{ID: id, Kind: kind, Parent: parent, Created: now, Updated: now, Labels: info.Labels}
+		md.Snapshots[key] = r
+		mounts, err = s.mountsOf(md, r)
+		return nil, err
+	})
+	return mounts, err
+}
+
+// allocateID returns the next free directory number. A directory that cleanup could not remove
+// is skipped rather than reused.
+func (s *store) allocateID(md *metadata) string {
+	for {
+		id := strconv.FormatUint(md.NextID, 10)
+		md.NextID++
+		if _, err := os.Lstat(s.snapshotDir(id)); errors.Is(err, fs.ErrNotExist) {
+			return id
+		}
+	}
+}
+
+func (s *store) Commit(ctx context.Context, name, key string, opts ...Opt) error {
+	if name == "" {
+		return errdefs.Invalidf("commit snapshot %q: empty name", key)
+	}
+	err := s.update(ctx, func(md *metadata) (func(), error) {
+		r, err := get(md, key)
+		if err != nil {
+			return nil, err
+		}
+		if r.Kind != KindActive {
+			return nil, errdefs.Invalidf("snapshot is %s, only an active one can be committed", r.Kind)
+		}
+		if _, ok := md.Snapshots[name]; ok {
+			return nil, errdefs.AlreadyExists(fmt.Errorf("a snapshot named %q already exists", name))
+		}
+		u, err := diskUsage(ctx, s.drv.usageDir(s.snapshotDir(r.ID)))
+		if err != nil {
+			return nil, err
+		}
+		now := time.Now().UTC()
+		info := infoOf(name, r)
+		for _, o := range opts {
+			o(&info)
+		}
+		delete(md.Snapshots, key)
+		md.Snapshots[name] = &record{
+			ID: r.ID, Kind: KindCommitted, Parent: r.Parent,
+			Created: now, Updated: now, Labels: info.Labels, Usage: &u,
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("commit snapshot %q as %q: %w", key, name, err)
+	}
+	return nil
+}
+
+func (s *store) Remove(ctx context.Context, key string) error {
+	err := s.update(ctx, func(md *metadata) (func(), error) {
+		r, err := get(md, key)
+		if err != nil {
+			return nil, err
+		}
+		for child, c := range md.Snapshots {
+			if c.Parent == key {
+				return nil, errdefs.Conflictf("snapshot %q is the parent of %q", key, child)
+			}
+		}
+		delete(md.Snapshots, key)
+		// Once metadata no longer names the directory, it is garbage: failing to delete it now
+		// (something still mounted in it) leaves it to the next mutation's cleanup.
+		return func() { os.RemoveAll(s.snapshotDir(r.ID)) }, nil
+	})
+	if err != nil {
+		return fmt.Errorf("remove snapshot %q: %w", key, err)
+	}
+	return nil
+}
+
+func (s *store) Walk(ctx context.Context, fn func(context.Context, Info) error) error {
+	md, err := s.view()
+	if err != nil {
+		return fmt.Errorf("walk snapshots: %w", err)
+	}
+	keys := make([]string, 0, len(md.Snapshots))
+	for k := range md.Snapshots {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(ctx, infoOf(k, md.Snapshots[k])); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return s.lockf.Close()
+}
