@@ -1,17 +1,19 @@
+// Command hako is a daemonless container engine: it builds images from Dockerfiles, keeps them in
+// a content-addressed store and runs them as Linux containers, with Docker's verbs and flags.
 package main
 
 import (
-	_ "crypto/sha256"
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
 
-	_ "github.com/cyphar/filepath-securejoin"
-	_ "github.com/klauspost/compress/zstd"
-	_ "github.com/moby/sys/mountinfo"
-	_ "github.com/opencontainers/go-digest"
-	_ "github.com/opencontainers/image-spec/specs-go/v1"
-	_ "github.com/opencontainers/runtime-spec/specs-go"
-	_ "github.com/spf13/cobra"
-	_ "golang.org/x/sys/unix"
-	_ "golang.org/x/term"
+	"github.com/hako-dev/hako/internal/cli"
 )
 
-func main() {}
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli.Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

@@ -1,0 +1,158 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/hako-dev/hako/internal/engine"
+	"github.com/hako-dev/hako/internal/errdefs"
+	"github.com/spf13/cobra"
+)
+
+// Version is set at build time with -ldflags "-X github.com/hako-dev/hako/internal/cli.Version=…".
+var Version = "0.1.0-dev"
+
+// StatusError carries the exit code a command wants (a container's own, 125, 126, 127).
+type StatusError struct {
+	Status int
+	Err    error // nil when the status alone says it all (a container exited non-zero)
+}
+
+func (e StatusError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit status %d", e.Status)
+	}
+	return e.Err.Error()
+}
+func (e StatusError) Unwrap() error { return e.Err }
+
+// app is what every command shares: the global flags and the lazily opened engine.
+type app struct {
+	root        string
+	snapshotter string
+	debug       bool
+	eng         *engine.Engine
+	stdin       io.Reader
+	stdout      io.Writer
+	stderr      io.Writer
+}
+
+func (a *app) engine() (*engine.Engine, error) {
+	if a.eng != nil {
+		return a.eng, nil
+	}
+	e, err := engine.New(engine.Config{Root: a.root, Snapshotter: a.snapshotter})
+	if err != nil {
+		return nil, err
+	}
+	a.eng = e
+	return e, nil
+}
+
+// Main runs the hako command line with args and returns the process exit code.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := newRoot(a)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if a.eng != nil {
+		a.eng.Close()
+	}
+	if err == nil {
+		return 0
+	}
+	var se StatusError
+	if errors.As(err, &se) {
+		if se.Err != nil {
+			fmt.Fprintln(stderr, "Error:", oneLine(se.Err))
+		}
+		return se.Status
+	}
+	fmt.Fprintln(stderr, "Error:", oneLine(err))
+	switch {
+	case errors.Is(err, errdefs.ErrCommandNotFound):
+		return 127
+	case errors.Is(err, errdefs.ErrCannotExecute):
+		return 126
+	}
+	return 125
+}
+
+func oneLine(err error) string { return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ") }
+
+func newRoot(a *app) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "hako [OPTIONS] COMMAND",
+		Short:         "A daemonless container engine: build, store and run OCI images the Docker way",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       Version,
+		PersistentPreRun: func(cmd *cobra.Command, args []string) {
+			if a.debug {
+				os.Setenv("HAKO_DEBUG", "1")
+			}
+		},
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return StatusError{Status: 125, Err: fmt.Errorf("%w\nSee '%s --help'", err, c.CommandPath())}
+	})
+	def := os.Getenv("HAKO_ROOT")
+	if def == "" {
+		def = "/var/lib/hako"
+	}
+	root.PersistentFlags().StringVar(&a.root, "root", def, "Root directory of the store (env HAKO_ROOT)")
+	root.PersistentFlags().StringVar(&a.snapshotter, "snapshotter", os.Getenv("HAKO_SNAPSHOTTER"), "Snapshotter: overlay or native (default: overlay where the filesystem supports it; env HAKO_SNAPSHOTTER)")
+	root.PersistentFlags().BoolVarP(&a.debug, "debug", "D", false, "Print debug information")
+	root.SetVersionTemplate("hako version {{.Version}}\n")
+
+	root.AddCommand(versionCmd(a))
+	addImageCommands(a, root)
+	return root
+}
+
+func versionCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Show the hako version information",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			fmt.Fprintf(a.stdout, "hako version %s\n", Version)
+			return nil
+		},
+	}
+}
+
+// exactArgs, minArgs: Docker's wording for argument count errors, exit 125.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return StatusError{Status: 125, Err: fmt.Errorf("%q requires exactly %d argument(s).\nSee '%s --help'", cmd.CommandPath(), n, cmd.CommandPath())}
+		}
+		return nil
+	}
+}
+
+func minArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < n {
+			return StatusError{Status: 125, Err: fmt.Errorf("%q requires at least %d argument(s).\nSee '%s --help'", cmd.CommandPath(), n, cmd.CommandPath())}
+		}
+		return nil
+	}
+}
+
+func rangeArgs(lo, hi int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) < lo || len(args) > hi {
+			return StatusError{Status: 125, Err: fmt.Errorf("%q requires at least %d and at most %d arguments.\nSee '%s --help'", cmd.CommandPath(), lo, hi, cmd.CommandPath())}
+		}
+		return nil
+	}
+}
