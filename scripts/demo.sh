@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The demo of hako's main job at this stage: make a base image from Debian's busybox-static,
+# import it, list it, show its history, save it, remove it and load it back.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=/usr/local/go/bin:$PATH
+if ! test -x /bin/busybox; then
+  apt-get -o DPkg::Lock::Timeout=900 update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null
+fi
+go build -o bin/hako ./cmd/hako
+export HAKO_ROOT=${HAKO_ROOT:-$(mktemp -d /tmp/hako-demo.XXXXXX)}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+run() { printf '\n$ %s\n' "$*"; "$@"; }
+
+# A 2 MB busybox root filesystem, as a tar.
+mkdir -p "$work/rootfs"/{bin,etc,tmp,root}
+cp /bin/busybox "$work/rootfs/bin/busybox"
+chroot "$work/rootfs" /bin/busybox --install -s /bin
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$work/rootfs/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$work/rootfs/etc/group"
+tar -C "$work/rootfs" -cf "$work/busybox.tar" .
+
+run bin/hako import --change 'CMD ["sh"]' --change 'ENV LANG=C.UTF-8' -m "busybox base from Debian" "$work/busybox.tar" busybox:latest
+run bin/hako images
+run bin/hako history busybox
+run bin/hako inspect --format '{{.Id}} cmd={{json .Config.Cmd}} layers={{len .RootFS.Layers}}' busybox
+run bin/hako save -o "$work/busybox-save.tar" busybox
+run tar -tf "$work/busybox-save.tar"
+run bin/hako rmi busybox
+run bin/hako load -i "$work/busybox-save.tar"
+run bin/hako images
+run bin/hako system df
+printf '\nstore: %s (remove it with rm -rf)\n' "$HAKO_ROOT"
