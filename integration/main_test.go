@@ -1,0 +1,131 @@
+// Package integration holds hako's end-to-end tests: they build the hako binary and drive it as a
+// user would, on real images in a real store. They need root (overlay mounts, ownership) and skip
+// without it.
+package integration
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+var hakoBin string
+
+func TestMain(m *testing.M) {
+	if os.Geteuid() != 0 {
+		fmt.Println("integration tests need root; skipping")
+		os.Exit(0)
+	}
+	dir, err := os.MkdirTemp("", "hako-it-")
+	if err != nil {
+		panic(err)
+	}
+	hakoBin = filepath.Join(dir, "hako")
+	out, err := exec.Command("go", "build", "-o", hakoBin, "../cmd/hako").CombinedOutput()
+	if err != nil {
+		fmt.Printf("build hako: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// store is one hako root for one test.
+type store struct {
+	t    *testing.T
+	root string
+}
+
+func newStore(t *testing.T) *store {
+	t.Helper()
+	return &store{t: t, root: t.TempDir()}
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// run runs hako with stdin (may be nil).
+func (s *store) runIn(stdin []byte, args ...string) result {
+	s.t.Helper()
+	cmd := exec.Command(hakoBin, append([]string{"--root", s.root}, args...)...)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		s.t.Fatalf("hako %v: %v", args, err)
+	}
+	return result{o.String(), e.String(), code}
+}
+
+func (s *store) run(args ...string) result { s.t.Helper(); return s.runIn(nil, args...) }
+
+// ok runs hako and fails the test unless it exits 0; it returns stdout.
+func (s *store) ok(args ...string) string {
+	s.t.Helper()
+	r := s.run(args...)
+	if r.code != 0 {
+		s.t.Fatalf("hako %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r.stdout
+}
+
+// state lists everything visible in the store that a failed command must not change: blobs, the
+// image index and the committed snapshots.
+func (s *store) state() string {
+	s.t.Helper()
+	var b strings.Builder
+	blobs, _ := filepath.Glob(filepath.Join(s.root, "content/blobs/sha256/*"))
+	sort.Strings(blobs)
+	for _, p := range blobs {
+		fmt.Fprintln(&b, "blob", filepath.Base(p))
+	}
+	idx, _ := os.ReadFile(filepath.Join(s.root, "content/index.json"))
+	fmt.Fprintln(&b, "index", string(idx))
+	fmt.Fprintln(&b, "images", s.ok("images", "-a", "--no-trunc", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"))
+	return b.String()
+}
+
+// busyboxTar is the busybox rootfs tar the demo and the peers use, made once per test binary.
+var busyboxTarPath string
+
+func busyboxTar(t *testing.T) string {
+	t.Helper()
+	if busyboxTarPath != "" {
+		return busyboxTarPath
+	}
+	if _, err := os.Stat("/bin/busybox"); err != nil {
+		t.Skip("needs busybox-static (/bin/busybox)")
+	}
+	dir, err := os.MkdirTemp("", "hako-bb-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootfs := filepath.Join(dir, "rootfs")
+	script := `set -e
+mkdir -p "$1"/bin "$1"/etc "$1"/tmp "$1"/root
+cp /bin/busybox "$1/bin/busybox"
+chroot "$1" /bin/busybox --install -s /bin
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$1/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$1/etc/group"
+chmod 1777 "$1/tmp"
+tar -C "$1" -cf "$2" .`
+	if out, err := exec.Command("sh", "-c", script, "sh", rootfs, filepath.Join(dir, "busybox.tar")).CombinedOutput(); err != nil {
+		t.Fatalf("make busybox rootfs: %v\n%s", err, out)
+	}
+	busyboxTarPath = filepath.Join(dir, "busybox.tar")
+	return busyboxTarPath
+}
