@@ -33,8 +33,7 @@ func makeTar(t *testing.T, entries ...entry) []byte {
 			h.Size = 0
 		}
 		if e.typ == tar.TypeXGlobalHeader {
-			h.PAXRecords = map[string]string{"comment": "global"}
-			h.Format = tar.FormatPAX
+			h = &tar.Header{Typeflag: tar.TypeXGlobalHeader, Name: e.name, PAXRecords: map[string]string{"comment": "global"}, Format: tar.FormatPAX}
 		}
 		if err := tw.WriteHeader(h); err != nil {
 			t.Fatal(err)

@@ -93,6 +93,8 @@ func (s *store) state() string {
 	for _, p := range blobs {
 		fmt.Fprintln(&b, "blob", filepath.Base(p))
 	}
+	snaps, _ := filepath.Glob(filepath.Join(s.root, "snapshots/*/snapshots/*"))
+	fmt.Fprintln(&b, "snapshot dirs", len(snaps))
 	idx, _ := os.ReadFile(filepath.Join(s.root, "content/index.json"))
 	fmt.Fprintln(&b, "index", string(idx))
 	fmt.Fprintln(&b, "images", s.ok("images", "-a", "--no-trunc", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"))
