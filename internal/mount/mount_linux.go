@@ -178,7 +178,13 @@ func setPropagation(target string, prop []uintptr) error {
 // errNoNewAPI says the kernel cannot mount an overlay through fsopen and lowerdir+.
 var errNoNewAPI = errors.New("new mount API unavailable")
 
-func (m Mount) mountOverlay(target string, p parsed) (retErr error) {
+// forceLegacy makes mountOverlay act as on a kernel without the new mount API, for tests.
+var forceLegacy = false
+
+func (m Mount) mountOverlay(target string, p parsed) error {
+	if forceLegacy {
+		return fmt.Errorf("%w: disabled for a test", errNoNewAPI)
+	}
 	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {

@@ -154,6 +154,7 @@ func TestOverlayErrorSaysWhy(t *testing.T) {
 	if err == nil {
 		t.Fatal("mounting missing lower dirs succeeded")
 	}
+	t.Log(err)
 	if !strings.Contains(err.Error(), "missing1") {
 		t.Errorf("error does not name the bad layer: %v", err)
 	}
@@ -173,5 +174,34 @@ func TestAllUndoesOnFailure(t *testing.T) {
 	if mounted, _ := mountinfo.Mounted(target); mounted {
 		t.Error("All left the first mount behind")
 		Unmount(target)
+	}
+}
+
+// TestLegacyFallback mounts an overlay as on a kernel without the new mount API: through
+// mount(2) while the options fit in a page, and with an error that says why beyond that.
+func TestLegacyFallback(t *testing.T) {
+	needRoot(t)
+	forceLegacy = true
+	defer func() { forceLegacy = false }()
+	dir := t.TempDir()
+	lower := func(n int) string {
+		var l []string
+		for i := 0; i < n; i++ {
+			l = append(l, mustMkdir(t, dir, fmt.Sprintf("lower-with-a-long-name-%03d", i)))
+		}
+		return strings.Join(l, ":")
+	}
+	target := mustMkdir(t, dir, "merged")
+	m := Mount{Type: "overlay", Source: "overlay", Options: []string{"lowerdir=" + lower(2)}}
+	if err := m.Mount(target); err != nil {
+		t.Fatal(err)
+	}
+	if err := Unmount(target); err != nil {
+		t.Fatal(err)
+	}
+	m.Options = []string{"lowerdir=" + lower(100)}
+	err := m.Mount(target)
+	if err == nil || !strings.Contains(err.Error(), "one page") {
+		t.Errorf("legacy mount of a %d-byte lowerdir: %v", len(m.Options[0]), err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/hako-dev/hako/internal/errdefs"
 	"github.com/hako-dev/hako/internal/mount"
 )
 
@@ -14,6 +15,11 @@ import (
 // stacked as lower layers, so a snapshot costs only what it changes. Root must be on a filesystem
 // that can hold an overlay upper dir: see Supported.
 func NewOverlay(root string) (Snapshotter, error) {
+	// Layer paths travel in overlay's option string, where ':' separates layers and ','
+	// options.
+	if strings.ContainsAny(root, ":,") {
+		return nil, errdefs.Invalidf("open overlay snapshotter at %s: the path may not contain ':' or ','", root)
+	}
 	s, err := open(root, overlayDriver{})
 	if err != nil {
 		return nil, err

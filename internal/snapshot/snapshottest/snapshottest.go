@@ -1,7 +1,3 @@
-// Package snapshottest is the conformance suite that every snapshot.Snapshotter passes: the
-// lifecycle of layer unpacking and containers (prepare, write, commit, view, remove), the error
-// classes, labels, usage, persistence across a reopen, and concurrent mutation. Checks that need
-// mounting run as root and are skipped otherwise.
 package snapshottest
 
 import (
