@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 
 	"github.com/moby/sys/user"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -53,9 +54,14 @@ func resolveUser(userSpec string, passwd, group []byte) (specs.User, error) {
 	if err != nil {
 		return specs.User{}, errdefs.InvalidArgument(err)
 	}
-	out := specs.User{UID: uint32(u.Uid), GID: uint32(u.Gid)}
+	// The primary group is also a supplementary one, as Docker does since the fix for
+	// GHSA-hmfx-3pcx-653p: otherwise the process could drop it with setgroups and get past a
+	// file that denies that group.
+	out := specs.User{UID: uint32(u.Uid), GID: uint32(u.Gid), AdditionalGids: []uint32{uint32(u.Gid)}}
 	for _, g := range u.Sgids {
-		out.AdditionalGids = append(out.AdditionalGids, uint32(g))
+		if !slices.Contains(out.AdditionalGids, uint32(g)) {
+			out.AdditionalGids = append(out.AdditionalGids, uint32(g))
+		}
 	}
 	return out, nil
 }

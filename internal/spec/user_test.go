@@ -29,12 +29,12 @@ func TestResolveUser(t *testing.T) {
 		sgids     []uint32
 		wantError string
 	}{
-		{spec: "", uid: 0, gid: 0, sgids: []uint32{10}},
-		{spec: "bob", uid: 1000, gid: 1000, sgids: []uint32{50, 10}},
-		{spec: "1000", uid: 1000, gid: 1000, sgids: []uint32{50, 10}},
-		{spec: "bob:staff", uid: 1000, gid: 50},
-		{spec: "2000:3000", uid: 2000, gid: 3000},
-		{spec: "2000", uid: 2000, gid: 0},
+		{spec: "", uid: 0, gid: 0, sgids: []uint32{0, 10}},
+		{spec: "bob", uid: 1000, gid: 1000, sgids: []uint32{1000, 50, 10}},
+		{spec: "1000", uid: 1000, gid: 1000, sgids: []uint32{1000, 50, 10}},
+		{spec: "bob:staff", uid: 1000, gid: 50, sgids: []uint32{50}},
+		{spec: "2000:3000", uid: 2000, gid: 3000, sgids: []uint32{3000}},
+		{spec: "2000", uid: 2000, gid: 0, sgids: []uint32{0}},
 		{spec: "alice", wantError: "unable to find user alice: no matching entries in passwd file"},
 		{spec: "bob:nogroup", wantError: "unable to find group nogroup: no matching entries in group file"},
 	}

@@ -1,0 +1,136 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"syscall"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/utils"
+	"golang.org/x/sys/unix"
+)
+
+// run starts lp in c with stdio and returns the running Process, whose Wait reaps it.
+func run(c *libcontainer.Container, lp *libcontainer.Process, stdio IO) (*Process, error) {
+	var afterStart []io.Closer // the child's ends: ours to close once it has them
+	closeAll := func() {
+		for _, f := range afterStart {
+			_ = f.Close()
+		}
+	}
+	var consoleParent *os.File
+	if stdio.Tty {
+		// libcontainer makes the pty inside the container and sends its master over this
+		// socket; the slave side is the process's stdin, stdout and stderr.
+		parent, child, err := utils.NewSockPair("console")
+		if err != nil {
+			return nil, fmt.Errorf("console socket: %w", err)
+		}
+		consoleParent = parent
+		afterStart = append(afterStart, child)
+		lp.ConsoleSocket = child
+		if stdio.ConsoleWidth > 0 && stdio.ConsoleHeight > 0 {
+			lp.ConsoleWidth, lp.ConsoleHeight = stdio.ConsoleWidth, stdio.ConsoleHeight
+		}
+	} else {
+		switch in := stdio.Stdin.(type) {
+		case nil:
+		case *os.File:
+			lp.Stdin = in
+		default:
+			// Handing exec.Cmd a plain reader would make Wait wait for it to reach EOF,
+			// which an attached client's stdin may never do.
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				return nil, fmt.Errorf("stdin pipe: %w", err)
+			}
+			lp.Stdin = pr
+			afterStart = append(afterStart, pr)
+			go func() {
+				_, _ = io.Copy(pw, in)
+				_ = pw.Close()
+			}()
+		}
+		lp.Stdout, lp.Stderr = stdio.Stdout, stdio.Stderr
+	}
+
+	if err := c.Run(lp); err != nil {
+		closeAll()
+		if consoleParent != nil {
+			_ = consoleParent.Close()
+		}
+		return nil, err
+	}
+	closeAll()
+
+	pid, err := lp.Pid()
+	if err != nil {
+		return nil, err
+	}
+	p := &Process{Pid: pid, done: make(chan struct{}), signal: lp.Signal}
+	var outputDone chan struct{}
+	if consoleParent != nil {
+		master, err := utils.RecvFile(consoleParent)
+		_ = consoleParent.Close()
+		if err != nil {
+			_ = lp.Signal(unix.SIGKILL)
+			_, _ = lp.Wait()
+			return nil, fmt.Errorf("receive console: %w", err)
+		}
+		p.console = master
+		if stdio.Stdin != nil {
+			go func() { _, _ = io.Copy(master, stdio.Stdin) }()
+		}
+		out := stdio.Stdout
+		if out == nil {
+			out = io.Discard
+		}
+		outputDone = make(chan struct{})
+		go func() {
+			// Ends with EIO once the last holder of the terminal's slave side exits.
+			_, _ = io.Copy(out, master)
+			close(outputDone)
+		}()
+	}
+	go func() {
+		ps, err := lp.Wait()
+		p.exit, p.err = exitCode(ps, err)
+		if outputDone != nil {
+			<-outputDone
+			_ = p.console.Close()
+		}
+		close(p.done)
+	}()
+	return p, nil
+}
+
+func exitCode(ps *os.ProcessState, err error) (int, error) {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		ps = ee.ProcessState
+	} else if err != nil && ps == nil {
+		return -1, fmt.Errorf("wait for container process: %w", err)
+	}
+	ws, ok := ps.Sys().(syscall.WaitStatus)
+	if !ok {
+		return ps.ExitCode(), nil
+	}
+	if ws.Signaled() {
+		return 128 + int(ws.Signal()), nil
+	}
+	return ws.ExitStatus(), nil
+}
+
+// Signal sends sig to the process.
+func (p *Process) Signal(sig os.Signal) error { return p.signal(sig) }
+
+// Resize sets the size of the process's terminal (IO.Tty).
+func (p *Process) Resize(width, height uint16) error {
+	if p.console == nil {
+		return errors.New("resize: the process has no terminal")
+	}
+	return unix.IoctlSetWinsize(int(p.console.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: height, Col: width})
+}

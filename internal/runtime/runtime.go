@@ -1,0 +1,60 @@
+package runtime
+
+import (
+	"io"
+	"os"
+	"time"
+)
+
+// IO is the standard input and output of a container process.
+type IO struct {
+	Stdin          io.Reader // nil: /dev/null
+	Stdout, Stderr io.Writer // nil: /dev/null
+	// Tty gives the process a pseudo-terminal (docker run -t): Stdin feeds it and Stdout receives
+	// everything it prints; Stderr is unused. The spec's process.terminal must agree.
+	Tty bool
+	// ConsoleWidth and ConsoleHeight set the terminal's first size.
+	ConsoleWidth, ConsoleHeight uint16
+}
+
+// Status is a container's state in Docker's words.
+type Status string
+
+const (
+	StatusCreated Status = "created"
+	StatusRunning Status = "running"
+	StatusPaused  Status = "paused"
+	StatusStopped Status = "stopped"
+)
+
+// State describes a container known to the runtime.
+type State struct {
+	ID      string
+	Status  Status
+	Pid     int // of the container's init in the host's PID namespace; 0 once stopped
+	Bundle  string
+	Created time.Time
+	// OOMKilled reports that the kernel's OOM killer killed a process of the container
+	// (memory.oom_control on cgroup v1, memory.events on v2). It stays readable after the
+	// container stopped, until Delete.
+	OOMKilled bool
+}
+
+// Process is a process started in a container by Start or Exec.
+type Process struct {
+	Pid int // in the host's PID namespace
+
+	signal  func(os.Signal) error
+	console *os.File // the terminal's master side for IO.Tty
+	done    chan struct{}
+	exit    int
+	err     error
+}
+
+// Wait waits for the process to exit and returns its exit code in Docker's convention: the
+// status it exited with, or 128+N when signal N killed it (137 for SIGKILL, the OOM killer's).
+// It is safe to call more than once and from several goroutines.
+func (p *Process) Wait() (int, error) {
+	<-p.done
+	return p.exit, p.err
+}

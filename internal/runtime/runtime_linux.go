@@ -1,0 +1,423 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hako-dev/hako/internal/errdefs"
+)
+
+// Runtime runs containers whose libcontainer state lives under one directory. Every method
+// loads the container's state from disk, so any hako process can reach a container that
+// another one started.
+type Runtime struct {
+	root string
+}
+
+// New returns a Runtime that keeps its state under stateRoot (created 0700 if missing), such as
+// /run/hako/runtime. The state is small and should live on a tmpfs: it is meaningless after a
+// reboot.
+func New(stateRoot string) (*Runtime, error) {
+	if stateRoot == "" {
+		return nil, errdefs.Invalidf("new runtime: state root is empty")
+	}
+	abs, err := filepath.Abs(stateRoot)
+	if err != nil {
+		return nil, fmt.Errorf("new runtime: %w", err)
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, fmt.Errorf("new runtime: %w", err)
+	}
+	return &Runtime{root: abs}, nil
+}
+
+// Start creates the container id from bundle (its config.json and rootfs), starts the spec's
+// process in it and returns once that process runs the user's command. The caller becomes the
+// process's parent: it must Wait for it, which also reaps it. ctx bounds only the start; the
+// container outlives it.
+//
+// A command that is not found in the container is an errdefs.ErrCommandNotFound error (Docker
+// exits 127), one that cannot be executed errdefs.ErrCannotExecute (126). A container of that
+// id that already exists is errdefs.ErrAlreadyExists. On any error nothing is left behind.
+func (r *Runtime) Start(ctx context.Context, id, bundle string, stdio IO) (*Process, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	bundle, err := filepath.Abs(bundle)
+	if err != nil {
+		return nil, fmt.Errorf("start container %s: %w", id, err)
+	}
+	s, err := loadSpec(bundle)
+	if err != nil {
+		return nil, fmt.Errorf("start container %s: %w", id, err)
+	}
+	if s.Process == nil {
+		return nil, errdefs.Invalidf("start container %s: spec has no process", id)
+	}
+	if err := checkSpec(s); err != nil {
+		return nil, fmt.Errorf("start container %s: %w", id, err)
+	}
+	prepareSpec(s, bundle)
+	config, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{CgroupName: id, Spec: s})
+	if err != nil {
+		return nil, errdefs.InvalidArgument(fmt.Errorf("start container %s: %w", id, err))
+	}
+	// specconv records the process's working directory as the bundle; record the real one.
+	config.Labels = slices.DeleteFunc(config.Labels, func(l string) bool { return strings.HasPrefix(l, "bundle=") })
+	config.Labels = append(config.Labels, "bundle="+bundle)
+
+	c, err := libcontainer.Create(r.root, id, config)
+	if err != nil {
+		if errors.Is(err, libcontainer.ErrExist) {
+			return nil, errdefs.AlreadyExists(fmt.Errorf("start container %s: %w", id, err))
+		}
+		if errors.Is(err, libcontainer.ErrInvalidID) {
+			return nil, errdefs.InvalidArgument(fmt.Errorf("start container %s: %w", id, err))
+		}
+		return nil, fmt.Errorf("start container %s: %w", id, err)
+	}
+	lp, err := newProcess(s.Process)
+	if err != nil {
+		_ = c.Destroy()
+		return nil, fmt.Errorf("start container %s: %w", id, err)
+	}
+	lp.Init = true
+	stdio.Tty = stdio.Tty || s.Process.Terminal
+	p, err := run(c, lp, stdio)
+	if err != nil {
+		_ = c.Destroy()
+		return nil, classifyExecError(fmt.Errorf("start container %s: %w", id, err))
+	}
+	return p, nil
+}
+
+// Exec starts p in the running container id (joining its namespaces and cgroups, like
+// `docker exec`) and returns once it runs. p.Capabilities nil means the container's; rlimits
+// and no_new_privileges come from p. Errors are classified as for Start, and a container that
+// is not running is errdefs.ErrConflict.
+func (r *Runtime) Exec(ctx context.Context, id string, p specs.Process, stdio IO) (*Process, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	c, err := r.load(id)
+	if err != nil {
+		return nil, err
+	}
+	switch status, err := c.Status(); {
+	case err != nil:
+		return nil, fmt.Errorf("exec in container %s: %w", id, err)
+	case status == libcontainer.Paused:
+		return nil, errdefs.Conflictf("container %s is paused, unpause the container before exec", id)
+	case status != libcontainer.Running:
+		return nil, errdefs.Conflictf("container %s is not running", id)
+	}
+	if len(p.Args) == 0 {
+		return nil, errdefs.Invalidf("exec in container %s: no command", id)
+	}
+	if err := checkRlimits(p.Rlimits); err != nil {
+		return nil, fmt.Errorf("exec in container %s: %w", id, err)
+	}
+	lp, err := newProcess(&p)
+	if err != nil {
+		return nil, fmt.Errorf("exec in container %s: %w", id, err)
+	}
+	if p.Cwd == "" {
+		lp.Cwd = "/"
+	}
+	stdio.Tty = stdio.Tty || p.Terminal
+	proc, err := run(c, lp, stdio)
+	if err != nil {
+		return nil, classifyExecError(fmt.Errorf("exec in container %s: %w", id, err))
+	}
+	return proc, nil
+}
+
+// Signal sends sig to the container's init, or with all to every process in its cgroup.
+// A container that is not running is errdefs.ErrConflict.
+func (r *Runtime) Signal(id string, sig os.Signal, all bool) error {
+	c, err := r.load(id)
+	if err != nil {
+		return err
+	}
+	if !all {
+		if err := c.Signal(sig); err != nil {
+			return classifyStateError(id, fmt.Errorf("signal container %s: %w", id, err))
+		}
+		return nil
+	}
+	s, ok := sig.(syscall.Signal)
+	if !ok {
+		return errdefs.Invalidf("signal container %s: unsupported signal %v", id, sig)
+	}
+	pids, err := c.Processes()
+	if err != nil {
+		return classifyStateError(id, fmt.Errorf("signal container %s: %w", id, err))
+	}
+	for _, pid := range pids {
+		if err := unix.Kill(pid, s); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("signal container %s: pid %d: %w", id, pid, err)
+		}
+	}
+	if s == unix.SIGKILL {
+		// In a frozen v1 cgroup a SIGKILL waits for a thaw.
+		if st, _ := c.Status(); st == libcontainer.Paused {
+			_ = c.Resume()
+		}
+	}
+	return nil
+}
+
+// State returns the container's status, init pid, bundle and OOM information.
+func (r *Runtime) State(id string) (State, error) {
+	c, err := r.load(id)
+	if err != nil {
+		return State{}, err
+	}
+	st, err := c.State()
+	if err != nil {
+		return State{}, fmt.Errorf("state of container %s: %w", id, err)
+	}
+	status, err := c.Status()
+	if err != nil {
+		return State{}, fmt.Errorf("state of container %s: %w", id, err)
+	}
+	out := State{ID: id, Created: st.Created, OOMKilled: oomKilled(st.CgroupPaths)}
+	for _, l := range st.Config.Labels {
+		if b, ok := strings.CutPrefix(l, "bundle="); ok {
+			out.Bundle = b
+		}
+	}
+	switch status {
+	case libcontainer.Created:
+		out.Status = StatusCreated
+	case libcontainer.Running:
+		out.Status = StatusRunning
+	case libcontainer.Paused:
+		out.Status = StatusPaused
+	default:
+		out.Status = StatusStopped
+	}
+	if out.Status != StatusStopped {
+		out.Pid = st.InitProcessPid
+	}
+	return out, nil
+}
+
+// OOMKilled reports whether the OOM killer killed a process of container id.
+func (r *Runtime) OOMKilled(id string) (bool, error) {
+	st, err := r.State(id)
+	return st.OOMKilled, err
+}
+
+// Delete removes a stopped container: its cgroups and state. A running or paused one is
+// errdefs.ErrConflict unless force, which kills it first.
+func (r *Runtime) Delete(id string, force bool) error {
+	c, err := r.load(id)
+	if err != nil {
+		return err
+	}
+	status, err := c.Status()
+	if err != nil {
+		return fmt.Errorf("delete container %s: %w", id, err)
+	}
+	if status == libcontainer.Running || status == libcontainer.Paused {
+		if !force {
+			return errdefs.Conflictf("cannot remove container %s: container is %s: stop the container before removing or force remove", id, status)
+		}
+		if err := c.Signal(unix.SIGKILL); err != nil && !errors.Is(err, libcontainer.ErrNotRunning) {
+			return fmt.Errorf("delete container %s: %w", id, err)
+		}
+		if err := waitStopped(c, 10*time.Second); err != nil {
+			return fmt.Errorf("delete container %s: %w", id, err)
+		}
+	}
+	if err := c.Destroy(); err != nil {
+		return fmt.Errorf("delete container %s: %w", id, err)
+	}
+	return nil
+}
+
+// Pause freezes every process of the container (the freezer cgroup).
+func (r *Runtime) Pause(id string) error {
+	c, err := r.load(id)
+	if err != nil {
+		return err
+	}
+	if err := c.Pause(); err != nil {
+		return classifyStateError(id, fmt.Errorf("pause container %s: %w", id, err))
+	}
+	return nil
+}
+
+// Resume thaws a paused container.
+func (r *Runtime) Resume(id string) error {
+	c, err := r.load(id)
+	if err != nil {
+		return err
+	}
+	if err := c.Resume(); err != nil {
+		return classifyStateError(id, fmt.Errorf("unpause container %s: %w", id, err))
+	}
+	return nil
+}
+
+func (r *Runtime) load(id string) (*libcontainer.Container, error) {
+	c, err := libcontainer.Load(r.root, id)
+	switch {
+	case errors.Is(err, libcontainer.ErrNotExist):
+		return nil, errdefs.NotFoundf("no such container: %s", id)
+	case errors.Is(err, libcontainer.ErrInvalidID):
+		return nil, errdefs.Invalidf("invalid container id %q", id)
+	case err != nil:
+		return nil, fmt.Errorf("load container %s: %w", id, err)
+	}
+	return c, nil
+}
+
+func waitStopped(c *libcontainer.Container, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		st, err := c.Status()
+		if err != nil {
+			return err
+		}
+		if st == libcontainer.Stopped {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("container still %s %v after SIGKILL", st, timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func loadSpec(bundle string) (*specs.Spec, error) {
+	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		return nil, fmt.Errorf("read bundle: %w", err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, errdefs.InvalidArgument(fmt.Errorf("read bundle: config.json: %w", err))
+	}
+	return &s, nil
+}
+
+// checkSpec refuses what libcontainer would fail on later with a worse message, or not at all.
+func checkSpec(s *specs.Spec) error {
+	if s.Linux != nil && s.Linux.Seccomp != nil && !seccompSupported {
+		return errors.New("the spec has a seccomp profile, but this hako was built without the " +
+			"\"seccomp\" build tag (go build -tags seccomp, with libseccomp-dev); refusing to run unconfined")
+	}
+	if s.Process.OOMScoreAdj != nil && *s.Process.OOMScoreAdj < 0 && !haveCap(unix.CAP_SYS_RESOURCE) {
+		return errdefs.Invalidf("oom_score_adj %d: a negative value needs CAP_SYS_RESOURCE, which this process lacks", *s.Process.OOMScoreAdj)
+	}
+	return checkRlimits(s.Process.Rlimits)
+}
+
+// prepareSpec makes the spec independent of the process's working directory, which specconv
+// takes for the bundle (and which is shared by all goroutines), and drops what the host's
+// cgroups cannot do.
+func prepareSpec(s *specs.Spec, bundle string) {
+	if s.Root != nil && !filepath.IsAbs(s.Root.Path) {
+		s.Root.Path = filepath.Join(bundle, s.Root.Path)
+	}
+	for i, m := range s.Mounts {
+		isBind := m.Type == "bind" || slices.Contains(m.Options, "bind") || slices.Contains(m.Options, "rbind")
+		if isBind && m.Source != "" && !filepath.IsAbs(m.Source) {
+			s.Mounts[i].Source = filepath.Join(bundle, m.Source)
+		}
+	}
+	if s.Linux != nil && s.Linux.Resources != nil && s.Linux.Resources.Memory != nil &&
+		s.Linux.Resources.Memory.Swap != nil && !swapLimitSupported() {
+		// Docker ignores the swap limit, with a warning at create, where the kernel has no
+		// swap accounting; the memory limit still applies.
+		s.Linux.Resources.Memory.Swap = nil
+	}
+}
+
+func newProcess(p *specs.Process) (*libcontainer.Process, error) {
+	lp := &libcontainer.Process{
+		Args:            p.Args,
+		Env:             p.Env,
+		UID:             int(p.User.UID),
+		GID:             int(p.User.GID),
+		Cwd:             p.Cwd,
+		NoNewPrivileges: &p.NoNewPrivileges,
+	}
+	if p.ConsoleSize != nil {
+		lp.ConsoleWidth, lp.ConsoleHeight = uint16(p.ConsoleSize.Width), uint16(p.ConsoleSize.Height)
+	}
+	if c := p.Capabilities; c != nil {
+		lp.Capabilities = &configs.Capabilities{
+			Bounding: c.Bounding, Effective: c.Effective, Inheritable: c.Inheritable,
+			Permitted: c.Permitted, Ambient: c.Ambient,
+		}
+	}
+	for _, g := range p.User.AdditionalGids {
+		lp.AdditionalGroups = append(lp.AdditionalGroups, int(g))
+	}
+	for _, rl := range p.Rlimits {
+		res, ok := rlimitTypes[rl.Type]
+		if !ok {
+			return nil, errdefs.Invalidf("unknown rlimit %q", rl.Type)
+		}
+		lp.Rlimits = append(lp.Rlimits, configs.Rlimit{Type: res, Hard: rl.Hard, Soft: rl.Soft})
+	}
+	return lp, nil
+}
+
+// errClassed adds an errdefs class to an error and keeps its message.
+type errClassed struct{ err, class error }
+
+func (e errClassed) Error() string   { return e.err.Error() }
+func (e errClassed) Unwrap() []error { return []error{e.err, e.class} }
+
+// classifyExecError maps the failure to find or execute the user's command to Docker's exit
+// codes. libcontainer's init looks the command up (exec.LookPath, inside the container, with the
+// container's PATH) before it reports ready, and passes only the message back: `exec: "cmd":
+// executable file not found in $PATH`, `exec: "/x": stat /x: no such file or directory`,
+// `exec: "/x": permission denied`.
+func classifyExecError(err error) error {
+	msg := err.Error()
+	i := strings.Index(msg, `exec: "`)
+	if i < 0 {
+		return err
+	}
+	tail := msg[i:]
+	switch {
+	case strings.Contains(tail, "executable file not found"), strings.Contains(tail, "no such file or directory"),
+		strings.Contains(tail, "not a directory"):
+		return errClassed{err, errdefs.ErrCommandNotFound}
+	case strings.Contains(tail, "permission denied"), strings.Contains(tail, "is a directory"),
+		strings.Contains(tail, "exec format error"):
+		return errClassed{err, errdefs.ErrCannotExecute}
+	}
+	return err
+}
+
+func classifyStateError(id string, err error) error {
+	switch {
+	case errors.Is(err, libcontainer.ErrNotRunning):
+		return errdefs.Conflict(fmt.Errorf("container %s is not running: %w", id, err))
+	case errors.Is(err, libcontainer.ErrNotPaused):
+		return errdefs.Conflict(fmt.Errorf("container %s is not paused: %w", id, err))
+	case errors.Is(err, libcontainer.ErrPaused):
+		return errdefs.Conflict(fmt.Errorf("container %s is paused: %w", id, err))
+	}
+	return err
+}
