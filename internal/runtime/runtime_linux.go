@@ -106,8 +106,8 @@ func (r *Runtime) Start(ctx context.Context, id, bundle string, stdio IO) (*Proc
 }
 
 // Exec starts p in the running container id (joining its namespaces and cgroups, like
-// `docker exec`) and returns once it runs. p.Capabilities nil means the container's; rlimits
-// and no_new_privileges come from p. Errors are classified as for Start, and a container that
+// `docker exec`) and returns once it runs. p.Capabilities and p.Rlimits nil mean the
+// container's; no_new_privileges is p's or the container's. Errors are classified as for Start, and a container that
 // is not running is errdefs.ErrConflict.
 func (r *Runtime) Exec(ctx context.Context, id string, p specs.Process, stdio IO) (*Process, error) {
 	if err := ctx.Err(); err != nil {
@@ -138,6 +138,9 @@ func (r *Runtime) Exec(ctx context.Context, id string, p specs.Process, stdio IO
 	if p.Cwd == "" {
 		lp.Cwd = "/"
 	}
+	// An exec may add no_new_privileges but never lift the container's.
+	nnp := p.NoNewPrivileges || c.Config().NoNewPrivileges
+	lp.NoNewPrivileges = &nnp
 	stdio.Tty = stdio.Tty || p.Terminal
 	proc, err := run(c, lp, stdio)
 	if err != nil {

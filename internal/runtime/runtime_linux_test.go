@@ -59,9 +59,6 @@ func setup(t *testing.T) *Runtime {
 	if _, err := os.Stat("/bin/busybox"); err != nil {
 		t.Skip("needs /bin/busybox (apt-get install busybox-static)")
 	}
-	if !seccompSupported {
-		t.Fatal("build the tests with -tags seccomp (and libseccomp-dev): without it every default container is refused")
-	}
 	baseOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "hako-runtime-test")
 		if err != nil {
@@ -154,6 +151,11 @@ func (c *ctr) writeSpec(opts spec.Options, args ...string) *specs.Spec {
 	opts.ID = c.id
 	opts.Rootfs = c.rootfs
 	opts.CgroupParent = "/hako-test"
+	if !seccompSupported && opts.Seccomp == "" {
+		// Without the seccomp tag the runtime refuses any profile (TestSeccompNeedsTag);
+		// run the rest of the suite unconfined rather than not at all.
+		opts.Seccomp = spec.SeccompUnconfined
+	}
 	if opts.Cmd == nil {
 		opts.Cmd = args
 	}
@@ -353,6 +355,9 @@ func TestCapabilities(t *testing.T) {
 }
 
 func TestSeccomp(t *testing.T) {
+	if !seccompSupported {
+		t.Skip("SECCOMP NOT TESTED: build with -tags seccomp (needs libseccomp-dev) to run it")
+	}
 	if got := statusField(t, spec.Options{}, "Seccomp"); got != "2" {
 		t.Errorf("default: Seccomp = %s, want 2 (filter)", got)
 	}
@@ -364,6 +369,20 @@ func TestSeccomp(t *testing.T) {
 	r := c.mustRun(spec.Options{}, "unshare", "-U", "true")
 	if r.exit == 0 {
 		t.Errorf("unshare -U allowed under the default profile")
+	}
+}
+
+// A build without the seccomp tag must refuse a spec with a profile, not run it unconfined.
+func TestSeccompNeedsTag(t *testing.T) {
+	if seccompSupported {
+		t.Skip("built with the seccomp tag")
+	}
+	c := newCtr(t, nil)
+	s := c.writeSpec(spec.Options{Seccomp: spec.SeccompUnconfined}, "true")
+	s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow}
+	c.saveSpec(s)
+	if _, err := c.start(nil, nil); err == nil || !strings.Contains(err.Error(), "seccomp") {
+		t.Errorf("spec with seccomp started in a build without the tag: %v", err)
 	}
 }
 
@@ -586,6 +605,23 @@ func TestExec(t *testing.T) {
 	if got := out.String(); got != "execbox\nsleep 100 \n" {
 		t.Errorf("exec output %q", got)
 	}
+	// The exec'd process may not shed the container's no_new_privileges.
+	c2 := newCtr(t, nil)
+	c2.writeSpec(spec.Options{NoNewPrivileges: true}, "sleep", "100")
+	if _, err := c2.start(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	nnp := specs.Process{Args: []string{"grep", "NoNewPrivs", "/proc/self/status"}, Env: ep.Env}
+	e, err = c2.rt.Exec(context.Background(), c2.id, nnp, IO{Stdout: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitTimeout(t, e, 30*time.Second)
+	if got := strings.Fields(out.String()); !slices.Equal(got, []string{"NoNewPrivs:", "1"}) {
+		t.Errorf("exec in a no-new-privileges container: %q", out.String())
+	}
+
 	ep.Args = []string{"no-such-cmd"}
 	if _, err := c.rt.Exec(context.Background(), c.id, ep, IO{}); !errors.Is(err, errdefs.ErrCommandNotFound) {
 		t.Errorf("exec of a missing command: %v", err)
@@ -728,4 +764,53 @@ func TestStartLatency(t *testing.T) {
 	}
 	sort.Slice(runs, func(i, j int) bool { return runs[i] < runs[j] })
 	t.Logf("start+wait of `true`: median %v, min %v, max %v over %d runs", runs[len(runs)/2], runs[0], runs[len(runs)-1], len(runs))
+}
+
+// --init: tini (Debian's docker-init) runs as PID 1 and the command below it.
+func TestInit(t *testing.T) {
+	var bin string
+	for _, p := range []string{"/usr/bin/docker-init", "/usr/bin/tini-static"} {
+		if _, err := os.Stat(p); err == nil {
+			bin = p
+			break
+		}
+	}
+	if bin == "" {
+		t.Skip("no docker-init or tini-static on this host")
+	}
+	c := newCtr(t, nil)
+	r := c.mustRun(spec.Options{Init: true, InitBinary: bin}, "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; exit 7")
+	if r.exit != 7 || !strings.HasPrefix(r.stdout, spec.InitPath+" -- sh -c") {
+		t.Errorf("exit %d, PID 1 %q (stderr %q)", r.exit, r.stdout, r.stderr)
+	}
+}
+
+// A user namespace: root in the container is an unprivileged uid on the host.
+func TestUserNamespace(t *testing.T) {
+	const base = 200000
+	c := newCtr(t, func(rootfs string) {
+		if out, err := exec.Command("chown", "-R", "-h", fmt.Sprintf("%d:%d", base, base), rootfs).CombinedOutput(); err != nil {
+			t.Fatalf("chown: %v: %s", err, out)
+		}
+	})
+	// The mapped root must be able to reach its rootfs, as under Docker's userns-remap.
+	os.Chown(c.bundle, base, base)
+	os.Chmod(filepath.Dir(c.bundle), 0o755)
+	m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: base, Size: 65536}}
+	c.writeSpec(spec.Options{UserNS: true, UIDMappings: m, GIDMappings: m}, "sh", "-c", "id -u; cat /proc/self/uid_map; touch /ok && echo wrote")
+	var out, errb bytes.Buffer
+	p, err := c.start(&out, &errb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := waitTimeout(t, p, 30*time.Second); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if got := strings.Fields(out.String()); !slices.Equal(got, []string{"0", "0", strconv.Itoa(base), "65536", "wrote"}) {
+		t.Errorf("output %q", out.String())
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(c.rootfs, "ok"), &st); err != nil || st.Uid != base {
+		t.Errorf("file made by container root: uid %d, want host uid %d (%v)", st.Uid, base, err)
+	}
 }

@@ -283,6 +283,14 @@ func namespaces(s *specs.Spec, opts Options) error {
 		ns = append(ns, specs.LinuxNamespace{Type: specs.UserNamespace})
 		s.Linux.UIDMappings = slices.Clone(opts.UIDMappings)
 		s.Linux.GIDMappings = slices.Clone(opts.GIDMappings)
+		if s.Linux.Sysctl != nil {
+			// The kernel takes only gids mapped in the namespace's user namespace.
+			var top uint32
+			for _, m := range opts.GIDMappings {
+				top = max(top, m.ContainerID+m.Size-1)
+			}
+			s.Linux.Sysctl["net.ipv4.ping_group_range"] = fmt.Sprintf("0 %d", top)
+		}
 	}
 	s.Linux.Namespaces = ns
 	return nil

@@ -266,6 +266,9 @@ func TestUserNS(t *testing.T) {
 	if s.Linux.Namespaces[len(s.Linux.Namespaces)-1].Type != specs.UserNamespace || len(s.Linux.UIDMappings) != 1 {
 		t.Errorf("namespaces %v maps %v", s.Linux.Namespaces, s.Linux.UIDMappings)
 	}
+	if got := s.Linux.Sysctl["net.ipv4.ping_group_range"]; got != "0 65535" {
+		t.Errorf("ping_group_range %q: must stay within the mapped gids", got)
+	}
 	if _, err := Generate(ocispec.ImageConfig{Cmd: []string{"x"}}, Options{ID: "x", UserNS: true, Seccomp: SeccompUnconfined}); !errors.Is(err, errdefs.ErrInvalidArgument) {
 		t.Errorf("err = %v", err)
 	}
