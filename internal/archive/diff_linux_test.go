@@ -137,7 +137,7 @@ func TestWriteDiffLayered(t *testing.T) {
 	makeTree(t, lower)
 	upper := cpTree(t, lower)
 	mustWrite(t, filepath.Join(upper, "etc/passwd"), "root:x:0:0::/root:/bin/ash\n", 0o644) // content and size
-	mustWrite(t, filepath.Join(upper, "etc/new/file"), "new", 0o600)                         // new dir
+	mustWrite(t, filepath.Join(upper, "etc/new/file"), "new", 0o600)                        // new dir
 	must(t, os.Remove(filepath.Join(upper, "etc/shadow")))                                  // deletion
 	must(t, os.RemoveAll(filepath.Join(upper, "usr")))                                      // deleted dir
 	must(t, os.Chmod(filepath.Join(upper, "empty"), 0o600))                                 // metadata only

@@ -33,15 +33,15 @@ func TestOverlayRoundTrip(t *testing.T) {
 	mustWrite(t, filepath.Join(lower, "keep/x"), "x", 0o644)
 
 	merged := mountOverlay(t, lower, upper)
-	must(t, os.Remove(filepath.Join(merged, "etc/shadow")))                         // whiteout
-	must(t, os.RemoveAll(filepath.Join(merged, "usr")))                             // whiteout of a dir
-	must(t, os.RemoveAll(filepath.Join(merged, "opq")))                             // ...
-	must(t, os.Mkdir(filepath.Join(merged, "opq"), 0o750))                          // ... and an opaque dir
-	mustWrite(t, filepath.Join(merged, "opq/new"), "new", 0o644)                    //
-	mustWrite(t, filepath.Join(merged, "etc/passwd"), "changed\n", 0o644)           // copy-up
-	mustWrite(t, filepath.Join(merged, "keep/y"), "y", 0o644)                       // parent copied up
-	mustWrite(t, filepath.Join(merged, "added/deep/file"), "a", 0o600)              // new dirs
-	must(t, os.Chown(filepath.Join(merged, "empty"), 7, 8))                         // metadata-only copy-up
+	must(t, os.Remove(filepath.Join(merged, "etc/shadow")))                          // whiteout
+	must(t, os.RemoveAll(filepath.Join(merged, "usr")))                              // whiteout of a dir
+	must(t, os.RemoveAll(filepath.Join(merged, "opq")))                              // ...
+	must(t, os.Mkdir(filepath.Join(merged, "opq"), 0o750))                           // ... and an opaque dir
+	mustWrite(t, filepath.Join(merged, "opq/new"), "new", 0o644)                     //
+	mustWrite(t, filepath.Join(merged, "etc/passwd"), "changed\n", 0o644)            // copy-up
+	mustWrite(t, filepath.Join(merged, "keep/y"), "y", 0o644)                        // parent copied up
+	mustWrite(t, filepath.Join(merged, "added/deep/file"), "a", 0o600)               // new dirs
+	must(t, os.Chown(filepath.Join(merged, "empty"), 7, 8))                          // metadata-only copy-up
 	must(t, unix.Setxattr(filepath.Join(merged, "empty"), "user.k", []byte("v"), 0)) //
 	want := treeDesc(t, merged)
 	if _, ok := want["etc/shadow"]; ok || want["opq/new"] == "" || want["keep/x"] == "" || len(want) < 20 {
@@ -99,7 +99,7 @@ func TestOverlayChangesLowers(t *testing.T) {
 	mustWrite(t, filepath.Join(bottom, "c"), "", 0o644)
 	mustWrite(t, filepath.Join(middle, "b/g"), "", 0o644)
 	must(t, unix.Setxattr(filepath.Join(middle, "b"), "trusted.overlay.opaque", []byte("y"), 0)) // hides b/f
-	must(t, unix.Mknod(filepath.Join(middle, "c"), unix.S_IFCHR, 0))                            // hides c
+	must(t, unix.Mknod(filepath.Join(middle, "c"), unix.S_IFCHR, 0))                             // hides c
 	mustWrite(t, filepath.Join(upper, "a/f"), "", 0o644)
 	mustWrite(t, filepath.Join(upper, "b/f"), "", 0o644)
 	mustWrite(t, filepath.Join(upper, "b/g"), "", 0o644)
