@@ -7,7 +7,7 @@ export PATH=/usr/local/go/bin:$PATH
 if ! test -x /bin/busybox; then
   apt-get -o DPkg::Lock::Timeout=900 update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null
 fi
-go build -o bin/hako ./cmd/hako
+go build -tags seccomp -o bin/hako ./cmd/hako
 export HAKO_ROOT=${HAKO_ROOT:-$(mktemp -d /tmp/hako-demo.XXXXXX)}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -1,0 +1,245 @@
+// Package container keeps container records: one directory per container under the store root,
+// with its configuration and state in a JSON file that is replaced atomically, and a lock file.
+// There is no daemon: every hako process reads the records, and changes them under the
+// container's lock; names are made unique under the store lock the caller holds.
+//
+// A container's monitor process holds monitor.lock for as long as it lives, so a record that
+// says "running" while that lock is free belongs to a monitor that died (kill -9, a reboot): the
+// reader reports it as exited, and the truth survives any crash.
+package container
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hako-dev/hako/internal/content"
+	"github.com/hako-dev/hako/internal/errdefs"
+	"github.com/hako-dev/hako/internal/lockfile"
+	"github.com/hako-dev/hako/internal/spec"
+	digest "github.com/opencontainers/go-digest"
+)
+
+// Status values as Docker reports them.
+const (
+	Created    = "created"
+	Running    = "running"
+	Paused     = "paused"
+	Restarting = "restarting"
+	Exited     = "exited"
+	Removing   = "removing"
+	Dead       = "dead"
+)
+
+// State is Docker's container state object.
+type State struct {
+	Status     string
+	Running    bool
+	Paused     bool
+	Restarting bool
+	OOMKilled  bool
+	Dead       bool
+	Pid        int
+	ExitCode   int
+	Error      string
+	StartedAt  time.Time
+	FinishedAt time.Time
+}
+
+// Config is what `create` was asked for: the image, the command and the run options.
+type Config struct {
+	Image          string // as the user typed it
+	ImageID        digest.Digest
+	Cmd            []string
+	Entrypoint     *[]string
+	Options        spec.Options // the spec generator's input (ID, env, user, limits, mounts...)
+	Labels         map[string]string
+	StopSignal     string
+	StopTimeout    *int
+	AutoRemove     bool
+	LogOptions     map[string]string
+	Tty, OpenStdin bool
+}
+
+// Container is one record.
+type Container struct {
+	ID           string
+	Name         string
+	Created      time.Time
+	Config       Config
+	State        State
+	RestartCount int
+	// Path and Args are the resolved command, for ps and inspect.
+	Path string
+	Args []string
+}
+
+// Store is the containers directory.
+type Store struct{ Root string }
+
+var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+// ValidName checks a --name the way Docker does.
+func ValidName(n string) error {
+	if !nameRE.MatchString(n) {
+		return errdefs.Invalidf("invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", n)
+	}
+	return nil
+}
+
+// NewID makes a 64-hex container ID.
+func NewID() string {
+	var b [32]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Dir is the directory of a container.
+func (s *Store) Dir(id string) string { return filepath.Join(s.Root, id) }
+
+// Lock takes a container's lock: state changes to one container are serialised by it.
+func (s *Store) Lock(id string) (*lockfile.Lock, error) {
+	return lockfile.Exclusive(filepath.Join(s.Dir(id), "lock"))
+}
+
+// MonitorLockPath is held by the container's monitor while it lives.
+func (s *Store) MonitorLockPath(id string) string { return filepath.Join(s.Dir(id), "monitor.lock") }
+
+// Save writes the record atomically.
+func (s *Store) Save(c *Container) error {
+	if err := os.MkdirAll(s.Dir(c.ID), 0o700); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	return content.WriteFileAtomic(filepath.Join(s.Dir(c.ID), "container.json"), b, 0o600)
+}
+
+// load reads one record, correcting a stale running state.
+func (s *Store) load(id string) (*Container, error) {
+	b, err := os.ReadFile(filepath.Join(s.Dir(id), "container.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, errdefs.NotFoundf("No such container: %s", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var c Container
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("read container %s: %w", id, err)
+	}
+	if (c.State.Running || c.State.Status == Restarting) && !s.MonitorAlive(c.ID) {
+		// The monitor died without recording the exit: the container is gone with it.
+		c.State.Status = Exited
+		c.State.Running, c.State.Paused, c.State.Restarting = false, false, false
+		c.State.Pid = 0
+		if c.State.ExitCode == 0 {
+			c.State.ExitCode = 255
+		}
+		c.State.Error = "the container's monitor died"
+		if c.State.FinishedAt.IsZero() {
+			c.State.FinishedAt = time.Now().UTC()
+		}
+	}
+	return &c, nil
+}
+
+// MonitorAlive tells whether a monitor holds the container's monitor lock.
+func (s *Store) MonitorAlive(id string) bool {
+	l, err := lockfile.TryExclusive(s.MonitorLockPath(id))
+	if err != nil {
+		return errors.Is(err, lockfile.ErrLocked)
+	}
+	l.Unlock()
+	return false
+}
+
+// List reads every record, newest first.
+func (s *Store) List() ([]*Container, error) {
+	ents, err := os.ReadDir(s.Root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []*Container
+	for _, e := range ents {
+		if !e.IsDir() || len(e.Name()) != 64 {
+			continue
+		}
+		c, err := s.load(e.Name())
+		if err != nil {
+			continue // half-created (kill -9 before the first save) or being removed
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out, nil
+}
+
+// Get finds a container by full ID, name, or unique ID prefix, as Docker does.
+func (s *Store) Get(ref string) (*Container, error) {
+	all, err := s.List()
+	if err != nil {
+		return nil, err
+	}
+	return Resolve(all, ref)
+}
+
+// Resolve finds ref among cs.
+func Resolve(cs []*Container, ref string) (*Container, error) {
+	ref = strings.TrimPrefix(ref, "/")
+	if ref == "" {
+		return nil, errdefs.Invalidf("empty container reference")
+	}
+	for _, c := range cs {
+		if c.ID == ref || c.Name == ref {
+			return c, nil
+		}
+	}
+	var found []*Container
+	for _, c := range cs {
+		if strings.HasPrefix(c.ID, ref) {
+			found = append(found, c)
+		}
+	}
+	if len(found) > 1 {
+		return nil, errdefs.Invalidf("multiple containers match the ID prefix %q", ref)
+	}
+	if len(found) == 1 {
+		return found[0], nil
+	}
+	return nil, errdefs.NotFoundf("No such container: %s", ref)
+}
+
+// Remove deletes a record's directory.
+func (s *Store) Remove(id string) error { return os.RemoveAll(s.Dir(id)) }
+
+// StatusLine is ps's STATUS column: "Up 3 minutes", "Exited (0) 2 seconds ago", "Created".
+func (c *Container) StatusLine(human func(time.Duration) string) string {
+	switch {
+	case c.State.Paused:
+		return "Up " + human(time.Since(c.State.StartedAt)) + " (Paused)"
+	case c.State.Restarting:
+		return fmt.Sprintf("Restarting (%d) %s ago", c.State.ExitCode, human(time.Since(c.State.FinishedAt)))
+	case c.State.Running:
+		return "Up " + human(time.Since(c.State.StartedAt))
+	case c.State.Status == Created:
+		return "Created"
+	case c.State.Status == Dead:
+		return "Dead"
+	}
+	return fmt.Sprintf("Exited (%d) %s ago", c.State.ExitCode, human(time.Since(c.State.FinishedAt)))
+}
