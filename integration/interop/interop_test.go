@@ -4,9 +4,9 @@
 //
 // The tests run as root and need the peer engines of /work/shared/peers/peers.sh (override its
 // path with HAKO_PEERS_SH). Each peer that is missing skips the tests that need it. TestMain builds
-// hako once, starts one dockerd 20.10 in a network namespace of its own and gives podman a private
-// storage; every test has its own hako --root. Containers run with --network none, so nothing
-// touches the host's network.
+// hako once (HAKO_BIN=/path/to/hako tests that binary instead), starts one dockerd 20.10 in a
+// network namespace of its own and gives podman a private storage; every test has its own hako
+// --root. Containers run with --network none, so nothing touches the host's network.
 package interop
 
 import (
@@ -58,12 +58,14 @@ func run(m *testing.M) int {
 		os.RemoveAll(tmp)
 	}()
 
-	hakoBin = filepath.Join(tmp, "hako")
-	build := exec.Command("go", "build", "-o", hakoBin, "../../cmd/hako")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "interop: go build of cmd/hako:", err)
-		return 1
+	if hakoBin = os.Getenv("HAKO_BIN"); hakoBin == "" { // HAKO_BIN: test a binary built elsewhere
+		hakoBin = filepath.Join(tmp, "hako")
+		build := exec.Command("go", "build", "-o", hakoBin, "../../cmd/hako")
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "interop: go build of cmd/hako:", err)
+			return 1
+		}
 	}
 	rootfsTar = filepath.Join(tmp, "rootfs.tar")
 	if err := makeRootfsTar(rootfsTar); err != nil {
@@ -285,6 +287,55 @@ func TestSkopeoCopyLoadsInHako(t *testing.T) {
 				hakoWant(t, root, tag, id)
 			})
 		}
+	}
+}
+
+// A two-layer image that docker builds (a RUN that adds a file and deletes one, so the second layer
+// carries a whiteout) goes docker → hako → podman and back to docker under one ID, and runs.
+func TestDockerBuildRoundTrip(t *testing.T) {
+	needDocker(t)
+	const base, name = "interop/build-base:v1", "interop/build:v1"
+	defer docker(t, "rmi", "-f", name, base)
+	docker(t, "import", rootfsTar, base)
+	ctx := t.TempDir()
+	dockerfile := "FROM " + base + "\nRUN echo built > /built && rm /bin/vi\nENV STAGE=two\nCMD [\"cat\", \"/built\"]\n"
+	if err := os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	docker(t, "build", "-q", "-t", name, ctx)
+	id := strings.TrimSpace(docker(t, "image", "inspect", "--format", "{{.Id}}", name))
+	dockerArchive := filepath.Join(t.TempDir(), "docker.tar")
+	docker(t, "save", "-o", dockerArchive, name)
+
+	root := t.TempDir()
+	hako(t, root, "load", "-i", dockerArchive)
+	hakoWant(t, root, name, id)
+	if n := strings.TrimSpace(hako(t, root, "inspect", "--format", "{{len .RootFS.Layers}}", name)); n != "2" {
+		t.Errorf("hako: %s has %s layers, want 2", name, n)
+	}
+	hakoArchive := filepath.Join(t.TempDir(), "hako.tar")
+	hako(t, root, "save", "-o", hakoArchive, name)
+
+	docker(t, "rmi", name)
+	docker(t, "load", "-i", hakoArchive)
+	if got := strings.TrimSpace(docker(t, "image", "inspect", "--format", "{{.Id}}", name)); got != id {
+		t.Errorf("docker → hako → docker: ID %s, was %s", got, id)
+	}
+	if got := strings.TrimSpace(docker(t, "run", "--rm", "--network", "none", name)); got != "built" {
+		t.Errorf("docker run %s printed %q, want built", name, got)
+	}
+	if podmanEnv == nil {
+		t.Logf("no podman leg: %s", podmanWhy)
+		return
+	}
+	defer podman(t, "rmi", "-f", "docker.io/"+name)
+	podman(t, "load", "-i", hakoArchive)
+	if got := "sha256:" + strings.TrimSpace(podman(t, "image", "inspect", "--format", "{{.Id}}", "docker.io/"+name)); got != id {
+		t.Errorf("docker → hako → podman: ID %s, was %s", got, id)
+	}
+	out := podman(t, "run", "--rm", "--network", "none", "docker.io/"+name, "sh", "-c", "cat /built; test -e /bin/vi && echo vi-is-back || echo vi-gone")
+	if got := strings.Fields(out); !slices.Equal(got, []string{"built", "vi-gone"}) {
+		t.Errorf("podman run: %q, want built and vi-gone (the whiteout of /bin/vi)", out)
 	}
 }
 
