@@ -9,9 +9,15 @@ import (
 	"syscall"
 
 	"github.com/hako-dev/hako/internal/cli"
+	"github.com/hako-dev/hako/internal/runtime"
 )
 
 func main() {
+	// A re-executed container init (libcontainer's "init", whose namespaces nsenter's C
+	// constructor already joined before Go started) must run before anything else.
+	if runtime.Init() {
+		return
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()

@@ -114,6 +114,7 @@ func newRoot(a *app) *cobra.Command {
 
 	root.AddCommand(versionCmd(a))
 	addImageCommands(a, root)
+	addContainerCommands(a, root)
 	return root
 }
 

@@ -1,0 +1,175 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hako-dev/hako/internal/container"
+	"github.com/hako-dev/hako/internal/errdefs"
+	"github.com/hako-dev/hako/internal/layer"
+	"github.com/hako-dev/hako/internal/mount"
+	"github.com/hako-dev/hako/internal/reference"
+	"github.com/hako-dev/hako/internal/snapshot"
+	digest "github.com/opencontainers/go-digest"
+)
+
+func init() {
+	containerImageUsers = func(ctx context.Context, e *Engine) map[digest.Digest][]string {
+		out := map[digest.Digest][]string{}
+		cs, _ := e.Containers().List()
+		for _, c := range cs {
+			out[c.Config.ImageID] = append(out[c.Config.ImageID], c.ID)
+		}
+		return out
+	}
+}
+
+// Containers is the container record store.
+func (e *Engine) Containers() *container.Store {
+	return &container.Store{Root: filepath.Join(e.Root, "containers")}
+}
+
+// CreateOptions are `create`/`run`'s inputs beyond the spec options.
+type CreateOptions struct {
+	Name   string
+	Image  string
+	Config container.Config
+}
+
+// Create makes a container record and its writable snapshot on top of the image. Nothing is left
+// behind when it fails.
+func (e *Engine) Create(ctx context.Context, o CreateOptions) (c *container.Container, err error) {
+	img, cfg, err := e.ResolveImage(ctx, o.Image)
+	if err != nil {
+		if errors.Is(err, errdefs.ErrNotFound) {
+			return nil, errdefs.NotFoundf("Unable to find image '%s' locally (no registry is configured: load or import it first)", o.Image)
+		}
+		return nil, err
+	}
+	if o.Name != "" {
+		if err := container.ValidName(o.Name); err != nil {
+			return nil, err
+		}
+	}
+	m, err := e.Images.Manifest(ctx, img)
+	if err != nil {
+		return nil, err
+	}
+	lease, err := e.newLease()
+	if err != nil {
+		return nil, err
+	}
+	defer lease.Release()
+	// The image's snapshots are a cache of its blobs: recreate any that GC took.
+	if err := layer.Unpack(ctx, e.Snapshots, e.Content, lease, m.Layers, cfg.RootFS.DiffIDs); err != nil {
+		return nil, err
+	}
+	cs := e.Containers()
+	c = &container.Container{ID: container.NewID(), Created: time.Now().UTC(), Config: o.Config}
+	c.Config.Image = o.Image
+	c.Config.ImageID = img.ID
+	c.Config.Options.ID = c.ID
+	c.State.Status = container.Created
+	chain := layer.ChainIDs(cfg.RootFS.DiffIDs)
+	parent := ""
+	if len(chain) > 0 {
+		parent = chain[len(chain)-1].String()
+	}
+	err = e.withLock(func() error {
+		all, err := cs.List()
+		if err != nil {
+			return err
+		}
+		if o.Name == "" {
+			o.Name = randomName(all)
+		}
+		for _, other := range all {
+			if other.Name == o.Name {
+				return errdefs.Conflictf("Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name.", o.Name, other.ID)
+			}
+		}
+		c.Name = o.Name
+		if _, err := e.Snapshots.Prepare(ctx, c.ID, parent, snapshot.WithLabels(map[string]string{"hako.container": c.ID})); err != nil {
+			return fmt.Errorf("create container: %w", err)
+		}
+		if err := cs.Save(c); err != nil {
+			e.Snapshots.Remove(ctx, c.ID)
+			cs.Remove(c.ID)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// RemoveContainer is `rm`: a running container is refused unless force, which kills it first.
+func (e *Engine) RemoveContainer(ctx context.Context, ref string, force, volumes bool) (string, error) {
+	cs := e.Containers()
+	c, err := cs.Get(ref)
+	if err != nil {
+		return "", err
+	}
+	if c.State.Running || c.State.Restarting {
+		if !force {
+			state := "running"
+			if c.State.Paused {
+				state = "paused"
+			}
+			return "", errdefs.Conflictf("cannot remove container %q: container is %s: stop the container before removing or force remove", ref, state)
+		}
+		if err := e.Kill(ctx, c.ID, "KILL"); err != nil && !errors.Is(err, errdefs.ErrConflict) {
+			return "", err
+		}
+		if _, err := e.Wait(ctx, c.ID, 10*time.Second); err != nil {
+			return "", err
+		}
+	}
+	return c.ID, e.removeContainer(ctx, c)
+}
+
+func (e *Engine) removeContainer(ctx context.Context, c *container.Container) error {
+	cs := e.Containers()
+	l, err := cs.Lock(c.ID)
+	if err != nil {
+		return err
+	}
+	defer l.Unlock()
+	rootfs := filepath.Join(cs.Dir(c.ID), "rootfs")
+	mount.Unmount(rootfs)
+	e.deleteRuntimeState(c.ID)
+	if err := e.Snapshots.Remove(ctx, c.ID); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+		return fmt.Errorf("remove container %s: %w", reference.ShortID(c.ID), err)
+	}
+	return cs.Remove(c.ID)
+}
+
+// randomName makes Docker-style adjective_noun names.
+func randomName(existing []*container.Container) string {
+	adj := []string{"brave", "calm", "eager", "fond", "gentle", "happy", "jolly", "keen", "lucid", "merry", "nifty", "proud", "quiet", "sharp", "tender", "vivid", "wise", "zen"}
+	noun := []string{"turing", "hopper", "lovelace", "knuth", "ritchie", "thompson", "torvalds", "liskov", "hamilton", "curie", "noether", "shannon", "dijkstra", "babbage", "lamport", "perlman"}
+	used := map[string]bool{}
+	for _, c := range existing {
+		used[c.Name] = true
+	}
+	id := container.NewID()
+	for i := 0; ; i++ {
+		n := adj[int(id[i%60])%len(adj)] + "_" + noun[int(id[(i+1)%60])%len(noun)]
+		if i > 20 {
+			n += "_" + id[:4]
+		}
+		if !used[n] {
+			return n
+		}
+	}
+}
+
+var _ = os.Getpid
+var _ = strings.TrimSpace

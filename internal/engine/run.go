@@ -1,0 +1,424 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hako-dev/hako/internal/container"
+	"github.com/hako-dev/hako/internal/errdefs"
+	"github.com/hako-dev/hako/internal/lockfile"
+	"github.com/hako-dev/hako/internal/logs"
+	"github.com/hako-dev/hako/internal/monitor"
+	"github.com/hako-dev/hako/internal/mount"
+	"github.com/hako-dev/hako/internal/runtime"
+	"github.com/hako-dev/hako/internal/spec"
+	"golang.org/x/sys/unix"
+)
+
+func (e *Engine) runtimeRoot() string { return filepath.Join(e.Root, "runtime") }
+
+func (e *Engine) deleteRuntimeState(id string) {
+	if rt, err := runtime.New(e.runtimeRoot()); err == nil {
+		rt.Delete(id, true)
+	}
+}
+
+// LogPath is the container's json-file log.
+func (e *Engine) LogPath(id string) string {
+	return filepath.Join(e.Containers().Dir(id), id+"-json.log")
+}
+
+// Attach is a foreground run's stdio, handed to the monitor.
+type Attach struct {
+	Stdin          *os.File // nil unless -i
+	Stdout, Stderr *os.File
+}
+
+// Start starts a created or exited container by spawning its monitor, and returns once the
+// container's process runs (or failed to start: then the error says why, classed 126/127 as
+// Docker's). With attach, it returns a channel that yields the exit code.
+func (e *Engine) Start(ctx context.Context, ref string, attach *Attach) (<-chan int, error) {
+	cs := e.Containers()
+	c, err := cs.Get(ref)
+	if err != nil {
+		return nil, err
+	}
+	if c.State.Running {
+		if attach == nil {
+			return nil, nil // docker start of a running container is a no-op
+		}
+		return nil, errdefs.Conflictf("container %s is already running", c.Name)
+	}
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer readyR.Close()
+	exitR, exitW, err := os.Pipe()
+	if err != nil {
+		readyW.Close()
+		return nil, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"--root", e.Root, "--snapshotter", e.Snapshotter, "__monitor"}
+	extra := []*os.File{readyW, exitW}
+	if attach != nil {
+		args = append(args, "--attach")
+		extra = append(extra, attach.Stdout, attach.Stderr)
+		if attach.Stdin != nil {
+			args = append(args, "--stdin")
+			extra = append(extra, attach.Stdin)
+		}
+	}
+	cmd := exec.Command(self, append(args, c.ID)...)
+	cmd.ExtraFiles = extra
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Dir = "/"
+	if err := cmd.Start(); err != nil {
+		readyW.Close()
+		exitW.Close()
+		exitR.Close()
+		return nil, fmt.Errorf("start monitor: %w", err)
+	}
+	readyW.Close()
+	exitW.Close()
+	go cmd.Wait() // reap it if it ends while we are still here; it normally outlives us
+	msg, _ := io.ReadAll(readyR)
+	if string(msg) != monitor.ReadyOK {
+		exitR.Close()
+		s := strings.TrimSpace(string(msg))
+		if s == "" {
+			s = "the container's monitor exited before the container started"
+		}
+		return nil, startError(s)
+	}
+	if attach == nil {
+		exitR.Close()
+		return nil, nil
+	}
+	ch := make(chan int, 1)
+	go func() {
+		defer exitR.Close()
+		b, _ := io.ReadAll(exitR)
+		code, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			code = 255
+		}
+		ch <- code
+	}()
+	return ch, nil
+}
+
+// startError rebuilds the class of a start error that crossed the ready pipe as text.
+func startError(s string) error {
+	switch {
+	case strings.HasPrefix(s, "127:"):
+		return fmt.Errorf("%s: %w", strings.TrimPrefix(s, "127:"), errdefs.ErrCommandNotFound)
+	case strings.HasPrefix(s, "126:"):
+		return fmt.Errorf("%s: %w", strings.TrimPrefix(s, "126:"), errdefs.ErrCannotExecute)
+	}
+	return errors.New(s)
+}
+
+// RunMonitor is the body of `hako __monitor ID`: see package monitor.
+func (e *Engine) RunMonitor(ctx context.Context, id string, h monitor.Handoff) error {
+	cs := e.Containers()
+	ml, err := lockfile.TryExclusive(cs.MonitorLockPath(id))
+	if err != nil {
+		monitorReady(h, fmt.Errorf("container %s already has a monitor", id))
+		return err
+	}
+	defer ml.Unlock()
+	unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	signalIgnore()
+
+	c, err := cs.Get(id)
+	if err != nil {
+		monitorReady(h, err)
+		return err
+	}
+	code, startErr := e.startContainer(ctx, c, h)
+	if startErr != nil {
+		return startErr
+	}
+	reportExitCode(h, code)
+	if c.Config.AutoRemove {
+		e.removeContainer(context.Background(), c)
+	}
+	return nil
+}
+
+func monitorReady(h monitor.Handoff, err error) {
+	if h.Ready == nil {
+		return
+	}
+	if err != nil {
+		prefix := ""
+		if errors.Is(err, errdefs.ErrCommandNotFound) {
+			prefix = "127:"
+		} else if errors.Is(err, errdefs.ErrCannotExecute) {
+			prefix = "126:"
+		}
+		fmt.Fprint(h.Ready, prefix+err.Error())
+	} else {
+		fmt.Fprint(h.Ready, monitor.ReadyOK)
+	}
+	h.Ready.Close()
+}
+
+func reportExitCode(h monitor.Handoff, code int) {
+	if h.Exit != nil {
+		fmt.Fprintf(h.Exit, "%d\n", code)
+		h.Exit.Close()
+	}
+}
+
+// startContainer mounts, starts and waits for one run of the container, recording each state.
+func (e *Engine) startContainer(ctx context.Context, c *container.Container, h monitor.Handoff) (int, error) {
+	cs := e.Containers()
+	fail := func(err error, code int) (int, error) {
+		c.State = container.State{Status: container.Exited, ExitCode: code, Error: err.Error(), FinishedAt: time.Now().UTC(), StartedAt: c.State.StartedAt}
+		cs.Save(c)
+		monitorReady(h, err)
+		reportExitCode(h, code)
+		if c.Config.AutoRemove {
+			e.removeContainer(context.Background(), c)
+		}
+		return code, err
+	}
+	dir := cs.Dir(c.ID)
+	rootfs := filepath.Join(dir, "rootfs")
+	if err := os.MkdirAll(rootfs, 0o755); err != nil {
+		return fail(err, 125)
+	}
+	mounts, err := e.Snapshots.Mounts(ctx, c.ID)
+	if err != nil {
+		return fail(err, 125)
+	}
+	mount.Unmount(rootfs)
+	if err := mount.All(mounts, rootfs); err != nil {
+		return fail(err, 125)
+	}
+	defer mount.Unmount(rootfs)
+
+	img, cfg, err := e.ResolveImage(ctx, c.Config.ImageID.String())
+	if err != nil {
+		return fail(err, 125)
+	}
+	_ = img
+	opts := c.Config.Options
+	opts.ID = c.ID
+	opts.Rootfs = rootfs
+	if opts.Hostname == "" {
+		opts.Hostname = c.ID[:12]
+	}
+	etc, err := spec.WriteEtcFiles(filepath.Join(dir, "etc"), spec.EtcFiles{Hostname: opts.Hostname, HostNetwork: opts.NetworkMode == "host"})
+	if err != nil {
+		return fail(err, 125)
+	}
+	opts.Mounts = append(append([]specsMount{}, etc...), opts.Mounts...)
+	s, err := spec.Generate(cfg.Config.ImageConfig, opts)
+	if err != nil {
+		return fail(err, 125)
+	}
+	s.Root.Path = rootfs
+	bundle := filepath.Join(dir, "bundle")
+	os.MkdirAll(bundle, 0o700)
+	sb, _ := json.MarshalIndent(s, "", "  ")
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), sb, 0o600); err != nil {
+		return fail(err, 125)
+	}
+	logOpts, err := logs.ParseOptions(c.Config.LogOptions)
+	if err != nil {
+		return fail(err, 125)
+	}
+	lw, err := logs.NewWriter(e.LogPath(c.ID), logOpts)
+	if err != nil {
+		return fail(err, 125)
+	}
+	defer lw.Close()
+	stdio := runtime.IO{Tty: s.Process.Terminal}
+	var outAttach, errAttach io.Writer
+	if h.Stdout != nil {
+		outAttach, errAttach = h.Stdout, h.Stderr
+	}
+	stdio.Stdout = &teeWriter{log: lw.Stream("stdout"), attach: outAttach}
+	stdio.Stderr = &teeWriter{log: lw.Stream("stderr"), attach: errAttach}
+	if h.Stdin != nil {
+		stdio.Stdin = h.Stdin
+	}
+	rt, err := runtime.New(e.runtimeRoot())
+	if err != nil {
+		return fail(err, 125)
+	}
+	rt.Delete(c.ID, true) // a previous run's state, if a monitor died
+	p, err := rt.Start(ctx, c.ID, bundle, stdio)
+	if err != nil {
+		code := 125
+		if errors.Is(err, errdefs.ErrCommandNotFound) {
+			code = 127
+		} else if errors.Is(err, errdefs.ErrCannotExecute) {
+			code = 126
+		}
+		return fail(err, code)
+	}
+	c.Path, c.Args = s.Process.Args[0], s.Process.Args[1:]
+	c.State = container.State{Status: container.Running, Running: true, Pid: p.Pid, StartedAt: time.Now().UTC()}
+	if err := cs.Save(c); err != nil {
+		rt.Signal(c.ID, syscall.SIGKILL, true)
+	}
+	monitorReady(h, nil)
+	code, _ := p.Wait()
+	st, _ := rt.State(c.ID)
+	oom, _ := rt.OOMKilled(c.ID)
+	rt.Delete(c.ID, true)
+	lw.Close()
+	if fresh, err := cs.Get(c.ID); err == nil {
+		c = fresh
+	}
+	c.State.Status = container.Exited
+	c.State.Running, c.State.Paused, c.State.Pid = false, false, 0
+	c.State.ExitCode = code
+	c.State.OOMKilled = oom || st.OOMKilled
+	c.State.FinishedAt = time.Now().UTC()
+	cs.Save(c)
+	return code, nil
+}
+
+type teeWriter struct {
+	log    io.Writer
+	attach io.Writer
+}
+
+func (t *teeWriter) Write(p []byte) (int, error) {
+	n, err := t.log.Write(p)
+	if t.attach != nil {
+		if _, aerr := t.attach.Write(p); aerr != nil {
+			t.attach = nil
+		}
+	}
+	return n, err
+}
+
+func signalIgnore() {
+	// The monitor has no terminal; a hangup or a broken attach pipe must not kill it.
+	signalIgnoreHook()
+}
+
+// Kill sends a signal (a name like KILL or SIGTERM, or a number) to the container's process.
+func (e *Engine) Kill(ctx context.Context, ref, sig string) error {
+	c, err := e.Containers().Get(ref)
+	if err != nil {
+		return err
+	}
+	if !c.State.Running {
+		return errdefs.Conflictf("cannot kill container: %s: container %s is not running", ref, c.ID)
+	}
+	s, err := ParseSignal(sig)
+	if err != nil {
+		return err
+	}
+	rt, err := runtime.New(e.runtimeRoot())
+	if err != nil {
+		return err
+	}
+	return rt.Signal(c.ID, s, false)
+}
+
+// Wait blocks until the container is not running and returns its exit code; timeout 0 waits
+// for ever.
+func (e *Engine) Wait(ctx context.Context, ref string, timeout time.Duration) (int, error) {
+	cs := e.Containers()
+	c, err := cs.Get(ref)
+	if err != nil {
+		return 0, err
+	}
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	for {
+		c2, err := cs.Get(c.ID)
+		if err != nil {
+			if errors.Is(err, errdefs.ErrNotFound) {
+				return c.State.ExitCode, nil // removed (--rm) after it exited
+			}
+			return 0, err
+		}
+		if !c2.State.Running && c2.State.Status != container.Restarting {
+			return c2.State.ExitCode, nil
+		}
+		if !deadline.IsZero() && time.Now().After(deadline) {
+			return 0, errdefs.Conflictf("container %s still running after %s", ref, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Stop sends the stop signal, waits up to timeout, then kills.
+func (e *Engine) Stop(ctx context.Context, ref string, timeout *int) error {
+	c, err := e.Containers().Get(ref)
+	if err != nil {
+		return err
+	}
+	if !c.State.Running {
+		return nil
+	}
+	t := 10
+	if c.Config.StopTimeout != nil {
+		t = *c.Config.StopTimeout
+	}
+	if timeout != nil {
+		t = *timeout
+	}
+	sig := c.Config.StopSignal
+	if sig == "" {
+		if _, cfg, err := e.ResolveImage(ctx, c.Config.ImageID.String()); err == nil && cfg.Config.StopSignal != "" {
+			sig = cfg.Config.StopSignal
+		} else {
+			sig = "TERM"
+		}
+	}
+	if err := e.Kill(ctx, c.ID, sig); err != nil && !errors.Is(err, errdefs.ErrConflict) {
+		return err
+	}
+	if t >= 0 {
+		if _, err := e.Wait(ctx, c.ID, time.Duration(t)*time.Second); err == nil {
+			return nil
+		}
+	}
+	if err := e.Kill(ctx, c.ID, "KILL"); err != nil && !errors.Is(err, errdefs.ErrConflict) {
+		return err
+	}
+	_, err = e.Wait(ctx, c.ID, 0)
+	return err
+}
+
+// ParseSignal reads KILL, SIGKILL or 9.
+func ParseSignal(s string) (syscall.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65 {
+		return syscall.Signal(n), nil
+	}
+	name := strings.ToUpper(strings.TrimPrefix(strings.ToUpper(s), "SIG"))
+	if sig := unix.SignalNum("SIG" + name); sig != 0 {
+		return sig, nil
+	}
+	return 0, errdefs.Invalidf("invalid signal: %s", s)
+}
