@@ -18,9 +18,13 @@ type entry struct {
 	mode       int64
 }
 
-func file(name, body string) entry       { return entry{name: name, typ: tar.TypeReg, body: body, mode: 0o644} }
-func dir(name string) entry              { return entry{name: name, typ: tar.TypeDir, mode: 0o755} }
-func symlink(name, target string) entry  { return entry{name: name, typ: tar.TypeSymlink, link: target, mode: 0o777} }
+func file(name, body string) entry {
+	return entry{name: name, typ: tar.TypeReg, body: body, mode: 0o644}
+}
+func dir(name string) entry { return entry{name: name, typ: tar.TypeDir, mode: 0o755} }
+func symlink(name, target string) entry {
+	return entry{name: name, typ: tar.TypeSymlink, link: target, mode: 0o777}
+}
 func hardlink(name, target string) entry { return entry{name: name, typ: tar.TypeLink, link: target} }
 
 func makeTar(t *testing.T, entries ...entry) []byte {

@@ -1,0 +1,125 @@
+package integration
+
+import (
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runStore is a store with busybox:latest imported.
+func runStore(t *testing.T) *store {
+	t.Helper()
+	s := newStore(t)
+	s.ok("import", "-c", `CMD ["sh"]`, busyboxTar(t), "busybox:latest")
+	t.Cleanup(func() {
+		for _, id := range strings.Fields(s.run("ps", "-aq", "--no-trunc").stdout) {
+			s.run("rm", "-f", id)
+		}
+	})
+	return s
+}
+
+// TestRunForegroundAndExitCodes: stdout and stderr reach the user apart, the exit code passes
+// through, 127 and 126 as Docker's, 125 for hako's own errors.
+func TestRunForegroundAndExitCodes(t *testing.T) {
+	s := runStore(t)
+	r := s.run("run", "--rm", "busybox", "sh", "-c", "echo to-out; echo to-err >&2; exit 3")
+	if r.code != 3 || r.stdout != "to-out\n" || r.stderr != "to-err\n" {
+		t.Fatalf("run: %+v", r)
+	}
+	if r := s.run("run", "--rm", "busybox", "nosuchcmd"); r.code != 127 || !strings.Contains(r.stderr, "nosuchcmd") {
+		t.Fatalf("missing command: %+v", r)
+	}
+	if r := s.run("run", "--rm", "busybox", "/etc/passwd"); r.code != 126 {
+		t.Fatalf("non-executable: %+v", r)
+	}
+	if r := s.run("run", "--rm", "nosuchimage"); r.code != 125 || !strings.Contains(r.stderr, "Unable to find image 'nosuchimage'") {
+		t.Fatalf("unknown image: %+v", r)
+	}
+	if r := s.run("run", "--rm", "--memory", "lots", "busybox", "true"); r.code != 125 || !strings.Contains(r.stderr, "--memory") {
+		t.Fatalf("bad flag value: %+v", r)
+	}
+	if r := s.run("run", "--rm", "-u", "nosuchuser", "busybox", "true"); r.code == 0 || !strings.Contains(r.stderr, "nosuchuser") {
+		t.Fatalf("unknown user: %+v", r)
+	}
+	// Nothing is left behind by the --rm runs, failed or not.
+	if got := s.ok("ps", "-aq"); got != "" {
+		t.Fatalf("--rm left containers: %q", got)
+	}
+	// Isolation and identity: own PID namespace, hostname, user, env.
+	out := s.ok("run", "--rm", "-h", "boxy", "-u", "nobody", "-e", "GREETING=hi", "busybox", "sh", "-c", "hostname; id -u; echo $GREETING; ps -o pid,comm | tail -n +2 | head -1")
+	if !regexp.MustCompile(`^boxy\n65534\nhi\n\s*1 sh\n$`).MatchString(out) {
+		t.Fatalf("isolation: %q", out)
+	}
+}
+
+// TestDetachedLifecycle: run -d returns at once and the container outlives the command; ps, logs,
+// stop, start, wait and rm behave as Docker's; a killed monitor shows as exited.
+func TestDetachedLifecycle(t *testing.T) {
+	s := runStore(t)
+	start := time.Now()
+	id := strings.TrimSpace(s.ok("run", "-d", "--name", "web", "-l", "app=demo", "busybox", "sh", "-c", "echo started; echo warn >&2; trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done"))
+	if len(id) != 64 {
+		t.Fatalf("run -d printed %q", id)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("run -d took %v", d)
+	}
+	ps := s.ok("ps")
+	if !regexp.MustCompile(`(?m)^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$`).MatchString(ps) ||
+		!regexp.MustCompile(`(?m)^`+id[:12]+`\s+busybox\s+"sh -c echo started.*"\s+.*\s+Up .*\s+web$`).MatchString(ps) {
+		t.Fatalf("ps:\n%s", ps)
+	}
+	if got := s.ok("ps", "-q", "--filter", "label=app=demo"); strings.TrimSpace(got) != id[:12] {
+		t.Fatalf("ps --filter label: %q", got)
+	}
+	if r := s.run("run", "-d", "--name", "web", "busybox", "true"); r.code != 125 || !strings.Contains(r.stderr, `"/web" is already in use`) {
+		t.Fatalf("name in use: %+v", r)
+	}
+	// logs keeps stdout and stderr apart.
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(s.run("logs", "web").stdout, "started") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if r := s.run("logs", "web"); r.stdout != "started\n" || r.stderr != "warn\n" {
+		t.Fatalf("logs: %+v", r)
+	}
+	// The image is in use: rmi refuses it.
+	if r := s.run("rmi", "busybox"); r.code != 125 || !strings.Contains(r.stderr, "container "+id[:12]+" is using it") {
+		t.Fatalf("rmi of an image in use: %+v", r)
+	}
+	// stop sends TERM, the trap exits 0.
+	s.ok("stop", "web")
+	if got := s.ok("ps", "-a", "--format", "{{.Status}}", "--filter", "name=web"); !strings.HasPrefix(got, "Exited (0)") {
+		t.Fatalf("after stop: %q", got)
+	}
+	if r := s.run("logs", "--tail", "1", "web"); r.stdout != "bye\n" {
+		t.Fatalf("logs --tail 1: %+v", r)
+	}
+	// start again, then kill the monitor: ps tells the truth, start brings it back.
+	s.ok("start", "web")
+	exec.Command("pkill", "-9", "-f", "__monitor "+id).Run()
+	time.Sleep(200 * time.Millisecond)
+	if got := s.ok("ps", "-a", "--format", "{{.Status}}", "--filter", "name=web"); !strings.HasPrefix(got, "Exited") {
+		t.Fatalf("after the monitor died: %q", got)
+	}
+	s.ok("start", "web")
+	if got := s.ok("ps", "--format", "{{.Names}}"); got != "web\n" {
+		t.Fatalf("restarted: %q", got)
+	}
+	if r := s.run("rm", "web"); r.code != 125 || !strings.Contains(r.stderr, "stop the container before removing") {
+		t.Fatalf("rm of a running container: %+v", r)
+	}
+	s.ok("kill", "web")
+	if got := strings.TrimSpace(s.ok("wait", "web")); got != "137" {
+		t.Fatalf("wait after kill: %q", got)
+	}
+	s.ok("rm", "web")
+	if got := s.ok("ps", "-aq"); got != "" {
+		t.Fatalf("rm left: %q", got)
+	}
+	// With no container left, rmi works.
+	s.ok("rmi", "busybox")
+}
