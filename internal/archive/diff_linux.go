@@ -77,13 +77,20 @@ func WriteDiff(ctx context.Context, w io.Writer, lower, upper string, opts DiffO
 		return fail(err)
 	}
 	tw := newLayerWriter(w, opts)
+	written := map[string]bool{".": true}
 	_, err = diffTrees(ctx, lowfd, upfd, ".", upRoot, func(kind ChangeKind, rel string, dirfd int, name string, n *node) error {
-		switch {
-		case n == nil:
-			return nil // an unchanged parent: the tar need not carry it
-		case kind == ChangeDelete:
-			dir, base := splitPath(rel)
+		if n == nil {
+			return nil // an unchanged parent: includeParents wrote it before its first change
+		}
+		dir, base := splitPath(rel)
+		if err := tw.includeParents(upfd, dir, written); err != nil {
+			return err
+		}
+		if kind == ChangeDelete {
 			return tw.marker(joinPath(dir, whiteoutPrefix+base), n)
+		}
+		if n.isDir() {
+			written[rel] = true
 		}
 		return tw.entry(dirfd, name, n)
 	})
@@ -94,6 +101,31 @@ func WriteDiff(ctx context.Context, w io.Writer, lower, upper string, opts DiffO
 		return fail(err)
 	}
 	return nil
+}
+
+// includeParents writes the directories above a change that are not in the tar yet, unchanged
+// as they are, like containerd: applied into an empty overlay upper dir, a layer without them
+// would get directories made up with mode 0755 and owner root, and these would hide the real
+// ones' metadata in the merged view.
+func (lw *layerWriter) includeParents(rootfd int, dir string, written map[string]bool) error {
+	if written[dir] {
+		return nil
+	}
+	parent, base := splitPath(dir)
+	if err := lw.includeParents(rootfd, parent, written); err != nil {
+		return err
+	}
+	pfd, err := openDir(rootfd, parent, false)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pfd)
+	n, err := statNode(pfd, base, dir)
+	if err != nil {
+		return fmt.Errorf("parent %q: %w", dir, err)
+	}
+	written[dir] = true
+	return lw.entry(pfd, base, n)
 }
 
 type inode struct{ dev, ino uint64 }

@@ -146,6 +146,10 @@ func TestWriteDiffLayered(t *testing.T) {
 	must(t, os.RemoveAll(filepath.Join(upper, "tmp"))) // dir -> file
 	mustWrite(t, filepath.Join(upper, "tmp"), "tmp is a file now", 0o644)
 	must(t, os.Link(filepath.Join(upper, "bin/busybox"), filepath.Join(upper, "bin/third"))) // new link to an unchanged file
+	if os.Geteuid() == 0 {
+		// In place: the parents (0700, owned by 1000) keep their mtime and are unchanged.
+		mustWrite(t, filepath.Join(upper, "home/user/.profile"), "export A=2", 0o644)
+	}
 
 	data := writeDiff(t, lower, upper, DiffOptions{})
 	got := cpTree(t, lower)
@@ -156,6 +160,7 @@ func TestWriteDiffLayered(t *testing.T) {
 	want["bin/third"] = strings.Replace(want["bin/third"], " linked-to=bin/busybox", "", 1)
 	compareTrees(t, want, treeDesc(t, got))
 
+	checkParentsFirst(t, data)
 	names := tarNames(t, data)
 	for _, n := range []string{"etc/.wh.shadow", ".wh.usr", "bin/third", "etc/passwd"} {
 		if !slices.Contains(names, n) {
@@ -173,9 +178,20 @@ func TestWriteDiffLayered(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantChanges := []string{"C /bin", "A /bin/third", "C /empty", "C /etc", "A /etc/new", "A /etc/new/file", "C /etc/passwd", "D /etc/shadow", "C /lib", "A /lib/x", "C /tmp", "D /usr"}
+	if os.Geteuid() == 0 {
+		wantChanges = append(wantChanges, "C /home", "C /home/user", "C /home/user/.profile")
+		slices.SortFunc(wantChanges, func(a, b string) int { return strings.Compare(a[2:], b[2:]) })
+	}
 	if got := changeStrings(changes); !slices.Equal(got, wantChanges) {
 		t.Errorf("Changes:\n got  %v\n want %v", got, wantChanges)
 	}
+	if os.Geteuid() == 0 {
+		// The same layer applied the overlay way and mounted over the parent gives the same tree.
+		upper2 := t.TempDir()
+		apply(t, upper2, data, OverlayWhiteouts)
+		compareTrees(t, want, treeDesc(t, mountOverlay(t, lower, upper2)))
+	}
+
 	// An unchanged copy changes nothing and diffs to an empty tar.
 	same := cpTree(t, lower)
 	if c, err := Changes(lower, same); err != nil || len(c) != 0 {
@@ -183,6 +199,22 @@ func TestWriteDiffLayered(t *testing.T) {
 	}
 	if names := tarNames(t, writeDiff(t, lower, same, DiffOptions{})); len(names) != 0 {
 		t.Errorf("diff of a copy: %v", names)
+	}
+}
+
+// checkParentsFirst checks that every entry's parent directories come before it in the tar.
+func checkParentsFirst(t *testing.T, data []byte) {
+	t.Helper()
+	seen := map[string]bool{".": true}
+	for _, n := range tarNames(t, data) {
+		n, _, _ = strings.Cut(n, " link=")
+		dir, _ := splitPath(strings.TrimSuffix(n, "/"))
+		if !seen[dir] {
+			t.Errorf("%s comes before its parent %s", n, dir)
+		}
+		if strings.HasSuffix(n, "/") {
+			seen[strings.TrimSuffix(n, "/")] = true
+		}
 	}
 }
 

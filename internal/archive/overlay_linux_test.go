@@ -66,6 +66,7 @@ func TestOverlayRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	layer := buf.Bytes()
+	checkParentsFirst(t, layer)
 
 	t.Run("native", func(t *testing.T) {
 		got := cpTree(t, lower)
