@@ -189,7 +189,7 @@ func (a *applier) entry(hdr *tar.Header, tr io.Reader) error {
 	}
 
 	switch hdr.Typeflag {
-	case tar.TypeReg, tar.TypeRegA:
+	case tar.TypeReg: // the reader turns the old TypeRegA into TypeReg
 		if err := a.writeFile(pfd, base, tr); err != nil {
 			return err
 		}
@@ -244,7 +244,7 @@ func (a *applier) entry(hdr *tar.Header, tr io.Reader) error {
 // checkHeader refuses what Apply cannot represent before anything on disk changes.
 func checkHeader(hdr *tar.Header) error {
 	switch hdr.Typeflag {
-	case tar.TypeReg, tar.TypeRegA, tar.TypeDir, tar.TypeSymlink, tar.TypeLink,
+	case tar.TypeReg, tar.TypeDir, tar.TypeSymlink, tar.TypeLink,
 		tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
 	case tar.TypeGNUSparse:
 		return errdefs.NotImplemented(fmt.Errorf("sparse files are not supported"))
