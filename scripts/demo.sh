@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo of hako's main job at this stage: make a base image from Debian's busybox-static,
-# import it, list it, show its history, save it, remove it and load it back.
+# import it, list it, show its history, save it, remove it and load it back, then run containers
+# from it in the foreground and in the background and read their logs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH
@@ -30,5 +31,12 @@ run tar -tf "$work/busybox-save.tar"
 run bin/hako rmi busybox
 run bin/hako load -i "$work/busybox-save.tar"
 run bin/hako images
+run bin/hako run --rm busybox sh -c 'echo "hello from $(hostname), pid $$"'
+run bin/hako run -d --name ticker busybox sh -c 'for i in 1 2 3; do echo tick $i; sleep 0.2; done; echo done >&2'
+run bin/hako ps
+sleep 1
+run bin/hako logs ticker
+run bin/hako ps -a
+run bin/hako rm ticker
 run bin/hako system df
 printf '\nstore: %s (remove it with rm -rf)\n' "$HAKO_ROOT"
