@@ -75,7 +75,12 @@ func run(m *testing.M) int {
 
 	peers := os.Getenv("HAKO_PEERS_SH")
 	if peers == "" {
-		peers = "/work/shared/peers/peers.sh"
+		// The checkout sits beside shared/ in this workplace: ../shared/peers/peers.sh from the
+		// repository root.
+		peers, _ = filepath.Abs("../../../shared/peers/peers.sh")
+		if _, err := os.Stat(peers); err != nil {
+			peers = "/work/shared/peers/peers.sh"
+		}
 	}
 	peersDir := filepath.Join(tmp, "peers")
 	netns := fmt.Sprintf("hako-interop-%d", os.Getpid())
