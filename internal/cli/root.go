@@ -10,6 +10,7 @@ import (
 
 	"github.com/hako-dev/hako/internal/engine"
 	"github.com/hako-dev/hako/internal/errdefs"
+	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 )
 
@@ -76,6 +77,9 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return se.Status
 	}
 	fmt.Fprintln(stderr, "Error:", oneLine(err))
+	if a.debug {
+		fmt.Fprintf(stderr, "DEBU error chain: %#v\n", err)
+	}
 	switch {
 	case errors.Is(err, errdefs.ErrCommandNotFound):
 		return 127
@@ -95,8 +99,14 @@ func newRoot(a *app) *cobra.Command {
 		SilenceErrors: true,
 		Version:       Version,
 		PersistentPreRun: func(cmd *cobra.Command, args []string) {
-			if a.debug {
+			// libcontainer logs through logrus: quiet by default, everything with --debug
+			// (HAKO_DEBUG carries it to the monitors this command starts).
+			logrus.SetOutput(a.stderr)
+			logrus.SetLevel(logrus.WarnLevel)
+			if a.debug || os.Getenv("HAKO_DEBUG") != "" {
 				os.Setenv("HAKO_DEBUG", "1")
+				logrus.SetLevel(logrus.DebugLevel)
+				logrus.Debugf("hako %s: root %s, snapshotter %q", Version, a.root, a.snapshotter)
 			}
 		},
 	}

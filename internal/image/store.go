@@ -207,7 +207,19 @@ func (t *Txn) Put(img Image, names ...reference.Named) Image {
 	if img.Created.IsZero() {
 		img.Created = now
 	}
-	t.imgs = append([]Image{img}, t.imgs...)
+	// The same image (same config, so same ID) may arrive in another manifest encoding: a
+	// docker-archive and an OCI archive of one image, or gzip and plain layers. Docker shows one
+	// image per ID; drop the other records of this ID that have no name left, and take over the
+	// names of those that do.
+	var kept []Image
+	for _, other := range t.imgs {
+		if other.ID == img.ID && img.ID != "" && !other.Intermediate {
+			img.Names = mergeNames(img.Names, other.Names)
+			continue
+		}
+		kept = append(kept, other)
+	}
+	t.imgs = append([]Image{img}, kept...)
 	return img
 }
 
