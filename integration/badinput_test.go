@@ -160,6 +160,21 @@ func TestLayerLimit(t *testing.T) {
 	if got := s.ok("inspect", "--format", "{{len .RootFS.Layers}}", "deep:500"); got != "500\n" {
 		t.Fatalf("deep image has %q layers", got)
 	}
+	// A container runs on a 500-layer image: the overlay mount takes all 500 lower dirs.
+	base, err := os.ReadFile(busyboxTar(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers := [][]byte{base}
+	for i := 1; i < 500; i++ {
+		layers = append(layers, makeTar(t, file(fmt.Sprintf("f%03d", i), fmt.Sprint(i))))
+	}
+	p := filepath.Join(t.TempDir(), "deeprun.tar")
+	os.WriteFile(p, dockerArchive(t, "deeprun:1", layers, nil), 0o644)
+	s.ok("load", "-i", p)
+	if got := s.ok("run", "--rm", "deeprun:1", "sh", "-c", "cat /f001 /f499; ls / | grep -c '^f'"); got != "1499499\n" { // "1" and "499" without newlines, then the count
+		t.Fatalf("run on 500 layers: %q", got)
+	}
 }
 
 // bigArchive is a docker-archive with a 50 MB random layer: slow enough to kill mid-load.
