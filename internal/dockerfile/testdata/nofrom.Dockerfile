@@ -1,0 +1,2 @@
+ARG X=1
+# just a comment
