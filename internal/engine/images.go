@@ -241,7 +241,7 @@ func (e *Engine) RemoveImages(ctx context.Context, refs []string, force, noPrune
 				if len(users[img.ID]) > 0 {
 					return nil // forced: untagged, kept for the container
 				}
-				for _, other := range t.Images() {
+				for _, other := range append([]image.Image(nil), t.Images()...) {
 					if other.ID == img.ID && other.Manifest.Digest != img.Manifest.Digest {
 						t.Delete(other.Manifest.Digest)
 					}
@@ -345,7 +345,8 @@ func (e *Engine) PruneImages(ctx context.Context, all bool) ([]string, int64, er
 	err := e.withLock(func() error {
 		users := e.imageUsers(ctx)
 		err := e.Images.Update(ctx, func(t *image.Txn) error {
-			for _, img := range t.Images() {
+			// Delete changes the list: iterate over a copy.
+			for _, img := range append([]image.Image(nil), t.Images()...) {
 				if len(users[img.ID]) > 0 || (!all && !img.Dangling()) {
 					continue
 				}
