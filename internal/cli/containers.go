@@ -26,6 +26,9 @@ func addContainerCommands(a *app, root *cobra.Command) {
 	ctr := &cobra.Command{Use: "container", Short: "Manage containers"}
 	ctr.AddCommand(runCmd(a, false), runCmd(a, true), startCmd(a), stopCmd(a), killCmd(a), rmCmd(a), psCmd(a, "ls"), psCmd(a, "list"), waitCmd(a), logsCmd(a))
 	root.AddCommand(ctr, runCmd(a, false), runCmd(a, true), startCmd(a), stopCmd(a), killCmd(a), rmCmd(a), psCmd(a, "ps"), waitCmd(a), logsCmd(a), monitorCmd(a))
+	ctr.AddCommand(inspectContainerCmd(a), diffCmd(a), restartCmd(a), pruneContainersCmd(a))
+	root.AddCommand(diffCmd(a), restartCmd(a))
+	adjustInspectCommands(root)
 }
 
 // runFlags are `run` and `create`'s flags.
@@ -484,13 +487,13 @@ func psCmd(a *app, use string) *cobra.Command {
 				if last > 0 && n >= last {
 					break
 				}
-				n++
 				if !all && last <= 0 && !c.State.Running && len(filters) == 0 {
 					continue
 				}
 				if !match(c) {
 					continue
 				}
+				n++ // -n counts the containers shown, after the filters, as Docker's
 				id := c.ID
 				if !noTrunc {
 					id = reference.ShortID(id)
@@ -511,7 +514,7 @@ func psCmd(a *app, use string) *cobra.Command {
 					labels = append(labels, k+"="+v)
 				}
 				rows = append(rows, psRow{ID: id, Image: c.Config.Image, Command: strconv.Quote(command), CreatedAt: c.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"),
-					RunningFor: since(c.Created), State: c.State.Status, Status: c.StatusLine(units.HumanDuration), Names: c.Name, Labels: strings.Join(labels, ","), Size: "0B"})
+					RunningFor: since(c.Created), State: c.State.Status, Status: c.StatusLine(units.HumanDuration), Names: c.Name, Labels: strings.Join(labels, ","), Size: psSize(cmd.Context(), e, c, size || strings.Contains(format, ".Size"))})
 			}
 			if quiet {
 				return nil

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -386,7 +387,10 @@ func inspectImageCmd(a *app, use string) *cobra.Command {
 				for _, d := range docs {
 					var generic any
 					b, _ := json.Marshal(d)
-					json.Unmarshal(b, &generic)
+					// Numbers stay as written (8388608, not 8.388608e+06), as Docker's templates show them.
+					dec := json.NewDecoder(bytes.NewReader(b))
+					dec.UseNumber()
+					dec.Decode(&generic)
 					if err := printTemplate(a.stdout, format, generic); err != nil {
 						return err
 					}
