@@ -17,6 +17,7 @@ import (
 	"github.com/hako-dev/hako/internal/errdefs"
 	"github.com/hako-dev/hako/internal/monitor"
 	"github.com/hako-dev/hako/internal/reference"
+	"github.com/hako-dev/hako/internal/volume"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -29,6 +30,7 @@ func addContainerCommands(a *app, root *cobra.Command) {
 	ctr.AddCommand(inspectContainerCmd(a), diffCmd(a), restartCmd(a), pruneContainersCmd(a))
 	root.AddCommand(diffCmd(a), restartCmd(a))
 	adjustInspectCommands(root)
+	addOpsCommands(a, root)
 }
 
 // runFlags are `run` and `create`'s flags.
@@ -37,6 +39,7 @@ type runFlags struct {
 	name, user, workdir, hostname, network, memory, stopSignal, entrypoint               string
 	entrypointSet                                                                        bool
 	env, envFile, labels, capAdd, capDrop, securityOpt, ulimits, volumes, tmpfs, logOpts []string
+	mounts                                                                               []string
 	cpus                                                                                 float64
 	pidsLimit                                                                            int64
 	stopTimeout                                                                          int
@@ -69,7 +72,8 @@ func (f *runFlags) register(fl *pflag.FlagSet, run bool) {
 	fl.StringArrayVar(&f.capDrop, "cap-drop", nil, "Drop Linux capabilities")
 	fl.StringArrayVar(&f.securityOpt, "security-opt", nil, "Security Options (no-new-privileges, seccomp=unconfined|FILE)")
 	fl.StringArrayVar(&f.ulimits, "ulimit", nil, "Ulimit options (name=soft[:hard])")
-	fl.StringArrayVarP(&f.volumes, "volume", "v", nil, "Bind mount a volume (host:ctr[:ro])")
+	fl.StringArrayVarP(&f.volumes, "volume", "v", nil, "Bind mount a volume ([/host/path|NAME:]/ctr/path[:ro])")
+	fl.StringArrayVar(&f.mounts, "mount", nil, "Attach a filesystem mount to the container (type=bind|volume|tmpfs,source=,target=,readonly,...)")
 	fl.StringArrayVar(&f.tmpfs, "tmpfs", nil, "Mount a tmpfs directory (path[:options])")
 	fl.StringArrayVar(&f.logOpts, "log-opt", nil, "Log driver options (max-size, max-file)")
 	fl.BoolVar(&f.init, "init", false, "Run an init inside the container that forwards signals and reaps processes")
@@ -163,24 +167,18 @@ func (f *runFlags) config(cmd *cobra.Command, args []string) (engine.CreateOptio
 		so.Ulimits = append(so.Ulimits, specs.POSIXRlimit{Type: "RLIMIT_" + strings.ToUpper(ul.Name), Soft: uint64(ul.Soft), Hard: uint64(ul.Hard)})
 	}
 	for _, v := range f.volumes {
-		parts := strings.Split(v, ":")
-		if len(parts) < 2 || len(parts) > 3 || !filepath.IsAbs(parts[0]) || !filepath.IsAbs(parts[1]) {
-			return o, errdefs.Invalidf("invalid -v %q: want /host/path:/container/path[:ro] (named volumes are not supported yet)", v)
+		m, err := volume.ParseVolumeFlag(v)
+		if err != nil {
+			return o, err
 		}
-		if _, err := os.Stat(parts[0]); err != nil {
-			return o, errdefs.Invalidf("invalid -v %q: %v", v, unwrapPath(err))
+		c.Mounts = append(c.Mounts, m)
+	}
+	for _, v := range f.mounts {
+		m, err := volume.ParseMountFlag(v)
+		if err != nil {
+			return o, err
 		}
-		opts := []string{"rbind", "rprivate"}
-		if len(parts) == 3 {
-			switch parts[2] {
-			case "ro":
-				opts = append(opts, "ro")
-			case "rw":
-			default:
-				return o, errdefs.Invalidf("invalid -v %q: mode %q (ro, rw)", v, parts[2])
-			}
-		}
-		so.Mounts = append(so.Mounts, specs.Mount{Destination: filepath.Clean(parts[1]), Type: "bind", Source: filepath.Clean(parts[0]), Options: opts})
+		c.Mounts = append(c.Mounts, m)
 	}
 	for _, t := range f.tmpfs {
 		dst, opt, _ := strings.Cut(t, ":")

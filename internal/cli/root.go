@@ -125,6 +125,7 @@ func newRoot(a *app) *cobra.Command {
 	root.AddCommand(versionCmd(a))
 	addImageCommands(a, root)
 	addContainerCommands(a, root)
+	addVolumeCommands(a, root)
 	return root
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/hako-dev/hako/internal/errdefs"
 	"github.com/hako-dev/hako/internal/lockfile"
 	"github.com/hako-dev/hako/internal/spec"
+	"github.com/hako-dev/hako/internal/volume"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -68,6 +69,9 @@ type Config struct {
 	AutoRemove     bool
 	LogOptions     map[string]string
 	Tty, OpenStdin bool
+	// Mounts are the -v and --mount mounts and the image's anonymous volumes, resolved to
+	// volume names at create; the engine makes them OCI mounts at each start.
+	Mounts []volume.Mount `json:",omitempty"`
 }
 
 // Container is one record.

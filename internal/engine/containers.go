@@ -94,12 +94,18 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (c *container.Cont
 			}
 		}
 		c.Name = o.Name
+		vols, err := e.prepareMounts(c, cfg.Config.ImageConfig)
+		if err != nil {
+			return err
+		}
 		if _, err := e.Snapshots.Prepare(ctx, c.ID, parent, snapshot.WithLabels(map[string]string{"hako.container": c.ID})); err != nil {
+			e.removeVolumes(vols)
 			return fmt.Errorf("create container: %w", err)
 		}
 		if err := cs.Save(c); err != nil {
 			e.Snapshots.Remove(ctx, c.ID)
 			cs.Remove(c.ID)
+			e.removeVolumes(vols)
 			return err
 		}
 		return nil
@@ -132,7 +138,13 @@ func (e *Engine) RemoveContainer(ctx context.Context, ref string, force, volumes
 			return "", err
 		}
 	}
-	return c.ID, e.removeContainer(ctx, c)
+	if err := e.removeContainer(ctx, c); err != nil {
+		return "", err
+	}
+	if volumes {
+		return c.ID, e.removeAnonymousVolumes(c)
+	}
+	return c.ID, nil
 }
 
 func (e *Engine) removeContainer(ctx context.Context, c *container.Container) error {

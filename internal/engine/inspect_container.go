@@ -175,6 +175,11 @@ func (e *Engine) InspectContainer(ctx context.Context, ref string, size bool) (C
 	out.Driver = e.Snapshotter
 	out.Platform = "linux"
 	out.HostConfig, out.Mounts = hostConfig(c)
+	binds, mps := configMountPoints(c, e.Volumes())
+	out.HostConfig.Binds = append(out.HostConfig.Binds, binds...)
+	for _, mp := range mps {
+		out.Mounts = append(out.Mounts, MountPoint(mp))
+	}
 	out.GraphDriver.Name = e.Snapshotter
 	out.GraphDriver.Data = e.containerGraphData(ctx, c)
 	if size {

@@ -156,7 +156,9 @@ func (e *Engine) RunMonitor(ctx context.Context, id string, h monitor.Handoff) e
 	}
 	reportExitCode(h, code)
 	if c.Config.AutoRemove {
-		e.removeContainer(context.Background(), c)
+		if e.removeContainer(context.Background(), c) == nil {
+			e.removeAnonymousVolumes(c) // --rm takes the anonymous volumes along, as Docker's
+		}
 	}
 	return nil
 }
@@ -195,7 +197,9 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 		monitorReady(h, err)
 		reportExitCode(h, code)
 		if c.Config.AutoRemove {
-			e.removeContainer(context.Background(), c)
+			if e.removeContainer(context.Background(), c) == nil {
+				e.removeAnonymousVolumes(c) // --rm takes the anonymous volumes along, as Docker's
+			}
 		}
 		return code, err
 	}
@@ -229,7 +233,11 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	if err != nil {
 		return fail(err, 125)
 	}
-	opts.Mounts = append(append([]specsMount{}, etc...), opts.Mounts...)
+	vmounts, err := e.mountSpecs(c, rootfs)
+	if err != nil {
+		return fail(err, 125)
+	}
+	opts.Mounts = append(append(append([]specsMount{}, etc...), opts.Mounts...), vmounts...)
 	s, err := spec.Generate(cfg.Config.ImageConfig, opts)
 	if err != nil {
 		return fail(err, 125)
