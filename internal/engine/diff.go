@@ -108,47 +108,50 @@ func (e *Engine) mountPoints(c *container.Container) map[string]bool {
 	return out
 }
 
-// dropMountPoints removes the mount points and the directories that show as changed only because
-// the runtime created a mount point in them (/etc for /etc/hostname). A directory changed for
-// another reason too keeps its line.
+// dropMountPoints removes the mount points, and the directories that show as added or changed
+// only because the runtime made a mount point in them (/etc for /etc/hostname, /mnt for a volume
+// on /mnt/vol). A directory with other changes below it keeps its line; one without any
+// (a chmod) too.
 func dropMountPoints(changes []archive.Change, points map[string]bool) []archive.Change {
-	dropped := map[string]bool{}
-	for _, ch := range changes {
+	dropped := make([]bool, len(changes))
+	some := false
+	for i, ch := range changes {
 		if points[ch.Path] {
-			dropped[ch.Path] = true
+			dropped[i], some = true, true
 		}
 	}
-	if len(dropped) == 0 {
+	if !some {
 		return changes
 	}
-	// changes is sorted by path, so a directory's descendants follow it.
-	out := changes[:0:0]
-	for i, ch := range changes {
-		if dropped[ch.Path] {
+	// changes is sorted by path, so the paths below a directory form one run after it (but not
+	// necessarily right after it: "/etc-x" sorts between "/etc" and "/etc/x"). Walking backwards
+	// decides the deeper entries first.
+	for i := len(changes) - 1; i >= 0; i-- {
+		if dropped[i] || changes[i].Kind == archive.ChangeDelete {
 			continue
 		}
-		if ch.Kind == archive.ChangeModify {
-			prefix := strings.TrimSuffix(ch.Path, "/") + "/"
-			// Paths under prefix form one run of the sorted list.
-			onlyMounts, found := true, false
-			for _, d := range changes[i+1:] {
-				if !strings.HasPrefix(d.Path, prefix) {
-					if d.Path > prefix {
-						break
-					}
-					continue
-				}
-				found = true
-				if !dropped[d.Path] {
-					onlyMounts = false
+		prefix := strings.TrimSuffix(changes[i].Path, "/") + "/"
+		onlyMounts, found := true, false
+		for j := i + 1; j < len(changes); j++ {
+			if !strings.HasPrefix(changes[j].Path, prefix) {
+				if changes[j].Path > prefix {
 					break
 				}
-			}
-			if found && onlyMounts {
 				continue
 			}
+			found = true
+			if !dropped[j] {
+				onlyMounts = false
+				break
+			}
 		}
-		out = append(out, ch)
+		dropped[i] = found && onlyMounts
+	}
+	out := make([]archive.Change, 0, len(changes))
+	for i, ch := range changes {
+		if !dropped[i] {
+			out = append(out, ch)
+		}
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"os"
 	"os/signal"
 	"syscall"
 
@@ -9,4 +10,15 @@ import (
 
 type specsMount = specs.Mount
 
-func signalIgnoreHook() { signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE, syscall.SIGINT) }
+// signalIgnoreHook catches and drops the signals rather than ignoring them: an ignored signal
+// stays ignored across exec, so the container's process would start with SIGINT and SIGHUP
+// ignored, and a shell could not even trap them (a STOPSIGNAL of SIGINT would never stop it).
+// Caught signals are reset to their defaults in children.
+func signalIgnoreHook() {
+	ch := make(chan os.Signal, 8)
+	signal.Notify(ch, syscall.SIGHUP, syscall.SIGPIPE, syscall.SIGINT)
+	go func() {
+		for range ch {
+		}
+	}()
+}
