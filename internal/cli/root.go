@@ -126,6 +126,7 @@ func newRoot(a *app) *cobra.Command {
 	addImageCommands(a, root)
 	addContainerCommands(a, root)
 	addVolumeCommands(a, root)
+	addLintCommands(a, root) // after addImageCommands: it adds `image check`
 	return root
 }
 

@@ -1,0 +1,175 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/hako-dev/hako/internal/errdefs"
+	"github.com/hako-dev/hako/internal/lint"
+	"github.com/spf13/cobra"
+)
+
+// addLintCommands registers `lint` and `image check`. lint is a pure library over files: it
+// needs no store, so `hako lint` calls it without opening the engine.
+func addLintCommands(a *app, root *cobra.Command) {
+	root.AddCommand(lintCmd(a))
+}
+
+type lintFlags struct {
+	format    string
+	threshold string
+	config    string
+	context   string
+	ignore    []string
+	trusted   []string
+	labels    []string
+	explain   string
+	list      bool
+	noContext bool
+}
+
+func lintCmd(a *app) *cobra.Command {
+	var o lintFlags
+	cmd := &cobra.Command{
+		Use:   "lint [OPTIONS] [FILE...|-]",
+		Short: "Check Dockerfiles against BuildKit's checks, hadolint's rules and Docker's practices",
+		Long: `Check Dockerfiles (default ./Dockerfile; - reads stdin) against BuildKit's build checks,
+hadolint's most used rules and the practices of Docker's guides. Each finding prints as
+file:line:col RULE severity: message; fix. The exit status is 1 when a finding is at or above
+--failure-threshold (or any finding under # check=error=true).
+
+Suppress a rule with "# check=skip=RULE" at the top of the file, "# hadolint ignore=RULE" (our IDs
+or DLxxxx codes) on the line before an instruction, or in .hako-lint.yaml (looked up beside the
+Dockerfile, then in the working directory).`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runLint(a, o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.format, "format", "f", "text", "Output format: text, json, sarif, checkstyle")
+	f.StringVarP(&o.threshold, "failure-threshold", "t", "", "Fail on findings at or above: error, warning, info, style, none (default info)")
+	f.StringVarP(&o.config, "config", "c", "", "Config file (default .hako-lint.yaml beside the Dockerfile or in the working directory)")
+	f.StringVar(&o.context, "context", "", "Build context directory (default: the Dockerfile's directory)")
+	f.BoolVar(&o.noContext, "no-context", false, "Skip the rules that look at the build context")
+	f.StringArrayVar(&o.ignore, "ignore", nil, "Ignore a rule (ID or hadolint code); repeatable")
+	f.StringArrayVar(&o.trusted, "trusted-registry", nil, "Trust base images from this registry or repository prefix; repeatable")
+	f.StringArrayVar(&o.labels, "require-label", nil, "Require this label on the final image; repeatable")
+	f.StringVar(&o.explain, "explain", "", "Print the documentation of a rule and exit")
+	f.BoolVar(&o.list, "list", false, "List every rule and exit")
+	return cmd
+}
+
+func runLint(a *app, o lintFlags, args []string) error {
+	if o.list {
+		return listRules(a.stdout)
+	}
+	if o.explain != "" {
+		r, ok := lint.Lookup(o.explain)
+		if !ok {
+			return errdefs.NotFoundf("no rule %q (hako lint --list shows them)", o.explain)
+		}
+		_, err := io.WriteString(a.stdout, r.Explain())
+		return err
+	}
+	if len(args) == 0 {
+		args = []string{"Dockerfile"}
+	}
+	var results []*lint.Result
+	failed := false
+	for _, file := range args {
+		src, dir, err := readDockerfile(a, file)
+		if err != nil {
+			return err
+		}
+		cfgDirs := []string{}
+		if dir != "" {
+			cfgDirs = append(cfgDirs, dir)
+		}
+		if wd, err := os.Getwd(); err == nil {
+			cfgDirs = append(cfgDirs, wd)
+		}
+		cfg, _, err := lint.LoadConfig(o.config, cfgDirs...)
+		if err != nil {
+			return errdefs.InvalidArgument(err)
+		}
+		cfg.Ignored = append(cfg.Ignored, o.ignore...)
+		cfg.TrustedRegistries = append(cfg.TrustedRegistries, o.trusted...)
+		cfg.RequiredLabels = append(cfg.RequiredLabels, o.labels...)
+		for _, id := range o.ignore {
+			if _, ok := lint.Lookup(id); !ok {
+				return errdefs.Invalidf("--ignore: no rule %q", id)
+			}
+		}
+		threshold := lint.SeverityInfo
+		for _, t := range []string{cfg.FailureThreshold, o.threshold} {
+			if t == "" {
+				continue
+			}
+			if threshold, err = lint.ParseSeverity(t); err != nil {
+				return errdefs.InvalidArgument(fmt.Errorf("--failure-threshold: %w", err))
+			}
+		}
+		ctxDir := o.context
+		if ctxDir == "" && file != "-" {
+			ctxDir = dir
+		}
+		if o.noContext {
+			ctxDir = ""
+		}
+		path := file
+		if file == "-" {
+			path = "-"
+		}
+		res, err := lint.CheckDockerfile(src, lint.Options{Path: path, ContextDir: ctxDir, Config: cfg})
+		if err != nil {
+			return errdefs.InvalidArgument(err)
+		}
+		if res.Failed(threshold) {
+			failed = true
+		}
+		results = append(results, res)
+	}
+	if err := lint.Write(a.stdout, o.format, results, Version); err != nil {
+		return errdefs.InvalidArgument(err)
+	}
+	if failed {
+		return StatusError{Status: 1}
+	}
+	return nil
+}
+
+// readDockerfile reads file (- is stdin) and returns its directory, the default context.
+func readDockerfile(a *app, file string) ([]byte, string, error) {
+	if file == "-" {
+		b, err := io.ReadAll(a.stdin)
+		if err != nil {
+			return nil, "", fmt.Errorf("read Dockerfile from stdin: %w", err)
+		}
+		return b, "", nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, "", errdefs.NotFoundf("open %s: no such file", file)
+		}
+		return nil, "", fmt.Errorf("read Dockerfile: %w", err)
+	}
+	return b, filepath.Dir(file), nil
+}
+
+func listRules(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RULE\tSEVERITY\tTARGET\tSOURCE\tHADOLINT\tDESCRIPTION")
+	for _, r := range lint.Rules() {
+		h := strings.Join(r.Hadolint, ",")
+		if h == "" {
+			h = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Severity, r.Target, r.Source, h, r.Summary)
+	}
+	return tw.Flush()
+}
