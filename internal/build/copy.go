@@ -1,0 +1,705 @@
+package build
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/hako-dev/hako/internal/errdefs"
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"golang.org/x/sys/unix"
+)
+
+// CopySpec is a COPY or ADD step, expanded.
+type CopySpec struct {
+	Instruction string // "COPY" or "ADD"
+	// From is COPY --from: "" for the build context; FromStage is set when it names a stage,
+	// otherwise it is an image reference.
+	From      string
+	FromStage *StagePlan
+	Sources   []string
+	Contents  []InlineFile // heredocs
+	Dest      string       // absolute; a trailing "/" says "directory"
+	Chown     string
+	Chmod     *os.FileMode
+	// Unpack is ADD's: a local tar archive source is extracted into Dest.
+	Unpack bool
+}
+
+func (s *Stage) copyStep(st *Step, x *instructions.CopyCommand) error {
+	spec, err := s.copySpec("COPY", x.SourcesAndDest, x.Chown, x.Chmod)
+	if err != nil {
+		return err
+	}
+	if x.From != "" {
+		spec.From = x.From
+		spec.FromStage = s.Plan.LookupStage(x.From, s.SP.Index)
+	}
+	return s.finishCopy(st, spec)
+}
+
+func (s *Stage) copySpec(name string, sd instructions.SourcesAndDest, chown, chmod string) (*CopySpec, error) {
+	spec := &CopySpec{Instruction: name, Sources: sd.SourcePaths, Dest: s.workdir(sd.DestPath), Chown: chown}
+	for _, c := range sd.SourceContents {
+		spec.Contents = append(spec.Contents, InlineFile{Name: c.Path, Data: c.Data, Mode: 0o644})
+	}
+	if chmod != "" {
+		m, err := strconv.ParseUint(chmod, 8, 32)
+		if err != nil || m > 0o7777 {
+			return nil, errdefs.Invalidf("%s --chmod=%s: hako takes an octal mode such as 0755", name, chmod)
+		}
+		fm := unixMode(uint32(m))
+		spec.Chmod = &fm
+	}
+	if n := len(spec.Sources) + len(spec.Contents); n > 1 && !strings.HasSuffix(sd.DestPath, "/") {
+		return nil, errdefs.Invalidf("When using %s with more than one source file, the destination must be a directory and end with a /", name)
+	}
+	return spec, nil
+}
+
+func (s *Stage) finishCopy(st *Step, spec *CopySpec) error {
+	st.Kind = KindCopy
+	st.Copy = spec
+	var flags []string
+	if spec.From != "" {
+		flags = append(flags, "--from="+spec.From)
+	}
+	if spec.Chown != "" {
+		flags = append(flags, "--chown="+spec.Chown)
+	}
+	if spec.Chmod != nil {
+		flags = append(flags, fmt.Sprintf("--chmod=%04o", uint32(spec.Chmod.Perm())|specialBits(*spec.Chmod)))
+	}
+	srcs := append([]string{}, spec.Sources...)
+	for _, c := range spec.Contents {
+		srcs = append(srcs, "<<"+c.Name)
+	}
+	parts := append(append(flags, srcs...), spec.Dest)
+	st.CreatedBy = spec.Instruction + " " + strings.Join(parts, " ") + " # buildkit"
+	st.KeyText = fmt.Sprintf("%s %q dest=%q chown=%q chmod=%v unpack=%v contents=%q user=%q", spec.Instruction, flags, spec.Dest, spec.Chown, spec.Chmod, spec.Unpack, spec.Contents, s.Config.Config.User)
+	return nil
+}
+
+// Match is one source of a COPY after wildcards and symlinks: a path on the host inside the
+// source's root.
+type Match struct {
+	Rel  string // slash-separated, relative to the source root, for messages and the digest
+	Path string // on the host
+	Info fs.FileInfo
+	// Named says the source was given by name (not by a wildcard).
+	Named bool
+}
+
+// Resolve finds what the step's sources name in src. A missing source, a path that climbs out
+// of the build context, or a wildcard that matches nothing is an error.
+func (c *CopySpec) Resolve(src *Source) ([]Match, error) {
+	var out []Match
+	for _, p := range c.Sources {
+		if isURL(p) {
+			return nil, errdefs.NotImplemented(fmt.Errorf("%s %s: sources from URLs and git are not supported: hako builds have no network", c.Instruction, p))
+		}
+		rel, err := src.clean(p)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", c.Instruction, p, err)
+		}
+		if hasMeta(rel) {
+			ms, err := src.glob(rel)
+			if err != nil {
+				return nil, fmt.Errorf("%s %s: %w", c.Instruction, p, err)
+			}
+			if len(ms) == 0 {
+				return nil, errdefs.NotFoundf("%s %s: no source files match %q in the %s", c.Instruction, p, p, src.Name)
+			}
+			out = append(out, ms...)
+			continue
+		}
+		if src.ignored(rel) {
+			return nil, errdefs.NotFoundf("%s %s: %q is excluded by .dockerignore", c.Instruction, p, p)
+		}
+		host, err := securejoin.SecureJoin(src.Root, rel)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", c.Instruction, p, err)
+		}
+		fi, err := os.Lstat(host)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, errdefs.NotFoundf("%s %s: %q not found in the %s", c.Instruction, p, p, src.Name)
+		} else if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", c.Instruction, p, err)
+		}
+		out = append(out, Match{Rel: rel, Path: host, Info: fi, Named: true})
+	}
+	return out, nil
+}
+
+func isURL(p string) bool {
+	for _, pre := range []string{"http://", "https://", "git@", "git://"} {
+		if strings.HasPrefix(p, pre) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasMeta(p string) bool { return strings.ContainsAny(p, "*?[") }
+
+// clean makes p relative to the source root. In the build context a path that climbs out of it
+// is refused; in an image's filesystem, as in a container, "/.." is "/".
+func (s *Source) clean(p string) (string, error) {
+	if s.IsContext {
+		c := path.Clean(strings.TrimPrefix(filepath.ToSlash(p), "/"))
+		if c == ".." || strings.HasPrefix(c, "../") {
+			return "", errdefs.Invalidf("forbidden path outside the build context: %s", p)
+		}
+		return c, nil
+	}
+	c := path.Clean("/" + filepath.ToSlash(p))
+	if c == "/" {
+		return ".", nil
+	}
+	return strings.TrimPrefix(c, "/"), nil
+}
+
+// glob expands a pattern component by component, without following symlinks, skipping what the
+// ignore file excludes.
+func (s *Source) glob(pattern string) ([]Match, error) {
+	comps := strings.Split(pattern, "/")
+	cur := []string{"."}
+	for i, comp := range comps {
+		last := i == len(comps)-1
+		var next []string
+		for _, dir := range cur {
+			if !hasMeta(comp) {
+				next = append(next, joinRel(dir, comp))
+				continue
+			}
+			host, err := securejoin.SecureJoin(s.Root, dir)
+			if err != nil {
+				return nil, err
+			}
+			ents, err := os.ReadDir(host)
+			if err != nil {
+				continue
+			}
+			for _, e := range ents {
+				if ok, err := path.Match(comp, e.Name()); err != nil {
+					return nil, errdefs.Invalidf("bad pattern %q: %v", pattern, err)
+				} else if ok && (last || e.IsDir()) {
+					next = append(next, joinRel(dir, e.Name()))
+				}
+			}
+		}
+		cur = next
+	}
+	var out []Match
+	for _, rel := range cur {
+		if s.ignored(rel) {
+			continue
+		}
+		host, err := securejoin.SecureJoin(s.Root, rel)
+		if err != nil {
+			return nil, err
+		}
+		fi, err := os.Lstat(host)
+		if err != nil {
+			continue
+		}
+		out = append(out, Match{Rel: rel, Path: host, Info: fi})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Rel < out[j].Rel })
+	return out, nil
+}
+
+func joinRel(dir, name string) string {
+	if dir == "." {
+		return name
+	}
+	return dir + "/" + name
+}
+
+// Digest is the sources' identity for the cache key: for every file and directory that the step
+// copies, its name, type, mode, link target, size and content digest, and its owner when the
+// owner is kept. Times are left out, so that `touch` keeps the cache.
+func (c *CopySpec) Digest(ctx context.Context, src *Source, matches []Match) (string, error) {
+	h := sha256.New()
+	for _, f := range c.Contents {
+		fmt.Fprintf(h, "content %q %d %s\n", f.Name, len(f.Data), digestString(f.Data))
+	}
+	for _, m := range matches {
+		m = src.follow(m)
+		fmt.Fprintf(h, "source %q named=%v\n", m.Rel, m.Named)
+		err := src.walk(ctx, m, func(rel, host string, fi fs.FileInfo) error {
+			st := fi.Sys().(*syscall.Stat_t)
+			fmt.Fprintf(h, "%q %o", rel, uint32(st.Mode))
+			if src.KeepOwner {
+				fmt.Fprintf(h, " %d:%d", st.Uid, st.Gid)
+			}
+			switch fi.Mode().Type() {
+			case 0:
+				d, err := fileDigest(host)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(h, " %d %s", fi.Size(), d)
+			case fs.ModeSymlink:
+				t, err := os.Readlink(host)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(h, " -> %q", t)
+			case fs.ModeDevice, fs.ModeDevice | fs.ModeCharDevice:
+				fmt.Fprintf(h, " dev %d", st.Rdev)
+			}
+			h.Write([]byte{'\n'})
+			return nil
+		})
+		if err != nil {
+			return "", err
+		}
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func digestString(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func fileDigest(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// walk calls fn for a match and, for a directory, everything under it in name order (not
+// following symlinks, skipping what the ignore file excludes). rel is relative to the match.
+func (s *Source) walk(ctx context.Context, m Match, fn func(rel, host string, fi fs.FileInfo) error) error {
+	var rec func(rel, srcRel, host string, fi fs.FileInfo) error
+	rec = func(rel, srcRel, host string, fi fs.FileInfo) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(rel, host, fi); err != nil {
+			return err
+		}
+		if !fi.IsDir() {
+			return nil
+		}
+		ents, err := os.ReadDir(host)
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			childSrc := joinRel(srcRel, e.Name())
+			childHost := filepath.Join(host, e.Name())
+			cfi, err := os.Lstat(childHost)
+			if err != nil {
+				return err
+			}
+			if s.ignored(childSrc) {
+				if cfi.IsDir() && !s.skipDir(childSrc) {
+					// An exception pattern may bring back something below: look inside, but
+					// keep the directory only through what is kept under it.
+					if err := s.walkExceptions(ctx, joinRel(rel, e.Name()), childSrc, childHost, fn); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			if err := rec(joinRel(rel, e.Name()), childSrc, childHost, cfi); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	fi, err := os.Lstat(m.Path)
+	if err != nil {
+		return err
+	}
+	return rec(".", m.Rel, m.Path, fi)
+}
+
+// walkExceptions visits what an exception pattern keeps inside an excluded directory.
+func (s *Source) walkExceptions(ctx context.Context, rel, srcRel, host string, fn func(rel, host string, fi fs.FileInfo) error) error {
+	ents, err := os.ReadDir(host)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		childSrc := joinRel(srcRel, e.Name())
+		childHost := filepath.Join(host, e.Name())
+		cfi, err := os.Lstat(childHost)
+		if err != nil {
+			return err
+		}
+		if !s.ignored(childSrc) {
+			m := Match{Rel: childSrc, Path: childHost, Info: cfi}
+			if err := s.walk(ctx, m, func(r, h string, fi fs.FileInfo) error { return fn(joinRel(joinRel(rel, e.Name()), r), h, fi) }); err != nil {
+				return err
+			}
+		} else if cfi.IsDir() {
+			if err := s.walkExceptions(ctx, joinRel(rel, e.Name()), childSrc, childHost, fn); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// follow resolves a named source that is a symlink, inside the source root, as BuildKit does
+// for the paths a COPY names; symlinks met inside directories are copied as symlinks.
+func (s *Source) follow(m Match) Match {
+	if !m.Named || m.Info.Mode().Type() != fs.ModeSymlink {
+		return m
+	}
+	resolved, err := securejoin.SecureJoin(s.Root, m.Rel)
+	if err != nil {
+		return m
+	}
+	fi, err := os.Lstat(resolved)
+	if err != nil {
+		return m
+	}
+	m.Path, m.Info = resolved, fi
+	return m
+}
+
+// Owner is a uid and gid.
+type Owner struct{ UID, GID int }
+
+// CopyOptions say how Copy writes into the destination root.
+type CopyOptions struct {
+	// Chown, when set, owns everything copied (and the directories the copy creates).
+	Chown *Owner
+}
+
+// Copy copies the matches (and the heredoc contents) into root, the step's mounted filesystem,
+// at the spec's destination. Paths in root are resolved inside it, so a symlink in the image
+// cannot send a write outside.
+func (c *CopySpec) Copy(ctx context.Context, src *Source, matches []Match, root string, opts CopyOptions) error {
+	dest := c.Dest
+	destIsDir := strings.HasSuffix(dest, "/") || len(matches)+len(c.Contents) > 1
+	for _, m := range matches {
+		if hasMeta(m.Rel) || !m.Named {
+			destIsDir = destIsDir || len(matches) > 1
+		}
+	}
+	if !destIsDir {
+		if p, err := securejoin.SecureJoin(root, dest); err == nil {
+			if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+				destIsDir = true
+			}
+		}
+	}
+	w := &copier{root: root, src: src, opts: opts, chmod: c.Chmod}
+	for _, f := range c.Contents {
+		target := dest
+		if destIsDir {
+			target = path.Join(dest, f.Name)
+		}
+		if err := w.writeContent(target, f); err != nil {
+			return fmt.Errorf("%s <<%s %s: %w", c.Instruction, f.Name, c.Dest, err)
+		}
+	}
+	for _, m := range matches {
+		m = src.follow(m)
+		if c.Unpack && m.Info.Mode().IsRegular() {
+			ok, err := unpackArchive(ctx, m.Path, root, dest, opts)
+			if err != nil {
+				return fmt.Errorf("%s %s: %w", c.Instruction, m.Rel, err)
+			}
+			if ok {
+				continue
+			}
+		}
+		target := dest
+		if m.Info.IsDir() {
+			target = strings.TrimSuffix(dest, "/")
+			if target == "" {
+				target = "/"
+			}
+		} else if destIsDir {
+			target = path.Join(dest, path.Base(m.Rel))
+		}
+		err := src.walk(ctx, m, func(rel, host string, fi fs.FileInfo) error {
+			return w.entry(path.Join(target, rel), host, fi, rel == "." && fi.IsDir())
+		})
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", c.Instruction, m.Rel, err)
+		}
+	}
+	return w.finish()
+}
+
+type copier struct {
+	root  string
+	src   *Source
+	opts  CopyOptions
+	chmod *os.FileMode
+	dirs  []dirTimes // directories whose times are set once their content is written
+}
+
+type dirTimes struct {
+	path string
+	at   time.Time
+}
+
+// parent resolves the directory that will hold target, creating what is missing (root-owned
+// 0755, or the --chown owner), and returns its host path and the target's base name.
+func (w *copier) parent(target string) (string, string, error) {
+	dir, base := path.Split(path.Clean(target))
+	host, err := w.mkdirAll(dir)
+	return host, base, err
+}
+
+func (w *copier) mkdirAll(dir string) (string, error) {
+	dir = path.Clean("/" + dir)
+	host, err := securejoin.SecureJoin(w.root, dir)
+	if err != nil {
+		return "", err
+	}
+	if fi, err := os.Stat(host); err == nil {
+		if !fi.IsDir() {
+			return "", fmt.Errorf("%s is not a directory", dir)
+		}
+		return host, nil
+	}
+	if dir != "/" {
+		if _, err := w.mkdirAll(path.Dir(dir)); err != nil {
+			return "", err
+		}
+	}
+	// Resolve again: the parent may be a symlink inside the root.
+	host, err = securejoin.SecureJoin(w.root, dir)
+	if err != nil {
+		return "", err
+	}
+	if err := os.Mkdir(host, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return "", err
+	}
+	if o := w.opts.Chown; o != nil {
+		if err := os.Lchown(host, o.UID, o.GID); err != nil {
+			return "", err
+		}
+	}
+	return host, nil
+}
+
+func (w *copier) owner(fi fs.FileInfo) (int, int) {
+	if w.opts.Chown != nil {
+		return w.opts.Chown.UID, w.opts.Chown.GID
+	}
+	if w.src != nil && w.src.KeepOwner {
+		st := fi.Sys().(*syscall.Stat_t)
+		return int(st.Uid), int(st.Gid)
+	}
+	return 0, 0
+}
+
+func (w *copier) mode(fi fs.FileInfo) os.FileMode {
+	if w.chmod != nil && fi.Mode().Type() != fs.ModeSymlink {
+		return *w.chmod
+	}
+	return fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+}
+
+// entry writes one entry at target (absolute in the root). mergeDir says target is the
+// destination directory a source directory's content is copied into: it may already exist.
+func (w *copier) entry(target, host string, fi fs.FileInfo, mergeDir bool) error {
+	pdir, base, err := w.parent(target)
+	if err != nil {
+		return err
+	}
+	if base == "" || target == "/" {
+		return nil // copying into the root itself
+	}
+	dst := filepath.Join(pdir, base)
+	uid, gid := w.owner(fi)
+	mode := w.mode(fi)
+	existing, lerr := os.Lstat(dst)
+	if lerr == nil {
+		if fi.IsDir() && existing.IsDir() {
+			if mergeDir && w.opts.Chown == nil && w.chmod == nil {
+				return nil
+			}
+			if err := w.meta(dst, uid, gid, mode, fi); err != nil {
+				return err
+			}
+			w.dirs = append(w.dirs, dirTimes{dst, fi.ModTime()})
+			return nil
+		}
+		if err := os.RemoveAll(dst); err != nil {
+			return err
+		}
+	}
+	switch fi.Mode().Type() {
+	case fs.ModeDir:
+		if err := os.Mkdir(dst, 0o700); err != nil {
+			return err
+		}
+		if err := w.meta(dst, uid, gid, mode, fi); err != nil {
+			return err
+		}
+		w.dirs = append(w.dirs, dirTimes{dst, fi.ModTime()})
+		return nil
+	case fs.ModeSymlink:
+		t, err := os.Readlink(host)
+		if err != nil {
+			return err
+		}
+		if err := os.Symlink(t, dst); err != nil {
+			return err
+		}
+		if err := lchown(dst, uid, gid); err != nil {
+			return err
+		}
+		return setTimes(dst, fi.ModTime())
+	case 0:
+		if err := copyFile(host, dst); err != nil {
+			return err
+		}
+		return w.meta(dst, uid, gid, mode, fi)
+	case fs.ModeNamedPipe, fs.ModeDevice, fs.ModeDevice | fs.ModeCharDevice:
+		st := fi.Sys().(*syscall.Stat_t)
+		if err := unix.Mknod(dst, st.Mode&^0o7777|0o600, int(st.Rdev)); err != nil {
+			return err
+		}
+		return w.meta(dst, uid, gid, mode, fi)
+	}
+	return nil // sockets are not copied, as Docker does not
+}
+
+func (w *copier) meta(dst string, uid, gid int, mode os.FileMode, fi fs.FileInfo) error {
+	if err := lchown(dst, uid, gid); err != nil {
+		return err
+	}
+	// chown clears setuid bits: chmod after.
+	if err := os.Chmod(dst, mode); err != nil {
+		return err
+	}
+	return setTimes(dst, fi.ModTime())
+}
+
+func (w *copier) writeContent(target string, f InlineFile) error {
+	pdir, base, err := w.parent(target)
+	if err != nil {
+		return err
+	}
+	dst := filepath.Join(pdir, base)
+	if fi, err := os.Lstat(dst); err == nil {
+		if fi.IsDir() {
+			return fmt.Errorf("%s is a directory", target)
+		}
+		os.Remove(dst)
+	}
+	fh, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(fh, f.Data); err != nil {
+		fh.Close()
+		return err
+	}
+	if err := fh.Close(); err != nil {
+		return err
+	}
+	mode := f.Mode
+	if w.chmod != nil {
+		mode = *w.chmod
+	}
+	uid, gid := 0, 0
+	if w.opts.Chown != nil {
+		uid, gid = w.opts.Chown.UID, w.opts.Chown.GID
+	}
+	if err := lchown(dst, uid, gid); err != nil {
+		return err
+	}
+	return os.Chmod(dst, mode)
+}
+
+// finish sets the times of the directories written, deepest first.
+func (w *copier) finish() error {
+	for i := len(w.dirs) - 1; i >= 0; i-- {
+		if err := setTimes(w.dirs[i].path, w.dirs[i].at); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil { // copy_file_range where the kernel can
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// lchown changes the owner; without root (unit tests) an owner that is already ours is kept.
+func lchown(p string, uid, gid int) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	return os.Lchown(p, uid, gid)
+}
+
+func setTimes(p string, t time.Time) error {
+	ts := unix.NsecToTimespec(t.UnixNano())
+	return unix.UtimesNanoAt(unix.AT_FDCWD, p, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+func unixMode(m uint32) os.FileMode {
+	fm := os.FileMode(m & 0o777)
+	if m&0o4000 != 0 {
+		fm |= os.ModeSetuid
+	}
+	if m&0o2000 != 0 {
+		fm |= os.ModeSetgid
+	}
+	if m&0o1000 != 0 {
+		fm |= os.ModeSticky
+	}
+	return fm
+}
+
+func specialBits(m os.FileMode) uint32 {
+	var b uint32
+	if m&os.ModeSetuid != 0 {
+		b |= 0o4000
+	}
+	if m&os.ModeSetgid != 0 {
+		b |= 0o2000
+	}
+	if m&os.ModeSticky != 0 {
+		b |= 0o1000
+	}
+	return b
+}
