@@ -52,7 +52,7 @@ func init() {
 
 func checkDockerignore(d *Document, r *reporter) {
 	if d.Context != nil && d.Context.IgnoreFile == "" {
-		r.atLine(1, "the build context %s has no .dockerignore", d.Context.Dir)
+		r.atLine(1, "the build context has no .dockerignore")
 	}
 }
 
