@@ -17,6 +17,11 @@ import (
 // needs no store, so `hako lint` calls it without opening the engine.
 func addLintCommands(a *app, root *cobra.Command) {
 	root.AddCommand(lintCmd(a))
+	for _, c := range root.Commands() {
+		if c.Name() == "image" {
+			c.AddCommand(imageCheckCmd(a))
+		}
+	}
 }
 
 type lintFlags struct {

@@ -30,7 +30,11 @@ func Write(w io.Writer, format string, results []*Result, toolVersion string) er
 func writeText(w io.Writer, results []*Result) error {
 	for _, r := range results {
 		for _, f := range r.Findings {
-			if _, err := fmt.Fprintf(w, "%s:%d:%d %s %s: %s\n", f.File, f.Line, f.Column, f.Rule, f.Severity, f.Text()); err != nil {
+			where := fmt.Sprintf("%s:%d:%d", f.File, f.Line, f.Column)
+			if f.Line == 0 {
+				where = f.File // an image finding has no line
+			}
+			if _, err := fmt.Fprintf(w, "%s %s %s: %s\n", where, f.Rule, f.Severity, f.Text()); err != nil {
 				return err
 			}
 			if strings.TrimSpace(f.Code) != "" {
