@@ -127,6 +127,7 @@ func newRoot(a *app) *cobra.Command {
 	addContainerCommands(a, root)
 	addVolumeCommands(a, root)
 	addLintCommands(a, root) // after addImageCommands: it adds `image check`
+	addBuildCommands(a, root)
 	return root
 }
 

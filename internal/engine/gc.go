@@ -83,6 +83,7 @@ func (e *Engine) gc(ctx context.Context, snapshots bool) (GCResult, error) {
 	if err != nil || !snapshots {
 		return res, err
 	}
+	e.pruneCacheIndex(imgs)
 	// Remove unused committed snapshots leaf first, until a pass removes nothing.
 	for {
 		var victims []string

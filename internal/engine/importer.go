@@ -110,6 +110,12 @@ func (e *Engine) Import(ctx context.Context, r io.Reader, opts ImportOptions) (d
 // recordImage writes a config and manifest for layers already in the store and records the image
 // under name (may be nil). It returns the image ID.
 func (e *Engine) recordImage(ctx context.Context, lease *content.Lease, cfg image.Config, layers []ocispec.Descriptor, name *reference.Named, parent digest.Digest) (digest.Digest, error) {
+	return e.recordImageAs(ctx, lease, cfg, layers, name, parent, name == nil && parent != "")
+}
+
+// recordImageAs is recordImage with the intermediate flag chosen by the caller: a build step
+// FROM scratch has no parent and is still an intermediate image.
+func (e *Engine) recordImageAs(ctx context.Context, lease *content.Lease, cfg image.Config, layers []ocispec.Descriptor, name *reference.Named, parent digest.Digest, intermediate bool) (digest.Digest, error) {
 	cb, err := json.Marshal(cfg)
 	if err != nil {
 		return "", err
@@ -131,7 +137,7 @@ func (e *Engine) recordImage(ctx context.Context, lease *content.Lease, cfg imag
 	if err != nil {
 		return "", err
 	}
-	img := image.Image{ID: cd, Manifest: ocispec.Descriptor{MediaType: m.MediaType, Digest: md, Size: int64(len(mb))}, Parent: parent, Intermediate: name == nil && parent != ""}
+	img := image.Image{ID: cd, Manifest: ocispec.Descriptor{MediaType: m.MediaType, Digest: md, Size: int64(len(mb))}, Parent: parent, Intermediate: intermediate}
 	var names []reference.Named
 	if name != nil {
 		names = append(names, *name)

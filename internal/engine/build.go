@@ -1,0 +1,669 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"slices"
+	"time"
+
+	"github.com/hako-dev/hako/internal/archive"
+	"github.com/hako-dev/hako/internal/build"
+	"github.com/hako-dev/hako/internal/content"
+	"github.com/hako-dev/hako/internal/dockerfile"
+	"github.com/hako-dev/hako/internal/errdefs"
+	"github.com/hako-dev/hako/internal/image"
+	"github.com/hako-dev/hako/internal/layer"
+	"github.com/hako-dev/hako/internal/mount"
+	"github.com/hako-dev/hako/internal/reference"
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// BuildProgress receives a build's progress events; see package build.
+type BuildProgress = build.Progress
+
+// BuildVertex is one line of build progress.
+type BuildVertex = build.Vertex
+
+// BuildOptions are `build`'s arguments.
+type BuildOptions struct {
+	// ContextDir is the build context directory; ContextTar, when set, is a tar of the context
+	// (`hako build -`) and wins.
+	ContextDir string
+	ContextTar io.Reader
+	// Dockerfile is the -f path ("" for Dockerfile in the context); DockerfileContent, when not
+	// nil, is the Dockerfile itself (-f -).
+	Dockerfile        string
+	DockerfileContent []byte
+	Tags              []string
+	BuildArgs         map[string]string // resolved with build.ParseBuildArgs
+	Target            string
+	Labels            map[string]string
+	NoCache           bool
+	NoCacheFilter     []string // stage names whose steps are rebuilt
+	// Pull would refresh base images from a registry; hako has none, so it only checks that the
+	// bases are in the store.
+	Pull     bool
+	Progress BuildProgress
+}
+
+// BuildResult is what a build made.
+type BuildResult struct {
+	ID       digest.Digest
+	Names    []string
+	Warnings []string
+}
+
+// stepImage is the state after a step: the image's ID, config and layer descriptors.
+type stepImage struct {
+	id     digest.Digest
+	cfg    image.Config
+	layers []ocispec.Descriptor
+}
+
+type builder struct {
+	e        *Engine
+	opts     BuildOptions
+	progress build.Progress
+	lease    *content.Lease
+	plan     *build.Plan
+	context  *build.Source
+	tmp      string // the build's scratch directory
+	vertex   int
+	results  map[int]*stepImage // by stage index
+	platform string
+}
+
+func (b *builder) start(name string) *build.Vertex {
+	b.vertex++
+	v := &build.Vertex{ID: b.vertex, Name: name, Started: time.Now()}
+	b.progress.Start(v)
+	return v
+}
+
+func (b *builder) done(v *build.Vertex, err error) {
+	v.Completed = time.Now()
+	v.Err = err
+	b.progress.Done(v)
+}
+
+// Build builds an image from a Dockerfile. Every step is recorded as an intermediate image
+// whose parent is the previous step's, so that `history` shows each step's ID and `run` starts
+// it; the cache maps each step's key to that image. Only a build that succeeds tags anything.
+func (e *Engine) Build(ctx context.Context, opts BuildOptions) (*BuildResult, error) {
+	b := &builder{e: e, opts: opts, progress: opts.Progress, results: map[int]*stepImage{}}
+	if b.progress == nil {
+		b.progress = build.Discard{}
+	}
+	var names []reference.Named
+	for _, t := range opts.Tags {
+		n, err := reference.ParseTag(t)
+		if err != nil {
+			return nil, fmt.Errorf("invalid tag %q: %w", t, err)
+		}
+		names = append(names, n)
+	}
+	host := ocispec.Platform{OS: "linux", Architecture: goruntime.GOARCH}
+	b.platform = host.OS + "/" + host.Architecture
+	tmp, err := os.MkdirTemp(e.tmpDir(), "build-")
+	if err != nil {
+		return nil, err
+	}
+	b.tmp = tmp
+	defer os.RemoveAll(tmp)
+
+	lease, err := e.newLease()
+	if err != nil {
+		return nil, err
+	}
+	b.lease = lease
+	defer lease.Release()
+	failed := true
+	defer func() {
+		if failed {
+			// Blobs of the failed step go; the steps before it are images, and stay cached.
+			e.withLock(func() error { _, err := e.gc(context.WithoutCancel(ctx), false); return err })
+		}
+	}()
+
+	if err := b.load(ctx, host); err != nil {
+		return nil, err
+	}
+	var res BuildResult
+	if len(b.plan.Unused) > 0 {
+		w := build.UnusedArgsWarning(b.plan.Unused)
+		res.Warnings = append(res.Warnings, w)
+		b.progress.Warn(w)
+	}
+	for _, sp := range b.plan.Stages {
+		if err := b.buildStage(ctx, sp); err != nil {
+			return nil, err
+		}
+	}
+	final := b.results[b.plan.Target.Index]
+	v := b.start("exporting to image")
+	id, err := b.export(ctx, final, names)
+	b.done(v, err)
+	if err != nil {
+		return nil, err
+	}
+	res.ID = id
+	for _, n := range names {
+		res.Names = append(res.Names, n.Familiar())
+	}
+	failed = false
+	return &res, nil
+}
+
+func (e *Engine) tmpDir() string {
+	d := filepath.Join(e.Root, "tmp")
+	os.MkdirAll(d, 0o700)
+	return d
+}
+
+// load reads the context and the Dockerfile, and plans.
+func (b *builder) load(ctx context.Context, host ocispec.Platform) error {
+	opts := b.opts
+	v := b.start("[internal] load build definition from " + dockerfileName(opts))
+	ctxDir := opts.ContextDir
+	if opts.ContextTar != nil {
+		ctxDir = filepath.Join(b.tmp, "context")
+		if err := os.Mkdir(ctxDir, 0o755); err != nil {
+			return err
+		}
+		rc, _, err := archive.DecompressStream(opts.ContextTar)
+		if err != nil {
+			b.done(v, err)
+			return errdefs.Invalidf("read build context from stdin: %v", err)
+		}
+		_, err = archive.Apply(ctx, ctxDir, rc, archive.ApplyOptions{Whiteouts: archive.OCIWhiteouts, Name: "build context"})
+		rc.Close()
+		if err != nil {
+			b.done(v, err)
+			return errdefs.Invalidf("read build context from stdin: %v", err)
+		}
+	}
+	if fi, err := os.Stat(ctxDir); err != nil || !fi.IsDir() {
+		err := errdefs.NotFoundf("unable to prepare context: path %q not found", ctxDir)
+		if err == nil {
+			err = errdefs.Invalidf("unable to prepare context: %s is not a directory", ctxDir)
+		}
+		b.done(v, err)
+		return err
+	}
+	src := opts.DockerfileContent
+	dfPath := ""
+	name := "Dockerfile"
+	if src == nil {
+		dfPath = opts.Dockerfile
+		if dfPath == "" {
+			dfPath = filepath.Join(ctxDir, "Dockerfile")
+		} else if !filepath.IsAbs(dfPath) && opts.ContextTar != nil {
+			dfPath = filepath.Join(ctxDir, dfPath)
+		}
+		name = filepath.Base(dfPath)
+		var err error
+		src, err = os.ReadFile(dfPath)
+		if errors.Is(err, fs.ErrNotExist) {
+			err = errdefs.NotFoundf("failed to read dockerfile: open %s: no such file or directory", dfPath)
+		} else if err != nil {
+			err = fmt.Errorf("failed to read dockerfile: %w", err)
+		}
+		if err != nil {
+			b.done(v, err)
+			return err
+		}
+	}
+	f, err := dockerfile.Parse(name, src)
+	if err != nil {
+		b.done(v, err)
+		return errdefs.InvalidArgument(err)
+	}
+	for _, w := range f.Warnings {
+		b.progress.Warn(w.String())
+	}
+	b.done(v, nil)
+
+	v = b.start("[internal] load .dockerignore")
+	ignore := build.IgnoreFile(ctxDir, dfPath)
+	b.context, err = build.NewContext(ctxDir, ignore)
+	b.done(v, err)
+	if err != nil {
+		return errdefs.InvalidArgument(err)
+	}
+	b.plan, err = build.NewPlan(f, build.PlanOptions{BuildArgs: opts.BuildArgs, Target: opts.Target, Platform: host})
+	if err != nil {
+		return err
+	}
+	// Check every base image before building anything.
+	seen := map[string]bool{}
+	for _, sp := range b.plan.Stages {
+		if sp.BaseStage != nil || sp.Base == "scratch" || seen[sp.Base] {
+			continue
+		}
+		seen[sp.Base] = true
+		v := b.start("[internal] load metadata for " + fullName(sp.Base))
+		_, _, err := b.baseImage(ctx, sp.Base)
+		b.done(v, err)
+		if err != nil {
+			return &build.StepError{File: f.Name, Line: sp.Line, Err: err}
+		}
+	}
+	return nil
+}
+
+func dockerfileName(opts BuildOptions) string {
+	if opts.DockerfileContent != nil || opts.Dockerfile == "" {
+		return "Dockerfile"
+	}
+	return filepath.Base(opts.Dockerfile)
+}
+
+func fullName(ref string) string {
+	if n, err := reference.ParseDefaultTag(ref); err == nil {
+		return n.String()
+	}
+	return ref
+}
+
+// baseImage finds a FROM image in the store; there is no registry to pull from.
+func (b *builder) baseImage(ctx context.Context, ref string) (image.Image, image.Config, error) {
+	img, cfg, err := b.e.ResolveImage(ctx, ref)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return img, cfg, errdefs.NotFoundf("FROM %s: no such image in the store, and hako has no registry configured to pull it from: load or import it first (hako load -i FILE, hako import FILE %s)", ref, ref)
+	}
+	return img, cfg, err
+}
+
+// imageState reads an image's config and layers, protecting its blobs with the build's lease
+// so that a concurrent prune cannot take them while this build uses them.
+func (b *builder) imageState(ctx context.Context, img image.Image) (*stepImage, error) {
+	m, err := b.e.Images.Manifest(ctx, img)
+	if err != nil {
+		return nil, err
+	}
+	cfg, _, err := b.e.Images.Config(ctx, img)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range append([]digest.Digest{img.Manifest.Digest, m.Config.Digest}, layerDigests(m.Layers)...) {
+		if err := b.lease.Protect(d); err != nil {
+			return nil, err
+		}
+	}
+	return &stepImage{id: img.ID, cfg: cfg, layers: slices.Clone(m.Layers)}, nil
+}
+
+func layerDigests(ls []ocispec.Descriptor) []digest.Digest {
+	var out []digest.Digest
+	for _, l := range ls {
+		out = append(out, l.Digest)
+	}
+	return out
+}
+
+func (b *builder) buildStage(ctx context.Context, sp *build.StagePlan) error {
+	f := b.plan.File
+	var cur *stepImage
+	scratch := false
+	fromName := sp.Base
+	switch {
+	case sp.BaseStage != nil:
+		cur = b.results[sp.BaseStage.Index]
+	case sp.Base == "scratch":
+		scratch = true
+		cur = &stepImage{}
+	default:
+		img, _, err := b.baseImage(ctx, sp.Base)
+		if err != nil {
+			return &build.StepError{File: f.Name, Line: sp.Line, Err: err}
+		}
+		if cur, err = b.imageState(ctx, img); err != nil {
+			return &build.StepError{File: f.Name, Line: sp.Line, Err: err}
+		}
+		fromName = fullName(sp.Base)
+	}
+	st, err := b.plan.NewStage(sp, cur.cfg, scratch)
+	if err != nil {
+		return err
+	}
+	prefix := fmt.Sprintf("[%s ", sp.DisplayName())
+	if len(b.plan.Stages) == 1 {
+		prefix = "["
+	}
+	v := b.start(fmt.Sprintf("%s1/%d] FROM %s", prefix, st.Total(), fromName))
+	b.done(v, nil)
+	noCache := b.opts.NoCache || slices.Contains(b.opts.NoCacheFilter, sp.Name) || slices.Contains(b.opts.NoCacheFilter, sp.DisplayName())
+	for {
+		step, err := st.Next()
+		if err != nil {
+			return err
+		}
+		if step == nil {
+			break
+		}
+		v := b.start(fmt.Sprintf("%s%d/%d] %s", prefix, step.Pos, st.Total(), step.Display))
+		next, cached, err := b.step(ctx, st, step, cur, noCache, v)
+		if err != nil {
+			b.done(v, err)
+			var re *build.RunError
+			if errors.As(err, &re) {
+				return &BuildStepError{File: f.Name, Line: step.Line, Step: fmt.Sprintf("%s%d/%d] %s", prefix, step.Pos, st.Total(), step.Display), Err: err, ExitCode: re.Code}
+			}
+			return &BuildStepError{File: f.Name, Line: step.Line, Step: fmt.Sprintf("%s%d/%d] %s", prefix, step.Pos, st.Total(), step.Display), Err: err}
+		}
+		v.Cached = cached
+		b.done(v, nil)
+		st.Advance(next.cfg)
+		cur = next
+	}
+	// A stage with no instructions is its base image.
+	b.results[sp.Index] = cur
+	return nil
+}
+
+// BuildStepError is a step that failed: which one, where, and (for RUN) the exit code.
+type BuildStepError struct {
+	File     string
+	Line     int
+	Step     string
+	ExitCode int // the RUN's exit code; 0 when the step failed otherwise
+	Err      error
+}
+
+func (e *BuildStepError) Error() string {
+	return fmt.Sprintf("%s:%d: step %s failed: %v", e.File, e.Line, e.Step, e.Err)
+}
+func (e *BuildStepError) Unwrap() error { return e.Err }
+
+// step carries out one step, or takes it from the cache.
+func (b *builder) step(ctx context.Context, st *build.Stage, step *build.Step, parent *stepImage, noCache bool, v *build.Vertex) (*stepImage, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	var sources string
+	var src *build.Source
+	var matches []build.Match
+	if step.Kind == build.KindCopy {
+		var release func()
+		var err error
+		src, release, err = b.copySource(ctx, step.Copy)
+		if err != nil {
+			return nil, false, err
+		}
+		defer release()
+		if matches, err = step.Copy.Resolve(src); err != nil {
+			return nil, false, err
+		}
+		if sources, err = step.Copy.Digest(ctx, src, matches); err != nil {
+			return nil, false, err
+		}
+	}
+	key := step.CacheKey(parent.id, b.platform, sources)
+	if !noCache {
+		if img, ok := b.e.cacheLookup(ctx, key); ok {
+			if s, err := b.imageState(ctx, img); err == nil {
+				return s, true, nil
+			}
+		}
+	}
+	var diffID *digest.Digest
+	layers := slices.Clone(parent.layers)
+	if step.Kind != build.KindMeta {
+		desc, d, err := b.fsStep(ctx, st, step, parent, src, matches, v)
+		if err != nil {
+			return nil, false, err
+		}
+		if desc != nil {
+			diffID = &d
+			layers = append(layers, *desc)
+		}
+	}
+	cfg := st.Result(step, diffID, time.Now().UTC())
+	id, err := b.e.recordImageAs(ctx, b.lease, cfg, layers, nil, parent.id, true)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := b.e.cacheStore(key, id); err != nil {
+		return nil, false, err
+	}
+	return &stepImage{id: id, cfg: cfg, layers: layers}, false, nil
+}
+
+// copySource is the tree a COPY reads: the context, or the filesystem of a stage or an image
+// (COPY --from), mounted read-only until release.
+func (b *builder) copySource(ctx context.Context, spec *build.CopySpec) (*build.Source, func(), error) {
+	if spec.From == "" {
+		return b.context, func() {}, nil
+	}
+	var si *stepImage
+	name := "image " + spec.From
+	if spec.FromStage != nil {
+		si = b.results[spec.FromStage.Index]
+		name = "stage " + spec.FromStage.DisplayName()
+		if si == nil {
+			return nil, nil, fmt.Errorf("COPY --from=%s: the stage is not built yet", spec.From)
+		}
+	} else {
+		img, _, err := b.baseImage(ctx, spec.From)
+		if err != nil {
+			return nil, nil, fmt.Errorf("COPY --from=%s: %w", spec.From, err)
+		}
+		if si, err = b.imageState(ctx, img); err != nil {
+			return nil, nil, err
+		}
+	}
+	dir, release, err := b.view(ctx, si)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &build.Source{Root: dir, KeepOwner: true, Name: name}, release, nil
+}
+
+// view mounts an image's filesystem read-only in the build's scratch directory.
+func (b *builder) view(ctx context.Context, si *stepImage) (string, func(), error) {
+	dir, err := os.MkdirTemp(b.tmp, "view-")
+	if err != nil {
+		return "", nil, err
+	}
+	diffIDs := si.cfg.RootFS.DiffIDs
+	if len(diffIDs) == 0 {
+		return dir, func() {}, nil
+	}
+	if err := layer.Unpack(ctx, b.e.Snapshots, b.e.Content, b.lease, si.layers, diffIDs); err != nil {
+		return "", nil, err
+	}
+	chain := layer.ChainIDs(diffIDs)
+	key := "tmp-view-" + randomHex()
+	mounts, err := b.e.Snapshots.View(ctx, key, chain[len(chain)-1].String(), layer.TempLabels(b.lease))
+	if err != nil {
+		return "", nil, err
+	}
+	if err := mount.All(mounts, dir); err != nil {
+		b.e.Snapshots.Remove(context.WithoutCancel(ctx), key)
+		return "", nil, err
+	}
+	return dir, func() {
+		mount.Unmount(dir)
+		b.e.Snapshots.Remove(context.WithoutCancel(ctx), key)
+	}, nil
+}
+
+// fsStep runs a RUN or a COPY in a new snapshot on the parent's layers and turns what changed
+// into a layer blob and a committed snapshot. It returns nil when nothing changed: the step then
+// adds no layer, as in BuildKit.
+func (b *builder) fsStep(ctx context.Context, st *build.Stage, step *build.Step, parent *stepImage, src *build.Source, matches []build.Match, v *build.Vertex) (*ocispec.Descriptor, digest.Digest, error) {
+	e := b.e
+	diffIDs := parent.cfg.RootFS.DiffIDs
+	if len(diffIDs)+1 > layer.MaxLayers {
+		return nil, "", errdefs.Invalidf("the image would have more than %d layers", layer.MaxLayers)
+	}
+	parentChain := ""
+	if len(diffIDs) > 0 {
+		if err := layer.Unpack(ctx, e.Snapshots, e.Content, b.lease, parent.layers, diffIDs); err != nil {
+			return nil, "", err
+		}
+		chain := layer.ChainIDs(diffIDs)
+		parentChain = chain[len(chain)-1].String()
+	}
+	id := randomHex()
+	key := "tmp-build-" + id
+	mounts, err := e.Snapshots.Prepare(ctx, key, parentChain, layer.TempLabels(b.lease))
+	if err != nil {
+		return nil, "", err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			e.Snapshots.Remove(context.WithoutCancel(ctx), key)
+		}
+	}()
+	rootfs := filepath.Join(b.tmp, "rootfs-"+id)
+	if err := os.Mkdir(rootfs, 0o755); err != nil {
+		return nil, "", err
+	}
+	if err := mount.All(mounts, rootfs); err != nil {
+		return nil, "", err
+	}
+	mounted := true
+	unmount := func() error {
+		if !mounted {
+			return nil
+		}
+		mounted = false
+		return mount.Unmount(rootfs)
+	}
+	defer unmount()
+
+	switch step.Kind {
+	case build.KindRun:
+		out := &vertexLog{p: b.progress, v: v}
+		err = build.Run(ctx, &runExecutor{e: e, tmp: b.tmp}, "hako-build-"+id, rootfs, step.Run, out)
+	case build.KindCopy:
+		var owner *build.Owner
+		if owner, err = build.ResolveChown(rootfs, step.Copy.Chown); err == nil {
+			err = step.Copy.Copy(ctx, src, matches, rootfs, build.CopyOptions{Chown: owner})
+		}
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if err := unmount(); err != nil {
+		return nil, "", err
+	}
+	return b.commitLayer(ctx, key, mounts, parentChain, diffIDs)
+}
+
+// commitLayer writes the diff of an active snapshot as an uncompressed layer blob (its digest
+// is its diffID) and commits the snapshot under the new chain ID.
+func (b *builder) commitLayer(ctx context.Context, key string, mounts []mount.Mount, parentChain string, diffIDs []digest.Digest) (*ocispec.Descriptor, digest.Digest, error) {
+	e := b.e
+	dir, wh, err := layer.Target(mounts)
+	if err != nil {
+		return nil, "", err
+	}
+	w, err := e.Content.Writer(ctx, b.lease)
+	if err != nil {
+		return nil, "", err
+	}
+	defer w.Close()
+	if wh == archive.OverlayWhiteouts {
+		err = archive.WriteOverlayDiff(ctx, w, dir, archive.DiffOptions{})
+	} else {
+		lower := ""
+		if parentChain != "" {
+			vkey := "tmp-lower-" + randomHex()
+			vm, verr := e.Snapshots.View(ctx, vkey, parentChain, layer.TempLabels(b.lease))
+			if verr != nil {
+				return nil, "", verr
+			}
+			defer e.Snapshots.Remove(context.WithoutCancel(ctx), vkey)
+			if lower, _, err = layer.Target(vm); err != nil {
+				return nil, "", err
+			}
+		}
+		err = archive.WriteDiff(ctx, w, lower, dir, archive.DiffOptions{})
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	// A tar with no entries is its 1024-byte trailer: the step changed nothing.
+	if w.Size() <= 1024 {
+		return nil, "", nil
+	}
+	diffID := w.Digest()
+	size := w.Size()
+	dgst, err := w.Commit(ctx, size, diffID)
+	if err != nil {
+		return nil, "", err
+	}
+	chain := layer.ChainIDs(append(slices.Clone(diffIDs), diffID))
+	if err := layer.CommitLayer(ctx, e.Snapshots, chain[len(chain)-1].String(), key); err != nil {
+		return nil, "", err
+	}
+	return &ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: dgst, Size: size}, diffID, nil
+}
+
+// export records the target's image (with --label) as a top-level image and tags it.
+func (b *builder) export(ctx context.Context, final *stepImage, names []reference.Named) (digest.Digest, error) {
+	id := final.id
+	if len(b.opts.Labels) > 0 {
+		cfg := final.cfg
+		labels := map[string]string{}
+		for k, v := range cfg.Config.Labels {
+			labels[k] = v
+		}
+		for k, v := range b.opts.Labels {
+			labels[k] = v
+		}
+		cfg.Config.Labels = labels
+		var err error
+		if id, err = b.e.recordImageAs(ctx, b.lease, cfg, final.layers, nil, final.id, false); err != nil {
+			return "", err
+		}
+	}
+	if id == "" {
+		return "", errdefs.Invalidf("the target stage is empty: FROM scratch with no instructions makes no image")
+	}
+	err := b.e.withLock(func() error {
+		return b.e.Images.Update(ctx, func(t *image.Txn) error {
+			img, err := image.Resolve(t.Images(), id.String())
+			if err != nil {
+				return err
+			}
+			if len(names) == 0 && img.Intermediate {
+				// An untagged build result is listed by `images` (as <none>), unlike its steps.
+				t.Delete(img.Manifest.Digest)
+				img.Intermediate = false
+			}
+			t.Put(img, names...)
+			return nil
+		})
+	})
+	return id, err
+}
+
+// vertexLog streams a RUN's output to the progress display.
+type vertexLog struct {
+	p build.Progress
+	v *build.Vertex
+}
+
+func (l *vertexLog) Write(p []byte) (int, error) {
+	l.p.Log(l.v, append([]byte(nil), p...))
+	return len(p), nil
+}
+
+func randomHex() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,114 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"time"
+
+	"github.com/hako-dev/hako/internal/image"
+	digest "github.com/opencontainers/go-digest"
+)
+
+// BuildCachePruneOptions are `builder prune`'s.
+type BuildCachePruneOptions struct {
+	// All removes every build step image and cache entry; otherwise only the steps that no
+	// named image descends from (failed, interrupted or superseded builds).
+	All bool
+	// Until keeps what was made after it (zero: no limit).
+	Until time.Time
+}
+
+// BuildCachePruneResult says what went.
+type BuildCachePruneResult struct {
+	Images  []string
+	Entries int
+	Bytes   int64
+}
+
+// PruneBuildCache removes build step images (intermediate images) and their cache entries, then
+// collects the blobs and snapshots they held. Images that containers use are kept.
+func (e *Engine) PruneBuildCache(ctx context.Context, opts BuildCachePruneOptions) (BuildCachePruneResult, error) {
+	var res BuildCachePruneResult
+	err := e.withLock(func() error {
+		users := e.imageUsers(ctx)
+		removed := map[digest.Digest]bool{}
+		err := e.Images.Update(ctx, func(t *image.Txn) error {
+			imgs := t.Images()
+			byID := map[digest.Digest]image.Image{}
+			for _, i := range imgs {
+				byID[i.ID] = i
+			}
+			// Steps that a named image (or a container's image) descends from are in use.
+			used := map[digest.Digest]bool{}
+			for _, i := range imgs {
+				if len(i.Names) == 0 && len(users[i.ID]) == 0 {
+					continue
+				}
+				for cur, n := i, 0; cur.ID != "" && n < 10000; n++ {
+					used[cur.ID] = true
+					if cur.Parent == "" {
+						break
+					}
+					cur = byID[cur.Parent]
+				}
+			}
+			for _, i := range imgs {
+				if !i.Intermediate || len(users[i.ID]) > 0 {
+					continue
+				}
+				if !opts.All && used[i.ID] {
+					continue
+				}
+				if !opts.Until.IsZero() && i.Created.After(opts.Until) {
+					continue
+				}
+				t.Delete(i.Manifest.Digest)
+				removed[i.ID] = true
+				res.Images = append(res.Images, i.ID.String())
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		entries, paths, err := e.cacheEntries()
+		if err != nil {
+			return err
+		}
+		present := map[digest.Digest]bool{}
+		if imgs, err := e.Images.List(ctx); err == nil {
+			for _, i := range imgs {
+				present[i.ID] = true
+			}
+		}
+		for i, ce := range entries {
+			if removed[ce.Image] || !present[ce.Image] || (opts.All && (opts.Until.IsZero() || ce.Created.Before(opts.Until))) {
+				if os.Remove(paths[i]) == nil {
+					res.Entries++
+				}
+			}
+		}
+		r, err := e.gc(ctx, true)
+		res.Bytes = r.Bytes
+		return err
+	})
+	return res, err
+}
+
+// pruneCacheIndex drops cache entries whose image is gone; gc calls it when it collects
+// snapshots (rmi, image prune), so the index does not grow with dead entries.
+func (e *Engine) pruneCacheIndex(imgs []image.Image) {
+	entries, paths, err := e.cacheEntries()
+	if err != nil || len(entries) == 0 {
+		return
+	}
+	present := map[digest.Digest]bool{}
+	for _, i := range imgs {
+		present[i.ID] = true
+	}
+	for i, ce := range entries {
+		if !present[ce.Image] {
+			os.Remove(paths[i])
+		}
+	}
+}
