@@ -255,6 +255,9 @@ func runCmd(a *app, create bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := checkRun(a, cmd, o); err != nil {
+				return err
+			}
 			c, err := e.Create(cmd.Context(), o)
 			if err != nil {
 				return err
@@ -289,6 +292,7 @@ func runCmd(a *app, create bool) *cobra.Command {
 		},
 	}
 	f.register(cmd.Flags(), !create)
+	addRunChecks(cmd)
 	return cmd
 }
 

@@ -8,8 +8,10 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/hako-dev/hako/internal/engine"
 	"github.com/hako-dev/hako/internal/errdefs"
 	"github.com/hako-dev/hako/internal/lint"
+	"github.com/hako-dev/hako/internal/volume"
 	"github.com/spf13/cobra"
 )
 
@@ -177,4 +179,30 @@ func listRules(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Severity, r.Target, r.Source, h, r.Summary)
 	}
 	return tw.Flush()
+}
+
+// addRunChecks gives run and create --strict; checkRun prints the run-time warnings (an engine
+// socket, /, /etc, /proc, /var/run of the host, --privileged) or, with --strict, refuses.
+func addRunChecks(cmd *cobra.Command) {
+	cmd.Flags().Bool("strict", false, "Refuse to run with an engine socket, a sensitive host path or --privileged instead of warning")
+}
+
+func checkRun(a *app, cmd *cobra.Command, o engine.CreateOptions) error {
+	rc := lint.RunConfig{Privileged: o.Config.Options.Privileged, StoreRoot: a.root}
+	for _, m := range o.Config.Mounts {
+		if m.Type == volume.TypeBind {
+			rc.Binds = append(rc.Binds, lint.Bind{Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
+		}
+	}
+	warnings := lint.RunWarnings(rc)
+	if len(warnings) == 0 {
+		return nil
+	}
+	if strict, _ := cmd.Flags().GetBool("strict"); strict {
+		return errdefs.InvalidArgument(fmt.Errorf("refusing to run (--strict): %s", strings.Join(warnings, "; ")))
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(a.stderr, "WARNING:", w)
+	}
+	return nil
 }
