@@ -43,14 +43,24 @@ func knownCapabilities() []string {
 }
 
 // allSupportedCapabilities is what --privileged and --cap-add ALL grant: every capability the
-// running kernel has, falling back to every known one where that cannot be read.
+// running kernel has, falling back to every known one where that cannot be read, less those
+// outside hako's own bounding set, which no child of hako can ever hold (a root without
+// CAP_SYS_RESOURCE, as on our machines, would otherwise fail every --privileged start with
+// "unable to apply caps: operation not permitted"; podman does the same).
 func allSupportedCapabilities() []string {
 	caps, err := capability.ListSupported()
 	if err != nil {
-		return knownCapabilities()
+		caps = capability.ListKnown()
+	}
+	self, err := capability.NewPid2(0)
+	if err == nil {
+		err = self.Load()
 	}
 	var out []string
 	for _, c := range caps {
+		if err == nil && !self.Get(capability.BOUNDING, c) {
+			continue
+		}
 		out = append(out, "CAP_"+strings.ToUpper(c.String()))
 	}
 	return out
