@@ -258,6 +258,11 @@ func runCmd(a *app, create bool) *cobra.Command {
 			if err := checkRun(a, cmd, o); err != nil {
 				return err
 			}
+			if !create && !f.detach {
+				if err := checkAttachable(a, f.interactive, f.tty); err != nil {
+					return err
+				}
+			}
 			c, err := e.Create(cmd.Context(), o)
 			if err != nil {
 				return err
@@ -273,18 +278,17 @@ func runCmd(a *app, create bool) *cobra.Command {
 				fmt.Fprintln(a.stdout, c.ID)
 				return nil
 			}
-			at := &engine.Attach{Stdout: fileOf(a.stdout), Stderr: fileOf(a.stderr)}
-			if f.interactive {
-				at.Stdin = fileOf(a.stdin)
-			}
-			if at.Stdout == nil || at.Stderr == nil {
-				return errdefs.Invalidf("run in the foreground needs file descriptors for stdout and stderr")
-			}
-			exit, err := e.Start(cmd.Context(), c.ID, at)
+			at, detach, err := attachStdio(a, f.interactive, f.tty)
 			if err != nil {
 				return err
 			}
+			exit, err := e.Start(cmd.Context(), c.ID, at)
+			if err != nil {
+				detach()
+				return err
+			}
 			code := <-exit
+			detach()
 			if code != 0 {
 				return StatusError{Status: code}
 			}
@@ -316,15 +320,22 @@ func startCmd(a *app) *cobra.Command {
 				if len(args) != 1 {
 					return errdefs.Invalidf("you cannot start and attach multiple containers at once")
 				}
-				at := &engine.Attach{Stdout: fileOf(a.stdout), Stderr: fileOf(a.stderr)}
-				if interactive {
-					at.Stdin = fileOf(a.stdin)
-				}
-				exit, err := e.Start(cmd.Context(), args[0], at)
+				c, err := e.Containers().Get(args[0])
 				if err != nil {
 					return err
 				}
-				if code := <-exit; code != 0 {
+				at, detach, err := attachStdio(a, interactive, c.Config.Tty)
+				if err != nil {
+					return err
+				}
+				exit, err := e.Start(cmd.Context(), args[0], at)
+				if err != nil {
+					detach()
+					return err
+				}
+				code := <-exit
+				detach()
+				if code != 0 {
 					return StatusError{Status: code}
 				}
 				return nil
@@ -595,7 +606,8 @@ func psFilter(filters []string) (func(*container.Container) bool, error) {
 }
 
 func monitorCmd(a *app) *cobra.Command {
-	var attach, stdin bool
+	var attach, stdin, control bool
+	var consoleSize string
 	cmd := &cobra.Command{
 		Use:    "__monitor ID",
 		Short:  "The per-container monitor (started by hako itself)",
@@ -604,14 +616,23 @@ func monitorCmd(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			e, err := a.engine()
 			if err != nil {
-				monitor.HandoffFromFDs(false, false).Ready.Write([]byte(err.Error()))
+				monitor.HandoffFromFDs(false, false, false).Ready.Write([]byte(err.Error()))
 				return err
 			}
-			return e.RunMonitor(context.Background(), args[0], monitor.HandoffFromFDs(attach, stdin))
+			h := monitor.HandoffFromFDs(attach, stdin, control)
+			if consoleSize != "" {
+				if h.ConsoleWidth, h.ConsoleHeight, err = monitor.ParseConsoleSize(consoleSize); err != nil {
+					h.Ready.Write([]byte(err.Error()))
+					return err
+				}
+			}
+			return e.RunMonitor(context.Background(), args[0], h)
 		},
 	}
 	cmd.Flags().BoolVar(&attach, "attach", false, "")
 	cmd.Flags().BoolVar(&stdin, "stdin", false, "")
+	cmd.Flags().BoolVar(&control, "control", false, "")
+	cmd.Flags().StringVar(&consoleSize, "console-size", "", "")
 	return cmd
 }
 

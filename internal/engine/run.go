@@ -42,6 +42,11 @@ func (e *Engine) LogPath(id string) string {
 type Attach struct {
 	Stdin          *os.File // nil unless -i
 	Stdout, Stderr *os.File
+	// ConsoleWidth and ConsoleHeight are the terminal's size for a -t container (0: unknown).
+	ConsoleWidth, ConsoleHeight uint16
+	// Resize, for a -t container, carries later sizes (columns, rows) to the monitor until it
+	// is closed or the container ends.
+	Resize <-chan [2]uint16
 }
 
 // Start starts a created or exited container by spawning its monitor, and returns once the
@@ -81,6 +86,22 @@ func (e *Engine) Start(ctx context.Context, ref string, attach *Attach) (<-chan 
 		if attach.Stdin != nil {
 			args = append(args, "--stdin")
 			extra = append(extra, attach.Stdin)
+		}
+		if attach.ConsoleWidth > 0 && attach.ConsoleHeight > 0 {
+			args = append(args, "--console-size", monitor.FormatConsoleSize(attach.ConsoleWidth, attach.ConsoleHeight))
+		}
+		if attach.Resize != nil {
+			ctlR, ctlW, err := os.Pipe()
+			if err != nil {
+				readyW.Close()
+				exitW.Close()
+				exitR.Close()
+				return nil, err
+			}
+			defer ctlR.Close()
+			args = append(args, "--control")
+			extra = append(extra, ctlR)
+			go forwardResizes(attach.Resize, ctlW)
 		}
 	}
 	cmd := exec.Command(self, append(args, c.ID)...)
@@ -266,8 +287,11 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	stdio.Stdout = &teeWriter{log: lw.Stream("stdout"), attach: outAttach}
 	stdio.Stderr = &teeWriter{log: lw.Stream("stderr"), attach: errAttach}
 	if h.Stdin != nil {
-		stdio.Stdin = h.Stdin
+		// Hidden behind a plain reader, the attached stdin is copied into a pipe by the
+		// runtime: the host's descriptor (a terminal, say) never reaches the container.
+		stdio.Stdin = struct{ io.Reader }{h.Stdin}
 	}
+	stdio.ConsoleWidth, stdio.ConsoleHeight = h.ConsoleWidth, h.ConsoleHeight
 	rt, err := runtime.New(e.runtimeRoot())
 	if err != nil {
 		return fail(err, 125)
@@ -287,6 +311,9 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	c.State = container.State{Status: container.Running, Running: true, Pid: p.Pid, StartedAt: time.Now().UTC()}
 	if err := cs.Save(c); err != nil {
 		rt.Signal(c.ID, syscall.SIGKILL, true)
+	}
+	if h.Control != nil && stdio.Tty {
+		go monitor.ReadControl(h.Control, func(w, ht uint16) { p.Resize(w, ht) })
 	}
 	monitorReady(h, nil)
 	code, _ := p.Wait()

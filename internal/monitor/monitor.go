@@ -6,12 +6,38 @@
 // the container's monitor lock for its whole life, so that when it is killed the record is read
 // as exited rather than running forever.
 //
-// The starting command and the monitor talk over two pipes: "ready" (fd 3) carries either "ok"
-// once the container runs or the start error; "exit" (fd 4) carries the exit code when the
-// container ends, for a foreground run that waits for it.
+// The starting command and the monitor talk over inherited descriptors, numbered in this order
+// (an absent one takes no number):
+//
+//	3 ready    monitor → command: "ok" once the container runs, or the start error
+//	4 exit     monitor → command: the exit code when the container ends, for a foreground run
+//	5 stdout   the command's own stdout and stderr, when attached (--attach)
+//	6 stderr
+//	  stdin    the command's stdin, with -i (--stdin); never handed to the container itself: the
+//	           monitor copies it into a pipe (or the pty), so no host descriptor reaches the
+//	           container, and its EOF closes the process's stdin
+//	  control  command → monitor, with -t (--control): text lines, see below
+//
+// With -t the process gets a pseudo-terminal: the runtime makes it inside the container and
+// hands its master to the monitor, which copies between it and the attached terminal (the
+// command keeps its own terminal in raw mode meanwhile, and restores it). The first window size
+// comes as --console-size WxH; later ones as lines on the control pipe:
+//
+//	resize COLS ROWS
+//
+// which the monitor applies to the pty (TIOCSWINSZ), so the process gets SIGWINCH. Unknown lines
+// are ignored, so the protocol can grow. A pipe rather than a socket in the container directory:
+// only the command that started the monitor can resize, and there is no path to guard.
 package monitor
 
-import "os"
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+)
 
 // Start messages on the ready pipe.
 const (
@@ -24,17 +50,63 @@ type Handoff struct {
 	Ready, Exit    *os.File
 	Stdin          *os.File
 	Stdout, Stderr *os.File
+	// Control carries resize messages for a terminal (-t); nil otherwise.
+	Control *os.File
+	// ConsoleWidth and ConsoleHeight are the terminal's first size; zero when unknown.
+	ConsoleWidth, ConsoleHeight uint16
 }
 
-// HandoffFromFDs rebuilds the handoff in the monitor process from inherited descriptors 3..7
-// (the order the engine passes them in ExtraFiles; absent ones are closed descriptors).
-func HandoffFromFDs(attached bool, stdin bool) Handoff {
+// HandoffFromFDs rebuilds the handoff in the monitor process from inherited descriptors 3 and
+// up, in the order of the package documentation.
+func HandoffFromFDs(attached, stdin, control bool) Handoff {
 	h := Handoff{Ready: os.NewFile(3, "ready"), Exit: os.NewFile(4, "exit")}
+	fd := uintptr(5)
 	if attached {
 		h.Stdout, h.Stderr = os.NewFile(5, "stdout"), os.NewFile(6, "stderr")
+		fd = 7
 	}
 	if stdin {
-		h.Stdin = os.NewFile(7, "stdin")
+		h.Stdin = os.NewFile(fd, "stdin")
+		fd++
+	}
+	if control {
+		h.Control = os.NewFile(fd, "control")
 	}
 	return h
+}
+
+// ParseConsoleSize reads --console-size COLSxROWS.
+func ParseConsoleSize(s string) (width, height uint16, err error) {
+	ws, hs, ok := strings.Cut(s, "x")
+	w, werr := strconv.ParseUint(ws, 10, 16)
+	h, herr := strconv.ParseUint(hs, 10, 16)
+	if !ok || werr != nil || herr != nil {
+		return 0, 0, fmt.Errorf("invalid console size %q (want COLSxROWS)", s)
+	}
+	return uint16(w), uint16(h), nil
+}
+
+// FormatConsoleSize is the --console-size argument.
+func FormatConsoleSize(width, height uint16) string { return fmt.Sprintf("%dx%d", width, height) }
+
+// WriteResize sends one resize message on the control pipe.
+func WriteResize(w io.Writer, width, height uint16) error {
+	_, err := fmt.Fprintf(w, "resize %d %d\n", width, height)
+	return err
+}
+
+// ReadControl reads control messages until the pipe ends, calling resize for each resize.
+func ReadControl(r io.Reader, resize func(width, height uint16)) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 3 || f[0] != "resize" {
+			continue
+		}
+		w, werr := strconv.ParseUint(f[1], 10, 16)
+		h, herr := strconv.ParseUint(f[2], 10, 16)
+		if werr == nil && herr == nil && w > 0 && h > 0 {
+			resize(uint16(w), uint16(h))
+		}
+	}
 }
