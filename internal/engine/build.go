@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hako-dev/hako/internal/archive"
@@ -21,8 +22,10 @@ import (
 	"github.com/hako-dev/hako/internal/errdefs"
 	"github.com/hako-dev/hako/internal/image"
 	"github.com/hako-dev/hako/internal/layer"
+	"github.com/hako-dev/hako/internal/lockfile"
 	"github.com/hako-dev/hako/internal/mount"
 	"github.com/hako-dev/hako/internal/reference"
+	"github.com/hako-dev/hako/internal/runtime"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -113,12 +116,23 @@ func (e *Engine) Build(ctx context.Context, opts BuildOptions) (*BuildResult, er
 	}
 	host := ocispec.Platform{OS: "linux", Architecture: goruntime.GOARCH}
 	b.platform = host.OS + "/" + host.Architecture
+	e.cleanStaleBuilds()
 	tmp, err := os.MkdirTemp(e.tmpDir(), "build-")
 	if err != nil {
 		return nil, err
 	}
 	b.tmp = tmp
-	defer os.RemoveAll(tmp)
+	// The lock says this build is alive; a build killed with -9 leaves it free, and the next
+	// build cleans up after it (mounts, the RUN's container, the scratch directory).
+	live, err := lockfile.Exclusive(filepath.Join(tmp, ".lock"))
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	defer func() {
+		os.RemoveAll(tmp)
+		live.Unlock()
+	}()
 
 	lease, err := e.newLease()
 	if err != nil {
@@ -161,6 +175,33 @@ func (e *Engine) Build(ctx context.Context, opts BuildOptions) (*BuildResult, er
 	}
 	failed = false
 	return &res, nil
+}
+
+// cleanStaleBuilds takes down what builds killed mid-step left: their RUN containers, their
+// mounts and their scratch directories. Their snapshots and blobs are GC's (their lease is dead).
+func (e *Engine) cleanStaleBuilds() {
+	dirs, _ := filepath.Glob(filepath.Join(e.tmpDir(), "build-*"))
+	for _, d := range dirs {
+		l, err := lockfile.TryExclusive(filepath.Join(d, ".lock"))
+		if err != nil {
+			continue // alive, or not ours to judge
+		}
+		ents, _ := os.ReadDir(d)
+		rt, _ := runtime.New(e.runtimeRoot())
+		for _, de := range ents {
+			if id, ok := strings.CutPrefix(de.Name(), "rootfs-"); ok && rt != nil {
+				rt.Delete("hako-build-"+id, true)
+			}
+			if de.IsDir() {
+				mount.Unmount(filepath.Join(d, de.Name()))
+			}
+		}
+		if err := os.RemoveAll(d); err == nil {
+			l.Unlock()
+			continue
+		}
+		l.Unlock()
+	}
 }
 
 func (e *Engine) tmpDir() string {
