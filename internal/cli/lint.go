@@ -5,7 +5,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"text/tabwriter"
 
 	"github.com/hako-dev/hako/internal/engine"
@@ -85,60 +87,32 @@ func runLint(a *app, o lintFlags, args []string) error {
 	if len(args) == 0 {
 		args = []string{"Dockerfile"}
 	}
-	var results []*lint.Result
+	for _, id := range o.ignore {
+		if _, ok := lint.Lookup(id); !ok {
+			return errdefs.Invalidf("--ignore: no rule %q", id)
+		}
+	}
+	// Files are independent: lint them on every core, print them in the order given.
+	results := make([]*lint.Result, len(args))
+	errs := make([]error, len(args))
+	fails := make([]bool, len(args))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, file := range args {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			results[i], fails[i], errs[i] = lintFile(a, o, file)
+		}()
+	}
+	wg.Wait()
 	failed := false
-	for _, file := range args {
-		src, dir, err := readDockerfile(a, file)
+	for i, err := range errs {
 		if err != nil {
 			return err
 		}
-		cfgDirs := []string{}
-		if dir != "" {
-			cfgDirs = append(cfgDirs, dir)
-		}
-		if wd, err := os.Getwd(); err == nil {
-			cfgDirs = append(cfgDirs, wd)
-		}
-		cfg, _, err := lint.LoadConfig(o.config, cfgDirs...)
-		if err != nil {
-			return errdefs.InvalidArgument(err)
-		}
-		cfg.Ignored = append(cfg.Ignored, o.ignore...)
-		cfg.TrustedRegistries = append(cfg.TrustedRegistries, o.trusted...)
-		cfg.RequiredLabels = append(cfg.RequiredLabels, o.labels...)
-		for _, id := range o.ignore {
-			if _, ok := lint.Lookup(id); !ok {
-				return errdefs.Invalidf("--ignore: no rule %q", id)
-			}
-		}
-		threshold := lint.SeverityInfo
-		for _, t := range []string{cfg.FailureThreshold, o.threshold} {
-			if t == "" {
-				continue
-			}
-			if threshold, err = lint.ParseSeverity(t); err != nil {
-				return errdefs.InvalidArgument(fmt.Errorf("--failure-threshold: %w", err))
-			}
-		}
-		ctxDir := o.context
-		if ctxDir == "" && file != "-" {
-			ctxDir = dir
-		}
-		if o.noContext {
-			ctxDir = ""
-		}
-		path := file
-		if file == "-" {
-			path = "-"
-		}
-		res, err := lint.CheckDockerfile(src, lint.Options{Path: path, ContextDir: ctxDir, Config: cfg})
-		if err != nil {
-			return errdefs.InvalidArgument(err)
-		}
-		if res.Failed(threshold) {
-			failed = true
-		}
-		results = append(results, res)
+		failed = failed || fails[i]
 	}
 	if err := lint.Write(a.stdout, o.format, results, Version); err != nil {
 		return errdefs.InvalidArgument(err)
@@ -147,6 +121,50 @@ func runLint(a *app, o lintFlags, args []string) error {
 		return StatusError{Status: 1}
 	}
 	return nil
+}
+
+// lintFile checks one Dockerfile with the config found for it and says whether it fails the
+// threshold.
+func lintFile(a *app, o lintFlags, file string) (*lint.Result, bool, error) {
+	src, dir, err := readDockerfile(a, file)
+	if err != nil {
+		return nil, false, err
+	}
+	cfgDirs := []string{}
+	if dir != "" {
+		cfgDirs = append(cfgDirs, dir)
+	}
+	if wd, err := os.Getwd(); err == nil {
+		cfgDirs = append(cfgDirs, wd)
+	}
+	cfg, _, err := lint.LoadConfig(o.config, cfgDirs...)
+	if err != nil {
+		return nil, false, errdefs.InvalidArgument(err)
+	}
+	cfg.Ignored = append(cfg.Ignored, o.ignore...)
+	cfg.TrustedRegistries = append(cfg.TrustedRegistries, o.trusted...)
+	cfg.RequiredLabels = append(cfg.RequiredLabels, o.labels...)
+	threshold := lint.SeverityInfo
+	for _, t := range []string{cfg.FailureThreshold, o.threshold} {
+		if t == "" {
+			continue
+		}
+		if threshold, err = lint.ParseSeverity(t); err != nil {
+			return nil, false, errdefs.InvalidArgument(fmt.Errorf("--failure-threshold: %w", err))
+		}
+	}
+	ctxDir := o.context
+	if ctxDir == "" && file != "-" {
+		ctxDir = dir
+	}
+	if o.noContext {
+		ctxDir = ""
+	}
+	res, err := lint.CheckDockerfile(src, lint.Options{Path: file, ContextDir: ctxDir, Config: cfg})
+	if err != nil {
+		return nil, false, errdefs.InvalidArgument(err)
+	}
+	return res, res.Failed(threshold), nil
 }
 
 // readDockerfile reads file (- is stdin) and returns its directory, the default context.

@@ -26,6 +26,8 @@ type Document struct {
 
 	warnings   []parser.Warning // the parser's own (empty continuation lines)
 	bkFindings []bkFinding      // what BuildKit's instruction parser reported through its linter
+	globals    *env             // meta ARG defaults, for FROM
+	bases      map[*Stage]base  // resolved base images
 }
 
 // Stage is one FROM and what follows it.

@@ -129,9 +129,13 @@ func checkLastUserRoot(d *Document, r *reporter) {
 	}
 }
 
-// globalDefaults expands meta ARG defaults for FROM lines.
+// globalDefaults expands meta ARG defaults for FROM lines, once per document.
 func globalDefaults(d *Document) *env {
+	if d.globals != nil {
+		return d.globals
+	}
 	e := newEnv()
+	d.globals = e
 	lex := shell.NewLex(d.Escape)
 	for _, in := range d.MetaArgs {
 		for _, a := range in.Cmd.(*instructions.ArgCommand).Args {
@@ -147,6 +151,24 @@ func globalDefaults(d *Document) *env {
 // baseRef is the normalised image a stage starts from, or ok=false for scratch, an earlier stage
 // or a name that does not expand.
 func baseRef(d *Document, s *Stage, g *env) (reference.Named, string, bool) {
+	if b, ok := d.bases[s]; ok {
+		return b.ref, b.name, b.ok
+	}
+	ref, name, ok := resolveBase(d, s, g)
+	if d.bases == nil {
+		d.bases = map[*Stage]base{}
+	}
+	d.bases[s] = base{ref, name, ok}
+	return ref, name, ok
+}
+
+type base struct {
+	ref  reference.Named
+	name string
+	ok   bool
+}
+
+func resolveBase(d *Document, s *Stage, g *env) (reference.Named, string, bool) {
 	if s.Parent != nil || strings.EqualFold(s.Base, "scratch") {
 		return nil, "", false
 	}

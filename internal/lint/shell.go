@@ -3,6 +3,7 @@ package lint
 import (
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"mvdan.cc/sh/v3/syntax"
@@ -81,12 +82,15 @@ func (c *ShellCmd) Sub() string {
 	return ""
 }
 
-var shParser = syntax.NewParser(syntax.Variant(syntax.LangBash))
+// A syntax.Parser is not safe for concurrent use; hako lint checks files in parallel.
+var shParsers = sync.Pool{New: func() any { return syntax.NewParser(syntax.Variant(syntax.LangBash)) }}
 
 // ParseShell parses src as a bash script.
 func ParseShell(src string) *Script {
 	s := &Script{PipefailAt: -1}
-	f, err := shParser.Parse(strings.NewReader(src), "")
+	p := shParsers.Get().(*syntax.Parser)
+	f, err := p.Parse(strings.NewReader(src), "")
+	shParsers.Put(p)
 	if err != nil {
 		s.Err = err
 		return s
