@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The demo of hako's main job at this stage: make a base image from Debian's busybox-static,
 # import it, list it, show its history, save it, remove it and load it back, then run containers
-# from it in the foreground and in the background and read their logs.
+# from it in the foreground and in the background and read their logs, and build an image from
+# examples/hello with hako build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH
@@ -39,4 +40,14 @@ run bin/hako logs ticker
 run bin/hako ps -a
 run bin/hako rm ticker
 run bin/hako system df
+# Build an image from a Dockerfile: two stages, a non-root USER, a .dockerignore; every step is
+# an image, so history shows an ID per step and run starts the state right after any of them.
+run cat examples/hello/Dockerfile examples/hello/.dockerignore
+run bin/hako build -t hello --progress plain examples/hello
+run bin/hako run --rm hello
+run bin/hako history hello
+step=$(bin/hako history -q --no-trunc hello | sed -n 7p)
+run bin/hako run --rm "$step" sh -c 'id -un; grep ^app: /etc/passwd; ls /usr/local/bin/greet 2>/dev/null || echo "no greet yet"'
+touch examples/hello/motd.txt
+run bin/hako build -t hello --progress plain examples/hello
 printf '\nstore: %s (remove it with rm -rf)\n' "$HAKO_ROOT"
