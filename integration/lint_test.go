@@ -316,3 +316,25 @@ func TestRunWarnsAndStrictRefuses(t *testing.T) {
 		t.Errorf("plain bind: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+func TestBuildCheck(t *testing.T) {
+	s := newStore(t)
+	dir := writeFiles(t, map[string]string{"Dockerfile": "FROM bb:1\nVOLUME /proc\nCMD echo hi\n", ".dockerignore": ".git\n"})
+	r := s.run("build", "--check", "-t", "x:1", dir)
+	if r.code != 1 || !strings.Contains(r.stdout, "VolumeSystemPath error") || !strings.Contains(r.stdout, "JSONArgsRecommended warning") {
+		t.Errorf("build --check: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	dir = writeFiles(t, map[string]string{"Dockerfile": "FROM bb:1\nCMD echo hi\n", ".dockerignore": ".git\n"})
+	if r := s.run("build", "--check", "-t", "x:1", dir); r.code != 0 || !strings.Contains(r.stdout, "JSONArgsRecommended") {
+		t.Errorf("build --check with warnings only: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if out := s.ok("images", "-a", "-q"); strings.TrimSpace(out) != "" {
+		t.Errorf("build --check built something: %q", out)
+	}
+	// # check=error=true stops a real build before any step, after the summary
+	dir = writeFiles(t, map[string]string{"Dockerfile": "# check=error=true\nFROM bb:1\nCMD echo hi\n", ".dockerignore": ".git\n"})
+	r = s.run("build", "-t", "x:1", dir)
+	if r.code != 1 || !strings.Contains(r.stderr, "1 warnings found") || !strings.Contains(r.stderr, " - JSONArgsRecommended: ") || !strings.Contains(r.stderr, "check=error=true") {
+		t.Errorf("check=error=true: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -68,6 +68,9 @@ so base images must already be in the store.`,
 					opts.Labels[k] = v
 				}
 			}
+			if done, err := buildCheck(a, cmd, opts); done || err != nil {
+				return err
+			}
 			out := a.stderr
 			var tty *ttyProgress
 			switch {
@@ -122,6 +125,7 @@ so base images must already be in the store.`,
 		},
 	}
 	fl := cmd.Flags()
+	addBuildCheck(cmd)
 	fl.StringArrayVarP(&tags, "tag", "t", nil, `Name and optionally a tag in the "name:tag" format`)
 	fl.StringVarP(&file, "file", "f", "", `Name of the Dockerfile (default: "PATH/Dockerfile"; "-" reads stdin)`)
 	fl.StringArrayVar(&buildArgs, "build-arg", nil, "Set build-time variables (KEY=VALUE, or KEY to take it from the environment)")

@@ -224,3 +224,67 @@ func checkRun(a *app, cmd *cobra.Command, o engine.CreateOptions) error {
 	}
 	return nil
 }
+
+// addBuildCheck gives build --check.
+func addBuildCheck(cmd *cobra.Command) {
+	cmd.Flags().Bool("check", false, "Run the lint rules on the Dockerfile and build nothing (exit 1 on an error-level finding)")
+}
+
+// buildCheck runs the lint rules before a build. With --check it prints every finding and
+// reports done: nothing is built, and an error-level finding (or any finding under
+// `# check=error=true`) fails. Without it, it prints a summary of BuildKit's checks and of
+// error-level findings, as docker build does, and fails only under `# check=error=true`.
+// A context from stdin (a tar) is not looked at; a Dockerfile that cannot be read is left
+// to the build to report.
+func buildCheck(a *app, cmd *cobra.Command, opts engine.BuildOptions) (done bool, err error) {
+	check, _ := cmd.Flags().GetBool("check")
+	src, path := opts.DockerfileContent, "-"
+	if src == nil {
+		path = opts.Dockerfile
+		if path == "" {
+			path = filepath.Join(opts.ContextDir, "Dockerfile")
+		}
+		if src, err = os.ReadFile(path); err != nil {
+			return false, nil
+		}
+	}
+	ctxDir := opts.ContextDir
+	if opts.ContextTar != nil {
+		ctxDir = ""
+	}
+	wd, _ := os.Getwd()
+	cfg, _, err := lint.LoadConfig("", filepath.Dir(path), wd)
+	if err != nil {
+		return true, errdefs.InvalidArgument(err)
+	}
+	res, err := lint.CheckDockerfile(src, lint.Options{Path: path, ContextDir: ctxDir, Config: cfg})
+	if err != nil {
+		return true, errdefs.InvalidArgument(err)
+	}
+	if check {
+		if err := lint.Write(a.stdout, "text", []*lint.Result{res}, Version); err != nil {
+			return true, err
+		}
+		if res.Failed(lint.SeverityError) {
+			return true, StatusError{Status: 1, Err: fmt.Errorf("lint: %d findings in %s", len(res.Findings), path)}
+		}
+		return true, nil
+	}
+	var shown []lint.Finding
+	for _, f := range res.Findings {
+		if r, ok := lint.Lookup(f.Rule); ok && (r.Source == lint.SourceBuildKit || f.Severity >= lint.SeverityError) {
+			shown = append(shown, f)
+		}
+	}
+	if len(shown) == 0 {
+		return false, nil
+	}
+	fmt.Fprintf(a.stderr, "%d warnings found (hako lint %s shows every rule):\n", len(shown), path)
+	for _, f := range shown {
+		fmt.Fprintf(a.stderr, " - %s: %s (line %d)\n", f.Rule, f.Message, f.Line)
+	}
+	if res.ErrorOnFindings {
+		return true, StatusError{Status: 1, Err: fmt.Errorf("lint violation found for rules (# check=error=true): build stopped")}
+	}
+	return false, nil
+}
