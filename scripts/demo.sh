@@ -10,6 +10,7 @@ if ! test -x /bin/busybox; then
   apt-get -o DPkg::Lock::Timeout=900 update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null
 fi
 go build -tags seccomp -o bin/hako ./cmd/hako
+go build -o bin/hako-init ./cmd/hako-init # static: the --init binary, found next to hako
 export HAKO_ROOT=${HAKO_ROOT:-$(mktemp -d /tmp/hako-demo.XXXXXX)}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -247,6 +247,11 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	opts := c.Config.Options
 	opts.ID = c.ID
 	opts.Rootfs = rootfs
+	if opts.Init && opts.InitBinary == "" {
+		if opts.InitBinary, err = findInit(); err != nil {
+			return fail(err, 125)
+		}
+	}
 	if opts.Hostname == "" {
 		opts.Hostname = c.ID[:12]
 	}
