@@ -50,10 +50,12 @@ func (l *Lease) add(d digest.Digest) error {
 		return nil
 	}
 	l.set[d] = true
+	// No fsync: a lease only has to be visible to other live processes (the page cache is
+	// shared); after a crash its owner is dead and it protects nothing anyway.
 	if _, err := fmt.Fprintln(l.f, d); err != nil {
 		return fmt.Errorf("record blob %s in lease: %w", d, err)
 	}
-	return l.f.Sync()
+	return nil
 }
 
 // Digests are the blobs this lease protects.
