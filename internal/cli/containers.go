@@ -495,6 +495,8 @@ func psCmd(a *app, use string) *cobra.Command {
 			}
 			var rows []any
 			n := 0
+			qw := bufio.NewWriter(a.stdout) // one write for a thousand IDs, not a thousand
+			defer qw.Flush()
 			for _, c := range list {
 				if last > 0 && n >= last {
 					break
@@ -511,7 +513,7 @@ func psCmd(a *app, use string) *cobra.Command {
 					id = reference.ShortID(id)
 				}
 				if quiet {
-					fmt.Fprintln(a.stdout, id)
+					fmt.Fprintln(qw, id)
 					continue
 				}
 				command := strings.Join(append([]string{c.Path}, c.Args...), " ")
@@ -529,7 +531,7 @@ func psCmd(a *app, use string) *cobra.Command {
 					RunningFor: since(c.Created), State: c.State.Status, Status: c.StatusLine(units.HumanDuration), Names: c.Name, Labels: strings.Join(labels, ","), Size: psSize(cmd.Context(), e, c, size || strings.Contains(format, ".Size"))})
 			}
 			if quiet {
-				return nil
+				return qw.Flush()
 			}
 			def := "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
 			if size {

@@ -18,8 +18,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hako-dev/hako/internal/content"
@@ -132,7 +136,7 @@ func (s *Store) Save(c *Container) error {
 
 // load reads one record, correcting a stale running state.
 func (s *Store) load(id string) (*Container, error) {
-	b, err := os.ReadFile(filepath.Join(s.Dir(id), "container.json"))
+	b, err := readRecord(filepath.Join(s.Dir(id), "container.json"))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, errdefs.NotFoundf("No such container: %s", id)
 	}
@@ -169,7 +173,8 @@ func (s *Store) MonitorAlive(id string) bool {
 	return false
 }
 
-// List reads every record, newest first.
+// List reads every record, newest first. `ps -a` on a thousand containers is a thousand small
+// files: they are read and decoded on every CPU at once.
 func (s *Store) List() ([]*Container, error) {
 	ents, err := os.ReadDir(s.Root)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -178,19 +183,66 @@ func (s *Store) List() ([]*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []*Container
+	ids := make([]string, 0, len(ents))
 	for _, e := range ents {
-		if !e.IsDir() || len(e.Name()) != 64 {
-			continue
+		if e.IsDir() && len(e.Name()) == 64 {
+			ids = append(ids, e.Name())
 		}
-		c, err := s.load(e.Name())
-		if err != nil {
-			continue // half-created (kill -9 before the first save) or being removed
+	}
+	loaded := make([]*Container, len(ids))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := min(runtime.GOMAXPROCS(0), 8, len(ids)); w > 0; w-- {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(ids) {
+					return
+				}
+				// An error is a record half-created (kill -9 before the first save) or being
+				// removed: not listed.
+				loaded[i], _ = s.load(ids[i])
+			}
+		}()
+	}
+	wg.Wait()
+	out := loaded[:0]
+	for _, c := range loaded {
+		if c != nil {
+			out = append(out, c)
 		}
-		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
 	return out, nil
+}
+
+// readRecord reads a file with open, read and close and nothing else: os.ReadFile's extra
+// fcntl, fstat and poller calls doubled the cost of List.
+func readRecord(path string) ([]byte, error) {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer syscall.Close(fd)
+	b := make([]byte, 0, 4096)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := syscall.Read(fd, b[len(b):cap(b)])
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
+		}
+		if n == 0 {
+			return b, nil
+		}
+		b = b[:len(b)+n]
+	}
 }
 
 // Get finds a container by full ID, name, or unique ID prefix, as Docker does.

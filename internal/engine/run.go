@@ -321,6 +321,7 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 		go monitor.ReadControl(h.Control, func(w, ht uint16) { p.Resize(w, ht) })
 	}
 	monitorReady(h, nil)
+	settleMonitor()
 	code, _ := p.Wait()
 	st, _ := rt.State(c.ID)
 	oom, _ := rt.OOMKilled(c.ID)
