@@ -23,7 +23,7 @@ func addImageCommands(a *app, root *cobra.Command) {
 	imageCmd.AddCommand(imagesCmd(a, "ls"), imagesCmd(a, "list"), importCmd(a), saveCmd(a), loadCmd(a), tagCmd(a), rmiCmd(a, "rm"),
 		historyCmd(a), inspectImageCmd(a, "inspect"), pruneImagesCmd(a))
 	systemCmd := &cobra.Command{Use: "system", Short: "Manage hako"}
-	systemCmd.AddCommand(dfCmd(a))
+	systemCmd.AddCommand(dfCmd(a), systemPruneCmd(a))
 	root.AddCommand(imageCmd, systemCmd, imagesCmd(a, "images"), importCmd(a), saveCmd(a), loadCmd(a), tagCmd(a), rmiCmd(a, "rmi"),
 		historyCmd(a), inspectImageCmd(a, "inspect"))
 }

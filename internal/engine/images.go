@@ -347,7 +347,9 @@ func (e *Engine) PruneImages(ctx context.Context, all bool) ([]string, int64, er
 		err := e.Images.Update(ctx, func(t *image.Txn) error {
 			// Delete changes the list: iterate over a copy.
 			for _, img := range append([]image.Image(nil), t.Images()...) {
-				if len(users[img.ID]) > 0 || (!all && !img.Dangling()) {
+				// Build steps are build cache, not dangling images: `builder prune` frees them,
+				// and `image prune -a` with every other unused image.
+				if len(users[img.ID]) > 0 || (!all && (!img.Dangling() || img.Intermediate)) {
 					continue
 				}
 				t.Delete(img.Manifest.Digest)
