@@ -11,7 +11,10 @@ import (
 // filesystems without overlayfs.
 func TestNativeSnapshotter(t *testing.T) {
 	s := newStore(t)
-	nat := func(args ...string) string { t.Helper(); return s.ok(append([]string{"--snapshotter", "native"}, args...)...) }
+	nat := func(args ...string) string {
+		t.Helper()
+		return s.ok(append([]string{"--snapshotter", "native"}, args...)...)
+	}
 	nat("import", busyboxTar(t), "busybox:latest")
 	base, err := os.ReadFile(busyboxTar(t))
 	if err != nil {
