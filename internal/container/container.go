@@ -247,11 +247,28 @@ func readRecord(path string) ([]byte, error) {
 
 // Get finds a container by full ID, name, or unique ID prefix, as Docker does.
 func (s *Store) Get(ref string) (*Container, error) {
+	// A full ID is the record's directory: read that one record, not all of them. The monitor,
+	// wait's polling and every command after `run` or `create` come this way.
+	if id := strings.TrimPrefix(ref, "/"); len(id) == 64 && isHex(id) {
+		c, err := s.load(id)
+		if !errors.Is(err, errdefs.ErrNotFound) {
+			return c, err
+		}
+	}
 	all, err := s.List()
 	if err != nil {
 		return nil, err
 	}
 	return Resolve(all, ref)
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !('0' <= s[i] && s[i] <= '9' || 'a' <= s[i] && s[i] <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // Resolve finds ref among cs.
