@@ -30,6 +30,7 @@ func addContainerCommands(a *app, root *cobra.Command) {
 	ctr.AddCommand(inspectContainerCmd(a), diffCmd(a), restartCmd(a), pruneContainersCmd(a))
 	root.AddCommand(diffCmd(a), restartCmd(a))
 	adjustInspectCommands(root)
+	addOpsCommands(a, root)
 }
 
 // runFlags are `run` and `create`'s flags.

@@ -440,7 +440,7 @@ func (e *Engine) Stop(ctx context.Context, ref string, timeout *int) error {
 	if err := e.Kill(ctx, c.ID, sig); err != nil && !errors.Is(err, errdefs.ErrConflict) {
 		return err
 	}
-	if t >= 0 {
+	if t > 0 { // Wait's 0 is "for ever": stop -t 0 goes straight to SIGKILL
 		if _, err := e.Wait(ctx, c.ID, time.Duration(t)*time.Second); err == nil {
 			return nil
 		}

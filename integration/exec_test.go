@@ -1,0 +1,177 @@
+package integration
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestExec: exit codes pass through (127, 126 as Docker's), the flags shape the process, stdin
+// reaches it with -i, -d returns at once, and the exec'd process has the container's
+// capabilities, seccomp filter and no_new_privileges.
+func TestExec(t *testing.T) {
+	s := runStore(t)
+	s.ok("run", "-d", "--name", "box", "-e", "FROM_RUN=1", "--security-opt", "no-new-privileges", "--cap-drop", "NET_RAW", "busybox", "sleep", "1000")
+
+	if r := s.run("exec", "box", "sh", "-c", "echo out; echo err >&2; exit 7"); r.code != 7 || r.stdout != "out\n" || r.stderr != "err\n" {
+		t.Fatalf("exec exit code: %+v", r)
+	}
+	if r := s.run("exec", "box", "nosuchcmd"); r.code != 127 || !strings.Contains(r.stderr, "nosuchcmd") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Fatalf("missing binary: %+v", r)
+	}
+	if r := s.run("exec", "box", "/etc/passwd"); r.code != 126 {
+		t.Fatalf("non-executable: %+v", r)
+	}
+	envFile := filepath.Join(t.TempDir(), "env")
+	os.WriteFile(envFile, []byte("# comment\nFROM_FILE=f\n"), 0o644)
+	got := s.ok("exec", "-u", "nobody", "-w", "/tmp", "-e", "X=y", "--env-file", envFile, "box", "sh", "-c", "id -u; pwd; echo $X $FROM_FILE $FROM_RUN")
+	if got != "65534\n/tmp\ny f 1\n" {
+		t.Fatalf("exec -u -w -e --env-file: %q", got)
+	}
+	if r := s.runIn([]byte("from stdin\n"), "exec", "-i", "box", "cat"); r.code != 0 || r.stdout != "from stdin\n" {
+		t.Fatalf("exec -i: %+v", r)
+	}
+	if r := s.runIn([]byte("ignored\n"), "exec", "box", "cat"); r.code != 0 || r.stdout != "" {
+		t.Fatalf("exec without -i reads no stdin: %+v", r)
+	}
+	if r := s.run("exec", "-t", "box", "sh", "-c", "tty >/dev/null && echo $TERM"); r.code != 0 || strings.TrimSpace(r.stdout) != "xterm" {
+		t.Fatalf("exec -t: %+v", r)
+	}
+	start := time.Now()
+	s.ok("exec", "-d", "box", "sh", "-c", "sleep 1; echo done >/tmp/detached")
+	if time.Since(start) > 900*time.Millisecond {
+		t.Fatalf("exec -d waited for the command")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.run("exec", "box", "cat", "/tmp/detached").stdout != "done\n" {
+		if time.Now().After(deadline) {
+			t.Fatal("exec -d: the command never ran")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// The container's confinement applies to the exec'd process.
+	status := func(pid string) map[string]string {
+		out := s.ok("exec", "box", "cat", "/proc/"+pid+"/status")
+		m := map[string]string{}
+		for _, l := range strings.Split(out, "\n") {
+			k, v, _ := strings.Cut(l, ":")
+			m[k] = strings.TrimSpace(v)
+		}
+		return m
+	}
+	init, self := status("1"), status("self")
+	for _, k := range []string{"CapEff", "CapBnd", "CapPrm", "NoNewPrivs", "Seccomp"} {
+		if init[k] != self[k] {
+			t.Errorf("%s: container init %q, exec %q", k, init[k], self[k])
+		}
+	}
+	if self["NoNewPrivs"] != "1" || self["Seccomp"] != "2" {
+		t.Errorf("exec process: NoNewPrivs %q Seccomp %q, want 1 and 2", self["NoNewPrivs"], self["Seccomp"])
+	}
+	if priv := status2(s, "--privileged"); priv["CapEff"] == self["CapEff"] || priv["Seccomp"] != "2" {
+		t.Errorf("exec --privileged: CapEff %q (plain %q), Seccomp %q", priv["CapEff"], self["CapEff"], priv["Seccomp"])
+	}
+
+	// Refused once the container stopped, in Docker's words, with nothing run.
+	s.ok("stop", "-t", "0", "box")
+	if r := s.run("exec", "box", "true"); r.code != 125 || !strings.Contains(r.stderr, "is not running") {
+		t.Fatalf("exec in a stopped container: %+v", r)
+	}
+	if r := s.run("exec", "nosuchbox", "true"); r.code != 125 || !strings.Contains(r.stderr, "No such container: nosuchbox") {
+		t.Fatalf("exec in an unknown container: %+v", r)
+	}
+}
+
+func status2(s *store, flag string) map[string]string {
+	out := s.ok("exec", flag, "box", "cat", "/proc/self/status")
+	m := map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		k, v, _ := strings.Cut(l, ":")
+		m[k] = strings.TrimSpace(v)
+	}
+	return m
+}
+
+// TestExecCannotReachHakoBinary: CVE-2019-5736. A process in the container that gets hold of the
+// binary that libcontainer ran to enter the container (its /proc/PID/exe, or /proc/self/exe
+// reached through a symlink the container planted) finds a sealed copy: writes fail and the
+// hako binary on the host stays as it was.
+func TestExecCannotReachHakoBinary(t *testing.T) {
+	s := runStore(t)
+	before := fileHash(t, hakoBin)
+	s.ok("run", "-d", "--name", "box", "busybox", "sleep", "1000")
+
+	// The direct attempts: the exec'd process's own exe and the container init's.
+	for _, p := range []string{"/proc/self/exe", "/proc/1/exe"} {
+		if r := s.run("exec", "box", "sh", "-c", "echo pwned >> "+p); r.code == 0 {
+			t.Errorf("writing %s from an exec succeeded", p)
+		}
+	}
+
+	// The real attack: the container makes its command a link to /proc/self/exe, so that the
+	// exec runs the binary that libcontainer started to enter the container. That binary (hako
+	// `import -`, reading stdin) stays alive while a second exec tries to write it.
+	s.ok("exec", "box", "ln", "-s", "/proc/self/exe", "/bin/hijack")
+	cmd := exec.Command(hakoBin, "--root", s.root, "exec", "-i", "box", "/bin/hijack", "import", "-")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	find := `for p in /proc/[0-9]*; do if tr '\0' ' ' <$p/cmdline 2>/dev/null | grep -q '^/bin/hijack import'; then echo ${p#/proc/}; fi; done`
+	var pid string
+	deadline := time.Now().Add(10 * time.Second)
+	for pid == "" {
+		select {
+		case err := <-exited:
+			// libcontainer ran the exec from a sealed copy that cannot even be executed again
+			// from inside the container: the attack stops here.
+			t.Logf("the hijacked exec was refused (%v): %s", err, strings.TrimSpace(out.String()))
+			exited <- err
+			goto check
+		default:
+		}
+		pid = strings.TrimSpace(s.ok("exec", "box", "sh", "-c", find))
+		if time.Now().After(deadline) {
+			t.Fatalf("the hijacked exec neither ran nor failed: %s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The container can see it, and may even read it, but never write it.
+	if r := s.run("exec", "box", "sh", "-c", "readlink /proc/"+pid+"/exe; echo pwned >> /proc/"+pid+"/exe && echo WROTE"); strings.Contains(r.stdout, "WROTE") {
+		t.Fatalf("a container process wrote the binary it was exec'd from: %+v", r)
+	} else {
+		t.Logf("the container sees the exec's binary as %q; write: %s", strings.TrimSpace(strings.Split(r.stdout, "\n")[0]), strings.TrimSpace(r.stderr))
+	}
+check:
+	stdin.Close()
+	<-exited
+	if after := fileHash(t, hakoBin); after != before {
+		t.Fatalf("the hako binary changed: %s -> %s", before, after)
+	}
+}
+
+func fileHash(t *testing.T, p string) string {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	io.Copy(h, f)
+	return hex.EncodeToString(h.Sum(nil))
+}

@@ -1,0 +1,20 @@
+package cli
+
+import "github.com/spf13/cobra"
+
+// addOpsCommands registers the verbs that work with running containers: exec, cp, commit,
+// export, top, stats, pause, unpause, rename, update, and the boot-time start.
+func addOpsCommands(a *app, root *cobra.Command) {
+	var ctr *cobra.Command
+	for _, c := range root.Commands() {
+		if c.Name() == "container" {
+			ctr = c
+		}
+	}
+	for _, mk := range []func(*app) *cobra.Command{execCmd} {
+		root.AddCommand(mk(a))
+		if ctr != nil {
+			ctr.AddCommand(mk(a))
+		}
+	}
+}
