@@ -288,7 +288,12 @@ func runCmd(a *app, create bool) *cobra.Command {
 				detach()
 				return err
 			}
+			stopProxy := func() {}
+			if !f.tty {
+				stopProxy = proxySignals(e, c.ID)
+			}
 			code := <-exit
+			stopProxy()
 			detach()
 			if code != 0 {
 				return StatusError{Status: code}
