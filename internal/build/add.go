@@ -32,6 +32,10 @@ func (s *Stage) addStep(st *Step, x *instructions.AddCommand) error {
 			return errdefs.NotImplemented(fmt.Errorf("ADD %s: sources from URLs and git are not supported: hako builds have no network", p))
 		}
 	}
+	spec.Link = x.Link
+	if err := spec.setExcludes(x.ExcludePatterns); err != nil {
+		return err
+	}
 	spec.Unpack = true
 	return s.finishCopy(st, spec)
 }

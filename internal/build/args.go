@@ -84,12 +84,12 @@ func (e *kvEnv) setDefault(k, v string) {
 func (e *kvEnv) Get(k string) (string, bool) { v, ok := e.m[k]; return v, ok }
 func (e *kvEnv) Keys() []string              { return e.keys }
 
-// UnusedArgs lists build args that no ARG declares (proxy args excepted), sorted, for the
-// warning Docker prints.
+// UnusedArgs lists build args that no ARG declares (proxy args and SOURCE_DATE_EPOCH, which
+// the builder itself consumes, excepted), sorted, for the warning Docker prints.
 func unusedArgs(given map[string]string, declared map[string]bool) []string {
 	var out []string
 	for k := range given {
-		if !declared[k] && !IsProxyArg(k) {
+		if !declared[k] && !IsProxyArg(k) && k != "SOURCE_DATE_EPOCH" {
 			out = append(out, k)
 		}
 	}

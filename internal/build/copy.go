@@ -12,7 +12,6 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -20,6 +19,7 @@ import (
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/hako-dev/hako/internal/errdefs"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/patternmatcher"
 	"golang.org/x/sys/unix"
 )
 
@@ -34,14 +34,28 @@ type CopySpec struct {
 	Contents  []InlineFile // heredocs
 	Dest      string       // absolute; a trailing "/" says "directory"
 	Chown     string
-	Chmod     *os.FileMode
+	Chmod     *Chmod
 	// Unpack is ADD's: a local tar archive source is extracted into Dest.
 	Unpack bool
+	// Link (--link) makes the step's layer from an empty tree, so that neither the layer nor its
+	// cache key depends on the parent's filesystem.
+	Link bool
+	// Parents (--parents) keeps each source's path below the context (or below a "/./" pivot in
+	// the source) under Dest.
+	Parents bool
+	// Excludes (--exclude, repeatable) are patternmatcher patterns, matched against the paths
+	// that a source copies relative to the directory it is copied from.
+	Excludes []string
+	exclude  *patternmatcher.PatternMatcher
 }
 
 func (s *Stage) copyStep(st *Step, x *instructions.CopyCommand) error {
 	spec, err := s.copySpec("COPY", x.SourcesAndDest, x.Chown, x.Chmod)
 	if err != nil {
+		return err
+	}
+	spec.Link, spec.Parents = x.Link, x.Parents
+	if err := spec.setExcludes(x.ExcludePatterns); err != nil {
 		return err
 	}
 	if x.From != "" {
@@ -56,13 +70,9 @@ func (s *Stage) copySpec(name string, sd instructions.SourcesAndDest, chown, chm
 	for _, c := range sd.SourceContents {
 		spec.Contents = append(spec.Contents, InlineFile{Name: c.Path, Data: c.Data, Mode: 0o644})
 	}
-	if chmod != "" {
-		m, err := strconv.ParseUint(chmod, 8, 32)
-		if err != nil || m > 0o7777 {
-			return nil, errdefs.Invalidf("%s --chmod=%s: hako takes an octal mode such as 0755", name, chmod)
-		}
-		fm := unixMode(uint32(m))
-		spec.Chmod = &fm
+	var err error
+	if spec.Chmod, err = ParseChmod(chmod); err != nil {
+		return nil, fmt.Errorf("%s %w", name, err)
 	}
 	if n := len(spec.Sources) + len(spec.Contents); n > 1 && !strings.HasSuffix(sd.DestPath, "/") {
 		return nil, errdefs.Invalidf("When using %s with more than one source file, the destination must be a directory and end with a /", name)
@@ -81,7 +91,16 @@ func (s *Stage) finishCopy(st *Step, spec *CopySpec) error {
 		flags = append(flags, "--chown="+spec.Chown)
 	}
 	if spec.Chmod != nil {
-		flags = append(flags, fmt.Sprintf("--chmod=%04o", uint32(spec.Chmod.Perm())|specialBits(*spec.Chmod)))
+		flags = append(flags, "--chmod="+spec.Chmod.String())
+	}
+	if spec.Link {
+		flags = append(flags, "--link")
+	}
+	if spec.Parents {
+		flags = append(flags, "--parents")
+	}
+	for _, e := range spec.Excludes {
+		flags = append(flags, "--exclude="+e)
 	}
 	srcs := append([]string{}, spec.Sources...)
 	for _, c := range spec.Contents {
@@ -89,9 +108,75 @@ func (s *Stage) finishCopy(st *Step, spec *CopySpec) error {
 	}
 	parts := append(append(flags, srcs...), spec.Dest)
 	st.CreatedBy = spec.Instruction + " " + strings.Join(parts, " ") + " # buildkit"
-	st.KeyText = fmt.Sprintf("%s %q dest=%q chown=%q chmod=%v unpack=%v contents=%q user=%q", spec.Instruction, flags, spec.Dest, spec.Chown, spec.Chmod, spec.Unpack, spec.Contents, s.Config.Config.User)
+	st.KeyText = fmt.Sprintf("%s %q dest=%q chown=%q chmod=%v unpack=%v contents=%q", spec.Instruction, flags, spec.Dest, spec.Chown, spec.Chmod, spec.Unpack, spec.Contents)
+	if !spec.Link {
+		// A --link layer is made without the stage's state; other copies read it.
+		st.KeyText += fmt.Sprintf(" user=%q", s.Config.Config.User)
+	}
 	return nil
 }
+
+// setExcludes compiles the --exclude patterns.
+func (c *CopySpec) setExcludes(pats []string) error {
+	if len(pats) == 0 {
+		return nil
+	}
+	pm, err := patternmatcher.New(pats)
+	if err != nil {
+		return errdefs.Invalidf("%s --exclude: %v", c.Instruction, err)
+	}
+	c.Excludes, c.exclude = pats, pm
+	return nil
+}
+
+// excluded reports whether rel, relative to the directory a source is copied from, is excluded
+// by --exclude.
+func (c *CopySpec) excluded(rel string) bool {
+	if c.exclude == nil || rel == "." || rel == "" {
+		return false
+	}
+	m, err := c.exclude.MatchesOrParentMatches(filepath.FromSlash(rel))
+	return err == nil && m
+}
+
+// excludeBase is what --exclude patterns see a match's entries relative to: a named directory's
+// own content, or otherwise the directory holding the match (so "*.txt" excludes the files that
+// "COPY *.txt" or "COPY a.txt" names).
+func excludeBase(m Match) string {
+	if m.Named && m.Info.IsDir() {
+		return ""
+	}
+	return path.Base(m.Rel)
+}
+
+// walk is src.walk for the step's match, minus what --exclude excludes.
+func (c *CopySpec) walk(ctx context.Context, src *Source, m Match, fn func(rel, host string, fi fs.FileInfo) error) error {
+	if c.exclude == nil {
+		return src.walk(ctx, m, fn)
+	}
+	base := excludeBase(m)
+	return src.walk(ctx, m, func(rel, host string, fi fs.FileInfo) error {
+		p := rel
+		if base != "" {
+			p = path.Join(base, rel)
+		}
+		if c.excluded(p) {
+			if fi.IsDir() && !c.exclude.Exclusions() {
+				return fs.SkipDir
+			}
+			if !fi.IsDir() {
+				return nil
+			}
+			// An exception may bring back something below: look inside without copying the
+			// directory itself (its parents are made as for any destination).
+			return errSkipSelf
+		}
+		return fn(rel, host, fi)
+	})
+}
+
+// errSkipSelf tells walk to skip an entry but visit a directory's content.
+var errSkipSelf = errors.New("skip this entry only")
 
 // Match is one source of a COPY after wildcards and symlinks: a path on the host inside the
 // source's root.
@@ -101,6 +186,9 @@ type Match struct {
 	Info fs.FileInfo
 	// Named says the source was given by name (not by a wildcard).
 	Named bool
+	// Keep is, for --parents, the path kept under the destination: Rel, less what comes before
+	// a "/./" pivot in the source.
+	Keep string
 }
 
 // Resolve finds what the step's sources name in src. A missing source, a path that climbs out
@@ -115,6 +203,14 @@ func (c *CopySpec) Resolve(src *Source) ([]Match, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: %w", c.Instruction, p, err)
 		}
+		pivot := ""
+		if c.Parents {
+			if before, _, ok := strings.Cut(filepath.ToSlash(p), "/./"); ok {
+				if pivot, err = src.clean(before); err != nil {
+					return nil, fmt.Errorf("%s %s: %w", c.Instruction, p, err)
+				}
+			}
+		}
 		if hasMeta(rel) {
 			ms, err := src.glob(rel)
 			if err != nil {
@@ -122,6 +218,9 @@ func (c *CopySpec) Resolve(src *Source) ([]Match, error) {
 			}
 			if len(ms) == 0 {
 				return nil, errdefs.NotFoundf("%s %s: no source files match %q in the %s", c.Instruction, p, p, src.Name)
+			}
+			for i := range ms {
+				ms[i].Keep = keepPath(ms[i].Rel, pivot)
 			}
 			out = append(out, ms...)
 			continue
@@ -139,9 +238,23 @@ func (c *CopySpec) Resolve(src *Source) ([]Match, error) {
 		} else if err != nil {
 			return nil, fmt.Errorf("%s %s: %w", c.Instruction, p, err)
 		}
-		out = append(out, Match{Rel: rel, Path: host, Info: fi, Named: true})
+		out = append(out, Match{Rel: rel, Path: host, Info: fi, Named: true, Keep: keepPath(rel, pivot)})
 	}
 	return out, nil
+}
+
+// keepPath is rel below pivot ("" or "." for none).
+func keepPath(rel, pivot string) string {
+	if pivot == "" || pivot == "." {
+		return rel
+	}
+	if k, ok := strings.CutPrefix(rel, pivot+"/"); ok {
+		return k
+	}
+	if rel == pivot {
+		return "."
+	}
+	return rel
 }
 
 func isURL(p string) bool {
@@ -240,7 +353,7 @@ func (c *CopySpec) Digest(ctx context.Context, src *Source, matches []Match) (st
 	for _, m := range matches {
 		m = src.follow(m)
 		fmt.Fprintf(h, "source %q named=%v\n", m.Rel, m.Named)
-		err := src.walk(ctx, m, func(rel, host string, fi fs.FileInfo) error {
+		err := c.walk(ctx, src, m, func(rel, host string, fi fs.FileInfo) error {
 			st := fi.Sys().(*syscall.Stat_t)
 			fmt.Fprintf(h, "%q %o", rel, uint32(st.Mode))
 			if src.KeepOwner {
@@ -298,7 +411,9 @@ func (s *Source) walk(ctx context.Context, m Match, fn func(rel, host string, fi
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := fn(rel, host, fi); err != nil {
+		if err := fn(rel, host, fi); errors.Is(err, fs.SkipDir) {
+			return nil
+		} else if err != nil && !errors.Is(err, errSkipSelf) {
 			return err
 		}
 		if !fi.IsDir() {
@@ -397,7 +512,7 @@ type CopyOptions struct {
 // cannot send a write outside.
 func (c *CopySpec) Copy(ctx context.Context, src *Source, matches []Match, root string, opts CopyOptions) error {
 	dest := c.Dest
-	destIsDir := strings.HasSuffix(dest, "/") || len(matches)+len(c.Contents) > 1
+	destIsDir := strings.HasSuffix(dest, "/") || len(matches)+len(c.Contents) > 1 || c.Parents
 	for _, m := range matches {
 		if hasMeta(m.Rel) || !m.Named {
 			destIsDir = destIsDir || len(matches) > 1
@@ -432,15 +547,18 @@ func (c *CopySpec) Copy(ctx context.Context, src *Source, matches []Match, root 
 			}
 		}
 		target := dest
-		if m.Info.IsDir() {
+		switch {
+		case c.Parents:
+			target = path.Join(dest, m.Keep)
+		case m.Info.IsDir():
 			target = strings.TrimSuffix(dest, "/")
 			if target == "" {
 				target = "/"
 			}
-		} else if destIsDir {
+		case destIsDir:
 			target = path.Join(dest, path.Base(m.Rel))
 		}
-		err := src.walk(ctx, m, func(rel, host string, fi fs.FileInfo) error {
+		err := c.walk(ctx, src, m, func(rel, host string, fi fs.FileInfo) error {
 			return w.entry(path.Join(target, rel), host, fi, rel == "." && fi.IsDir())
 		})
 		if err != nil {
@@ -454,7 +572,7 @@ type copier struct {
 	root  string
 	src   *Source
 	opts  CopyOptions
-	chmod *os.FileMode
+	chmod *Chmod
 	dirs  []dirTimes // directories whose times are set once their content is written
 }
 
@@ -516,10 +634,11 @@ func (w *copier) owner(fi fs.FileInfo) (int, int) {
 }
 
 func (w *copier) mode(fi fs.FileInfo) os.FileMode {
-	if w.chmod != nil && fi.Mode().Type() != fs.ModeSymlink {
-		return *w.chmod
+	m := fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+	if fi.Mode().Type() == fs.ModeSymlink {
+		return m
 	}
-	return fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+	return applyChmod(w.chmod, m, fi.IsDir())
 }
 
 // entry writes one entry at target (absolute in the root). mergeDir says target is the
@@ -622,10 +741,7 @@ func (w *copier) writeContent(target string, f InlineFile) error {
 	if err := fh.Close(); err != nil {
 		return err
 	}
-	mode := f.Mode
-	if w.chmod != nil {
-		mode = *w.chmod
-	}
+	mode := applyChmod(w.chmod, f.Mode, false)
 	uid, gid := 0, 0
 	if w.opts.Chown != nil {
 		uid, gid = w.opts.Chown.UID, w.opts.Chown.GID

@@ -61,6 +61,15 @@ so base images must already be in the store.`,
 			if opts.BuildArgs, err = build.ParseBuildArgs(buildArgs, os.LookupEnv); err != nil {
 				return err
 			}
+			if v, ok := os.LookupEnv(engine.SourceDateEpochArg); ok && v != "" {
+				// As buildx: the environment's SOURCE_DATE_EPOCH, unless --build-arg sets it.
+				if _, given := opts.BuildArgs[engine.SourceDateEpochArg]; !given {
+					if opts.BuildArgs == nil {
+						opts.BuildArgs = map[string]string{}
+					}
+					opts.BuildArgs[engine.SourceDateEpochArg] = v
+				}
+			}
 			if len(labels) > 0 {
 				opts.Labels = map[string]string{}
 				for _, l := range labels {

@@ -229,9 +229,8 @@ func (f *File) errorf(line int, word, format string, args ...any) error {
 
 // unsupported flags per instruction: they parse, but hako does not do what they ask.
 var unsupportedFlags = map[string][]string{
-	"run":  {"mount", "device", "security"},
-	"copy": {"link", "parents", "exclude"},
-	"add":  {"link", "exclude", "checksum", "keep-git-dir", "unpack"},
+	"run": {"mount", "device", "security"},
+	"add": {"checksum", "keep-git-dir", "unpack"},
 }
 
 // checkSupported refuses what hako parses but does not implement.

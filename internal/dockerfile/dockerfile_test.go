@@ -62,6 +62,21 @@ func srcDest(s instructions.SourcesAndDest) string {
 	return out
 }
 
+// copyFlags shows COPY and ADD's --link, --parents and --exclude when they are given.
+func copyFlags(link, parents bool, excludes []string) string {
+	var b strings.Builder
+	if link {
+		b.WriteString(" link")
+	}
+	if parents {
+		b.WriteString(" parents")
+	}
+	for _, e := range excludes {
+		fmt.Fprintf(&b, " exclude=%q", e)
+	}
+	return b.String()
+}
+
 func cmdString(c instructions.Command) string {
 	switch x := c.(type) {
 	case *instructions.RunCommand:
@@ -71,9 +86,9 @@ func cmdString(c instructions.Command) string {
 	case *instructions.EntrypointCommand:
 		return "ENTRYPOINT " + cmdLine(x.ShellDependantCmdLine)
 	case *instructions.CopyCommand:
-		return fmt.Sprintf("COPY from=%q chown=%q chmod=%q %s", x.From, x.Chown, x.Chmod, srcDest(x.SourcesAndDest))
+		return fmt.Sprintf("COPY from=%q chown=%q chmod=%q%s %s", x.From, x.Chown, x.Chmod, copyFlags(x.Link, x.Parents, x.ExcludePatterns), srcDest(x.SourcesAndDest))
 	case *instructions.AddCommand:
-		return fmt.Sprintf("ADD chown=%q chmod=%q %s", x.Chown, x.Chmod, srcDest(x.SourcesAndDest))
+		return fmt.Sprintf("ADD chown=%q chmod=%q%s %s", x.Chown, x.Chmod, copyFlags(x.Link, false, x.ExcludePatterns), srcDest(x.SourcesAndDest))
 	case *instructions.EnvCommand:
 		return "ENV " + kvs(x.Env)
 	case *instructions.LabelCommand:

@@ -83,6 +83,7 @@ type builder struct {
 	vertex   int
 	results  map[int]*stepImage // by stage index
 	platform string
+	epoch    *time.Time // SOURCE_DATE_EPOCH; nil when the build has none
 }
 
 func (b *builder) start(name string) *build.Vertex {
@@ -116,6 +117,10 @@ func (e *Engine) Build(ctx context.Context, opts BuildOptions) (*BuildResult, er
 	}
 	host := ocispec.Platform{OS: "linux", Architecture: goruntime.GOARCH}
 	b.platform = host.OS + "/" + host.Architecture
+	var err error
+	if b.epoch, err = sourceDateEpoch(opts.BuildArgs); err != nil {
+		return nil, err
+	}
 	e.cleanStaleBuilds()
 	tmp, err := os.MkdirTemp(e.tmpDir(), "build-")
 	if err != nil {
@@ -448,7 +453,10 @@ func (b *builder) step(ctx context.Context, st *build.Stage, step *build.Step, p
 			return nil, false, err
 		}
 	}
-	key := step.CacheKey(parent.id, b.platform, sources)
+	if step.Kind == build.KindCopy && step.Copy.Link {
+		return b.linkStep(ctx, st, step, parent, src, matches, sources, noCache, v)
+	}
+	key := step.CacheKey(parent.id, b.keyPlatform(), sources)
 	if !noCache {
 		if img, ok := b.e.cacheLookup(ctx, key); ok {
 			if s, err := b.imageState(ctx, img); err == nil {
@@ -468,7 +476,7 @@ func (b *builder) step(ctx context.Context, st *build.Stage, step *build.Step, p
 			layers = append(layers, *desc)
 		}
 	}
-	cfg := st.Result(step, diffID, time.Now().UTC())
+	cfg := st.Result(step, diffID, b.now())
 	id, err := b.e.recordImageAs(ctx, b.lease, cfg, layers, nil, parent.id, true)
 	if err != nil {
 		return nil, false, err
@@ -611,13 +619,18 @@ func (b *builder) commitLayer(ctx context.Context, key string, mounts []mount.Mo
 	if err != nil {
 		return nil, "", err
 	}
+	if b.epoch != nil {
+		if err := clampTimes(dir, *b.epoch); err != nil {
+			return nil, "", fmt.Errorf("clamp times to SOURCE_DATE_EPOCH: %w", err)
+		}
+	}
 	w, err := e.Content.Writer(ctx, b.lease)
 	if err != nil {
 		return nil, "", err
 	}
 	defer w.Close()
 	if wh == archive.OverlayWhiteouts {
-		err = archive.WriteOverlayDiff(ctx, w, dir, archive.DiffOptions{})
+		err = archive.WriteOverlayDiff(ctx, w, dir, archive.DiffOptions{SourceDateEpoch: b.epoch})
 	} else {
 		lower := ""
 		if parentChain != "" {
@@ -631,7 +644,7 @@ func (b *builder) commitLayer(ctx context.Context, key string, mounts []mount.Mo
 				return nil, "", err
 			}
 		}
-		err = archive.WriteDiff(ctx, w, lower, dir, archive.DiffOptions{})
+		err = archive.WriteDiff(ctx, w, lower, dir, archive.DiffOptions{SourceDateEpoch: b.epoch})
 	}
 	if err != nil {
 		return nil, "", err

@@ -24,6 +24,8 @@ type cacheEntry struct {
 	Key     digest.Digest `json:"key"`
 	Image   digest.Digest `json:"image"`
 	Created time.Time     `json:"created"`
+	// Link is set for a --link step: the layer it made, reusable on any parent.
+	Link *linkLayer `json:"link,omitempty"`
 }
 
 func (e *Engine) cacheDir() string { return filepath.Join(e.Root, "buildcache") }

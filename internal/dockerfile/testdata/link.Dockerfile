@@ -1,2 +1,3 @@
 FROM busybox
-COPY --link a /a
+COPY --link --parents --exclude=*.log --exclude=tmp/ a/./b /a/
+ADD --link --exclude=x a.tar /t/
