@@ -11,7 +11,7 @@ func addOpsCommands(a *app, root *cobra.Command) {
 			ctr = c
 		}
 	}
-	for _, mk := range []func(*app) *cobra.Command{execCmd} {
+	for _, mk := range []func(*app) *cobra.Command{execCmd, cpCmd} {
 		root.AddCommand(mk(a))
 		if ctr != nil {
 			ctr.AddCommand(mk(a))

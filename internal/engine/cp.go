@@ -1,0 +1,206 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/hako-dev/hako/internal/container"
+	"github.com/hako-dev/hako/internal/cp"
+	"github.com/hako-dev/hako/internal/errdefs"
+	"github.com/hako-dev/hako/internal/mount"
+)
+
+// CopyOptions are `cp`'s flags.
+type CopyOptions struct {
+	Archive    bool // -a: keep uid and gid
+	FollowLink bool // -L: copy what a source symlink points to
+}
+
+// CopyFromContainer is `cp CONTAINER:SRC DST`: DST is a host path, or "-" to write a tar of SRC
+// to w.
+func (e *Engine) CopyFromContainer(ctx context.Context, ref, src, dst string, w io.Writer, o CopyOptions) error {
+	c, err := e.Containers().Get(ref)
+	if err != nil {
+		return err
+	}
+	return e.withContainerRoot(ctx, c, func(dir string) error {
+		croot, err := cp.OpenRoot(dir)
+		if err != nil {
+			return err
+		}
+		defer croot.Close()
+		info, err := croot.Stat(src, o.FollowLink)
+		if err == nil && !info.Exists {
+			err = fs.ErrNotExist
+		}
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+				return errdefs.NotFoundf("Could not find the file %s in container %s", src, ref)
+			}
+			return fmt.Errorf("copy from container %s: %s: %w", ref, src, err)
+		}
+		if !info.IsDir && strings.HasSuffix(src, "/") {
+			return errdefs.Invalidf("copy from container %s: %s: not a directory", ref, src)
+		}
+		if dst == "-" {
+			return croot.WriteTar(ctx, w, src, o.FollowLink, tarName(src))
+		}
+		hroot, err := cp.OpenRoot("/")
+		if err != nil {
+			return err
+		}
+		defer hroot.Close()
+		hdst, err := filepath.Abs(dst)
+		if err != nil {
+			return err
+		}
+		if strings.HasSuffix(dst, "/") && hdst != "/" {
+			hdst += "/"
+		}
+		return copyTree(ctx, croot, src, info, hroot, hdst, o, dst)
+	})
+}
+
+// CopyToContainer is `cp SRC CONTAINER:DST`: SRC is a host path, or "-" to read a tar from r
+// and unpack it into the directory DST.
+func (e *Engine) CopyToContainer(ctx context.Context, ref, src string, r io.Reader, dst string, o CopyOptions) error {
+	c, err := e.Containers().Get(ref)
+	if err != nil {
+		return err
+	}
+	hroot, err := cp.OpenRoot("/")
+	if err != nil {
+		return err
+	}
+	defer hroot.Close()
+	var info cp.Info
+	var hsrc string
+	if src != "-" {
+		if hsrc, err = filepath.Abs(src); err != nil {
+			return err
+		}
+		switch { // Abs cleans away what Docker's rules read
+		case strings.HasSuffix(src, "/."):
+			hsrc += "/."
+		case strings.HasSuffix(src, "/"):
+			hsrc += "/"
+		}
+		info, err = hroot.Stat(hsrc, o.FollowLink)
+		if err == nil && !info.Exists {
+			err = &fs.PathError{Op: "lstat", Path: src, Err: fs.ErrNotExist}
+		}
+		if err != nil {
+			return errdefs.NotFound(fmt.Errorf("copy to container %s: %w", ref, unwrapPathErr(err, src)))
+		}
+	}
+	return e.withContainerRoot(ctx, c, func(dir string) error {
+		croot, err := cp.OpenRoot(dir)
+		if err != nil {
+			return err
+		}
+		defer croot.Close()
+		if src == "-" {
+			di, err := croot.Stat(dst, true)
+			if err != nil || !di.Exists || !di.IsDir {
+				return errdefs.Invalidf("copy to container %s: destination %s must be an existing directory when copying from stdin", ref, dst)
+			}
+			return croot.ExtractTar(ctx, r, dst, cp.ExtractOptions{KeepOwner: o.Archive, Name: "stdin"})
+		}
+		return copyTree(ctx, hroot, hsrc, info, croot, dst, o, ref+":"+dst)
+	})
+}
+
+func unwrapPathErr(err error, name string) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("lstat %s: %w", name, pe.Err)
+	}
+	return err
+}
+
+// tarName is the name a copied path takes in a tar stream: its base name, "." for the root.
+func tarName(p string) string {
+	b := path.Base(path.Clean("/" + p))
+	if b == "/" {
+		return "."
+	}
+	return b
+}
+
+// copyTree copies src of one root to dst of another with Docker's rules: a file replaces a file
+// or lands in a directory under its own name, or is saved as dst when that does not exist; a
+// directory lands in an existing directory under its own name (its contents with "SRC/."), or
+// becomes dst. The copy streams as a tar from one side to the other.
+func copyTree(ctx context.Context, from *cp.Root, src string, info cp.Info, to *cp.Root, dst string, o CopyOptions, dstName string) error {
+	di, err := to.Stat(dst, true)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return errdefs.NotFoundf("copy to %s: the parent directory does not exist", dstName)
+		}
+		return fmt.Errorf("copy to %s: %w", dstName, err)
+	}
+	contents := info.IsDir && (strings.HasSuffix(src, "/.") || tarName(src) == ".")
+	var destDir, name string
+	switch {
+	case di.Exists && di.IsDir:
+		destDir, name = dst, tarName(src)
+		if contents {
+			name = "."
+		}
+	case di.Exists && info.IsDir:
+		return errdefs.Invalidf("cannot copy a directory to a file: %s", dstName)
+	case !di.Exists && strings.HasSuffix(dst, "/"):
+		if !info.IsDir {
+			return errdefs.NotFoundf("copy to %s: no such directory", dstName)
+		}
+		fallthrough
+	default:
+		destDir, name = path.Dir(path.Clean("/"+dst)), path.Base(path.Clean("/"+dst))
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(from.WriteTar(ctx, pw, src, o.FollowLink, name))
+	}()
+	err = to.ExtractTar(ctx, pr, destDir, cp.ExtractOptions{KeepOwner: o.Archive, Name: "copy of " + src})
+	pr.CloseWithError(io.ErrClosedPipe)
+	if err != nil {
+		return fmt.Errorf("copy %s to %s: %w", src, dstName, err)
+	}
+	return nil
+}
+
+// withContainerRoot runs fn with a host directory that holds the container's root filesystem.
+// A running container's is the monitor's mount at containers/ID/rootfs, the very tree the
+// container sees (a second overlay mount of a live upper dir is undefined behaviour in
+// overlayfs). A stopped one's snapshot is mounted read-write at a private temporary directory
+// for the copy and unmounted after, so the rootfs mount point stays free for a start that races
+// with the copy. Volumes and the /etc files bound into a running container are not part of
+// either view.
+func (e *Engine) withContainerRoot(ctx context.Context, c *container.Container, fn func(dir string) error) error {
+	cs := e.Containers()
+	if c.State.Running {
+		return fn(filepath.Join(cs.Dir(c.ID), "rootfs"))
+	}
+	mounts, err := e.Snapshots.Mounts(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(cs.Dir(c.ID), "mnt-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp)
+	if err := mount.All(mounts, tmp); err != nil {
+		return err
+	}
+	defer mount.Unmount(tmp)
+	return fn(tmp)
+}
