@@ -11,7 +11,8 @@ func addOpsCommands(a *app, root *cobra.Command) {
 			ctr = c
 		}
 	}
-	for _, mk := range []func(*app) *cobra.Command{execCmd, cpCmd} {
+	for _, mk := range []func(*app) *cobra.Command{execCmd, cpCmd, commitCmd, exportCmd,
+		func(a *app) *cobra.Command { return pauseCmd(a, true) }, func(a *app) *cobra.Command { return pauseCmd(a, false) }} {
 		root.AddCommand(mk(a))
 		if ctr != nil {
 			ctr.AddCommand(mk(a))

@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/hako-dev/hako/internal/engine"
+	"github.com/hako-dev/hako/internal/errdefs"
+	"github.com/spf13/cobra"
+)
+
+func commitCmd(a *app) *cobra.Command {
+	var o engine.CommitOptions
+	cmd := &cobra.Command{
+		Use:   "commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
+		Short: "Create a new image from a container's changes",
+		Args:  rangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := a.engine()
+			if err != nil {
+				return err
+			}
+			if len(args) == 2 {
+				o.Ref = args[1]
+			}
+			id, err := e.Commit(cmd.Context(), args[0], o)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(a.stdout, id)
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&o.Author, "author", "a", "", "Author (e.g., \"John Hannibal Smith <hannibal@a-team.com>\")")
+	fl.StringVarP(&o.Message, "message", "m", "", "Commit message")
+	fl.StringArrayVarP(&o.Changes, "change", "c", nil, "Apply Dockerfile instruction to the created image")
+	fl.BoolVarP(&o.Pause, "pause", "p", true, "Pause container during commit")
+	return cmd
+}
+
+func exportCmd(a *app) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "export [OPTIONS] CONTAINER",
+		Short: "Export a container's filesystem as a tar archive",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			e, err := a.engine()
+			if err != nil {
+				return err
+			}
+			var w io.Writer = a.stdout
+			if output == "" {
+				if f := fileOf(a.stdout); f != nil && isTerminal(f) {
+					return errdefs.Invalidf("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+				}
+			} else {
+				// Written beside the target and renamed at the end: a failed export leaves no
+				// half a tar under the name.
+				f, err := os.CreateTemp(filepath.Dir(output), ".export-*")
+				if err != nil {
+					return err
+				}
+				defer os.Remove(f.Name())
+				defer f.Close()
+				if err := e.Export(cmd.Context(), args[0], f); err != nil {
+					return err
+				}
+				if err := f.Close(); err != nil {
+					return err
+				}
+				return os.Rename(f.Name(), output)
+			}
+			return e.Export(cmd.Context(), args[0], w)
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "Write to a file, instead of STDOUT")
+	return cmd
+}

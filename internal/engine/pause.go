@@ -1,0 +1,62 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/hako-dev/hako/internal/container"
+	"github.com/hako-dev/hako/internal/errdefs"
+	"github.com/hako-dev/hako/internal/runtime"
+)
+
+// Pause freezes every process of a running container (the freezer cgroup) and records it, so
+// that ps shows "Up … (Paused)" and exec is refused until Unpause.
+func (e *Engine) Pause(ctx context.Context, ref string) error {
+	return e.setPaused(ref, true)
+}
+
+// Unpause thaws a paused container.
+func (e *Engine) Unpause(ctx context.Context, ref string) error {
+	return e.setPaused(ref, false)
+}
+
+func (e *Engine) setPaused(ref string, pause bool) error {
+	cs := e.Containers()
+	c, err := cs.Get(ref)
+	if err != nil {
+		return err
+	}
+	l, err := cs.Lock(c.ID)
+	if err != nil {
+		return err
+	}
+	defer l.Unlock()
+	if c, err = cs.Get(c.ID); err != nil {
+		return err
+	}
+	switch {
+	case !c.State.Running:
+		return errdefs.Conflictf("container %s is not running", c.ID)
+	case pause && c.State.Paused:
+		return errdefs.Conflictf("container %s is already paused", c.ID)
+	case !pause && !c.State.Paused:
+		return errdefs.Conflictf("container %s is not paused", c.ID)
+	}
+	rt, err := runtime.New(e.runtimeRoot())
+	if err != nil {
+		return err
+	}
+	if pause {
+		err = rt.Pause(c.ID)
+	} else {
+		err = rt.Resume(c.ID)
+	}
+	if err != nil {
+		return err
+	}
+	c.State.Paused = pause
+	c.State.Status = container.Running
+	if pause {
+		c.State.Status = container.Paused
+	}
+	return cs.Save(c)
+}
