@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // manifestDigest reads the manifest digest that the store's index records for a name.
@@ -143,5 +146,74 @@ func TestBuildReproducible(t *testing.T) {
 	s.mustBuild("--no-cache", "-t", "r4", dir)
 	if id4 := s.imageID("r4"); id4 == id1 {
 		t.Error("a build without SOURCE_DATE_EPOCH has the same ID")
+	}
+}
+
+// TestBuildParallelStages: two independent stages run at the same time, which the times their
+// RUNs write from inside show (the host's uptime, the same clock in every container); the plain
+// output keeps each line's #N prefix.
+func TestBuildParallelStages(t *testing.T) {
+	s := runStore(t)
+	stamp := "cut -d' ' -f1 /proc/uptime > /start && sleep 2 && cut -d' ' -f1 /proc/uptime > /end"
+	dir := buildCtx(t, map[string]string{"Dockerfile": "FROM busybox AS a\nRUN echo A; " + stamp + "\n" +
+		"FROM busybox AS b\nRUN echo B; " + stamp + "\n" +
+		"FROM busybox\nCOPY --from=a /start /a.start\nCOPY --from=a /end /a.end\nCOPY --from=b /start /b.start\nCOPY --from=b /end /b.end\n"})
+	out := s.mustBuild("-t", "par", dir)
+	var times [4]float64
+	got := s.ok("run", "--rm", "par", "cat", "/a.start", "/a.end", "/b.start", "/b.end")
+	for i, f := range strings.Fields(got) {
+		if i < 4 {
+			v, err := strconv.ParseFloat(f, 64)
+			if err != nil {
+				t.Fatalf("times %q: %v", got, err)
+			}
+			times[i] = v
+		}
+	}
+	aStart, aEnd, bStart, bEnd := times[0], times[1], times[2], times[3]
+	if !(aStart < bEnd && bStart < aEnd) {
+		t.Errorf("stages did not overlap: a %.2f–%.2f, b %.2f–%.2f\n%s", aStart, aEnd, bStart, bEnd, out)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if l != "" && !strings.HasPrefix(l, "#") && !strings.HasPrefix(l, "WARNING") {
+			t.Errorf("an output line without its #N prefix: %q", l)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^#\d+ \d+\.\d+ A$`).MatchString(out) || !regexp.MustCompile(`(?m)^#\d+ \d+\.\d+ B$`).MatchString(out) {
+		t.Errorf("RUN output lost its vertex prefix:\n%s", out)
+	}
+}
+
+// TestBuildParallelStageFails: when one stage fails, the other's RUN is killed at once, the
+// build exits 1 naming the failed step, and nothing is tagged.
+func TestBuildParallelStageFails(t *testing.T) {
+	s := runStore(t)
+	dir := buildCtx(t, map[string]string{"Dockerfile": "FROM busybox AS slow\nRUN echo slow-started; sleep 61; touch /done\n" +
+		"FROM busybox AS bad\nRUN sleep 1; echo failing; exit 3\n" +
+		"FROM busybox\nCOPY --from=slow /done /done\nCOPY --from=bad /etc/passwd /p\n"})
+	start := time.Now()
+	r := s.build("-t", "parfail", dir)
+	took := time.Since(start)
+	if r.code != 1 || !strings.Contains(r.stderr, "exit code: 3") || !strings.Contains(r.stderr, "[bad 2/2] RUN sleep 1") {
+		t.Fatalf("exit %d:\n%s", r.code, r.stderr)
+	}
+	if took > 30*time.Second {
+		t.Errorf("the failing stage did not stop the other (%v)", took)
+	}
+	if !regexp.MustCompile(`(?m)^#\d+ CANCELED$`).MatchString(r.stderr) {
+		t.Errorf("the slow stage is not shown as canceled:\n%s", r.stderr)
+	}
+	if strings.Contains(s.ok("images"), "parfail") {
+		t.Error("a failed build was tagged")
+	}
+	// The slow RUN's process is gone.
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if b, err := os.ReadFile(p); err == nil && string(b) == "sleep\x0061\x00" {
+			t.Errorf("the canceled RUN still runs: %s", p)
+		}
+	}
+	if tmp, _ := filepath.Glob(filepath.Join(s.root, "tmp", "build-*")); len(tmp) > 0 {
+		t.Errorf("the failed build left its scratch directory: %v", tmp)
 	}
 }

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -51,6 +53,9 @@ func (p *plainProgress) Done(v *engine.BuildVertex) {
 		delete(p.part, v.ID)
 	}
 	switch {
+	case errors.Is(v.Err, context.Canceled):
+		// Another stage failed first, or the user interrupted the build.
+		fmt.Fprintf(p.w, "#%d CANCELED\n", v.ID)
 	case v.Err != nil:
 		fmt.Fprintf(p.w, "#%d ERROR: %s\n", v.ID, oneLine(v.Err))
 	case v.Cached:
@@ -198,6 +203,8 @@ func (t *ttyProgress) draw(final bool) {
 		v := x.v
 		var status string
 		switch {
+		case x.done && errors.Is(v.Err, context.Canceled):
+			status = "CANCELED"
 		case x.done && v.Err != nil:
 			status = "ERROR"
 		case x.done && v.Cached:

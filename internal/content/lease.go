@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/hako-dev/hako/internal/lockfile"
 	digest "github.com/opencontainers/go-digest"
@@ -21,6 +22,7 @@ type Lease struct {
 	id   string
 	lock *lockfile.Lock
 	f    *os.File
+	mu   sync.Mutex // a build's stages add to one lease from several goroutines
 	set  map[digest.Digest]bool
 }
 
@@ -46,6 +48,8 @@ func NewLease(dir string) (*Lease, error) {
 func (l *Lease) Protect(d digest.Digest) error { return l.add(d) }
 
 func (l *Lease) add(d digest.Digest) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.set[d] {
 		return nil
 	}
@@ -60,6 +64,8 @@ func (l *Lease) add(d digest.Digest) error {
 
 // Digests are the blobs this lease protects.
 func (l *Lease) Digests() []digest.Digest {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	var out []digest.Digest
 	for d := range l.set {
 		out = append(out, d)

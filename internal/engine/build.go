@@ -13,6 +13,7 @@ import (
 	goruntime "runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hako-dev/hako/internal/archive"
@@ -81,14 +82,19 @@ type builder struct {
 	context  *build.Source
 	tmp      string // the build's scratch directory
 	vertex   int
-	results  map[int]*stepImage // by stage index
+	runs     map[int]*stageRun // by stage index; set before the stages start, then read-only
 	platform string
 	epoch    *time.Time // SOURCE_DATE_EPOCH; nil when the build has none
+
+	mu       sync.Mutex // vertex
+	unpackMu sync.Mutex
 }
 
 func (b *builder) start(name string) *build.Vertex {
+	b.mu.Lock()
 	b.vertex++
 	v := &build.Vertex{ID: b.vertex, Name: name, Started: time.Now()}
+	b.mu.Unlock()
 	b.progress.Start(v)
 	return v
 }
@@ -103,10 +109,11 @@ func (b *builder) done(v *build.Vertex, err error) {
 // whose parent is the previous step's, so that `history` shows each step's ID and `run` starts
 // it; the cache maps each step's key to that image. Only a build that succeeds tags anything.
 func (e *Engine) Build(ctx context.Context, opts BuildOptions) (*BuildResult, error) {
-	b := &builder{e: e, opts: opts, progress: opts.Progress, results: map[int]*stepImage{}}
+	b := &builder{e: e, opts: opts, progress: opts.Progress}
 	if b.progress == nil {
 		b.progress = build.Discard{}
 	}
+	b.progress = &lockedProgress{p: b.progress}
 	var names []reference.Named
 	for _, t := range opts.Tags {
 		n, err := reference.ParseTag(t)
@@ -162,12 +169,10 @@ func (e *Engine) Build(ctx context.Context, opts BuildOptions) (*BuildResult, er
 		res.Warnings = append(res.Warnings, w)
 		b.progress.Warn(w)
 	}
-	for _, sp := range b.plan.Stages {
-		if err := b.buildStage(ctx, sp); err != nil {
-			return nil, err
-		}
+	if err := b.buildStages(ctx); err != nil {
+		return nil, err
 	}
-	final := b.results[b.plan.Target.Index]
+	final := b.runs[b.plan.Target.Index].res
 	v := b.start("exporting to image")
 	id, err := b.export(ctx, final, names)
 	b.done(v, err)
@@ -363,7 +368,10 @@ func (b *builder) buildStage(ctx context.Context, sp *build.StagePlan) error {
 	fromName := sp.Base
 	switch {
 	case sp.BaseStage != nil:
-		cur = b.results[sp.BaseStage.Index]
+		var err error
+		if cur, err = b.stageResult(ctx, sp.BaseStage.Index); err != nil {
+			return err
+		}
 	case sp.Base == "scratch":
 		scratch = true
 		cur = &stepImage{}
@@ -412,7 +420,7 @@ func (b *builder) buildStage(ctx context.Context, sp *build.StagePlan) error {
 		cur = next
 	}
 	// A stage with no instructions is its base image.
-	b.results[sp.Index] = cur
+	b.runs[sp.Index].res = cur
 	return nil
 }
 
@@ -496,10 +504,10 @@ func (b *builder) copySource(ctx context.Context, spec *build.CopySpec) (*build.
 	var si *stepImage
 	name := "image " + spec.From
 	if spec.FromStage != nil {
-		si = b.results[spec.FromStage.Index]
 		name = "stage " + spec.FromStage.DisplayName()
-		if si == nil {
-			return nil, nil, fmt.Errorf("COPY --from=%s: the stage is not built yet", spec.From)
+		var err error
+		if si, err = b.stageResult(ctx, spec.FromStage.Index); err != nil {
+			return nil, nil, fmt.Errorf("COPY --from=%s: %w", spec.From, err)
 		}
 	} else {
 		img, _, err := b.baseImage(ctx, spec.From)
@@ -527,7 +535,7 @@ func (b *builder) view(ctx context.Context, si *stepImage) (string, func(), erro
 	if len(diffIDs) == 0 {
 		return dir, func() {}, nil
 	}
-	if err := layer.Unpack(ctx, b.e.Snapshots, b.e.Content, b.lease, si.layers, diffIDs); err != nil {
+	if err := b.unpack(ctx, si.layers, diffIDs); err != nil {
 		return "", nil, err
 	}
 	chain := layer.ChainIDs(diffIDs)
@@ -557,7 +565,7 @@ func (b *builder) fsStep(ctx context.Context, st *build.Stage, step *build.Step,
 	}
 	parentChain := ""
 	if len(diffIDs) > 0 {
-		if err := layer.Unpack(ctx, e.Snapshots, e.Content, b.lease, parent.layers, diffIDs); err != nil {
+		if err := b.unpack(ctx, parent.layers, diffIDs); err != nil {
 			return nil, "", err
 		}
 		chain := layer.ChainIDs(diffIDs)
