@@ -1,7 +1,9 @@
 package integration
 
 import (
+	"archive/tar"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -215,5 +217,91 @@ func TestBuildParallelStageFails(t *testing.T) {
 	}
 	if tmp, _ := filepath.Glob(filepath.Join(s.root, "tmp", "build-*")); len(tmp) > 0 {
 		t.Errorf("the failed build left its scratch directory: %v", tmp)
+	}
+}
+
+// tarEntries lists the entries of a tar.
+func tarEntries(t *testing.T, r io.Reader) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(tr)
+		out[strings.TrimPrefix(h.Name, "./")] = string(b)
+	}
+}
+
+// TestBuildOutputs: --output type=local|tar|docker|oci and the -o DIR shortcut write the result
+// outside the store and tag nothing; type=image (the default) tags.
+func TestBuildOutputs(t *testing.T) {
+	s := runStore(t)
+	dir := buildCtx(t, map[string]string{
+		"Dockerfile": "FROM busybox AS b\nRUN echo x > /x\nFROM busybox\nCOPY --from=b /x /out/x\nCOPY f /f\nCMD [\"cat\", \"/f\"]\n",
+		"f":          "F",
+	})
+	top := func() string { return s.ok("images", "--no-trunc", "--format", "{{.ID}} {{.Repository}}") }
+	before := top()
+	out := t.TempDir()
+	s.mustBuild("-t", "outimg", "-o", "type=local,dest="+out+"/local", dir)
+	s.mustBuild("-t", "outimg", "-o", out+"/short", dir)
+	for _, d := range []string{"local", "short"} {
+		if b, err := os.ReadFile(filepath.Join(out, d, "out/x")); err != nil || string(b) != "x\n" {
+			t.Errorf("%s: out/x %q %v", d, b, err)
+		}
+		if fi, err := os.Lstat(filepath.Join(out, d, "bin/sh")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			t.Errorf("%s: bin/sh is not the image's symlink: %v", d, err)
+		}
+	}
+	s.mustBuild("-t", "outimg", "--output", "type=tar,dest="+out+"/fs.tar", dir)
+	f, err := os.Open(filepath.Join(out, "fs.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := tarEntries(t, f)
+	f.Close()
+	if names["f"] != "F" || names["out/x"] != "x\n" || names["bin/busybox"] == "" {
+		t.Errorf("type=tar: %d entries, f=%q out/x=%q", len(names), names["f"], names["out/x"])
+	}
+	r := s.build("-q", "-o", "-", dir)
+	if r.code != 0 {
+		t.Fatalf("-o -: %s", r.stderr)
+	}
+	if got := tarEntries(t, strings.NewReader(r.stdout)); got["f"] != "F" {
+		t.Errorf("-o - wrote no tar of the filesystem to stdout")
+	}
+
+	s.mustBuild("-t", "outimg", "--output", "type=docker,dest="+out+"/img.tar", dir)
+	s.mustBuild("-t", "outimg", "--output", "type=oci,dest="+out+"/oci.tar", dir)
+	f, _ = os.Open(filepath.Join(out, "oci.tar"))
+	names = tarEntries(t, f)
+	f.Close()
+	if names["oci-layout"] == "" || !strings.Contains(names["index.json"], "outimg") {
+		t.Errorf("type=oci: no OCI layout naming the image:\n%s", names["index.json"])
+	}
+	if after := top(); after != before || strings.Contains(after, "outimg") {
+		t.Errorf("a non-image output recorded or tagged an image:\nbefore %s\nafter %s", before, after)
+	}
+	// The docker archive loads into another store and runs.
+	s2 := runStore(t)
+	s2.ok("load", "-i", filepath.Join(out, "img.tar"))
+	if got := s2.ok("run", "--rm", "outimg"); got != "F" {
+		t.Errorf("loaded docker output runs: %q", got)
+	}
+	// The default output tags.
+	s.mustBuild("-t", "outimg", "--output", "type=image", dir)
+	if !strings.Contains(top(), "outimg") {
+		t.Error("type=image did not tag")
+	}
+	for _, bad := range [][]string{{"-o", "type=nope"}, {"-o", "type=tar"}, {"-o", "type=local,dest=/x,color=red"}} {
+		if r := s.build(append(bad, dir)...); r.code != 125 || !strings.Contains(r.stderr, "--output") {
+			t.Errorf("%v: exit %d %s", bad, r.code, r.stderr)
+		}
 	}
 }

@@ -26,7 +26,7 @@ func addBuildCommands(a *app, root *cobra.Command) {
 // hako's own errors (bad flag, bad Dockerfile, missing context or base image) exit 125.
 func buildCmd(a *app) *cobra.Command {
 	var tags, buildArgs, labels, noCacheFilter []string
-	var file, target, iidfile, progress string
+	var file, target, iidfile, progress, output string
 	var quiet, noCache, pull bool
 	cmd := &cobra.Command{
 		Use:   "build [OPTIONS] PATH | -",
@@ -76,6 +76,16 @@ so base images must already be in the store.`,
 					k, v, _ := strings.Cut(l, "=")
 					opts.Labels[k] = v
 				}
+			}
+			if output != "" {
+				o, err := engine.ParseBuildOutput(output)
+				if err != nil {
+					return StatusError{Status: 125, Err: err}
+				}
+				if o.Dest == "-" {
+					o.Writer = a.stdout
+				}
+				opts.Output = o
 			}
 			if done, err := buildCheck(a, cmd, opts); done || err != nil {
 				return err
@@ -127,7 +137,7 @@ so base images must already be in the store.`,
 					return fmt.Errorf("write --iidfile: %w", err)
 				}
 			}
-			if quiet {
+			if quiet && (opts.Output == nil || opts.Output.Dest != "-") {
 				fmt.Fprintln(a.stdout, res.ID)
 			}
 			return nil
@@ -146,6 +156,7 @@ so base images must already be in the store.`,
 	fl.StringArrayVar(&noCacheFilter, "no-cache-filter", nil, "Do not cache specified stages")
 	fl.BoolVar(&pull, "pull", false, "Always attempt to pull a newer version of the image (no-op: hako has no registry)")
 	fl.StringVar(&progress, "progress", "auto", "Set type of progress output (auto, tty, plain)")
+	fl.StringVarP(&output, "output", "o", "", `Output destination: "type=image" (default), "type=docker|oci|tar,dest=FILE", "type=local,dest=DIR", or a directory ("-": a tar on stdout); only type=image records or tags the image`)
 	return cmd
 }
 

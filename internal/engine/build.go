@@ -57,6 +57,8 @@ type BuildOptions struct {
 	// bases are in the store.
 	Pull     bool
 	Progress BuildProgress
+	// Output is --output; nil records and tags the image in the store.
+	Output *BuildOutput
 }
 
 // BuildResult is what a build made.
@@ -173,9 +175,17 @@ func (e *Engine) Build(ctx context.Context, opts BuildOptions) (*BuildResult, er
 		return nil, err
 	}
 	final := b.runs[b.plan.Target.Index].res
-	v := b.start("exporting to image")
-	id, err := b.export(ctx, final, names)
-	b.done(v, err)
+	var id digest.Digest
+	if o := opts.Output; o != nil && o.Type != "image" {
+		v := b.start(o.exportName())
+		id, err = b.exportOutput(ctx, final, names)
+		b.done(v, err)
+		names = nil
+	} else {
+		v := b.start("exporting to image")
+		id, err = b.export(ctx, final, names)
+		b.done(v, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -678,15 +688,7 @@ func (b *builder) commitLayer(ctx context.Context, key string, mounts []mount.Mo
 func (b *builder) export(ctx context.Context, final *stepImage, names []reference.Named) (digest.Digest, error) {
 	id := final.id
 	if len(b.opts.Labels) > 0 {
-		cfg := final.cfg
-		labels := map[string]string{}
-		for k, v := range cfg.Config.Labels {
-			labels[k] = v
-		}
-		for k, v := range b.opts.Labels {
-			labels[k] = v
-		}
-		cfg.Config.Labels = labels
+		cfg := b.labeled(final.cfg)
 		var err error
 		if id, err = b.e.recordImageAs(ctx, b.lease, cfg, final.layers, nil, final.id, false); err != nil {
 			return "", err

@@ -113,16 +113,16 @@ func (e *Engine) recordImage(ctx context.Context, lease *content.Lease, cfg imag
 	return e.recordImageAs(ctx, lease, cfg, layers, name, parent, name == nil && parent != "")
 }
 
-// recordImageAs is recordImage with the intermediate flag chosen by the caller: a build step
-// FROM scratch has no parent and is still an intermediate image.
-func (e *Engine) recordImageAs(ctx context.Context, lease *content.Lease, cfg image.Config, layers []ocispec.Descriptor, name *reference.Named, parent digest.Digest, intermediate bool) (digest.Digest, error) {
+// writeImageBlobs writes an image's config and manifest under lease, without recording the
+// image: build outputs other than the store (docker, oci) read it from there.
+func (e *Engine) writeImageBlobs(ctx context.Context, lease *content.Lease, cfg image.Config, layers []ocispec.Descriptor) (image.Image, error) {
 	cb, err := json.Marshal(cfg)
 	if err != nil {
-		return "", err
+		return image.Image{}, err
 	}
 	cd, err := e.Content.WriteBlob(ctx, lease, cb)
 	if err != nil {
-		return "", err
+		return image.Image{}, err
 	}
 	m := ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
 		Config: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: cd, Size: int64(len(cb))}, Layers: layers}
@@ -131,13 +131,24 @@ func (e *Engine) recordImageAs(ctx context.Context, lease *content.Lease, cfg im
 	}
 	mb, err := json.Marshal(m)
 	if err != nil {
-		return "", err
+		return image.Image{}, err
 	}
 	md, err := e.Content.WriteBlob(ctx, lease, mb)
 	if err != nil {
+		return image.Image{}, err
+	}
+	return image.Image{ID: cd, Manifest: ocispec.Descriptor{MediaType: m.MediaType, Digest: md, Size: int64(len(mb))}}, nil
+}
+
+// recordImageAs is recordImage with the intermediate flag chosen by the caller: a build step
+// FROM scratch has no parent and is still an intermediate image.
+func (e *Engine) recordImageAs(ctx context.Context, lease *content.Lease, cfg image.Config, layers []ocispec.Descriptor, name *reference.Named, parent digest.Digest, intermediate bool) (digest.Digest, error) {
+	img, err := e.writeImageBlobs(ctx, lease, cfg, layers)
+	if err != nil {
 		return "", err
 	}
-	img := image.Image{ID: cd, Manifest: ocispec.Descriptor{MediaType: m.MediaType, Digest: md, Size: int64(len(mb))}, Parent: parent, Intermediate: intermediate}
+	cd := img.ID
+	img.Parent, img.Intermediate = parent, intermediate
 	var names []reference.Named
 	if name != nil {
 		names = append(names, *name)
