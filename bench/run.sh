@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# run.sh: what running containers costs in hako, against crun and runc (bare OCI bundles of the
+# same busybox rootfs), docker 20.10 and podman 4.3, in one run:
+#   1. `run --rm busybox true`: median and p95 of each, with hyperfine, and the ratios to hako;
+#   2. 100 containers running `sleep` at once: the resident memory of each monitor
+#      (/proc/PID/status VmRSS, RssAnon, RssFile; Pss from smaps_rollup);
+#   3. `hako ps -a` with 1,000 containers (made with `hako create`): median and p95.
+#
+#   bash bench/run.sh                    # as root, from anywhere
+#   RUNS=10 bash bench/run.sh            # fewer runs of part 1 (default 30, plus 2 warm-ups)
+#   SLEEPERS=100 PS_CONTAINERS=1000 bash bench/run.sh
+#   HAKO_REV=HEAD bash bench/run.sh      # build hako from a commit, not the working tree
+#   KEEP=1 bash bench/run.sh             # keep the work directory (hyperfine JSON)
+#
+# Needs root, go, hyperfine, jq, crun, runc and the peers of /work/shared/peers/peers.sh
+# (HAKO_PEERS_SH overrides the path; `bash peers.sh install` installs them). Everything runs in a
+# private work directory: dockerd in its own network namespace, podman on its own storage, hako on
+# its own --root. hyperfine runs under `peers.sh nov2` (a private mount namespace without the
+# empty cgroup v2 mount, which crun refuses on these hybrid machines), so that every engine pays
+# the same for being started and crun pays no wrapper.
+set -euo pipefail
+
+RUNS=${RUNS:-30}
+SLEEPERS=${SLEEPERS:-100}
+PS_CONTAINERS=${PS_CONTAINERS:-1000}
+IMAGE=hako-bench/busybox:latest
+PEERS_SH=${HAKO_PEERS_SH:-/work/shared/peers/peers.sh}
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+die() { echo "run.sh: $*" >&2; exit 1; }
+[[ $EUID -eq 0 ]] || die "run as root (namespaces, cgroups and overlay mounts need it)"
+for c in go hyperfine jq crun runc docker dockerd podman unshare; do
+  command -v "$c" >/dev/null || die "$c is missing (bash $PEERS_SH install; apt-get install jq)"
+done
+[[ -f $PEERS_SH ]] || die "no $PEERS_SH (set HAKO_PEERS_SH)"
+
+WORK=$(mktemp -d /var/tmp/hako-bench.XXXXXX)
+export PEERS_DIR=$WORK/peers PEERS_NETNS=hako-bench-$$
+HROOT=$WORK/hako-root
+# The binary sits in a directory of its own, as in /usr/local/bin: libcontainer seals it for the
+# container's init with an overlay of that directory, which the kernel refuses when the store
+# (the runtime state) lies below it, and then copies the whole binary into a memfd on every start.
+HBIN=$WORK/bin/hako
+HAKO="$HBIN --root $HROOT"
+
+cleanup() {
+  set +e
+  echo "--- cleaning up"
+  $HAKO ps -aq --no-trunc 2>/dev/null | xargs -r -n 50 $HAKO rm -f >/dev/null 2>&1
+  [[ -n ${DOCKER_HOST:-} ]] && docker rmi -f "$IMAGE" >/dev/null 2>&1
+  [[ -n ${CONTAINERS_CONF:-} ]] && podman rmi --all --force >/dev/null 2>&1
+  bash "$PEERS_SH" dockerd stop >/dev/null 2>&1
+  ip netns delete "$PEERS_NETNS" 2>/dev/null
+  # dockerd, podman and hako may leave mounts below the work directory; deepest first
+  awk -v w="$WORK" '$5 == w || index($5, w "/") == 1 { print length($5), $5 }' /proc/self/mountinfo |
+    sort -rn | cut -d' ' -f2- | while read -r m; do umount -l "$m"; done
+  if [[ -n ${KEEP:-} ]]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+if [[ -n ${HAKO_REV:-} ]]; then
+  echo "--- building hako from $HAKO_REV ($(git -C "$REPO" rev-parse --short "$HAKO_REV"))"
+  mkdir -p "$WORK/src"
+  git -C "$REPO" archive "$HAKO_REV" | tar -C "$WORK/src" -x
+  (cd "$WORK/src" && go build -tags seccomp -o "$HBIN" ./cmd/hako)
+else
+  echo "--- building hako from the working tree $REPO"
+  (cd "$REPO" && go build -tags seccomp -o "$HBIN" ./cmd/hako) || die "go build failed (a commit builds with HAKO_REV=HEAD)"
+fi
+$HBIN version
+
+echo "--- starting dockerd (own netns) and configuring podman (own storage)"
+eval "$(bash "$PEERS_SH" dockerd start)"
+docker version --format 'docker client {{.Client.Version}}, daemon {{.Server.Version}}' || die "dockerd did not start: $(tail -5 "$PEERS_DIR/dockerd.log")"
+eval "$(bash "$PEERS_SH" podman-env)"
+export DOCKER_HOST CONTAINERS_CONF CONTAINERS_STORAGE_CONF
+podman --version
+echo "crun $(crun --version | head -1 | awk '{print $3}'), runc $(runc --version | head -1 | awk '{print $3}')"
+
+echo "--- one busybox rootfs for every engine"
+bash "$PEERS_SH" rootfs-tar "$WORK/busybox.tar"
+$HAKO import -c 'CMD ["sh"]' "$WORK/busybox.tar" "$IMAGE" >/dev/null
+docker import -c 'CMD ["sh"]' "$WORK/busybox.tar" "$IMAGE" >/dev/null
+podman import -c 'CMD ["sh"]' "$WORK/busybox.tar" "$IMAGE" >/dev/null 2>&1
+# The bare bundle: runc's default spec (namespaces incl. network, Docker-like mounts, no
+# terminal), on a plain copy of the rootfs, writable like a container's.
+BUNDLE=$WORK/bundle
+mkdir -p "$BUNDLE/rootfs"
+tar -C "$BUNDLE/rootfs" -xf "$WORK/busybox.tar"
+(cd "$BUNDLE" && runc spec)
+jq '.process.terminal = false | .process.args = ["/bin/true"] | .root.readonly = false' "$BUNDLE/config.json" >"$BUNDLE/c.json"
+mv "$BUNDLE/c.json" "$BUNDLE/config.json"
+for check in "$HAKO run --rm $IMAGE true" "crun run -b $BUNDLE bench-crun" "runc run -b $BUNDLE bench-runc" \
+  "docker run --rm --network none $IMAGE true" "podman run --rm --network none $IMAGE true"; do
+  bash "$PEERS_SH" nov2 $check || die "$check failed"
+done
+
+OUT=$WORK/out
+mkdir -p "$OUT"
+
+echo
+echo "=== 1. run --rm busybox true ($RUNS runs each, under nov2; docker and podman with --network none, as hako) ==="
+bash "$PEERS_SH" nov2 hyperfine -N --style basic --runs "$RUNS" --warmup 2 --time-unit millisecond --export-json "$OUT/run.json" \
+  -n hako "$HAKO run --rm $IMAGE true" \
+  -n crun "crun run -b $BUNDLE bench-crun" \
+  -n runc "runc run -b $BUNDLE bench-runc" \
+  -n docker "docker run --rm --network none $IMAGE true" \
+  -n podman "podman run --rm --network none $IMAGE true"
+
+[[ -z $($HAKO ps -aq) ]] || die "hako run --rm left containers behind"
+
+echo
+echo "=== 2. $SLEEPERS containers running sleep at once: the monitors' memory ==="
+start=$(date +%s%N)
+for i in $(seq "$SLEEPERS"); do $HAKO run -d $IMAGE sleep 100000 >/dev/null; done
+echo "started $SLEEPERS containers in $(( ($(date +%s%N) - start) / 1000000 )) ms"
+sleep 2
+running=$($HAKO ps -q | wc -l)
+mons=()
+for p in /proc/[0-9]*; do
+  cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+  [[ $cmd == *"--root $HROOT "*"__monitor "* ]] && mons+=("${p#/proc/}")
+done
+echo "running: $running containers, ${#mons[@]} monitors"
+for pid in "${mons[@]}"; do
+  awk '/^(VmRSS|RssAnon|RssFile|Threads):/ { printf "%s ", $2 }' "/proc/$pid/status"
+  awk '/^Pss:/ { print $2 }' "/proc/$pid/smaps_rollup"
+done | awk -v n="${#mons[@]}" '
+  { rss += $1; anon += $2; file += $3; thr += $4; pss += $5; if ($1 > max) max = $1 }
+  END {
+    printf "per monitor (kB, mean of %d): VmRSS %.0f (max %d), RssAnon %.0f, RssFile %.0f, Pss %.0f, threads %.1f\n", n, rss/n, max, anon/n, file/n, pss/n, thr/n
+    printf "MONITOR_RSS_KB=%.0f MONITOR_ANON_KB=%.0f MONITOR_PSS_KB=%.0f\n", rss/n, anon/n, pss/n
+  }' | tee "$OUT/monitors.txt"
+start=$(date +%s%N)
+$HAKO ps -q --no-trunc | xargs -r $HAKO rm -f >/dev/null
+echo "removed them (rm -f, one command) in $(( ($(date +%s%N) - start) / 1000000 )) ms"
+
+echo
+echo "=== 3. hako ps -a with $PS_CONTAINERS containers ==="
+start=$(date +%s%N)
+seq "$PS_CONTAINERS" | xargs -P 4 -I{} $HAKO create $IMAGE sleep 1 >/dev/null
+echo "created $($HAKO ps -aq | wc -l) containers (4 creates at a time) in $(( ($(date +%s%N) - start) / 1000000 )) ms"
+hyperfine -N --style basic --runs 20 --warmup 2 --time-unit millisecond --export-json "$OUT/ps.json" \
+  -n "hako ps -a" "$HAKO ps -a" \
+  -n "hako ps -a -q" "$HAKO ps -a -q" \
+  -n "hako version (start-up alone)" "$HBIN version"
+
+echo
+echo "=== summary (ms) on $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) ==="
+jq -r '
+  def pct(p): (.times | sort) as $t | $t[((($t | length) - 1) * p | floor)] * 1000;
+  .results | (map(select(.command == "hako")) | .[0] | pct(0.5)) as $h |
+  ["engine", "median", "p95", "mean", "median/hako"], (.[] | [.command, (pct(0.5) | . * 10 | round / 10), (pct(0.95) | . * 10 | round / 10),
+    (.mean * 10000 | round / 10), ((pct(0.5) / $h) * 100 | round / 100)]) | @tsv' "$OUT/run.json" | column -t
+echo
+jq -r '
+  def pct(p): (.times | sort) as $t | $t[((($t | length) - 1) * p | floor)] * 1000;
+  ["command", "median", "p95"], (.results[] | [.command, (pct(0.5) | . * 10 | round / 10), (pct(0.95) | . * 10 | round / 10)]) | @tsv' "$OUT/ps.json" | column -t -s $'\t'
+echo
+cat "$OUT/monitors.txt" | head -1
