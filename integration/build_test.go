@@ -228,7 +228,7 @@ func TestBuildBadInput(t *testing.T) {
 		{"COPY ../x", map[string]string{"Dockerfile": "FROM busybox\nCOPY ../x /x\n"}, nil, 125, "outside the build context"},
 		{"build-arg without value", map[string]string{"Dockerfile": "FROM busybox\n"}, []string{"--build-arg", "HAKO_TEST_UNSET_VAR"}, 125, "has no value"},
 		{"RUN fails", map[string]string{"Dockerfile": "FROM busybox\nRUN echo ok\nRUN echo last words; exit 7\n"}, nil, 1, "exit code: 7"},
-		{"unsupported flag", map[string]string{"Dockerfile": "FROM busybox\nRUN --mount=type=cache,target=/c true\n"}, nil, 125, "not supported by hako"},
+		{"unsupported flag", map[string]string{"Dockerfile": "FROM busybox\nRUN --device=/dev/null true\n"}, nil, 125, "not supported by hako"},
 		{"missing context", nil, nil, 125, "not found"},
 	}
 	for _, c := range cases {

@@ -127,6 +127,21 @@ func NewPlan(f *dockerfile.File, opts PlanOptions) (*Plan, error) {
 					sp.Deps = append(sp.Deps, d)
 				}
 			}
+			if r, ok := c.(*instructions.RunCommand); ok {
+				// RUN --mount=from=stage reads the stage, as COPY --from does.
+				for _, m := range instructions.GetMounts(r) {
+					if m.From == "" {
+						continue
+					}
+					from, _, err := lex.ProcessWord(m.From, fromEnv)
+					if err != nil {
+						return nil, lineErr(f, c, err)
+					}
+					if d := lookupStage(all[:i], byName, from); d != nil {
+						sp.Deps = append(sp.Deps, d)
+					}
+				}
+			}
 			if a, ok := c.(*instructions.ArgCommand); ok {
 				for _, kv := range a.Args {
 					declared[kv.Key] = true

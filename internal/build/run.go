@@ -29,6 +29,8 @@ type RunSpec struct {
 	Network    string // "none" (the default) or "host"
 	// Files are heredoc scripts, mounted read-only under PipesDir.
 	Files []InlineFile
+	// Mounts are the RUN's --mount flags.
+	Mounts []RunMount
 }
 
 // InlineFile is a file made from a heredoc.
@@ -46,8 +48,16 @@ type RunRequest struct {
 	// the step's layer.
 	Rootfs string
 	Spec   RunSpec
-	Stdout io.Writer
-	Stderr io.Writer
+	// Mounts are Spec.Mounts as the engine prepared them on the host.
+	Mounts []MountPoint
+	// SecretEnv are secrets given as environment variables ("K=V"): added to the process's
+	// environment and nowhere else (no file on disk may hold them).
+	SecretEnv []string
+	// Private, when set, is a directory in memory (a tmpfs) for what the run must not leave
+	// on disk: the runtime bundle when SecretEnv is set.
+	Private string
+	Stdout  io.Writer
+	Stderr  io.Writer
 }
 
 // Executor runs RUN steps: the engine's implementation starts a container on the real runtime;
@@ -93,6 +103,11 @@ func (s *Stage) runStep(st *Step, x *instructions.RunCommand) error {
 	if n := instructions.GetNetwork(x); n == "host" {
 		spec.Network = "host"
 	}
+	mounts, err := s.runMounts(x, spec.WorkingDir)
+	if err != nil {
+		return err
+	}
+	spec.Mounts = mounts
 	if len(x.Files) > 0 {
 		if len(args) != 1 || !x.PrependShell {
 			return fmt.Errorf("parsing produced an invalid run command: %v", args)
@@ -125,6 +140,7 @@ func (s *Stage) runStep(st *Step, x *instructions.RunCommand) error {
 	}
 	argEnv := s.buildArgEnv()
 	spec.Env = append(append(append([]string{}, s.Config.Config.Env...), argEnv...), s.proxyEnv()...)
+	spec.Env = addSSHAuthSock(spec.Env, spec.Mounts)
 	st.Run = spec
 	st.Args = argEnv
 	prefix := ""
@@ -133,6 +149,9 @@ func (s *Stage) runStep(st *Step, x *instructions.RunCommand) error {
 	}
 	st.CreatedBy = "RUN " + prefix + strings.Join(spec.Args, " ") + " # buildkit"
 	st.KeyText = fmt.Sprintf("RUN %q network=%s user=%q workdir=%q env=%q files=%q", spec.Args, spec.Network, spec.User, spec.WorkingDir, spec.Env, spec.Files)
+	if len(spec.Mounts) > 0 {
+		st.KeyText += " mounts=" + mountKeyText(spec.Mounts)
+	}
 	return nil
 }
 
@@ -140,6 +159,12 @@ func (s *Stage) runStep(st *Step, x *instructions.RunCommand) error {
 // directory, runs the process through ex with its output going to out, and turns a failure into
 // a *RunError with the last lines of output.
 func Run(ctx context.Context, ex Executor, id, rootfs string, spec *RunSpec, out io.Writer) error {
+	return RunWith(ctx, ex, RunRequest{ID: id, Rootfs: rootfs, Spec: *spec}, out)
+}
+
+// RunWith is Run for a request with mounts: req.Stdout and req.Stderr are set here.
+func RunWith(ctx context.Context, ex Executor, req RunRequest, out io.Writer) error {
+	spec, rootfs := &req.Spec, req.Rootfs
 	if spec.WorkingDir != "" && spec.WorkingDir != "/" {
 		// Docker creates a WORKDIR that does not exist yet; it becomes part of this layer.
 		p, err := securejoin.SecureJoin(rootfs, spec.WorkingDir)
@@ -152,7 +177,8 @@ func Run(ctx context.Context, ex Executor, id, rootfs string, spec *RunSpec, out
 	}
 	tail := &tailWriter{max: 10}
 	w := io.MultiWriter(out, tail)
-	err := ex.Run(ctx, RunRequest{ID: id, Rootfs: rootfs, Spec: *spec, Stdout: w, Stderr: w})
+	req.Stdout, req.Stderr = w, w
+	err := ex.Run(ctx, req)
 	if err == nil {
 		return nil
 	}

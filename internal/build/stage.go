@@ -143,8 +143,8 @@ func (s *Stage) word(w string) (string, error) {
 // dispatches an instruction. RUN, CMD, ENTRYPOINT, SHELL, HEALTHCHECK and ONBUILD are left to
 // the shell or to the child build.
 func (s *Stage) expand(c instructions.Command) error {
-	if _, ok := c.(*instructions.RunCommand); ok {
-		return nil // RunCommand.Expand only expands --mount, which hako refuses at parse time
+	if r, ok := c.(*instructions.RunCommand); ok {
+		return r.Expand(s.word) // only the --mount values: the command is the shell's
 	}
 	if ex, ok := c.(instructions.SupportsSingleWordExpansion); ok {
 		if err := ex.Expand(s.word); err != nil {

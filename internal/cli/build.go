@@ -25,7 +25,7 @@ func addBuildCommands(a *app, root *cobra.Command) {
 // buildCmd is `hako build`. A RUN that fails makes the command exit 1, as `docker build` does;
 // hako's own errors (bad flag, bad Dockerfile, missing context or base image) exit 125.
 func buildCmd(a *app) *cobra.Command {
-	var tags, buildArgs, labels, noCacheFilter []string
+	var tags, buildArgs, labels, noCacheFilter, secrets, sshs []string
 	var file, target, iidfile, progress, output string
 	var quiet, noCache, pull bool
 	cmd := &cobra.Command{
@@ -69,6 +69,20 @@ so base images must already be in the store.`,
 					}
 					opts.BuildArgs[engine.SourceDateEpochArg] = v
 				}
+			}
+			for _, v := range secrets {
+				sec, err := build.ParseSecret(v, os.LookupEnv)
+				if err != nil {
+					return StatusError{Status: 125, Err: err}
+				}
+				opts.Secrets = append(opts.Secrets, sec)
+			}
+			for _, v := range sshs {
+				s, err := build.ParseSSH(v, os.LookupEnv)
+				if err != nil {
+					return StatusError{Status: 125, Err: err}
+				}
+				opts.SSH = append(opts.SSH, s)
 			}
 			if len(labels) > 0 {
 				opts.Labels = map[string]string{}
@@ -157,6 +171,8 @@ so base images must already be in the store.`,
 	fl.BoolVar(&pull, "pull", false, "Always attempt to pull a newer version of the image (no-op: hako has no registry)")
 	fl.StringVar(&progress, "progress", "auto", "Set type of progress output (auto, tty, plain)")
 	fl.StringVarP(&output, "output", "o", "", `Output destination: "type=image" (default), "type=docker|oci|tar,dest=FILE", "type=local,dest=DIR", or a directory ("-": a tar on stdout); only type=image records or tags the image`)
+	fl.StringArrayVar(&secrets, "secret", nil, `Secret to expose to RUN --mount=type=secret: "id=ID,src=FILE", "id=ID,env=VAR", or "id=ID" (the variable ID, else the file ID)`)
+	fl.StringArrayVar(&sshs, "ssh", nil, `SSH agent to expose to RUN --mount=type=ssh: "default" ($SSH_AUTH_SOCK), or "ID=SOCKET|KEY[,KEY...]"`)
 	return cmd
 }
 

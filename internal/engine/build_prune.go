@@ -22,7 +22,9 @@ type BuildCachePruneOptions struct {
 type BuildCachePruneResult struct {
 	Images  []string
 	Entries int
-	Bytes   int64
+	// CacheMounts are the RUN --mount=type=cache directories removed (those no build holds).
+	CacheMounts int
+	Bytes       int64
 }
 
 // PruneBuildCache removes build step images (intermediate images) and their cache entries, then
@@ -90,6 +92,8 @@ func (e *Engine) PruneBuildCache(ctx context.Context, opts BuildCachePruneOption
 		}
 		r, err := e.gc(ctx, true)
 		res.Bytes = r.Bytes
+		n, bytes := e.pruneCacheMounts(opts.Until)
+		res.CacheMounts, res.Bytes = n, res.Bytes+bytes
 		return err
 	})
 	return res, err

@@ -3,15 +3,12 @@ package engine
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"syscall"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/hako-dev/hako/internal/build"
 	"github.com/hako-dev/hako/internal/runtime"
 	"github.com/hako-dev/hako/internal/spec"
@@ -31,6 +28,10 @@ type runExecutor struct {
 
 func (x *runExecutor) Run(ctx context.Context, req build.RunRequest) error {
 	dir := filepath.Join(x.tmp, req.ID)
+	if req.Private != "" {
+		// The bundle holds the secrets given as environment variables: memory only.
+		dir = filepath.Join(req.Private, "run")
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -51,17 +52,23 @@ func (x *runExecutor) Run(ctx context.Context, req build.RunRequest) error {
 		}
 		mounts = append(mounts, specs.Mount{Destination: build.PipesDir, Type: "bind", Source: pipes, Options: []string{"rbind", "ro"}})
 	}
+	for _, m := range req.Mounts {
+		mounts = append(mounts, specs.Mount{Destination: m.Target, Type: m.Type, Source: m.Source, Options: m.Options})
+	}
 	empty := []string{}
 	s, err := spec.Generate(ocispec.ImageConfig{}, spec.Options{
-		ID: req.ID, Hostname: buildHostname, Entrypoint: &empty, Cmd: req.Spec.Args, Env: req.Spec.Env,
+		ID: req.ID, Hostname: buildHostname, Entrypoint: &empty, Cmd: req.Spec.Args, Env: withSecretEnv(req.Spec.Env, req.SecretEnv),
 		User: req.Spec.User, WorkingDir: req.Spec.WorkingDir, Rootfs: req.Rootfs, NetworkMode: req.Spec.Network, Mounts: mounts,
 	})
 	if err != nil {
 		return err
 	}
 	s.Root.Path = req.Rootfs
-	stubs := missingMountpoints(req.Rootfs, s.Mounts)
-	defer removeStubs(stubs)
+	stubs, err := makeStubs(req.Rootfs, s.Mounts)
+	if err != nil {
+		return err
+	}
+	defer stubs.remove()
 
 	bundle := filepath.Join(dir, "bundle")
 	if err := os.Mkdir(bundle, 0o700); err != nil {
@@ -104,110 +111,4 @@ func (x *runExecutor) Run(ctx context.Context, req build.RunRequest) error {
 		return &build.ExitError{Code: code}
 	}
 	return nil
-}
-
-// stub is a mount point the runtime had to create in the rootfs.
-type stub struct {
-	path string
-	dir  bool
-}
-
-// missingMountpoints lists the mount destinations that do not exist in rootfs yet: the runtime
-// creates them, and they must not end up in the step's layer (BuildKit removes them too).
-func missingMountpoints(rootfs string, mounts []specs.Mount) []stub {
-	var out []stub
-	seen := map[string]bool{}
-	for _, m := range mounts {
-		// Only the first missing component matters: what is under it goes with it.
-		cur := "/"
-		for _, c := range splitPath(m.Destination) {
-			cur = path.Join(cur, c)
-			p, err := securejoin.SecureJoin(rootfs, cur)
-			if err != nil {
-				break
-			}
-			if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
-				if !seen[p] {
-					seen[p] = true
-					out = append(out, stub{path: p, dir: cur != m.Destination || m.Type != "bind" || isDirSource(m.Source)})
-				}
-				break
-			}
-		}
-	}
-	return out
-}
-
-func splitPath(p string) []string {
-	var out []string
-	for _, c := range filepathSplit(path.Clean(p)) {
-		if c != "" {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-func filepathSplit(p string) []string {
-	var out []string
-	start := 0
-	for i := 0; i < len(p); i++ {
-		if p[i] == '/' {
-			out = append(out, p[start:i])
-			start = i + 1
-		}
-	}
-	return append(out, p[start:])
-}
-
-func isDirSource(src string) bool {
-	fi, err := os.Stat(src)
-	return err == nil && fi.IsDir()
-}
-
-// removeStubs removes the mount points the runtime created, when they are still empty (a RUN
-// that wrote into one keeps it).
-func removeStubs(stubs []stub) {
-	sort.Slice(stubs, func(i, j int) bool { return len(stubs[i].path) > len(stubs[j].path) })
-	for _, s := range stubs {
-		fi, err := os.Lstat(s.path)
-		if err != nil {
-			continue
-		}
-		if fi.IsDir() {
-			removeEmptyTree(s.path)
-		} else if fi.Mode().IsRegular() && fi.Size() == 0 {
-			os.Remove(s.path)
-		}
-	}
-}
-
-// removeEmptyTree removes a directory made only of empty directories and empty files (what the
-// runtime leaves, e.g. /dev with its mount points).
-func removeEmptyTree(p string) bool {
-	ents, err := os.ReadDir(p)
-	if err != nil {
-		return false
-	}
-	empty := true
-	for _, e := range ents {
-		c := filepath.Join(p, e.Name())
-		fi, err := os.Lstat(c)
-		switch {
-		case err != nil:
-			empty = false
-		case fi.IsDir():
-			if !removeEmptyTree(c) {
-				empty = false
-			}
-		case fi.Mode().IsRegular() && fi.Size() == 0:
-			os.Remove(c)
-		default:
-			empty = false
-		}
-	}
-	if empty {
-		return os.Remove(p) == nil
-	}
-	return false
 }

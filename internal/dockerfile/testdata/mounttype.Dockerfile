@@ -1,0 +1,2 @@
+FROM busybox
+RUN --mount=type=tmpfs,target=/t,from=busybox true
