@@ -2,13 +2,22 @@ package integration
 
 import (
 	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
+	"net/http"
+	"net/http/cgi"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -303,5 +312,137 @@ func TestBuildOutputs(t *testing.T) {
 		if r := s.build(append(bad, dir)...); r.code != 125 || !strings.Contains(r.stderr, "--output") {
 			t.Errorf("%v: exit %d %s", bad, r.code, r.stderr)
 		}
+	}
+}
+
+// TestBuildAddURL: ADD of URLs served on 127.0.0.1: --checksum verified (a mismatch names the
+// URL and both digests), a rebuild asks with If-None-Match and, on 304, is fully cached; a
+// changed file rebuilds; URL archives are unpacked only with --unpack=true.
+func TestBuildAddURL(t *testing.T) {
+	s := runStore(t)
+	var mu sync.Mutex
+	body := "hello from the server\n"
+	etag := `"v1"`
+	modified := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	var conditional, notModified int
+	var arc bytes.Buffer
+	gz := gzip.NewWriter(&arc)
+	tw := tar.NewWriter(gz)
+	tw.WriteHeader(&tar.Header{Name: "inner.txt", Mode: 0o644, Size: 5, Typeflag: tar.TypeReg, ModTime: modified})
+	tw.Write([]byte("inner"))
+	tw.Close()
+	gz.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch r.URL.Path {
+		case "/file.txt":
+			if r.Header.Get("If-None-Match") != "" {
+				conditional++
+				if r.Header.Get("If-None-Match") == etag {
+					notModified++
+					w.WriteHeader(http.StatusNotModified)
+					return
+				}
+			}
+			w.Header().Set("ETag", etag)
+			w.Header().Set("Last-Modified", modified.Format(http.TimeFormat))
+			io.WriteString(w, body)
+		case "/a.tar.gz":
+			w.Write(arc.Bytes())
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	sum := func(s string) string { h := sha256.Sum256([]byte(s)); return "sha256:" + hex.EncodeToString(h[:]) }
+	df := func(checksum string) string {
+		return "FROM busybox\nADD --checksum=" + checksum + " " + srv.URL + "/file.txt /dl/\n" +
+			"ADD " + srv.URL + "/a.tar.gz /arc/\nADD --unpack=true " + srv.URL + "/a.tar.gz /unp/\n"
+	}
+	dir := buildCtx(t, map[string]string{"Dockerfile": df(sum(body))})
+	s.mustBuild("-t", "url", dir)
+	got := s.ok("run", "--rm", "url", "sh", "-c", "cat /dl/file.txt; stat -c '%a %Y' /dl/file.txt; ls /arc; ls /unp; cat /unp/inner.txt")
+	want := body + "600 " + strconv.FormatInt(modified.Unix(), 10) + "\na.tar.gz\ninner.txt\ninner"
+	if got != want {
+		t.Errorf("ADD URL:\n%q\nwant\n%q", got, want)
+	}
+	out := s.mustBuild("-t", "url", dir)
+	if n := strings.Count(out, "CACHED"); n != 3 {
+		t.Errorf("rebuild with an unchanged server: %d CACHED, want 3\n%s", n, out)
+	}
+	mu.Lock()
+	if conditional == 0 || notModified == 0 {
+		t.Errorf("no conditional request answered 304 (%d conditional, %d not modified)", conditional, notModified)
+	}
+	body, etag = "changed\n", `"v2"`
+	mu.Unlock()
+	r := s.build("-t", "url", dir)
+	if r.code != 125 || !strings.Contains(r.stderr, srv.URL+"/file.txt") || !strings.Contains(r.stderr, "checksum mismatch") ||
+		!strings.Contains(r.stderr, sum("hello from the server\n")) || !strings.Contains(r.stderr, sum("changed\n")) {
+		t.Errorf("checksum mismatch: exit %d\n%s", r.code, r.stderr)
+	}
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df(sum("changed\n"))), 0o644)
+	s.mustBuild("-t", "url", dir)
+	if got := s.ok("run", "--rm", "url", "cat", "/dl/file.txt"); got != "changed\n" {
+		t.Errorf("after a change on the server: %q", got)
+	}
+	for _, bad := range []string{"--checksum=md5:123", "--checksum=sha256:abc"} {
+		d := buildCtx(t, map[string]string{"Dockerfile": "FROM busybox\nADD " + bad + " " + srv.URL + "/file.txt /x\n"})
+		if r := s.build(d); r.code != 125 || !strings.Contains(r.stderr, "--checksum") {
+			t.Errorf("%s: exit %d %s", bad, r.code, r.stderr)
+		}
+	}
+}
+
+// TestBuildAddGit: ADD of a git repository served by git http-backend on 127.0.0.1: a tag and a
+// subdirectory, --keep-git-dir, a commit checksum and its mismatch.
+func TestBuildAddGit(t *testing.T) {
+	backend := "/usr/lib/git-core/git-http-backend"
+	if _, err := os.Stat(backend); err != nil {
+		t.Skip("needs git (git http-backend)")
+	}
+	s := runStore(t)
+	repos := t.TempDir()
+	repo := filepath.Join(repos, "repo.git")
+	work := t.TempDir()
+	git := func(dir string, args ...string) string {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t",
+			"GIT_AUTHOR_DATE=2024-01-02T03:04:05Z", "GIT_COMMITTER_DATE=2024-01-02T03:04:05Z", "HOME="+work)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	git(work, "init", "-q", "-b", "main")
+	os.MkdirAll(filepath.Join(work, "sub"), 0o755)
+	os.WriteFile(filepath.Join(work, "sub", "a.txt"), []byte("A\n"), 0o644)
+	os.WriteFile(filepath.Join(work, "top.txt"), []byte("T\n"), 0o644)
+	git(work, "add", ".")
+	git(work, "commit", "-q", "-m", "one")
+	git(work, "tag", "v1")
+	commit := git(work, "rev-parse", "HEAD")
+	git(repos, "clone", "-q", "--bare", work, repo)
+	srv := httptest.NewServer(&cgi.Handler{Path: backend, Root: "/", Env: []string{"GIT_PROJECT_ROOT=" + repos, "GIT_HTTP_EXPORT_ALL=1"}})
+	defer srv.Close()
+	u := srv.URL + "/repo.git"
+	dir := buildCtx(t, map[string]string{"Dockerfile": "FROM busybox\nADD " + u + "#v1:sub /src/\n" +
+		"ADD --keep-git-dir=true --checksum=" + commit + " " + u + "#main /full/\n"})
+	s.mustBuild("-t", "gitimg", dir)
+	got := s.ok("run", "--rm", "gitimg", "sh", "-c", "ls -A /src; cat /src/a.txt; ls -A /full; stat -c %Y /src/a.txt")
+	want := "a.txt\nA\n.git\nsub\ntop.txt\n1704164645\n"
+	if got != want {
+		t.Errorf("ADD git:\n%q\nwant\n%q", got, want)
+	}
+	if out := s.mustBuild("-t", "gitimg", dir); strings.Count(out, "CACHED") != 2 {
+		t.Errorf("rebuild of an unchanged repository is not cached:\n%s", out)
+	}
+	bad := strings.Repeat("0", 40)
+	d := buildCtx(t, map[string]string{"Dockerfile": "FROM busybox\nADD --checksum=" + bad + " " + u + "#v1 /x/\n"})
+	if r := s.build(d); r.code != 125 || !strings.Contains(r.stderr, "checksum mismatch") || !strings.Contains(r.stderr, commit) || !strings.Contains(r.stderr, u) {
+		t.Errorf("git checksum mismatch: exit %d\n%s", r.code, r.stderr)
 	}
 }

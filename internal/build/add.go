@@ -27,17 +27,63 @@ func (s *Stage) addStep(st *Step, x *instructions.AddCommand) error {
 	if err != nil {
 		return err
 	}
+	var local []string
 	for _, p := range spec.Sources {
-		if isURL(p) {
-			return errdefs.NotImplemented(fmt.Errorf("ADD %s: sources from URLs and git are not supported: hako builds have no network", p))
+		r, ok, err := parseRemote(p)
+		if err != nil {
+			return err
+		}
+		if ok {
+			spec.Remote = append(spec.Remote, r)
+		} else {
+			local = append(local, p)
 		}
 	}
+	spec.Sources = local
 	spec.Link = x.Link
 	if err := spec.setExcludes(x.ExcludePatterns); err != nil {
 		return err
 	}
 	spec.Unpack = true
+	if x.Unpack != nil {
+		spec.Unpack, spec.UnpackURL = *x.Unpack, *x.Unpack
+	}
+	if x.KeepGitDir != nil {
+		spec.KeepGitDir = *x.KeepGitDir
+	}
+	if err := spec.setChecksum(x.Checksum); err != nil {
+		return err
+	}
 	return s.finishCopy(st, spec)
+}
+
+// setChecksum checks ADD --checksum: BuildKit's rule is one remote source; a URL takes
+// "sha256:HEX", a git source a commit hash (or a prefix of at least 7 digits).
+func (c *CopySpec) setChecksum(sum string) error {
+	if sum == "" {
+		return nil
+	}
+	if len(c.Remote) != 1 || len(c.Sources)+len(c.Contents) > 0 {
+		return errdefs.Invalidf("ADD --checksum=%s: checksum can only be given for one URL or git source", sum)
+	}
+	if c.Remote[0].Git != nil {
+		if !isCommitish(strings.TrimPrefix(sum, "sha1:")) {
+			return errdefs.Invalidf("ADD --checksum=%s: a git source takes a commit hash", sum)
+		}
+	} else if d, ok := strings.CutPrefix(sum, "sha256:"); !ok || len(d) != 64 || !isHex(d) {
+		return errdefs.Invalidf("ADD --checksum=%s: expected sha256:<64 hex digits>", sum)
+	}
+	c.Checksum = strings.ToLower(sum)
+	return nil
+}
+
+func isHex(s string) bool {
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
+			return false
+		}
+	}
+	return true
 }
 
 // unpackArchive extracts the file at host into dest (a directory in root) when it is a tar

@@ -47,6 +47,15 @@ type CopySpec struct {
 	// that a source copies relative to the directory it is copied from.
 	Excludes []string
 	exclude  *patternmatcher.PatternMatcher
+	// Remote are ADD's URL and git sources (Sources keeps the local ones); Fetch gets them.
+	Remote []RemoteSource
+	// Checksum is ADD --checksum: "sha256:…" of a URL's content, or a git source's commit.
+	Checksum string
+	// KeepGitDir is ADD --keep-git-dir: the checkout keeps .git.
+	KeepGitDir bool
+	// UnpackURL is ADD --unpack=true: a URL's archive is extracted too (by default only local
+	// archives are, and --unpack=false extracts neither).
+	UnpackURL bool
 }
 
 func (s *Stage) copyStep(st *Step, x *instructions.CopyCommand) error {
@@ -102,7 +111,21 @@ func (s *Stage) finishCopy(st *Step, spec *CopySpec) error {
 	for _, e := range spec.Excludes {
 		flags = append(flags, "--exclude="+e)
 	}
+	if spec.Checksum != "" {
+		flags = append(flags, "--checksum="+spec.Checksum)
+	}
+	if spec.KeepGitDir {
+		flags = append(flags, "--keep-git-dir")
+	}
+	if spec.UnpackURL {
+		flags = append(flags, "--unpack=true")
+	} else if spec.Instruction == "ADD" && !spec.Unpack {
+		flags = append(flags, "--unpack=false")
+	}
 	srcs := append([]string{}, spec.Sources...)
+	for _, r := range spec.Remote {
+		srcs = append(srcs, r.URL)
+	}
 	for _, c := range spec.Contents {
 		srcs = append(srcs, "<<"+c.Name)
 	}
@@ -189,6 +212,18 @@ type Match struct {
 	// Keep is, for --parents, the path kept under the destination: Rel, less what comes before
 	// a "/./" pivot in the source.
 	Keep string
+
+	from     *Source // the match's own tree (a fetched source); nil for the step's Source
+	remote   bool
+	identity string // a fetched source's identity for the cache key, in place of its content
+}
+
+// in is the tree the match is read from.
+func (m Match) in(src *Source) *Source {
+	if m.from != nil {
+		return m.from
+	}
+	return src
 }
 
 // Resolve finds what the step's sources name in src. A missing source, a path that climbs out
@@ -197,7 +232,7 @@ func (c *CopySpec) Resolve(src *Source) ([]Match, error) {
 	var out []Match
 	for _, p := range c.Sources {
 		if isURL(p) {
-			return nil, errdefs.NotImplemented(fmt.Errorf("%s %s: sources from URLs and git are not supported: hako builds have no network", c.Instruction, p))
+			return nil, errdefs.Invalidf("%s %s: COPY does not take URLs or git repositories: use ADD", c.Instruction, p)
 		}
 		rel, err := src.clean(p)
 		if err != nil {
@@ -351,6 +386,13 @@ func (c *CopySpec) Digest(ctx context.Context, src *Source, matches []Match) (st
 		fmt.Fprintf(h, "content %q %d %s\n", f.Name, len(f.Data), digestString(f.Data))
 	}
 	for _, m := range matches {
+		if m.identity != "" {
+			fmt.Fprintf(h, "remote %s\n", m.identity)
+			if m.from != nil && m.Info.IsDir() {
+				continue // a git checkout: the commit says what it holds
+			}
+		}
+		src := m.in(src)
 		m = src.follow(m)
 		fmt.Fprintf(h, "source %q named=%v\n", m.Rel, m.Named)
 		err := c.walk(ctx, src, m, func(rel, host string, fi fs.FileInfo) error {
@@ -536,8 +578,14 @@ func (c *CopySpec) Copy(ctx context.Context, src *Source, matches []Match, root 
 		}
 	}
 	for _, m := range matches {
+		src := m.in(src)
+		w.src = src
 		m = src.follow(m)
-		if c.Unpack && m.Info.Mode().IsRegular() {
+		unpack := c.Unpack
+		if m.remote {
+			unpack = c.UnpackURL
+		}
+		if unpack && m.Info.Mode().IsRegular() {
 			ok, err := unpackArchive(ctx, m.Path, root, dest, opts)
 			if err != nil {
 				return fmt.Errorf("%s %s: %w", c.Instruction, m.Rel, err)
