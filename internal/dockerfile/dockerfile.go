@@ -229,7 +229,7 @@ func (f *File) errorf(line int, word, format string, args ...any) error {
 
 // unsupported flags per instruction: they parse, but hako does not do what they ask.
 var unsupportedFlags = map[string][]string{
-	"run": {"mount", "device", "security"},
+	"run": {"device", "security"},
 }
 
 // checkSupported refuses what hako parses but does not implement.
@@ -238,6 +238,11 @@ func (f *File) checkSupported(n *parser.Node, v any) error {
 	for _, fl := range n.Flags {
 		key := strings.TrimLeft(fl, "-")
 		key, val, _ := strings.Cut(key, "=")
+		if name == "run" && key == "mount" {
+			if err := checkMountFlag(val); err != nil {
+				return f.errorf(n.StartLine, fl, "%v", err)
+			}
+		}
 		if slices.Contains(unsupportedFlags[name], key) {
 			if name == "run" && key == "security" && val == "sandbox" {
 				continue

@@ -59,6 +59,11 @@ type BuildOptions struct {
 	Progress BuildProgress
 	// Output is --output; nil records and tags the image in the store.
 	Output *BuildOutput
+	// Secrets and SSH are --secret and --ssh: what RUN --mount=type=secret|ssh may mount.
+	// LookupEnv reads env= secrets (os.LookupEnv when nil).
+	Secrets   []build.Secret
+	SSH       []build.SSH
+	LookupEnv func(string) (string, bool)
 }
 
 // BuildResult is what a build made.
@@ -478,6 +483,15 @@ func (b *builder) step(ctx context.Context, st *build.Stage, step *build.Step, p
 			return nil, false, err
 		}
 	}
+	if step.Kind == build.KindRun && len(step.Run.Mounts) > 0 {
+		if err := b.checkRunMounts(step.Run); err != nil {
+			return nil, false, err
+		}
+		var err error
+		if sources, err = b.runMountSources(ctx, step.Run); err != nil {
+			return nil, false, err
+		}
+	}
 	if step.Kind == build.KindCopy && step.Copy.Link {
 		return b.linkStep(ctx, st, step, parent, src, matches, sources, noCache, v)
 	}
@@ -620,7 +634,7 @@ func (b *builder) fsStep(ctx context.Context, st *build.Stage, step *build.Step,
 	switch step.Kind {
 	case build.KindRun:
 		out := &vertexLog{p: b.progress, v: v}
-		err = build.Run(ctx, &runExecutor{e: e, tmp: b.tmp}, "hako-build-"+id, rootfs, step.Run, out)
+		err = b.runWithMounts(ctx, step.Run, id, rootfs, out)
 	case build.KindCopy:
 		var owner *build.Owner
 		if owner, err = build.ResolveChown(rootfs, step.Copy.Chown); err == nil {
