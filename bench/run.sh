@@ -118,7 +118,7 @@ sleep 2
 running=$($HAKO ps -q | wc -l)
 mons=()
 for p in /proc/[0-9]*; do
-  cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+  cmd=$( { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null) || continue # gone meanwhile
   [[ $cmd == *"--root $HROOT "*"__monitor "* ]] && mons+=("${p#/proc/}")
 done
 echo "running: $running containers, ${#mons[@]} monitors"
