@@ -78,6 +78,7 @@ func (f *runFlags) register(fl *pflag.FlagSet, run bool) {
 	fl.StringArrayVar(&f.logOpts, "log-opt", nil, "Log driver options (max-size, max-file)")
 	fl.BoolVar(&f.init, "init", false, "Run an init inside the container that forwards signals and reaps processes")
 	fl.Bool("help", false, "Print usage")
+	registerOpsRunFlags(fl)
 	fl.SetInterspersed(false)
 }
 
@@ -203,6 +204,9 @@ func (f *runFlags) config(cmd *cobra.Command, args []string) (engine.CreateOptio
 	}
 	if f.init {
 		so.Init = true
+	}
+	if err := opsRunConfig(cmd.Flags(), &o.Config); err != nil {
+		return o, err
 	}
 	return o, nil
 }

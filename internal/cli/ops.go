@@ -7,12 +7,16 @@ import "github.com/spf13/cobra"
 func addOpsCommands(a *app, root *cobra.Command) {
 	var ctr *cobra.Command
 	for _, c := range root.Commands() {
-		if c.Name() == "container" {
+		switch c.Name() {
+		case "container":
 			ctr = c
+		case "system":
+			c.AddCommand(bootCmd(a))
 		}
 	}
 	for _, mk := range []func(*app) *cobra.Command{execCmd, cpCmd, commitCmd, exportCmd,
-		func(a *app) *cobra.Command { return pauseCmd(a, true) }, func(a *app) *cobra.Command { return pauseCmd(a, false) }} {
+		func(a *app) *cobra.Command { return pauseCmd(a, true) }, func(a *app) *cobra.Command { return pauseCmd(a, false) },
+		topCmd, statsCmd, renameCmd, updateCmd} {
 		root.AddCommand(mk(a))
 		if ctr != nil {
 			ctr.AddCommand(mk(a))

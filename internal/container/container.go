@@ -58,6 +58,7 @@ type State struct {
 	Error      string
 	StartedAt  time.Time
 	FinishedAt time.Time
+	Health     *Health `json:",omitempty"`
 }
 
 // Config is what `create` was asked for: the image, the command and the run options.
@@ -76,6 +77,10 @@ type Config struct {
 	// Mounts are the -v and --mount mounts and the image's anonymous volumes, resolved to
 	// volume names at create; the engine makes them OCI mounts at each start.
 	Mounts []volume.Mount `json:",omitempty"`
+	// RestartPolicy is --restart: "no" (or ""), "on-failure", "always", "unless-stopped".
+	RestartPolicy RestartPolicy `json:",omitempty"`
+	// Healthcheck overrides the image's HEALTHCHECK (--health-*; Test ["NONE"] for --no-healthcheck).
+	Healthcheck *HealthConfig `json:",omitempty"`
 }
 
 // Container is one record.
@@ -309,7 +314,7 @@ func (c *Container) StatusLine(human func(time.Duration) string) string {
 	case c.State.Restarting:
 		return fmt.Sprintf("Restarting (%d) %s ago", c.State.ExitCode, human(time.Since(c.State.FinishedAt)))
 	case c.State.Running:
-		return "Up " + human(time.Since(c.State.StartedAt))
+		return "Up " + human(time.Since(c.State.StartedAt)) + c.State.Health.suffix()
 	case c.State.Status == Created:
 		return "Created"
 	case c.State.Status == Dead:

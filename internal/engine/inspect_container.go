@@ -262,6 +262,9 @@ func hostConfig(c *container.Container) (HostConfig, []MountPoint) {
 	h.NetworkMode = firstNonEmpty(o.NetworkMode, "none")
 	h.PortBindings = map[string]any{}
 	h.RestartPolicy.Name = "no"
+	if p := c.Config.RestartPolicy; p.Name != "" {
+		h.RestartPolicy.Name, h.RestartPolicy.MaximumRetryCount = p.Name, p.MaximumRetryCount
+	}
 	h.AutoRemove = c.Config.AutoRemove
 	h.CapAdd, h.CapDrop = o.CapAdd, o.CapDrop
 	h.CgroupnsMode = "host"

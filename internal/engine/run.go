@@ -64,6 +64,7 @@ func (e *Engine) Start(ctx context.Context, ref string, attach *Attach) (<-chan 
 		}
 		return nil, errdefs.Conflictf("container %s is already running", c.Name)
 	}
+	e.setManuallyStopped(c.ID, false) // start lifts a stop for the restart policy (restart.go)
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -173,9 +174,11 @@ func (e *Engine) RunMonitor(ctx context.Context, id string, h monitor.Handoff) e
 	}
 	code, startErr := e.startContainer(ctx, c, h)
 	if startErr != nil {
+		e.keepRestarting(ctx, c.ID, code) // restart.go: --restart, Docker's back-off
 		return startErr
 	}
 	reportExitCode(h, code)
+	e.keepRestarting(ctx, c.ID, code)
 	if c.Config.AutoRemove {
 		if e.removeContainer(context.Background(), c) == nil {
 			e.removeAnonymousVolumes(c) // --rm takes the anonymous volumes along, as Docker's
@@ -321,8 +324,10 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 		go monitor.ReadControl(h.Control, func(w, ht uint16) { p.Resize(w, ht) })
 	}
 	monitorReady(h, nil)
+	stopHealth := e.startHealthcheck(c, cfg.Config.Healthcheck) // health.go
 	settleMonitor()
 	code, _ := p.Wait()
+	stopHealth()
 	st, _ := rt.State(c.ID)
 	oom, _ := rt.OOMKilled(c.ID)
 	rt.Delete(c.ID, true)
@@ -368,6 +373,7 @@ func (e *Engine) Kill(ctx context.Context, ref, sig string) error {
 	if !c.State.Running {
 		return errdefs.Conflictf("cannot kill container: %s: container %s is not running", ref, c.ID)
 	}
+	e.setManuallyStopped(c.ID, true) // the monitor's restart loop ends (restart.go)
 	s, err := ParseSignal(sig)
 	if err != nil {
 		return err
@@ -417,6 +423,10 @@ func (e *Engine) Wait(ctx context.Context, ref string, timeout time.Duration) (i
 func (e *Engine) Stop(ctx context.Context, ref string, timeout *int) error {
 	c, err := e.Containers().Get(ref)
 	if err != nil {
+		return err
+	}
+	// Marked first, so that a monitor between two runs gives up restarting (restart.go).
+	if c, err = e.stopRestarts(ctx, c); err != nil {
 		return err
 	}
 	if !c.State.Running {
