@@ -285,6 +285,14 @@ func TestRestart(t *testing.T) {
 	if got := s.ok("inspect", "-f", "{{.State.Status}}", "idle"); got != "running\n" {
 		t.Fatalf("restart of a created container: %q", got)
 	}
+	// A --rm container survives a restart (its monitor removes it only on a real exit).
+	s.ok("run", "-d", "--rm", "--name", "temp", "busybox", "sleep", "100")
+	s.ok("restart", "-t", "1", "temp")
+	if got := s.ok("inspect", "-f", "{{.State.Status}}", "temp"); got != "running\n" {
+		t.Fatalf("--rm container after restart: %q", got)
+	}
+	s.ok("stop", "-t", "1", "temp")
+	waitFor(t, "the --rm container to go", func() bool { return s.run("inspect", "temp").code != 0 })
 	if r := s.run("restart", "nosuch"); r.code != 125 || !strings.Contains(r.stderr, "No such container") {
 		t.Fatalf("restart nosuch: %+v", r)
 	}

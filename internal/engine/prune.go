@@ -3,6 +3,9 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -83,6 +86,14 @@ func (e *Engine) Restart(ctx context.Context, ref string, timeout *int) error {
 	if err != nil {
 		return err
 	}
+	if c.Config.AutoRemove {
+		// The monitor removes a --rm container when it exits; a restart is not that exit.
+		mark := e.restartMark(c.ID)
+		if err := os.WriteFile(mark, nil, 0o600); err != nil {
+			return fmt.Errorf("restart %s: %w", ref, err)
+		}
+		defer os.Remove(mark)
+	}
 	if err := e.Stop(ctx, c.ID, timeout); err != nil {
 		return err
 	}
@@ -98,4 +109,14 @@ func (e *Engine) Restart(ctx context.Context, ref string, timeout *int) error {
 	}
 	_, err = e.Start(ctx, c.ID, nil)
 	return err
+}
+
+func (e *Engine) restartMark(id string) string {
+	return filepath.Join(e.Containers().Dir(id), "restarting")
+}
+
+// restarting tells the monitor of a --rm container that `restart` stopped it.
+func (e *Engine) restarting(id string) bool {
+	_, err := os.Stat(e.restartMark(id))
+	return err == nil
 }

@@ -179,7 +179,7 @@ func (e *Engine) RunMonitor(ctx context.Context, id string, h monitor.Handoff) e
 	}
 	reportExitCode(h, code)
 	e.keepRestarting(ctx, c.ID, code)
-	if c.Config.AutoRemove {
+	if c.Config.AutoRemove && !e.restarting(c.ID) { // `restart` of a --rm container keeps it
 		if e.removeContainer(context.Background(), c) == nil {
 			e.removeAnonymousVolumes(c) // --rm takes the anonymous volumes along, as Docker's
 		}
