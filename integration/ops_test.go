@@ -168,6 +168,11 @@ func TestRestartPolicies(t *testing.T) {
 	if !sameSet(got, []string{"a-long", "us-fresh", "ok", "always"}) {
 		t.Fatalf("system boot started %v", got)
 	}
+	// rm -f ends a restart loop wherever it is.
+	s.ok("rm", "-f", "always")
+	if r := s.run("inspect", "always"); r.code == 0 {
+		t.Fatalf("rm -f of a restarting container left it")
+	}
 	if r := s.run("system", "boot"); r.code != 0 || r.stdout != "" && !strings.Contains("always\n", r.stdout) {
 		t.Fatalf("a second boot: %+v", r)
 	}

@@ -371,6 +371,9 @@ func (e *Engine) Kill(ctx context.Context, ref, sig string) error {
 		return err
 	}
 	if !c.State.Running {
+		if c.State.Restarting {
+			e.setManuallyStopped(c.ID, true) // between two runs: no next run (restart.go)
+		}
 		return errdefs.Conflictf("cannot kill container: %s: container %s is not running", ref, c.ID)
 	}
 	e.setManuallyStopped(c.ID, true) // the monitor's restart loop ends (restart.go)
