@@ -61,26 +61,46 @@ func New(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	name := cfg.Snapshotter
-	if name == "" {
-		name = "overlay"
-		if err := snapshot.Supported(root); err != nil {
-			name = "native"
-		}
-	}
-	var sn snapshot.Snapshotter
-	switch name {
-	case "overlay":
-		sn, err = snapshot.NewOverlay(filepath.Join(root, "snapshots", "overlay"))
-	case "native":
-		sn, err = snapshot.NewNative(filepath.Join(root, "snapshots", "native"))
-	default:
-		return nil, fmt.Errorf("open store: unknown snapshotter %q (overlay, native)", name)
-	}
+	name, err := chooseSnapshotter(root, cfg.Snapshotter)
 	if err != nil {
 		return nil, err
 	}
+	sn := &lazySnapshotter{open: func() (snapshot.Snapshotter, error) {
+		switch name {
+		case "overlay":
+			return snapshot.NewOverlay(filepath.Join(root, "snapshots", "overlay"))
+		default:
+			return snapshot.NewNative(filepath.Join(root, "snapshots", "native"))
+		}
+	}}
 	return &Engine{Root: root, Content: cs, Images: &image.Store{Content: cs}, Snapshots: sn, Snapshotter: name}, nil
+}
+
+// chooseSnapshotter returns the snapshotter asked for, or the root's default: decided once, on
+// first use, by a test mount (overlay where the filesystem supports it, else native) and
+// remembered in root/snapshotter, so that no later command pays for the test.
+func chooseSnapshotter(root, asked string) (string, error) {
+	switch asked {
+	case "overlay", "native":
+		return asked, nil
+	case "":
+	default:
+		return "", fmt.Errorf("open store: unknown snapshotter %q (overlay, native)", asked)
+	}
+	p := filepath.Join(root, "snapshotter")
+	if b, err := os.ReadFile(p); err == nil {
+		if name := strings.TrimSpace(string(b)); name == "overlay" || name == "native" {
+			return name, nil
+		}
+	}
+	name := "overlay"
+	if err := snapshot.Supported(root); err != nil {
+		name = "native"
+	}
+	if err := content.WriteFileAtomic(p, []byte(name+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("open store %s: %w", root, err)
+	}
+	return name, nil
 }
 
 // Close releases the snapshotter.
