@@ -60,7 +60,7 @@ RUN --mount=type=cache,id=bench-200m,target=/cache \
 EOF
 
 HF=(hyperfine --style basic --runs "$RUNS" --warmup 1 --time-unit millisecond)
-change="echo \$RANDOM\$RANDOM > $CTX/src/version"
+change="date +%s%N > $CTX/src/version"
 fill=(-n hako --prepare "$HAKO builder prune -af >/dev/null; $change" "$HAKO build -q -t bench-cm $CTX")
 rebuild=(-n hako --prepare "$change" "$HAKO build -q -t bench-cm $CTX")
 if [[ -z ${NO_PEERS:-} ]]; then
