@@ -177,14 +177,22 @@ func (e *Engine) RunMonitor(ctx context.Context, id string, h monitor.Handoff) e
 		e.keepRestarting(ctx, c.ID, code) // restart.go: --restart, Docker's back-off
 		return startErr
 	}
+	if c.Config.AutoRemove && !e.restarting(c.ID) { // `restart` of a --rm container keeps it
+		// Remove before telling a foreground `run --rm` the exit code, so that when it
+		// returns the container is gone, as with Docker. --rm excludes restart policies.
+		e.autoRemove(c)
+		reportExitCode(h, code)
+		return nil
+	}
 	reportExitCode(h, code)
 	e.keepRestarting(ctx, c.ID, code)
-	if c.Config.AutoRemove && !e.restarting(c.ID) { // `restart` of a --rm container keeps it
-		if e.removeContainer(context.Background(), c) == nil {
-			e.removeAnonymousVolumes(c) // --rm takes the anonymous volumes along, as Docker's
-		}
-	}
 	return nil
+}
+
+func (e *Engine) autoRemove(c *container.Container) {
+	if e.removeContainer(context.Background(), c) == nil {
+		e.removeAnonymousVolumes(c) // --rm takes the anonymous volumes along, as Docker's
+	}
 }
 
 func monitorReady(h monitor.Handoff, err error) {
@@ -218,13 +226,11 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	fail := func(err error, code int) (int, error) {
 		c.State = container.State{Status: container.Exited, ExitCode: code, Error: err.Error(), FinishedAt: time.Now().UTC(), StartedAt: c.State.StartedAt}
 		cs.Save(c)
+		if c.Config.AutoRemove {
+			e.autoRemove(c)
+		}
 		monitorReady(h, err)
 		reportExitCode(h, code)
-		if c.Config.AutoRemove {
-			if e.removeContainer(context.Background(), c) == nil {
-				e.removeAnonymousVolumes(c) // --rm takes the anonymous volumes along, as Docker's
-			}
-		}
 		return code, err
 	}
 	dir := cs.Dir(c.ID)
