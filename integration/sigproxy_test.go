@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestForegroundRunForwardsSignals: a signal to `hako run` (no -t) reaches the container's
@@ -28,6 +29,8 @@ func TestForegroundRunForwardsSignals(t *testing.T) {
 		t.Fatalf("first line %q", line)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
+	timer := time.AfterFunc(30*time.Second, func() { cmd.Process.Kill() })
+	defer timer.Stop()
 	rest, _ := io.ReadAll(r)
 	out := bytes.NewBuffer(rest)
 	err = cmd.Wait()

@@ -287,14 +287,17 @@ func runCmd(a *app, create bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			exit, err := e.Start(cmd.Context(), c.ID, at)
-			if err != nil {
-				detach()
-				return err
-			}
+			// Catch signals before the container starts: one that arrives while it starts is
+			// delivered as soon as it runs.
 			stopProxy := func() {}
 			if !f.tty {
 				stopProxy = proxySignals(e, c.ID)
+			}
+			exit, err := e.Start(cmd.Context(), c.ID, at)
+			if err != nil {
+				stopProxy()
+				detach()
+				return err
 			}
 			code := <-exit
 			stopProxy()

@@ -6,6 +6,7 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/hako-dev/hako/internal/engine"
 )
@@ -21,8 +22,20 @@ func proxySignals(e *engine.Engine, id string) func() {
 		for {
 			select {
 			case sig := <-ch:
-				if s, ok := sig.(syscall.Signal); ok {
-					e.Kill(context.Background(), id, strconv.Itoa(int(s)))
+				s, ok := sig.(syscall.Signal)
+				if !ok {
+					continue
+				}
+				// The container may still be starting: retry briefly until it runs.
+				for i := 0; i < 100; i++ {
+					if e.Kill(context.Background(), id, strconv.Itoa(int(s))) == nil {
+						break
+					}
+					select {
+					case <-done:
+						return
+					case <-time.After(20 * time.Millisecond):
+					}
 				}
 			case <-done:
 				return

@@ -669,6 +669,9 @@ func (b *builder) commitLayer(ctx context.Context, key string, mounts []mount.Mo
 	}
 	defer w.Close()
 	if wh == archive.OverlayWhiteouts {
+		if err := pruneCopyUps(mounts); err != nil {
+			return nil, "", err
+		}
 		err = archive.WriteOverlayDiff(ctx, w, dir, archive.DiffOptions{SourceDateEpoch: b.epoch})
 	} else {
 		lower := ""
