@@ -67,9 +67,9 @@ if [[ -z ${NO_PEERS:-} ]]; then
   export DOCKER_HOST CONTAINERS_CONF CONTAINERS_STORAGE_CONF
   docker import "$WORK/busybox.tar" busybox >/dev/null
   podman import "$WORK/busybox.tar" busybox >/dev/null 2>&1
-  cold+=(-n buildkit "DOCKER_BUILDKIT=1 docker build -q --no-cache -t bench-build $CTX"
+  cold+=(-n buildkit "DOCKER_BUILDKIT=1 /usr/bin/docker build -q --no-cache -t bench-build $CTX"
     -n podman "podman build -q --no-cache -t bench-build $CTX")
-  cached+=(-n buildkit --prepare "find $CTX -exec touch {} +" "DOCKER_BUILDKIT=1 docker build -q -t bench-build $CTX"
+  cached+=(-n buildkit --prepare "find $CTX -exec touch {} +" "DOCKER_BUILDKIT=1 /usr/bin/docker build -q -t bench-build $CTX"
     -n podman --prepare "find $CTX -exec touch {} +" "podman build -q -t bench-build $CTX")
 fi
 [[ $($HAKO run --rm bench-build 2>/dev/null || $HAKO build -q -t bench-build "$CTX" >/dev/null && $HAKO run --rm bench-build) == 1000 ]] || die "hako's image does not count 1000 files"
