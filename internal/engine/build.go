@@ -136,18 +136,26 @@ func (e *Engine) Build(ctx context.Context, opts BuildOptions) (*BuildResult, er
 		return nil, err
 	}
 	e.cleanStaleBuilds()
-	tmp, err := os.MkdirTemp(e.tmpDir(), "build-")
+	// The lock says this build is alive; a build killed with -9 leaves it free, and the next
+	// build cleans up after it (mounts, the RUN's container, the scratch directory). The
+	// directory is made and locked under a name the cleaner ignores, then renamed: a concurrent
+	// build's cleaner must never see it unlocked.
+	newTmp, err := os.MkdirTemp(e.tmpDir(), ".new-build-")
 	if err != nil {
+		return nil, err
+	}
+	live, err := lockfile.Exclusive(filepath.Join(newTmp, ".lock"))
+	if err != nil {
+		os.RemoveAll(newTmp)
+		return nil, err
+	}
+	tmp := filepath.Join(e.tmpDir(), strings.TrimPrefix(filepath.Base(newTmp), ".new-"))
+	if err := os.Rename(newTmp, tmp); err != nil {
+		live.Unlock()
+		os.RemoveAll(newTmp)
 		return nil, err
 	}
 	b.tmp = tmp
-	// The lock says this build is alive; a build killed with -9 leaves it free, and the next
-	// build cleans up after it (mounts, the RUN's container, the scratch directory).
-	live, err := lockfile.Exclusive(filepath.Join(tmp, ".lock"))
-	if err != nil {
-		os.RemoveAll(tmp)
-		return nil, err
-	}
 	defer func() {
 		os.RemoveAll(tmp)
 		live.Unlock()
@@ -520,8 +528,16 @@ func (b *builder) step(ctx context.Context, st *build.Stage, step *build.Step, p
 	if err != nil {
 		return nil, false, err
 	}
-	if err := b.e.cacheStore(key, id); err != nil {
+	winner, adopted, err := b.e.cacheStoreFirst(ctx, key, id)
+	if err != nil {
 		return nil, false, err
+	}
+	if adopted {
+		// A concurrent build made this step first: use its image, so that both builds share
+		// one chain (ours stays behind as an untagged step for builder prune).
+		if s, err := b.imageState(ctx, winner); err == nil {
+			return s, false, nil
+		}
 	}
 	return &stepImage{id: id, cfg: cfg, layers: layers}, false, nil
 }

@@ -62,6 +62,43 @@ func (e *Engine) cacheStore(key, id digest.Digest) error {
 	return content.WriteFileAtomic(e.cachePath(key), b, 0o600)
 }
 
+// cacheStoreFirst records id for key unless another build recorded a live image for it first,
+// and returns the image that serves the key. The first writer wins (a hard link of a complete
+// temp file, which fails if the entry exists), so that builds which missed the cache at the same
+// moment continue on one shared chain of step images instead of each overwriting the others'
+// entries and leaving the cache pointing at a mix of chains.
+func (e *Engine) cacheStoreFirst(ctx context.Context, key, id digest.Digest) (image.Image, bool, error) {
+	if err := os.MkdirAll(e.cacheDir(), 0o700); err != nil {
+		return image.Image{}, false, err
+	}
+	b, err := json.Marshal(cacheEntry{Version: build.CacheKeyVersion, Key: key, Image: id, Created: time.Now().UTC()})
+	if err != nil {
+		return image.Image{}, false, err
+	}
+	tmp, err := os.CreateTemp(e.cacheDir(), ".entry-")
+	if err != nil {
+		return image.Image{}, false, err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return image.Image{}, false, err
+	}
+	if err := tmp.Close(); err != nil {
+		return image.Image{}, false, err
+	}
+	if err := os.Link(tmp.Name(), e.cachePath(key)); err == nil {
+		return image.Image{}, false, nil
+	} else if !errors.Is(err, fs.ErrExist) {
+		return image.Image{}, false, err
+	}
+	if img, ok := e.cacheLookup(ctx, key); ok && img.ID != id {
+		return img, true, nil // another build got there first: continue on its image
+	}
+	// The entry there is stale (its image was pruned) or ours: replace it.
+	return image.Image{}, false, os.Rename(tmp.Name(), e.cachePath(key))
+}
+
 // cacheEntries lists the index; unreadable entries come back with an empty Image.
 func (e *Engine) cacheEntries() ([]cacheEntry, []string, error) {
 	ents, err := os.ReadDir(e.cacheDir())
