@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/hako-dev/hako/internal/build"
-	"github.com/hako-dev/hako/internal/content"
 	"github.com/hako-dev/hako/internal/image"
 	digest "github.com/opencontainers/go-digest"
 )
@@ -49,17 +48,6 @@ func (e *Engine) cacheLookup(ctx context.Context, key digest.Digest) (image.Imag
 		return image.Image{}, false
 	}
 	return img, true
-}
-
-func (e *Engine) cacheStore(key, id digest.Digest) error {
-	if err := os.MkdirAll(e.cacheDir(), 0o700); err != nil {
-		return err
-	}
-	b, err := json.Marshal(cacheEntry{Version: build.CacheKeyVersion, Key: key, Image: id, Created: time.Now().UTC()})
-	if err != nil {
-		return err
-	}
-	return content.WriteFileAtomic(e.cachePath(key), b, 0o600)
 }
 
 // cacheStoreFirst records id for key unless another build recorded a live image for it first,
