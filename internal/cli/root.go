@@ -56,6 +56,8 @@ func (a *app) engine() (*engine.Engine, error) {
 
 // Main runs the hako command line with args and returns the process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	engine.Phase("cli: main")
+	defer engine.Phase("cli: return")
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
 	root := newRoot(a)
 	root.SetArgs(args)

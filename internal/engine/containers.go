@@ -44,7 +44,9 @@ type CreateOptions struct {
 // Create makes a container record and its writable snapshot on top of the image. Nothing is left
 // behind when it fails.
 func (e *Engine) Create(ctx context.Context, o CreateOptions) (c *container.Container, err error) {
+	Phase("create: begin")
 	img, cfg, err := e.ResolveImage(ctx, o.Image)
+	Phase("create: image resolved")
 	if err != nil {
 		if errors.Is(err, errdefs.ErrNotFound) {
 			return nil, errdefs.NotFoundf("Unable to find image '%s' locally (no registry is configured: load or import it first)", o.Image)
@@ -69,6 +71,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (c *container.Cont
 	if err := layer.Unpack(ctx, e.Snapshots, e.Content, lease, m.Layers, cfg.RootFS.DiffIDs); err != nil {
 		return nil, err
 	}
+	Phase("create: layers checked")
 	cs := e.Containers()
 	c = &container.Container{ID: container.NewID(), Created: time.Now().UTC(), Config: o.Config}
 	c.Config.Image = o.Image
@@ -113,6 +116,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (c *container.Cont
 	if err != nil {
 		return nil, err
 	}
+	Phase("create: recorded")
 	return c, nil
 }
 

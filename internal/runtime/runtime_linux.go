@@ -53,6 +53,17 @@ func New(stateRoot string) (*Runtime, error) {
 // A command that is not found in the container is an errdefs.ErrCommandNotFound error (Docker
 // exits 127), one that cannot be executed errdefs.ErrCannotExecute (126). A container of that
 // id that already exists is errdefs.ErrAlreadyExists. On any error nothing is left behind.
+// debugTiming is HAKO_DEBUG: Start then prints a timestamped line per phase to stderr, in the
+// format of the engine's (engine.Phase), to see where a start spends its time.
+var debugTiming = os.Getenv("HAKO_DEBUG") != ""
+
+func phase(what string) {
+	if debugTiming {
+		now := time.Now()
+		fmt.Fprintf(os.Stderr, "DEBU timing %d.%06d pid %d %s\n", now.Unix(), now.Nanosecond()/1000, os.Getpid(), what)
+	}
+}
+
 func (r *Runtime) Start(ctx context.Context, id, bundle string, stdio IO) (*Process, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -71,6 +82,7 @@ func (r *Runtime) Start(ctx context.Context, id, bundle string, stdio IO) (*Proc
 	if err := checkSpec(s); err != nil {
 		return nil, fmt.Errorf("start container %s: %w", id, err)
 	}
+	phase("rt: spec loaded")
 	prepareSpec(s, bundle)
 	config, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{CgroupName: id, Spec: s})
 	if err != nil {
@@ -80,7 +92,9 @@ func (r *Runtime) Start(ctx context.Context, id, bundle string, stdio IO) (*Proc
 	config.Labels = slices.DeleteFunc(config.Labels, func(l string) bool { return strings.HasPrefix(l, "bundle=") })
 	config.Labels = append(config.Labels, "bundle="+bundle)
 
+	phase("rt: specconv")
 	c, err := libcontainer.Create(r.root, id, config)
+	phase("rt: created")
 	if err != nil {
 		if errors.Is(err, libcontainer.ErrExist) {
 			return nil, errdefs.AlreadyExists(fmt.Errorf("start container %s: %w", id, err))
@@ -98,6 +112,7 @@ func (r *Runtime) Start(ctx context.Context, id, bundle string, stdio IO) (*Proc
 	lp.Init = true
 	stdio.Tty = stdio.Tty || s.Process.Terminal
 	p, err := run(c, lp, stdio)
+	phase("rt: run")
 	if err != nil {
 		_ = c.Destroy()
 		return nil, classifyExecError(fmt.Errorf("start container %s: %w", id, err))

@@ -1,0 +1,21 @@
+package engine
+
+import (
+	"fmt"
+	"os"
+	"time"
+)
+
+// debugTiming is HAKO_DEBUG: the start path then prints a timestamped line per phase to stderr
+// (the CLI's; a monitor started in debug mode inherits it), to see where a `run` spends its time.
+var debugTiming = os.Getenv("HAKO_DEBUG") != ""
+
+// Phase prints one timing line when debugging: wall-clock time (comparable across the CLI, the
+// monitor and the container), the process and the phase.
+func Phase(what string) {
+	if !debugTiming {
+		return
+	}
+	now := time.Now()
+	fmt.Fprintf(os.Stderr, "DEBU timing %d.%06d pid %d %s\n", now.Unix(), now.Nanosecond()/1000, os.Getpid(), what)
+}
