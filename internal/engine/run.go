@@ -109,6 +109,10 @@ func (e *Engine) Start(ctx context.Context, ref string, attach *Attach) (<-chan 
 	cmd.ExtraFiles = extra
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Dir = "/"
+	if os.Getenv("HAKO_DEBUG") != "" {
+		cmd.Stderr = os.Stderr // the monitor's timing lines (timing.go)
+	}
+	Phase("start: spawn monitor")
 	if err := cmd.Start(); err != nil {
 		readyW.Close()
 		exitW.Close()
@@ -119,6 +123,7 @@ func (e *Engine) Start(ctx context.Context, ref string, attach *Attach) (<-chan 
 	exitW.Close()
 	go cmd.Wait() // reap it if it ends while we are still here; it normally outlives us
 	msg, _ := io.ReadAll(readyR)
+	Phase("start: monitor ready")
 	if string(msg) != monitor.ReadyOK {
 		exitR.Close()
 		s := strings.TrimSpace(string(msg))
@@ -135,6 +140,7 @@ func (e *Engine) Start(ctx context.Context, ref string, attach *Attach) (<-chan 
 	go func() {
 		defer exitR.Close()
 		b, _ := io.ReadAll(exitR)
+		Phase("start: exit code received")
 		code, err := strconv.Atoi(strings.TrimSpace(string(b)))
 		if err != nil {
 			code = 255
@@ -157,6 +163,7 @@ func startError(s string) error {
 
 // RunMonitor is the body of `hako __monitor ID`: see package monitor.
 func (e *Engine) RunMonitor(ctx context.Context, id string, h monitor.Handoff) error {
+	Phase("monitor: main")
 	cs := e.Containers()
 	ml, err := lockfile.TryExclusive(cs.MonitorLockPath(id))
 	if err != nil {
@@ -181,6 +188,7 @@ func (e *Engine) RunMonitor(ctx context.Context, id string, h monitor.Handoff) e
 		// Remove before telling a foreground `run --rm` the exit code, so that when it
 		// returns the container is gone, as with Docker. --rm excludes restart policies.
 		e.autoRemove(c)
+		Phase("monitor: removed")
 		reportExitCode(h, code)
 		return nil
 	}
@@ -247,12 +255,14 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 		return fail(err, 125)
 	}
 	defer mount.Unmount(rootfs)
+	Phase("monitor: rootfs mounted")
 
 	img, cfg, err := e.ResolveImage(ctx, c.Config.ImageID.String())
 	if err != nil {
 		return fail(err, 125)
 	}
 	_ = img
+	Phase("monitor: image resolved")
 	opts := c.Config.Options
 	opts.ID = c.ID
 	opts.Rootfs = rootfs
@@ -273,10 +283,12 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 		return fail(err, 125)
 	}
 	opts.Mounts = append(append(append([]specsMount{}, etc...), opts.Mounts...), vmounts...)
+	Phase("monitor: etc files and volumes")
 	s, err := spec.Generate(cfg.Config.ImageConfig, opts)
 	if err != nil {
 		return fail(err, 125)
 	}
+	Phase("monitor: spec generated")
 	s.Root.Path = rootfs
 	bundle := filepath.Join(dir, "bundle")
 	os.MkdirAll(bundle, 0o700)
@@ -311,7 +323,9 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 		return fail(err, 125)
 	}
 	rt.Delete(c.ID, true) // a previous run's state, if a monitor died
+	Phase("monitor: bundle and log ready, runtime start")
 	p, err := rt.Start(ctx, c.ID, bundle, stdio)
+	Phase("monitor: runtime started")
 	if err != nil {
 		code := 125
 		if errors.Is(err, errdefs.ErrCommandNotFound) {
@@ -329,13 +343,14 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	if h.Control != nil && stdio.Tty {
 		go monitor.ReadControl(h.Control, func(w, ht uint16) { p.Resize(w, ht) })
 	}
+	Phase("monitor: running recorded")
 	monitorReady(h, nil)
 	stopHealth := e.startHealthcheck(c, cfg.Config.Healthcheck) // health.go
 	settleMonitor()
 	code, _ := p.Wait()
+	Phase("monitor: container exited")
 	stopHealth()
-	st, _ := rt.State(c.ID)
-	oom, _ := rt.OOMKilled(c.ID)
+	st, _ := rt.State(c.ID) // OOMKilled included: one load of libcontainer's state, not two
 	rt.Delete(c.ID, true)
 	lw.Close()
 	if fresh, err := cs.Get(c.ID); err == nil {
@@ -344,9 +359,10 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	c.State.Status = container.Exited
 	c.State.Running, c.State.Paused, c.State.Pid = false, false, 0
 	c.State.ExitCode = code
-	c.State.OOMKilled = oom || st.OOMKilled
+	c.State.OOMKilled = st.OOMKilled
 	c.State.FinishedAt = time.Now().UTC()
 	cs.Save(c)
+	Phase("monitor: exit recorded")
 	return code, nil
 }
 
