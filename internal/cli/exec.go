@@ -89,6 +89,7 @@ func execCmd(a *app) *cobra.Command {
 				}()
 			}
 			code, err := p.Wait()
+			engine.Phase("exec: process exited")
 			if err != nil {
 				return err
 			}

@@ -52,6 +52,7 @@ type ExecOptions struct {
 // (exeseal: a read-only overlay or a sealed memfd), so a process in the container that reaches
 // /proc/<pid>/exe finds a copy it cannot write, never the host's hako (CVE-2019-5736).
 func (e *Engine) Exec(ctx context.Context, ref string, o ExecOptions) (*runtime.Process, error) {
+	Phase("exec: begin")
 	c, err := e.Containers().Get(ref)
 	if err != nil {
 		return nil, err
@@ -71,7 +72,9 @@ func (e *Engine) Exec(ctx context.Context, ref string, o ExecOptions) (*runtime.
 		return nil, err
 	}
 	stdio := runtime.IO{Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Tty: o.Tty, ConsoleWidth: o.ConsoleWidth, ConsoleHeight: o.ConsoleHeight}
+	Phase("exec: process derived, runtime exec")
 	proc, err := rt.Exec(ctx, c.ID, p, stdio)
+	Phase("exec: runtime exec returned")
 	if err != nil {
 		if errors.Is(err, errdefs.ErrConflict) {
 			// Raced with a stop or pause: say it as Docker does.
