@@ -79,6 +79,7 @@ func (e *Engine) Start(ctx context.Context, ref string, attach *Attach) (<-chan 
 	if err != nil {
 		return nil, err
 	}
+	// Exactly this prefix: the CLI recognises a monitor by it (cli.isMonitor).
 	args := []string{"--root", e.Root, "--snapshotter", e.Snapshotter, "__monitor"}
 	extra := []*os.File{readyW, exitW}
 	if attach != nil {
