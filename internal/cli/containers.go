@@ -404,7 +404,7 @@ func stopCmd(a *app) *cobra.Command {
 			if cmd.Flags().Changed("time") {
 				t = &timeout
 			}
-			return eachContainer(a, args, func(ref string) error { return e.Stop(cmd.Context(), ref, t) })
+			return eachContainer(a, args, func(ref string) error { return e.StopWithSignal(cmd.Context(), ref, t, signal) })
 		},
 	}
 	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "Seconds to wait before killing the container")

@@ -524,6 +524,17 @@ func (e *Engine) Wait(ctx context.Context, ref string, timeout time.Duration) (i
 
 // Stop sends the stop signal, waits up to timeout, then kills.
 func (e *Engine) Stop(ctx context.Context, ref string, timeout *int) error {
+	return e.StopWithSignal(ctx, ref, timeout, "")
+}
+
+// StopWithSignal is Stop with `stop --signal`: signal, when not empty, replaces the container's
+// stop signal for this stop.
+func (e *Engine) StopWithSignal(ctx context.Context, ref string, timeout *int, signal string) error {
+	if signal != "" {
+		if _, err := ParseSignal(signal); err != nil {
+			return err
+		}
+	}
 	c, err := e.Containers().Get(ref)
 	if err != nil {
 		return err
@@ -542,7 +553,10 @@ func (e *Engine) Stop(ctx context.Context, ref string, timeout *int) error {
 	if timeout != nil {
 		t = *timeout
 	}
-	sig := c.Config.StopSignal
+	sig := signal
+	if sig == "" {
+		sig = c.Config.StopSignal
+	}
 	if sig == "" {
 		if _, cfg, err := e.ResolveImage(ctx, c.Config.ImageID.String()); err == nil && cfg.Config.StopSignal != "" {
 			sig = cfg.Config.StopSignal
