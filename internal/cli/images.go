@@ -245,7 +245,7 @@ func loadCmd(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&input, "input", "i", "", "Read from tar archive file, instead of STDIN")
-	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Suppress the load output")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Suppress the load progress (as Docker's -q; hako shows none, and still prints the Loaded lines)")
 	return cmd
 }
 
@@ -486,6 +486,9 @@ func dfCmd(a *app) *cobra.Command {
 		Short: "Show hako disk usage",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if verbose {
+				return errdefs.NotImplemented(fmt.Errorf("system df -v is not implemented yet: use images, ps -s and volume ls"))
+			}
 			e, err := a.engine()
 			if err != nil {
 				return err
