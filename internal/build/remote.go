@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hako-dev/hako/internal/atomicfile"
 	"io"
 	"io/fs"
 	"net/http"
@@ -21,7 +22,6 @@ import (
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
-	"github.com/hako-dev/hako/internal/content"
 	"github.com/hako-dev/hako/internal/errdefs"
 	"golang.org/x/sys/unix"
 )
@@ -181,7 +181,7 @@ func (c *CopySpec) fetchHTTP(ctx context.Context, r RemoteSource, opts FetchOpti
 			return Match{}, err
 		}
 		b, _ := json.Marshal(entry)
-		if err := content.WriteFileAtomic(metaPath, b, 0o600); err != nil {
+		if err := atomicfile.WriteFile(metaPath, b, 0o600); err != nil {
 			return Match{}, err
 		}
 		logf(opts.Log, "%s: %d bytes, %s\n", r.URL, n, entry.Digest)

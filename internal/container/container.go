@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hako-dev/hako/internal/atomicfile"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -126,7 +127,11 @@ func (s *Store) Lock(id string) (*lockfile.Lock, error) {
 // MonitorLockPath is held by the container's monitor while it lives.
 func (s *Store) MonitorLockPath(id string) string { return filepath.Join(s.Dir(id), "monitor.lock") }
 
-// Save writes the record atomically.
+// Save writes the record atomically but without fsync: readers see the old or the new record,
+// never a part, and that is all a record needs. It is not the store's truth after a crash — a
+// monitor that died is read from its free lock, a record a crash left empty is a half-created
+// container that List skips — and an fsync costs milliseconds on the start path each time (a
+// record is saved at create, when the container runs and when it exits).
 func (s *Store) Save(c *Container) error {
 	if err := os.MkdirAll(s.Dir(c.ID), 0o700); err != nil {
 		return err
@@ -136,34 +141,7 @@ func (s *Store) Save(c *Container) error {
 	if err != nil {
 		return err
 	}
-	return writeRecord(filepath.Join(s.Dir(c.ID), "container.json"), b)
-}
-
-// writeRecord replaces a record through a temp file and rename, without fsync: readers see the
-// old or the new record, never a part, and that is all a record needs. It is not the store's
-// truth after a crash — a monitor that died is read from its free lock, a record that a crash
-// left empty is a half-created container that List skips — and the fsync that
-// content.WriteFileAtomic pays costs 1–3 ms on the start path each time (a record is saved at
-// create, when the container runs and when it exits), far more when another process writes to
-// the same disk.
-func writeRecord(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return atomicfile.Replace(filepath.Join(s.Dir(c.ID), "container.json"), b, 0o600)
 }
 
 // load reads one record, correcting a stale running state.

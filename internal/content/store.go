@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/hako-dev/hako/internal/atomicfile"
 	"hash"
 	"io"
 	"io/fs"
@@ -42,7 +43,7 @@ func Open(root string) (*Store, error) {
 	}
 	layout := filepath.Join(root, ocispec.ImageLayoutFile)
 	if _, err := os.Stat(layout); errors.Is(err, fs.ErrNotExist) {
-		if err := WriteFileAtomic(layout, []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
+		if err := atomicfile.WriteFile(layout, []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644); err != nil {
 			return nil, fmt.Errorf("open content store: %w", err)
 		}
 	}
@@ -271,30 +272,4 @@ func randomID() string {
 	var b [8]byte
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-// WriteFileAtomic writes data to path through a temp file, fsync and rename: readers see the old
-// or the new content, never a part.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

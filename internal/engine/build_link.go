@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/hako-dev/hako/internal/atomicfile"
 	"os"
 	"slices"
 	"strconv"
@@ -11,7 +12,6 @@ import (
 	"time"
 
 	"github.com/hako-dev/hako/internal/build"
-	"github.com/hako-dev/hako/internal/content"
 	"github.com/hako-dev/hako/internal/errdefs"
 	"github.com/hako-dev/hako/internal/layer"
 	digest "github.com/opencontainers/go-digest"
@@ -138,5 +138,5 @@ func (e *Engine) linkStore(key, id digest.Digest, ll *linkLayer) error {
 	if err != nil {
 		return err
 	}
-	return content.WriteFileAtomic(e.cachePath(key), b, 0o600)
+	return atomicfile.WriteFile(e.cachePath(key), b, 0o600)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hako-dev/hako/internal/atomicfile"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -49,7 +50,7 @@ func New(cfg Config) (*Engine, error) {
 	vf := filepath.Join(root, "version")
 	switch b, err := os.ReadFile(vf); {
 	case errors.Is(err, fs.ErrNotExist):
-		if err := content.WriteFileAtomic(vf, []byte(FormatVersion+"\n"), 0o644); err != nil {
+		if err := atomicfile.WriteFile(vf, []byte(FormatVersion+"\n"), 0o644); err != nil {
 			return nil, fmt.Errorf("open store %s: %w", root, err)
 		}
 	case err != nil:
@@ -97,7 +98,7 @@ func chooseSnapshotter(root, asked string) (string, error) {
 	if err := snapshot.Supported(root); err != nil {
 		name = "native"
 	}
-	if err := content.WriteFileAtomic(p, []byte(name+"\n"), 0o644); err != nil {
+	if err := atomicfile.WriteFile(p, []byte(name+"\n"), 0o644); err != nil {
 		return "", fmt.Errorf("open store %s: %w", root, err)
 	}
 	return name, nil

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hako-dev/hako/internal/atomicfile"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -179,7 +180,7 @@ func (s *Store) Update(ctx context.Context, fn func(*Txn) error) error {
 	if err != nil {
 		return err
 	}
-	return content.WriteFileAtomic(s.indexPath(), b, 0o644)
+	return atomicfile.WriteFile(s.indexPath(), b, 0o644)
 }
 
 // Images is the index as this transaction sees it.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"github.com/hako-dev/hako/internal/atomicfile"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -61,7 +62,7 @@ func WriteEtcFiles(dir string, f EtcFiles) ([]specs.Mount, error) {
 	var mounts []specs.Mount
 	for _, file := range files {
 		p := filepath.Join(dir, file.name)
-		if err := writeFileAtomic(p, file.data, 0o644); err != nil {
+		if err := atomicfile.Replace(p, file.data, 0o644); err != nil {
 			return nil, fmt.Errorf("write etc files: %w", err)
 		}
 		opts := []string{"rbind", "rprivate"}
@@ -170,26 +171,4 @@ func resolvConf(f EtcFiles) ([]byte, error) {
 		fmt.Fprintf(&b, "options %s\n", strings.Join(options, " "))
 	}
 	return b.Bytes(), nil
-}
-
-// writeFileAtomic writes data to a temporary file beside p and renames it over p, so a
-// container never sees a half-written file.
-func writeFileAtomic(p string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), p)
 }

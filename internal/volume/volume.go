@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hako-dev/hako/internal/atomicfile"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,7 +14,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/hako-dev/hako/internal/content"
 	"github.com/hako-dev/hako/internal/errdefs"
 )
 
@@ -99,7 +99,7 @@ func (s *Store) Create(name string, labels map[string]string) (v *Volume, create
 	if err != nil {
 		return nil, false, err
 	}
-	if err := content.WriteFileAtomic(filepath.Join(s.dir(name), "volume.json"), b, 0o600); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(s.dir(name), "volume.json"), b, 0o600); err != nil {
 		return nil, false, fmt.Errorf("create volume %s: %w", name, err)
 	}
 	return s.fromRecord(r), true, nil

@@ -1,0 +1,31 @@
+package atomicfile
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestReplaceLeavesOnlyTheTarget(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "rec.json")
+	for _, write := range []func(string, []byte, os.FileMode) error{WriteFile, Replace} {
+		if err := write(p, []byte("one"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := write(p, []byte("two"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := os.ReadFile(p)
+		fi, _ := os.Stat(p)
+		if string(b) != "two" || fi.Mode().Perm() != 0o640 {
+			t.Fatalf("content %q mode %v", b, fi.Mode())
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+			t.Fatalf("%d files in the directory, want only the target", len(ents))
+		}
+	}
+	if err := Replace(filepath.Join(dir, "missing", "x"), nil, 0o600); err == nil {
+		t.Fatal("write into a missing directory succeeded")
+	}
+}
