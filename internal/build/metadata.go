@@ -20,7 +20,7 @@ func (s *Stage) metaStep(st *Step, c instructions.Command) error {
 	case *instructions.EnvCommand:
 		var parts []string
 		for _, kv := range x.Env {
-			cfg.Env = setEnv(cfg.Env, kv.Key, kv.Value)
+			cfg.Env = image.SetEnv(cfg.Env, kv.Key, kv.Value)
 			parts = append(parts, kv.Key+"="+kv.Value)
 		}
 		st.CreatedBy = "ENV " + strings.Join(parts, " ")
@@ -155,15 +155,4 @@ func (s *Stage) shell() []string {
 		return append([]string{}, s.Config.Config.Shell...)
 	}
 	return []string{"/bin/sh", "-c"}
-}
-
-// setEnv replaces or appends KEY=value, keeping the order.
-func setEnv(env []string, k, v string) []string {
-	for i, e := range env {
-		if ek, _, _ := strings.Cut(e, "="); ek == k {
-			env[i] = k + "=" + v
-			return env
-		}
-	}
-	return append(env, k+"="+v)
 }

@@ -54,7 +54,7 @@ func applyChange(c *image.ContainerConfig, cmd any) error {
 		c.Entrypoint = shellForm(c, x.ShellDependantCmdLine)
 	case *instructions.EnvCommand:
 		for _, kv := range x.Env {
-			c.Env = setEnv(c.Env, kv.Key, kv.Value)
+			c.Env = image.SetEnv(c.Env, kv.Key, kv.Value)
 		}
 	case *instructions.UserCommand:
 		c.User = x.User
@@ -99,15 +99,4 @@ func nameOf(cmd any) string {
 		return n.Name()
 	}
 	return fmt.Sprintf("%T", cmd)
-}
-
-// setEnv replaces or appends KEY=value.
-func setEnv(env []string, k, v string) []string {
-	for i, e := range env {
-		if ek, _, _ := strings.Cut(e, "="); ek == k {
-			env[i] = k + "=" + v
-			return env
-		}
-	}
-	return append(env, k+"="+v)
 }

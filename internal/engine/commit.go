@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hako-dev/hako/internal/image"
 	"io"
 	"path"
 	"slices"
@@ -124,7 +125,7 @@ func (e *Engine) Commit(ctx context.Context, ref string, o CommitOptions) (id di
 	}
 	for _, kv := range c.Config.Options.Env {
 		k, v, _ := strings.Cut(kv, "=")
-		ic.Env = setEnv(ic.Env, k, v)
+		ic.Env = image.SetEnv(ic.Env, k, v)
 	}
 	if c.Config.Options.User != "" {
 		ic.User = c.Config.Options.User

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hako-dev/hako/internal/image"
 	"io"
 	"os"
 	"path/filepath"
@@ -124,7 +125,7 @@ func (e *Engine) execProcess(ctx context.Context, c *container.Container, o Exec
 	}
 	for _, kv := range o.Env {
 		k, _, _ := strings.Cut(kv, "=")
-		p.Env = setEnv(p.Env, k, strings.TrimPrefix(kv, k+"="))
+		p.Env = image.SetEnv(p.Env, k, strings.TrimPrefix(kv, k+"="))
 	}
 	if o.WorkingDir != "" {
 		if !filepath.IsAbs(o.WorkingDir) {

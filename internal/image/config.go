@@ -3,6 +3,7 @@ package image
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -79,4 +80,17 @@ func IsManifest(mt string) bool {
 }
 func IsIndex(mt string) bool {
 	return mt == ocispec.MediaTypeImageIndex || mt == MediaTypeDockerManifestList
+}
+
+// SetEnv sets KEY=value in an environment list, replacing an earlier KEY in place (so the order
+// of the rest is kept) or appending it: how ENV, --change ENV, commit -c and exec -e all change
+// an image's or a process's environment.
+func SetEnv(env []string, k, v string) []string {
+	for i, e := range env {
+		if ek, _, _ := strings.Cut(e, "="); ek == k {
+			env[i] = k + "=" + v
+			return env
+		}
+	}
+	return append(env, k+"="+v)
 }
