@@ -64,17 +64,12 @@ func (e *Engine) Commit(ctx context.Context, ref string, o CommitOptions) (id di
 		}
 	}
 
-	lease, err := e.newLease()
+	lease, endLease, err := e.writeLease(ctx)
 	if err != nil {
 		return "", err
 	}
-	defer lease.Release()
 	failed := true
-	defer func() {
-		if failed {
-			e.withLock(func() error { _, err := e.gc(context.WithoutCancel(ctx), false); return err })
-		}
-	}()
+	defer func() { endLease(!failed) }()
 	w, err := e.Content.Writer(ctx, lease)
 	if err != nil {
 		return "", err

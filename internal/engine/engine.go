@@ -117,6 +117,24 @@ func (e *Engine) leaseDir() string { return filepath.Join(e.Root, "leases") }
 // newLease starts a lease that protects what an operation writes until it is recorded.
 func (e *Engine) newLease() (*content.Lease, error) { return content.NewLease(e.leaseDir()) }
 
+// writeLease starts a lease for an operation that writes blobs (import, commit). The returned
+// end releases it; when the operation failed (ok false) it then collects at once the blobs the
+// lease protected, so a failure leaves no blob that no image owns. The order matters: a GC run
+// while the lease is still held would keep exactly those blobs.
+func (e *Engine) writeLease(ctx context.Context) (*content.Lease, func(ok bool), error) {
+	lease, err := e.newLease()
+	if err != nil {
+		return nil, nil, err
+	}
+	end := func(ok bool) {
+		lease.Release()
+		if !ok {
+			e.withLock(func() error { _, err := e.gc(context.WithoutCancel(ctx), false); return err })
+		}
+	}
+	return lease, end, nil
+}
+
 // withLock runs fn under the store lock.
 func (e *Engine) withLock(fn func() error) error {
 	l, err := e.lock()

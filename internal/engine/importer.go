@@ -42,17 +42,12 @@ func (e *Engine) Import(ctx context.Context, r io.Reader, opts ImportOptions) (d
 	if err := ApplyChanges(&cfg.Config, opts.Changes); err != nil {
 		return "", err
 	}
-	lease, err := e.newLease()
+	lease, endLease, err := e.writeLease(ctx)
 	if err != nil {
 		return "", err
 	}
-	defer lease.Release()
 	failed := true
-	defer func() {
-		if failed {
-			e.withLock(func() error { _, err := e.gc(context.WithoutCancel(ctx), false); return err })
-		}
-	}()
+	defer func() { endLease(!failed) }()
 
 	rc, _, err := archive.DecompressStream(r)
 	if err != nil {
