@@ -519,10 +519,19 @@ func TestTty(t *testing.T) {
 
 func TestPauseResumeSignal(t *testing.T) {
 	c := newCtr(t, nil)
-	c.writeSpec(spec.Options{}, "sh", "-c", `trap "exit 42" TERM; while true; do sleep 0.05; done`)
+	// The marker says the trap is set: a TERM before that would meet a shell without it.
+	c.writeSpec(spec.Options{}, "sh", "-c", `trap "exit 42" TERM; touch /trapped; while true; do sleep 0.05; done`)
 	p, err := c.start(nil, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(c.rootfs, "trapped")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the shell never set its trap")
+		}
 	}
 	st, err := c.rt.State(c.id)
 	if err != nil || st.Status != StatusRunning || st.Pid != p.Pid || st.Bundle != c.bundle {
