@@ -259,27 +259,27 @@ func (s *store) withLock(ctx context.Context, fn func() error) error {
 }
 
 // update runs a mutation: under the lock, on freshly loaded metadata (after cleaning up what an
-// interrupted mutation left), saving the metadata when fn succeeds and then running the after
-// func fn returned, if any.
+// interrupted mutation left), saving the metadata when fn succeeds; then, after the lock, the
+// after func fn returned, if any.
 func (s *store) update(ctx context.Context, fn func(md *metadata) (after func(), err error)) error {
-	return s.withLock(ctx, func() error {
+	var after func()
+	err := s.withLock(ctx, func() error {
 		md, err := s.load()
 		if err != nil {
 			return err
 		}
 		s.cleanup(md)
-		after, err := fn(md)
-		if err != nil {
+		if after, err = fn(md); err != nil {
 			return err
 		}
-		if err := s.save(md); err != nil {
-			return err
-		}
-		if after != nil {
-			after()
-		}
-		return nil
+		return s.save(md)
 	})
+	// after runs without the lock: deleting a removed snapshot's files can take long, and
+	// nothing names them any more (another process's cleanup may delete them too).
+	if err == nil && after != nil {
+		after()
+	}
+	return err
 }
 
 // view loads the metadata for a read.
