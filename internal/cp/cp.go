@@ -32,8 +32,9 @@ import (
 
 // Root is a directory whose paths are resolved inside it.
 type Root struct {
-	dir string
-	f   *os.File // O_PATH
+	dir        string
+	f          *os.File // O_PATH
+	checkWrite func(dir *os.File) error
 }
 
 // OpenRoot opens dir as a root.
@@ -47,6 +48,41 @@ func OpenRoot(dir string) (*Root, error) {
 
 // Close releases the root.
 func (r *Root) Close() error { return r.f.Close() }
+
+// CheckWrites makes ExtractTar ask check, with an O_PATH handle of the resolved directory it is
+// about to write into, before it writes anything: a caller refuses a read-only mount there with
+// its own message instead of failing halfway with EROFS.
+func (r *Root) CheckWrites(check func(dir *os.File) error) { r.checkWrite = check }
+
+// MountPoint opens p inside the root as the target of a mount, creating it when it is missing
+// (as runc does at start): a directory with its parents, or with dir false an empty file in a
+// directory made with its parents. An existing p is opened as it is, a final symlink followed
+// inside the root. The caller closes the O_PATH handle.
+func (r *Root) MountPoint(p string, dir bool) (*os.File, error) {
+	h, err := pathrs.OpenatInRoot(r.f, p)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return h, err
+	}
+	if dir {
+		return pathrs.MkdirAllHandle(r.f, p, 0o755)
+	}
+	d, base := split(p)
+	parent, err := pathrs.MkdirAllHandle(r.f, d, 0o755)
+	if err != nil {
+		return nil, err
+	}
+	defer parent.Close()
+	fd, err := unix.Openat(int(parent.Fd()), base, unix.O_RDONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return nil, &fs.PathError{Op: "create", Path: p, Err: err}
+	}
+	unix.Close(fd)
+	fd, err = unix.Openat(int(parent.Fd()), base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: p, Err: err}
+	}
+	return os.NewFile(uintptr(fd), p), nil
+}
 
 // Info describes a resolved path.
 type Info struct {
@@ -301,6 +337,11 @@ func (r *Root) ExtractTar(ctx context.Context, rd io.Reader, dir string, opts Ex
 		return err
 	}
 	defer h.Close()
+	if r.checkWrite != nil {
+		if err := r.checkWrite(h); err != nil {
+			return err
+		}
+	}
 	dfd, err := openAt(int(h.Fd()), "", unix.O_RDONLY|unix.O_DIRECTORY)
 	if err != nil {
 		if errors.Is(err, unix.ENOTDIR) {

@@ -25,18 +25,27 @@ type CopyOptions struct {
 }
 
 // CopyFromContainer is `cp CONTAINER:SRC DST`: DST is a host path, or "-" to write a tar of SRC
-// to w.
+// to w. SRC is read through the container's volumes and bind mounts, as Docker's cp does.
 func (e *Engine) CopyFromContainer(ctx context.Context, ref, src, dst string, w io.Writer, o CopyOptions) error {
 	c, err := e.Containers().Get(ref)
 	if err != nil {
 		return err
 	}
-	return e.withContainerRoot(ctx, c, func(dir string) error {
-		croot, err := cp.OpenRoot(dir)
-		if err != nil {
+	var hroot *cp.Root
+	var hdst string
+	if dst != "-" {
+		if hroot, err = cp.OpenRoot("/"); err != nil {
 			return err
 		}
-		defer croot.Close()
+		defer hroot.Close()
+		if hdst, err = filepath.Abs(dst); err != nil {
+			return err
+		}
+		if strings.HasSuffix(dst, "/") && hdst != "/" {
+			hdst += "/"
+		}
+	}
+	return e.withContainerFS(ctx, c, func(croot *cp.Root) error {
 		info, err := croot.Stat(src, o.FollowLink)
 		if err == nil && !info.Exists {
 			err = fs.ErrNotExist
@@ -53,24 +62,13 @@ func (e *Engine) CopyFromContainer(ctx context.Context, ref, src, dst string, w 
 		if dst == "-" {
 			return croot.WriteTar(ctx, w, src, o.FollowLink, tarName(src))
 		}
-		hroot, err := cp.OpenRoot("/")
-		if err != nil {
-			return err
-		}
-		defer hroot.Close()
-		hdst, err := filepath.Abs(dst)
-		if err != nil {
-			return err
-		}
-		if strings.HasSuffix(dst, "/") && hdst != "/" {
-			hdst += "/"
-		}
 		return copyTree(ctx, croot, src, info, hroot, hdst, o, dst)
 	})
 }
 
 // CopyToContainer is `cp SRC CONTAINER:DST`: SRC is a host path, or "-" to read a tar from r
-// and unpack it into the directory DST.
+// and unpack it into the directory DST. DST is written through the container's volumes and bind
+// mounts, as Docker's cp does; a read-only one refuses the copy before anything is written.
 func (e *Engine) CopyToContainer(ctx context.Context, ref, src string, r io.Reader, dst string, o CopyOptions) error {
 	c, err := e.Containers().Get(ref)
 	if err != nil {
@@ -101,12 +99,7 @@ func (e *Engine) CopyToContainer(ctx context.Context, ref, src string, r io.Read
 			return errdefs.NotFound(fmt.Errorf("copy to container %s: %w", ref, unwrapPathErr(err, src)))
 		}
 	}
-	return e.withContainerRoot(ctx, c, func(dir string) error {
-		croot, err := cp.OpenRoot(dir)
-		if err != nil {
-			return err
-		}
-		defer croot.Close()
+	return e.withContainerFS(ctx, c, func(croot *cp.Root) error {
 		if src == "-" {
 			di, err := croot.Stat(dst, true)
 			if err != nil || !di.Exists || !di.IsDir {
@@ -166,24 +159,28 @@ func copyTree(ctx context.Context, from *cp.Root, src string, info cp.Info, to *
 		destDir, name = path.Dir(path.Clean("/"+dst)), path.Base(path.Clean("/"+dst))
 	}
 	pr, pw := io.Pipe()
+	written := make(chan struct{})
 	go func() {
+		defer close(written)
 		pw.CloseWithError(from.WriteTar(ctx, pw, src, o.FollowLink, name))
 	}()
 	err = to.ExtractTar(ctx, pr, destDir, cp.ExtractOptions{KeepOwner: o.Archive, Name: "copy of " + src})
 	pr.CloseWithError(io.ErrClosedPipe)
+	// The writer holds descriptors in the container's view: it is done with them before the
+	// view is taken down.
+	<-written
 	if err != nil {
 		return fmt.Errorf("copy %s to %s: %w", src, dstName, err)
 	}
 	return nil
 }
 
-// withContainerRoot runs fn with a host directory that holds the container's root filesystem.
-// A running container's is the monitor's mount at containers/ID/rootfs, the very tree the
-// container sees (a second overlay mount of a live upper dir is undefined behaviour in
-// overlayfs). A stopped one's snapshot is mounted read-write at a private temporary directory
-// for the copy and unmounted after, so the rootfs mount point stays free for a start that races
-// with the copy. Volumes and the /etc files bound into a running container are not part of
-// either view.
+// withContainerRoot runs fn with a host directory that holds the container's root filesystem,
+// without its volumes and bind mounts (see withContainerFS for cp's view with them). A running
+// container's is the monitor's mount at containers/ID/rootfs, the very tree the container sees (a
+// second overlay mount of a live upper dir is undefined behaviour in overlayfs). A stopped one's
+// snapshot is mounted read-write at a private temporary directory for the call and unmounted
+// after, so the rootfs mount point stays free for a start that races with it.
 func (e *Engine) withContainerRoot(ctx context.Context, c *container.Container, fn func(dir string) error) error {
 	cs := e.Containers()
 	if c.State.Running {

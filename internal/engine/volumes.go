@@ -262,15 +262,10 @@ func (e *Engine) mountSpecs(c *container.Container, rootfs string) ([]specs.Moun
 	})
 	var out []specs.Mount
 	for _, m := range ms {
-		resolved, err := securejoin.SecureJoin(rootfs, m.Target)
+		dest, err := mountDest(rootfs, m.Target)
 		if err != nil {
-			return nil, fmt.Errorf("mount %s: %w", m.Target, err)
+			return nil, err
 		}
-		rel, err := filepath.Rel(rootfs, resolved)
-		if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
-			return nil, errdefs.Invalidf("mount %s: the target resolves to the container's root", m.Target)
-		}
-		dest := "/" + filepath.ToSlash(rel)
 		switch m.Type {
 		case volume.TypeBind:
 			prop := m.Propagation
@@ -319,6 +314,20 @@ func (e *Engine) mountSpecs(c *container.Container, rootfs string) ([]specs.Moun
 		}
 	}
 	return out, nil
+}
+
+// mountDest resolves a mount's target inside rootfs, where it will be mounted: a symlink in the
+// image cannot point a mount outside the root, nor at the root itself.
+func mountDest(rootfs, target string) (string, error) {
+	resolved, err := securejoin.SecureJoin(rootfs, target)
+	if err != nil {
+		return "", fmt.Errorf("mount %s: %w", target, err)
+	}
+	rel, err := filepath.Rel(rootfs, resolved)
+	if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+		return "", errdefs.Invalidf("mount %s: the target resolves to the container's root", target)
+	}
+	return "/" + filepath.ToSlash(rel), nil
 }
 
 // removeAnonymousVolumes removes the container's anonymous volumes that no other container

@@ -1,0 +1,191 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hako-dev/hako/internal/container"
+	"github.com/hako-dev/hako/internal/cp"
+	"github.com/hako-dev/hako/internal/errdefs"
+	"github.com/hako-dev/hako/internal/mount"
+	"github.com/hako-dev/hako/internal/volume"
+)
+
+// withContainerFS runs fn with the container's filesystem as `docker cp` sees it: the root
+// filesystem with the container's volumes and bind mounts on top, where the container has them,
+// the read-only ones read-only. The kernel resolves every path across them as it does for the
+// container: the deepest mount over a path wins, a symlink in a volume resolves inside the
+// container's root (the cp.Root keeps it there), ".." at a volume's top climbs to its parent in
+// the container. Tmpfs mounts and the /etc files bound into a running container are not part of
+// the view (Docker's cp does not see a tmpfs either).
+//
+// The mounts are made in a mount namespace of one locked thread, slave to the host's, as
+// Docker's daemon does since 23.0: nothing leaks to the host, a crash leaves no mount behind,
+// and the monitor of a running container never sees them. The thread is never unlocked, so Go
+// ends it with the goroutine instead of handing it, in its private namespace, to other code. fn
+// runs on that thread; what it starts elsewhere works through the descriptors it was given, which
+// keep the view's mounts.
+func (e *Engine) withContainerFS(ctx context.Context, c *container.Container, fn func(root *cp.Root) error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		errc <- e.inContainerFS(ctx, c, fn)
+	}()
+	return <-errc
+}
+
+func (e *Engine) inContainerFS(ctx context.Context, c *container.Container, fn func(root *cp.Root) error) error {
+	if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_FS); err != nil {
+		return fmt.Errorf("copy: new mount namespace: %w", err)
+	}
+	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("copy: make the mount namespace a slave: %w", err)
+	}
+	cs := e.Containers()
+	// A running container's root is the monitor's mount, the very tree the container sees (a
+	// second overlay mount of a live upper dir is undefined behaviour in overlayfs). A stopped
+	// one's snapshot is mounted for the copy, and taken down before the caller goes on: a start
+	// may mount the same upper directory next.
+	dir := filepath.Join(cs.Dir(c.ID), "rootfs")
+	if !c.State.Running {
+		mounts, err := e.Snapshots.Mounts(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		tmp, err := os.MkdirTemp(cs.Dir(c.ID), "mnt-")
+		if err != nil {
+			return err
+		}
+		defer os.Remove(tmp)
+		if err := mount.All(mounts, tmp); err != nil {
+			return err
+		}
+		// Detached with the volumes on it, in one call; the last descriptor is closed by then.
+		defer unix.Unmount(tmp, unix.MNT_DETACH)
+		dir = tmp
+	}
+	root, err := cp.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	var st unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, dir, 0, unix.STATX_MNT_ID, &st); err != nil {
+		return fmt.Errorf("copy: mount of %s: %w", dir, err)
+	}
+	if err := e.mountContainerVolumes(c, dir, root); err != nil {
+		return err
+	}
+	w := writeCheck{rootMnt: st.Mnt_id, readOnlyRoot: c.Config.Options.ReadOnly}
+	root.CheckWrites(w.check)
+	return fn(root)
+}
+
+// mountContainerVolumes mounts the container's volumes and binds on its root at dir, parents
+// before children, as the monitor has them at start. A stopped container's empty volume is first
+// seeded from the image, as the next start would, so that what cp writes there joins the
+// image's content instead of keeping it out.
+func (e *Engine) mountContainerVolumes(c *container.Container, dir string, root *cp.Root) error {
+	var ms []volume.Mount
+	for _, m := range c.Config.Mounts {
+		if m.Type == volume.TypeBind || m.Type == volume.TypeVolume {
+			ms = append(ms, m)
+		}
+	}
+	sort.SliceStable(ms, func(i, j int) bool {
+		return strings.Count(ms[i].Target, "/") < strings.Count(ms[j].Target, "/")
+	})
+	srcs := make([]string, len(ms))
+	dests := make([]string, len(ms))
+	for i, m := range ms {
+		srcs[i] = m.Source
+		if m.Type == volume.TypeVolume {
+			srcs[i] = e.Volumes().Path(m.Source)
+		}
+		dest, err := mountDest(dir, m.Target)
+		if err != nil {
+			return err
+		}
+		dests[i] = dest
+		if m.Type == volume.TypeVolume && !m.NoCopy && !c.State.Running {
+			if _, err := os.Stat(srcs[i]); err == nil {
+				if err := volume.Seed(dir, dest, srcs[i]); err != nil {
+					return fmt.Errorf("volume %s: %w", m.Source, err)
+				}
+			}
+		}
+	}
+	for i, m := range ms {
+		fi, err := os.Stat(srcs[i])
+		if err != nil {
+			return fmt.Errorf("mount %s on %s: %w", m.Source, m.Target, err)
+		}
+		target, err := root.MountPoint(dests[i], fi.IsDir())
+		if err != nil {
+			return fmt.Errorf("mount %s on %s: %w", m.Source, m.Target, err)
+		}
+		err = bindAt(srcs[i], target, m.ReadOnly)
+		target.Close()
+		if err != nil {
+			return fmt.Errorf("mount %s on %s: %w", m.Source, m.Target, err)
+		}
+	}
+	return nil
+}
+
+// bindAt bind-mounts src, with its submounts, on the object target is a handle of, read-only
+// with ro. The new mount API attaches the mount where the handle is, whatever has since been
+// renamed on the way there, and makes it read-only before it is visible.
+func bindAt(src string, target *os.File, ro bool) error {
+	tree, err := unix.OpenTree(unix.AT_FDCWD, src, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+	if err != nil {
+		return fmt.Errorf("open_tree: %w", err)
+	}
+	defer unix.Close(tree)
+	if ro {
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+		if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+			return fmt.Errorf("mount_setattr ro: %w", err)
+		}
+	}
+	if err := unix.MoveMount(tree, "", int(target.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("move_mount: %w", err)
+	}
+	return nil
+}
+
+// writeCheck refuses a copy into a read-only place with Docker's words: a read-only volume or
+// bind, or the root filesystem of a --read-only container (whose root is writable in the view,
+// since the runtime makes it read-only only inside the container).
+type writeCheck struct {
+	rootMnt      uint64
+	readOnlyRoot bool
+}
+
+func (w writeCheck) check(dir *os.File) error {
+	var st unix.Statx_t
+	if err := unix.Statx(int(dir.Fd()), "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID, &st); err != nil {
+		return fmt.Errorf("mount of the destination: %w", err)
+	}
+	if st.Mnt_id == w.rootMnt {
+		if w.readOnlyRoot {
+			return errdefs.Invalidf("container rootfs is marked read-only")
+		}
+		return nil
+	}
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(int(dir.Fd()), &fs); err != nil {
+		return fmt.Errorf("mount of the destination: %w", err)
+	}
+	if fs.Flags&unix.ST_RDONLY != 0 {
+		return errdefs.Invalidf("mounted volume is marked read-only")
+	}
+	return nil
+}
