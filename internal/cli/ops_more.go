@@ -60,7 +60,7 @@ func statsCmd(a *app) *cobra.Command {
 				return err
 			}
 			for {
-				st, err := e.ContainerStats(cmd.Context(), args, 500*time.Millisecond)
+				st, err := e.ContainerStats(cmd.Context(), args, all, 500*time.Millisecond)
 				if err != nil {
 					return err
 				}
@@ -70,12 +70,19 @@ func statsCmd(a *app) *cobra.Command {
 					if !noTrunc {
 						id = reference.ShortID(id)
 					}
-					rows = append(rows, statsRow{Container: id, ID: id, Name: s.Name,
+					r := statsRow{Container: id, ID: id, Name: s.Name,
 						CPUPerc: fmt.Sprintf("%.2f%%", s.CPUPercent), MemPerc: fmt.Sprintf("%.2f%%", s.MemPercent),
 						MemUsage: units.BytesSize(float64(s.MemUsage)) + " / " + units.BytesSize(float64(s.MemLimit)),
 						NetIO:    units.HumanSizeWithPrecision(float64(s.NetRx), 3) + " / " + units.HumanSizeWithPrecision(float64(s.NetTx), 3),
 						BlockIO:  units.HumanSizeWithPrecision(float64(s.BlockRead), 3) + " / " + units.HumanSizeWithPrecision(float64(s.BlockOut), 3),
-						PIDs:     fmt.Sprint(s.PIDs)})
+						PIDs:     fmt.Sprint(s.PIDs)}
+					if !s.Running && !noStream {
+						// Docker's stream shows a container it gets no sample of (a stopped
+						// one, with -a or by name) as "--"; --no-stream shows the zeros of the
+						// empty sample the daemon answers with.
+						r.CPUPerc, r.MemUsage, r.MemPerc, r.NetIO, r.BlockIO, r.PIDs = "--", "-- / --", "--", "--", "--", "--"
+					}
+					rows = append(rows, r)
 				}
 				if !noStream {
 					fmt.Fprint(a.stdout, "\033[2J\033[H")

@@ -123,20 +123,22 @@ type Stats struct {
 	NetRx, NetTx        int64
 	BlockRead, BlockOut int64
 	PIDs                int64
+	// Running is false for a container that was not running when sampled: every number is 0.
+	Running bool
 }
 
-// ContainerStats samples the running containers refs (all running ones when empty) twice, over
-// interval, for the CPU percentage: the share of one CPU's time used, as Docker computes it
-// (100% per busy CPU).
-func (e *Engine) ContainerStats(ctx context.Context, refs []string, interval time.Duration) ([]Stats, error) {
+// ContainerStats samples the containers refs twice, over interval, for the CPU percentage: the
+// share of one CPU's time used, as Docker computes it (100% per busy CPU). With no refs it
+// samples the running containers, or with all every container, newest first (`stats -a`).
+func (e *Engine) ContainerStats(ctx context.Context, refs []string, all bool, interval time.Duration) ([]Stats, error) {
 	var cs []*container.Container
 	if len(refs) == 0 {
-		all, err := e.Containers().List()
+		list, err := e.Containers().List()
 		if err != nil {
 			return nil, err
 		}
-		for _, c := range all {
-			if c.State.Running {
+		for _, c := range list {
+			if all || c.State.Running {
 				cs = append(cs, c)
 			}
 		}
@@ -177,6 +179,7 @@ func (e *Engine) ContainerStats(ctx context.Context, refs []string, interval tim
 		st := Stats{ID: c.ID, Name: c.Name}
 		s := first[i]
 		if s.alive {
+			st.Running = true
 			g := s.g
 			if u, err := g.cpuUsage(); err == nil {
 				if wall := time.Since(s.at); wall > 0 {
