@@ -8,11 +8,11 @@ import (
 	"hash"
 	"io"
 	"math"
-	"os"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/hako-dev/hako/internal/rawfd"
 	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 
@@ -111,6 +111,15 @@ type applier struct {
 	added, touched map[string]bool
 	// Directory times are set last: creating their entries would change them again.
 	dirTimes map[string][2]time.Time
+	copyBuf  []byte
+}
+
+// buf is the buffer file contents are copied through (io.Copy's own is 32 KB).
+func (a *applier) buf() []byte {
+	if a.copyBuf == nil {
+		a.copyBuf = make([]byte, 256<<10)
+	}
+	return a.copyBuf
 }
 
 // streamErr classifies a failure to read the tar: the source's own failure as it is, anything
@@ -153,7 +162,7 @@ func (a *applier) entry(hdr *tar.Header, tr io.Reader) error {
 		return nil
 	}
 	if strings.HasPrefix(base, whiteoutPrefix) {
-		return a.whiteout(dir, strings.TrimPrefix(base, whiteoutPrefix))
+		return a.whiteout(dir, strings.TrimPrefix(base, whiteoutPrefix), hdr)
 	}
 	if err := checkHeader(hdr); err != nil {
 		return err
@@ -288,8 +297,8 @@ func (a *applier) writeFile(pfd int, base string, content io.Reader) error {
 	if err != nil {
 		return fmt.Errorf("create: %w", err)
 	}
-	f := os.NewFile(uintptr(fd), base)
-	_, err = io.Copy(f, content)
+	f := rawfd.FD(fd) // not an *os.File: see package rawfd
+	_, err = io.CopyBuffer(f, content, a.buf())
 	if cerr := f.Close(); err == nil && cerr != nil {
 		return fmt.Errorf("write: %w", cerr)
 	}
@@ -339,7 +348,7 @@ func (a *applier) link(target string, pfd int, base string) error {
 }
 
 // whiteout hides name in dir from the lower layers.
-func (a *applier) whiteout(dir, name string) error {
+func (a *applier) whiteout(dir, name string, hdr *tar.Header) error {
 	target := joinPath(dir, name)
 	if name == "" || name == "." || name == ".." {
 		return errdefs.Invalidf("whiteout of %q refused", target)
@@ -362,6 +371,10 @@ func (a *applier) whiteout(dir, name string) error {
 		}
 		if err := unix.Mknodat(pfd, name, unix.S_IFCHR, 0); err != nil {
 			return fmt.Errorf("make whiteout %q: %w", target, err)
+		}
+		// The marker's time, so that the diff of this upper dir gives the same layer back.
+		if err := unix.UtimesNanoAt(pfd, name, timespecs(entryTimes(hdr)), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return fmt.Errorf("set the time of whiteout %q: %w", target, err)
 		}
 		return nil
 	default:

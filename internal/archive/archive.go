@@ -51,6 +51,9 @@ type ApplyResult struct {
 type DiffOptions struct {
 	// SourceDateEpoch, if set, clamps every mtime to it (reproducible builds).
 	SourceDateEpoch *time.Time
+	// Skip names directories (relative to the upper dir, as "etc" or "usr/lib") that
+	// WriteOverlayDiff leaves out, with everything below them.
+	Skip map[string]bool
 }
 
 // ChangeKind is the kind of a Change.

@@ -6,11 +6,10 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path"
 	"sort"
 	"time"
 
+	"github.com/hako-dev/hako/internal/rawfd"
 	"golang.org/x/sys/unix"
 
 	"github.com/hako-dev/hako/internal/errdefs"
@@ -28,6 +27,9 @@ func WriteOverlayDiff(ctx context.Context, w io.Writer, upper string, opts DiffO
 	defer unix.Close(rootfd)
 	tw := newLayerWriter(w, opts)
 	err = walkTree(ctx, rootfd, ".", func(dirfd int, name string, n *node) (bool, error) {
+		if n.isDir() && opts.Skip[n.rel] {
+			return false, nil
+		}
 		if isWhiteoutDevice(&n.st) {
 			dir, base := splitPath(n.rel)
 			return false, tw.marker(joinPath(dir, whiteoutPrefix+base), n)
@@ -163,9 +165,6 @@ func (lw *layerWriter) close() error {
 	return lw.out.Flush()
 }
 
-// onlyReader hides *os.File's WriterTo, so that io.CopyBuffer uses the buffer it is given.
-type onlyReader struct{ io.Reader }
-
 func (lw *layerWriter) mtime(n *node) time.Time {
 	t := time.Unix(n.st.Mtim.Sec, 0)
 	if lw.epoch != nil && t.After(*lw.epoch) {
@@ -246,7 +245,7 @@ func (lw *layerWriter) file(dirfd int, name string, n *node, hdr *tar.Header) er
 	if err != nil {
 		return fmt.Errorf("open: %w", err)
 	}
-	f := os.NewFile(uintptr(fd), path.Base(n.rel))
+	f := rawfd.FD(fd)
 	defer f.Close()
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
@@ -258,7 +257,7 @@ func (lw *layerWriter) file(dirfd int, name string, n *node, hdr *tar.Header) er
 	if err := lw.WriteHeader(hdr); err != nil {
 		return err
 	}
-	copied, err := io.CopyBuffer(lw, io.LimitReader(onlyReader{f}, hdr.Size), lw.buf)
+	copied, err := io.CopyBuffer(lw, io.LimitReader(f, hdr.Size), lw.buf)
 	if err != nil {
 		return fmt.Errorf("read: %w", err)
 	}
