@@ -25,7 +25,11 @@ fi
 WORK=$(mktemp -d /var/tmp/hako-bench-build.XXXXXX)
 export PEERS_DIR=$WORK/peers PEERS_NETNS=hako-bb-$$
 HROOT=$WORK/hako-root
-HAKO="$WORK/hako --root $HROOT"
+# The binary sits in a directory of its own, as in /usr/local/bin: with the store below its
+# directory, libcontainer cannot seal it for a RUN step's init with an overlay and copies all
+# of it into a memfd for every RUN instead (see run.sh).
+HBIN=$WORK/bin/hako
+HAKO="$HBIN --root $HROOT"
 cleanup() {
   set +e
   if [[ -z ${NO_PEERS:-} ]]; then
@@ -40,7 +44,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-(cd "$REPO" && go build -tags seccomp -o "$WORK/hako" ./cmd/hako) || die "go build failed"
+(cd "$REPO" && go build -tags seccomp -o "$HBIN" ./cmd/hako) || die "go build failed"
 bash "$PEERS_SH" rootfs-tar "$WORK/busybox.tar" >/dev/null
 $HAKO import "$WORK/busybox.tar" busybox >/dev/null
 

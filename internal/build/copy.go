@@ -13,12 +13,14 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	"unsafe"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/hako-dev/hako/internal/errdefs"
+	"github.com/hako-dev/hako/internal/rawfd"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/patternmatcher"
 	"golang.org/x/sys/unix"
@@ -450,13 +452,13 @@ func digestString(s string) string {
 const copyBufSize = 1 << 20
 
 func fileDigest(p string, buf []byte) (string, error) {
-	f, err := os.Open(p)
+	f, err := rawfd.Open(p, unix.O_RDONLY, 0)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
 	h := sha256.New()
-	if _, err := io.CopyBuffer(h, onlyReader{f}, buf); err != nil {
+	if _, err := io.CopyBuffer(h, f, buf); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
@@ -585,10 +587,14 @@ func (c *CopySpec) Copy(ctx context.Context, src *Source, matches []Match, root 
 		}
 	}
 	w := &copier{root: root, src: src, opts: opts, chmod: c.Chmod}
+	defer w.wait() // after a failure: stop the workers
 	for _, f := range c.Contents {
 		target := dest
 		if destIsDir {
 			target = path.Join(dest, f.Name)
+		}
+		if err := w.wait(); err != nil {
+			return fmt.Errorf("%s %s: %w", c.Instruction, c.Dest, err)
 		}
 		if err := w.writeContent(target, f); err != nil {
 			return fmt.Errorf("%s <<%s %s: %w", c.Instruction, f.Name, c.Dest, err)
@@ -603,6 +609,9 @@ func (c *CopySpec) Copy(ctx context.Context, src *Source, matches []Match, root 
 			unpack = c.UnpackURL
 		}
 		if unpack && m.Info.Mode().IsRegular() {
+			if err := w.wait(); err != nil {
+				return fmt.Errorf("%s %s: %w", c.Instruction, m.Rel, err)
+			}
 			ok, err := unpackArchive(ctx, m.Path, root, dest, opts)
 			if err != nil {
 				return fmt.Errorf("%s %s: %w", c.Instruction, m.Rel, err)
@@ -630,7 +639,10 @@ func (c *CopySpec) Copy(ctx context.Context, src *Source, matches []Match, root 
 			return fmt.Errorf("%s %s: %w", c.Instruction, m.Rel, err)
 		}
 	}
-	return w.finish()
+	if err := w.finish(); err != nil {
+		return fmt.Errorf("%s %s: %w", c.Instruction, c.Dest, err)
+	}
+	return nil
 }
 
 type copier struct {
@@ -643,6 +655,72 @@ type copier struct {
 	// resolved or created it: the next entry in the same directory skips the lookups. Nothing
 	// but this copy changes the root meanwhile; forget drops what an entry replaces.
 	made map[string]string
+
+	// Regular files are written by copyWorkers goroutines: creating a file is the slow part
+	// of a COPY (about 0.3 ms each on ext4 here), and the kernel does it in parallel.
+	jobs    chan fileJob
+	workers sync.WaitGroup
+	queued  map[string]bool // destinations of the files queued since the last wait
+	errMu   sync.Mutex
+	err     error // a worker's first failure
+}
+
+const copyWorkers = 2
+
+// fileJob is a regular file to write at dst (which did not exist when it was queued).
+type fileJob struct {
+	host, dst string
+	uid, gid  int
+	mode      os.FileMode
+	mtime     time.Time
+}
+
+func (w *copier) queue(j fileJob) error {
+	if err := w.failed(); err != nil {
+		return err
+	}
+	if w.jobs == nil {
+		w.jobs = make(chan fileJob, 4*copyWorkers)
+		w.queued = map[string]bool{}
+		for range copyWorkers {
+			w.workers.Go(w.work)
+		}
+	}
+	w.queued[j.dst] = true
+	w.jobs <- j
+	return nil
+}
+
+func (w *copier) work() {
+	for j := range w.jobs {
+		if w.failed() != nil {
+			continue // drain the queue
+		}
+		if err := copyFile(j.host, j.dst, j.uid, j.gid, j.mode, j.mtime); err != nil {
+			w.errMu.Lock()
+			if w.err == nil {
+				w.err = err
+			}
+			w.errMu.Unlock()
+		}
+	}
+}
+
+func (w *copier) failed() error {
+	w.errMu.Lock()
+	defer w.errMu.Unlock()
+	return w.err
+}
+
+// wait lets every queued file be written and returns the first failure. Entries that replace
+// or overwrite what may still be queued (and the end of the copy) wait first.
+func (w *copier) wait() error {
+	if w.jobs != nil {
+		close(w.jobs)
+		w.workers.Wait()
+		w.jobs, w.queued = nil, nil
+	}
+	return w.failed()
 }
 
 func (w *copier) remember(dir, host string) {
@@ -743,6 +821,12 @@ func (w *copier) entry(target, host string, fi fs.FileInfo, mergeDir bool) error
 		return nil // copying into the root itself
 	}
 	dst := filepath.Join(pdir, base)
+	if w.queued[dst] {
+		// Written twice in one copy (two sources with one name): the first must land first.
+		if err := w.wait(); err != nil {
+			return err
+		}
+	}
 	uid, gid := w.owner(fi)
 	mode := w.mode(fi)
 	existing, lerr := os.Lstat(dst)
@@ -758,6 +842,9 @@ func (w *copier) entry(target, host string, fi fs.FileInfo, mergeDir bool) error
 			return nil
 		}
 		w.forget(target)
+		if err := w.wait(); err != nil { // files queued below dst
+			return err
+		}
 		if err := os.RemoveAll(dst); err != nil {
 			return err
 		}
@@ -786,7 +873,7 @@ func (w *copier) entry(target, host string, fi fs.FileInfo, mergeDir bool) error
 		}
 		return setTimes(dst, fi.ModTime())
 	case 0:
-		return copyFile(host, dst, uid, gid, mode, fi.ModTime())
+		return w.queue(fileJob{host: host, dst: dst, uid: uid, gid: gid, mode: mode, mtime: fi.ModTime()})
 	case fs.ModeNamedPipe, fs.ModeDevice, fs.ModeDevice | fs.ModeCharDevice:
 		st := fi.Sys().(*syscall.Stat_t)
 		if err := unix.Mknod(dst, st.Mode&^0o7777|0o600, int(st.Rdev)); err != nil {
@@ -844,6 +931,9 @@ func (w *copier) writeContent(target string, f InlineFile) error {
 
 // finish sets the times of the directories written, deepest first.
 func (w *copier) finish() error {
+	if err := w.wait(); err != nil {
+		return err
+	}
 	for i := len(w.dirs) - 1; i >= 0; i-- {
 		if err := setTimes(w.dirs[i].path, w.dirs[i].at); err != nil {
 			return err
@@ -856,36 +946,39 @@ func (w *copier) finish() error {
 // src's content, then its owner, mode and time, all through the new file's descriptor: no path
 // is looked up again once it is created.
 func copyFile(src, dst string, uid, gid int, mode os.FileMode, mtime time.Time) error {
-	in, err := os.Open(src)
+	in, err := rawfd.Open(src, unix.O_RDONLY, 0)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+	out, err := rawfd.Open(dst, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return err
 	}
 	err = copyContent(out, in)
 	if err == nil {
-		err = fileMeta(out, uid, gid, mode, mtime)
+		err = fileMeta(int(out), uid, gid, mode, mtime)
 	}
-	if cerr := out.Close(); err == nil {
+	if cerr := out.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
-	return err
+	if err != nil {
+		return &fs.PathError{Op: "copy to", Path: dst, Err: err}
+	}
+	return nil
 }
 
 // copyContent copies a regular file with sendfile(2): the kernel moves the pages, one call for
 // a whole file of any size (copy_file_range, which io.Copy tries, refuses to cross from the
 // context's filesystem into the overlay, and io.Copy then falls back to 32 KB reads and writes).
-func copyContent(out, in *os.File) error {
+func copyContent(out, in rawfd.FD) error {
 	for {
-		n, err := unix.Sendfile(int(out.Fd()), int(in.Fd()), nil, 1<<30)
+		n, err := unix.Sendfile(int(out), int(in), nil, 1<<30)
 		if err == unix.EINTR || err == unix.EAGAIN {
 			continue
 		}
 		if err == unix.EINVAL || err == unix.ENOSYS {
-			_, err = io.CopyBuffer(out, onlyReader{in}, make([]byte, copyBufSize))
+			_, err = io.CopyBuffer(out, in, make([]byte, copyBufSize))
 			return err
 		}
 		if err != nil {
@@ -898,26 +991,22 @@ func copyContent(out, in *os.File) error {
 }
 
 // fileMeta sets owner, mode and times of an open file (chown clears setuid bits: chmod after).
-func fileMeta(f *os.File, uid, gid int, mode os.FileMode, mtime time.Time) error {
-	fd := int(f.Fd())
+func fileMeta(fd int, uid, gid int, mode os.FileMode, mtime time.Time) error {
 	if os.Geteuid() == 0 { // without root (unit tests) an owner that is already ours is kept
 		if err := unix.Fchown(fd, uid, gid); err != nil {
-			return &fs.PathError{Op: "chown", Path: f.Name(), Err: err}
+			return fmt.Errorf("chown: %w", err)
 		}
 	}
 	if err := unix.Fchmod(fd, uint32(mode.Perm())|specialBits(mode)); err != nil {
-		return &fs.PathError{Op: "chmod", Path: f.Name(), Err: err}
+		return fmt.Errorf("chmod: %w", err)
 	}
 	ts := []unix.Timespec{unix.NsecToTimespec(mtime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
 	// utimensat(fd, NULL, ...) is futimens: the times of the open file itself.
 	if _, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0); e != 0 {
-		return &fs.PathError{Op: "utimes", Path: f.Name(), Err: e}
+		return fmt.Errorf("utimes: %w", e)
 	}
 	return nil
 }
-
-// onlyReader hides *os.File's WriterTo, so that io.CopyBuffer uses the buffer it is given.
-type onlyReader struct{ io.Reader }
 
 // lchown changes the owner; without root (unit tests) an owner that is already ours is kept.
 func lchown(p string, uid, gid int) error {

@@ -467,6 +467,7 @@ func (b *builder) step(ctx context.Context, st *build.Stage, step *build.Step, p
 		return nil, false, err
 	}
 	var sources string
+	waitSources := func() error { return nil } // until the sources' digest is known
 	var src *build.Source
 	var matches []build.Match
 	if step.Kind == build.KindCopy {
@@ -487,7 +488,25 @@ func (b *builder) step(ctx context.Context, st *build.Stage, step *build.Step, p
 			}
 			matches = append(matches, fetched...)
 		}
-		if sources, err = step.Copy.Digest(ctx, src, matches); err != nil {
+		if noCache && !step.Copy.Link {
+			// The key is only recorded, not looked up: hash the sources while they are copied.
+			step.Copy.PrepareWalks(src, matches)
+			ch := make(chan error, 1)
+			go func() {
+				var err error
+				sources, err = step.Copy.Digest(ctx, src, matches)
+				ch <- err
+			}()
+			var digestErr error
+			waited := false
+			waitSources = func() error {
+				if !waited {
+					digestErr, waited = <-ch, true
+				}
+				return digestErr
+			}
+			defer waitSources()
+		} else if sources, err = step.Copy.Digest(ctx, src, matches); err != nil {
 			return nil, false, err
 		}
 	}
@@ -503,8 +522,8 @@ func (b *builder) step(ctx context.Context, st *build.Stage, step *build.Step, p
 	if step.Kind == build.KindCopy && step.Copy.Link {
 		return b.linkStep(ctx, st, step, parent, src, matches, sources, noCache, v)
 	}
-	key := step.CacheKey(parent.id, b.keyPlatform(), sources)
 	if !noCache {
+		key := step.CacheKey(parent.id, b.keyPlatform(), sources)
 		if img, ok := b.e.cacheLookup(ctx, key); ok {
 			if s, err := b.imageState(ctx, img); err == nil {
 				return s, true, nil
@@ -523,6 +542,11 @@ func (b *builder) step(ctx context.Context, st *build.Stage, step *build.Step, p
 			layers = append(layers, *desc)
 		}
 	}
+	Phase("build: step done")
+	if err := waitSources(); err != nil {
+		return nil, false, err
+	}
+	key := step.CacheKey(parent.id, b.keyPlatform(), sources)
 	cfg := st.Result(step, diffID, b.now())
 	id, err := b.e.recordImageAs(ctx, b.lease, cfg, layers, nil, parent.id, true)
 	if err != nil {
@@ -647,6 +671,7 @@ func (b *builder) fsStep(ctx context.Context, st *build.Stage, step *build.Step,
 	}
 	defer unmount()
 
+	Phase("build: step " + step.Display)
 	switch step.Kind {
 	case build.KindRun:
 		out := &vertexLog{p: b.progress, v: v}
@@ -660,21 +685,46 @@ func (b *builder) fsStep(ctx context.Context, st *build.Stage, step *build.Step,
 	if err != nil {
 		return nil, "", err
 	}
-	if err := unmount(); err != nil {
-		return nil, "", err
-	}
-	return b.commitLayer(ctx, key, mounts, parentChain, diffIDs)
+	Phase("build: write the layer")
+	return b.commitLayer(ctx, key, mounts, unmount, parentChain, diffIDs)
 }
 
 // commitLayer writes the diff of an active snapshot as an uncompressed layer blob (its digest
 // is its diffID) and commits the snapshot under the new chain ID.
-func (b *builder) commitLayer(ctx context.Context, key string, mounts []mount.Mount, parentChain string, diffIDs []digest.Digest) (*ocispec.Descriptor, digest.Digest, error) {
+// unmount takes the step's root filesystem down: with overlay, while the layer is written from
+// the upper dir, since unmounting an overlay waits for its writes to reach the disk.
+func (b *builder) commitLayer(ctx context.Context, key string, mounts []mount.Mount, unmount func() error, parentChain string, diffIDs []digest.Digest) (*ocispec.Descriptor, digest.Digest, error) {
 	e := b.e
 	dir, wh, err := layer.Target(mounts)
 	if err != nil {
+		unmount()
 		return nil, "", err
 	}
+	var upper string
+	var prune []string
+	unmounted := make(chan error, 1)
+	if wh == archive.OverlayWhiteouts && b.epoch == nil {
+		if upper, prune, err = copyUps(mounts); err != nil {
+			unmount()
+			return nil, "", err
+		}
+		go func() { unmounted <- unmount() }()
+	} else {
+		// Times are clamped, and the native snapshotter's trees compared, unmounted.
+		unmounted <- unmount()
+	}
+	waited, unmountErr := false, error(nil)
+	waitUnmount := func() error {
+		if !waited {
+			waited, unmountErr = true, <-unmounted
+		}
+		return unmountErr
+	}
+	defer waitUnmount()
 	if b.epoch != nil {
+		if err := waitUnmount(); err != nil {
+			return nil, "", err
+		}
 		if err := clampTimes(dir, *b.epoch); err != nil {
 			return nil, "", fmt.Errorf("clamp times to SOURCE_DATE_EPOCH: %w", err)
 		}
@@ -685,10 +735,22 @@ func (b *builder) commitLayer(ctx context.Context, key string, mounts []mount.Mo
 	}
 	defer w.Close()
 	if wh == archive.OverlayWhiteouts {
-		if err := pruneCopyUps(mounts); err != nil {
-			return nil, "", err
+		if b.epoch != nil { // unmounted already
+			if upper, prune, err = copyUps(mounts); err != nil {
+				return nil, "", err
+			}
 		}
-		err = archive.WriteOverlayDiff(ctx, w, dir, archive.DiffOptions{SourceDateEpoch: b.epoch})
+		skip := make(map[string]bool, len(prune))
+		for _, rel := range prune {
+			skip[rel] = true
+		}
+		err = archive.WriteOverlayDiff(ctx, w, dir, archive.DiffOptions{SourceDateEpoch: b.epoch, Skip: skip})
+		if uerr := waitUnmount(); err == nil && uerr != nil {
+			err = uerr
+		}
+		if err == nil {
+			removeCopyUps(upper, prune) // the snapshot holds what the layer holds
+		}
 	} else {
 		lower := ""
 		if parentChain != "" {
@@ -717,6 +779,7 @@ func (b *builder) commitLayer(ctx context.Context, key string, mounts []mount.Mo
 	if err != nil {
 		return nil, "", err
 	}
+	Phase("build: commit the snapshot")
 	chain := layer.ChainIDs(append(slices.Clone(diffIDs), diffID))
 	if err := layer.CommitLayer(ctx, e.Snapshots, chain[len(chain)-1].String(), key); err != nil {
 		return nil, "", err

@@ -12,17 +12,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// pruneCopyUps removes from an overlay upper dir the directories that overlayfs only copied up:
-// empty, not opaque, and with the same mode, owner and mtime as the directory below. A RUN
-// whose mount points (/etc/hosts, /etc/resolv.conf, ...) made overlay copy /etc up, and whose
-// stubs were removed afterwards, leaves exactly such a directory; without this every RUN would
-// add a layer holding only "etc/", even one that changed nothing. Removing it changes nothing
-// in the merged view: the directory below shows through again.
-func pruneCopyUps(mounts []mount.Mount) error {
+// copyUps finds in an overlay upper dir the directories that overlayfs only copied up: empty
+// (but for such directories), not opaque, and with the same mode, owner and mtime as the
+// directory below. A RUN whose mount points (/etc/hosts, /etc/resolv.conf, ...) made overlay
+// copy /etc up, and whose stubs were removed afterwards, leaves exactly such a directory;
+// without this every RUN would add a layer holding only "etc/", even one that changed nothing.
+// It only reads, so it runs while the overlay is still mounted: the layer leaves the
+// directories out (archive.DiffOptions.Skip) and removeCopyUps deletes them once the overlay is
+// unmounted, which changes nothing in the merged view (the directory below shows through).
+// The paths are relative to upper, children before their parents.
+func copyUps(mounts []mount.Mount) (upper string, rels []string, err error) {
 	if len(mounts) != 1 || mounts[0].Type != "overlay" {
-		return nil
+		return "", nil, nil
 	}
-	var upper string
 	var lowers []string
 	for _, o := range mounts[0].Options {
 		if v, ok := strings.CutPrefix(o, "upperdir="); ok {
@@ -33,10 +35,10 @@ func pruneCopyUps(mounts []mount.Mount) error {
 		}
 	}
 	if upper == "" || len(lowers) == 0 {
-		return nil
+		return upper, nil, nil
 	}
 	var dirs []string
-	err := filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
+	err = filepath.WalkDir(upper, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -46,22 +48,36 @@ func pruneCopyUps(mounts []mount.Mount) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	slices.Reverse(dirs) // children before their parents
+	pruned := map[string]bool{}
 	for _, p := range dirs {
 		rel, _ := filepath.Rel(upper, p)
-		if pureCopyUp(p, rel, lowers) {
-			os.Remove(p)
+		if pureCopyUp(p, rel, lowers, pruned) {
+			pruned[rel] = true
+			rels = append(rels, rel)
 		}
 	}
-	return nil
+	return upper, rels, nil
 }
 
-func pureCopyUp(p, rel string, lowers []string) bool {
+// removeCopyUps deletes what copyUps found, once the overlay is unmounted.
+func removeCopyUps(upper string, rels []string) {
+	for _, rel := range rels {
+		os.Remove(filepath.Join(upper, rel))
+	}
+}
+
+func pureCopyUp(p, rel string, lowers []string, pruned map[string]bool) bool {
 	ents, err := os.ReadDir(p)
-	if err != nil || len(ents) > 0 {
+	if err != nil {
 		return false
+	}
+	for _, e := range ents {
+		if !pruned[filepath.Join(rel, e.Name())] {
+			return false
+		}
 	}
 	for _, name := range []string{"trusted.overlay.opaque", "user.overlay.opaque"} {
 		if _, err := unix.Lgetxattr(p, name, nil); err == nil {
