@@ -3,11 +3,13 @@ package spec
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 func hasSyscall(s *specs.LinuxSeccomp, name string) bool {
@@ -58,5 +60,25 @@ func TestSeccompFile(t *testing.T) {
 	}
 	if _, err := Generate(ocispec.ImageConfig{Cmd: []string{"x"}}, Options{ID: "x", Seccomp: p + ".missing"}); err == nil {
 		t.Errorf("missing profile file accepted")
+	}
+}
+
+// The default profile names x32 only when this kernel runs x32 calls; x86-64 and x86 stay.
+func TestSeccompArchitectures(t *testing.T) {
+	s, err := Generate(ocispec.ImageConfig{Cmd: []string{"x"}}, Options{ID: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	archs := s.Linux.Seccomp.Architectures
+	if runtime.GOARCH == "amd64" && (!slices.Contains(archs, specs.ArchX86_64) || !slices.Contains(archs, specs.ArchX86)) {
+		t.Errorf("architectures %v: want x86-64 and x86", archs)
+	}
+	// Probe as the kernel answers, independently of x32Available.
+	_, _, errno := unix.RawSyscall(x32SyscallBit|unix.SYS_GETPID, 0, 0, 0)
+	if want := runtime.GOARCH == "amd64" && errno != unix.ENOSYS; slices.Contains(archs, specs.ArchX32) != want {
+		t.Errorf("architectures %v: x32 listed = %v, want %v (x32 getpid: %v)", archs, !want, want, errno)
+	}
+	if got := withoutArch([]specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32}, specs.ArchX32); !slices.Equal(got, []specs.Arch{specs.ArchX86_64, specs.ArchX86}) {
+		t.Errorf("withoutArch: %v", got)
 	}
 }
