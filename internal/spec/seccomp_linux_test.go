@@ -1,7 +1,10 @@
 package spec
 
 import (
+	"bytes"
+	"debug/elf"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -63,15 +66,18 @@ func TestSeccompFile(t *testing.T) {
 	}
 }
 
-// The default profile names x32 only when this kernel runs x32 calls; x86-64 and x86 stay.
+// The default profile names x32 and x86 only when this kernel runs their programs.
 func TestSeccompArchitectures(t *testing.T) {
 	s, err := Generate(ocispec.ImageConfig{Cmd: []string{"x"}}, Options{ID: "x"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	archs := s.Linux.Seccomp.Architectures
-	if runtime.GOARCH == "amd64" && (!slices.Contains(archs, specs.ArchX86_64) || !slices.Contains(archs, specs.ArchX86)) {
-		t.Errorf("architectures %v: want x86-64 and x86", archs)
+	if runtime.GOARCH == "amd64" && !slices.Contains(archs, specs.ArchX86_64) {
+		t.Errorf("architectures %v: want x86-64", archs)
+	}
+	if want := runtime.GOARCH == "amd64" && ia32Available(); slices.Contains(archs, specs.ArchX86) != want {
+		t.Errorf("architectures %v: x86 listed = %v, want %v", archs, !want, want)
 	}
 	// Probe as the kernel answers, independently of x32Available.
 	_, _, errno := unix.RawSyscall(x32SyscallBit|unix.SYS_GETPID, 0, 0, 0)
@@ -80,5 +86,40 @@ func TestSeccompArchitectures(t *testing.T) {
 	}
 	if got := withoutArch([]specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32}, specs.ArchX32); !slices.Equal(got, []specs.Arch{specs.ArchX86_64, specs.ArchX86}) {
 		t.Errorf("withoutArch: %v", got)
+	}
+}
+
+// The probe program is a well-formed i386 executable: ELF32, EM_386, its entry at its code.
+// Where the kernel runs 32-bit programs it must run and exit 0, or x86 would be dropped from
+// the profile wrongly; where it does not, the probe must say so.
+func TestIA32Probe(t *testing.T) {
+	b := ia32Exit0()
+	f, err := elf.NewFile(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("not an ELF file: %v", err)
+	}
+	if f.Class != elf.ELFCLASS32 || f.Machine != elf.EM_386 || f.Type != elf.ET_EXEC || len(f.Progs) != 1 {
+		t.Fatalf("ELF %v %v %v with %d segments", f.Class, f.Machine, f.Type, len(f.Progs))
+	}
+	p := f.Progs[0]
+	if p.Type != elf.PT_LOAD || p.Filesz != uint64(len(b)) || f.Entry != p.Vaddr+52+32 || p.Flags != elf.PF_R|elf.PF_X {
+		t.Fatalf("segment %+v, entry %#x", p.ProgHeader, f.Entry)
+	}
+	if !bytes.Equal(b[84:], []byte{0xb8, 1, 0, 0, 0, 0x31, 0xdb, 0xcd, 0x80}) {
+		t.Fatalf("code % x", b[84:])
+	}
+	exe := filepath.Join(t.TempDir(), "ia32")
+	if err := os.WriteFile(exe, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	err = exec.Command(exe).Run()
+	if runtime.GOARCH == "amd64" && ia32Available() != (err == nil) {
+		t.Errorf("ia32Available() = %v, but running the probe program: %v", ia32Available(), err)
+	}
+	// An emulator, when installed, runs it: the program itself is right (qemu-user-static).
+	if q, err := exec.LookPath("qemu-i386-static"); err == nil {
+		if out, err := exec.Command(q, exe).CombinedOutput(); err != nil {
+			t.Errorf("qemu-i386-static: %v %s", err, out)
+		}
 	}
 }
