@@ -2,7 +2,6 @@ package lint
 
 import (
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -408,12 +407,12 @@ func reportUnusedFromArgs(lt *linter.Linter, declared map[string]bool, keys []st
 }
 
 var (
-	secretsDeny  = regexp.MustCompile(`(?i)(?:_|^)(?:apikey|auth|credential|credentials|key|password|pword|passwd|secret|token)(?:_|$)`)
-	secretsAllow = regexp.MustCompile(`(?i)(?:_|^)(?:public|file|version)(?:_|$)`)
+	secretsDeny  = lazyRegexp(`(?i)(?:_|^)(?:apikey|auth|credential|credentials|key|password|pword|passwd|secret|token)(?:_|$)`)
+	secretsAllow = lazyRegexp(`(?i)(?:_|^)(?:public|file|version)(?:_|$)`)
 )
 
 func validateNoSecretKey(lt *linter.Linter, instruction, key string, loc []parser.Range) {
-	if secretsDeny.MatchString(key) && !secretsAllow.MatchString(key) {
+	if secretsDeny().MatchString(key) && !secretsAllow().MatchString(key) {
 		lt.Run(&linter.RuleSecretsUsedInArgOrEnv, loc, linter.RuleSecretsUsedInArgOrEnv.Format(instruction, key))
 	}
 }

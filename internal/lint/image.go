@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -68,12 +67,12 @@ func init() {
 }
 
 // secretValue matches values shaped like well-known credentials.
-var secretValue = regexp.MustCompile(`AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|glpat-[A-Za-z0-9_-]{20}|xox[baprs]-[A-Za-z0-9-]{10,}|sk_live_[A-Za-z0-9]{20,}|-----BEGIN [A-Z ]*PRIVATE KEY-----`)
+var secretValue = lazyRegexp(`AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|glpat-[A-Za-z0-9_-]{20}|xox[baprs]-[A-Za-z0-9-]{10,}|sk_live_[A-Za-z0-9]{20,}|-----BEGIN [A-Z ]*PRIVATE KEY-----`)
 
 // secretAssign finds KEY=value pairs in history lines.
-var secretAssign = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_]*)=(\S+)`)
+var secretAssign = lazyRegexp(`([A-Za-z_][A-Za-z0-9_]*)=(\S+)`)
 
-func secretKey(k string) bool { return secretsDeny.MatchString(k) && !secretsAllow.MatchString(k) }
+func secretKey(k string) bool { return secretsDeny().MatchString(k) && !secretsAllow().MatchString(k) }
 
 // fileInfo is a path as the layers leave it.
 type fileInfo struct {
@@ -105,7 +104,7 @@ func CheckImage(ctx context.Context, img Image, cfg *Config) (*Result, error) {
 	}
 	for _, e := range c.Env {
 		k, v, _ := strings.Cut(e, "=")
-		if (secretKey(k) && v != "") || secretValue.MatchString(v) {
+		if (secretKey(k) && v != "") || secretValue().MatchString(v) {
 			report(ruleImageSecretEnv, "ENV %s holds a secret", k)
 		}
 	}
@@ -115,16 +114,16 @@ func CheckImage(ctx context.Context, img Image, cfg *Config) (*Result, error) {
 	}
 	sort.Strings(labels)
 	for _, k := range labels {
-		if v := c.Labels[k]; (secretKey(strings.ReplaceAll(k, ".", "_")) && v != "") || secretValue.MatchString(v) {
+		if v := c.Labels[k]; (secretKey(strings.ReplaceAll(k, ".", "_")) && v != "") || secretValue().MatchString(v) {
 			report(ruleImageSecretEnv, "label %s holds a secret", k)
 		}
 	}
 	for i, h := range img.Config.History {
-		if secretValue.MatchString(h.CreatedBy) {
+		if secretValue().MatchString(h.CreatedBy) {
 			report(ruleImageSecretHistory, "history step %d holds a credential-shaped value", i+1)
 			continue
 		}
-		for _, m := range secretAssign.FindAllStringSubmatch(h.CreatedBy, -1) {
+		for _, m := range secretAssign().FindAllStringSubmatch(h.CreatedBy, -1) {
 			if secretKey(m[1]) && !strings.HasPrefix(m[2], "$") {
 				report(ruleImageSecretHistory, "history step %d records %s=…", i+1, m[1])
 				break

@@ -2,8 +2,10 @@ package lint
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Severity orders findings; a failure threshold fails a run on findings at or above it.
@@ -167,4 +169,11 @@ func (r *Rule) Explain() string {
 		fmt.Fprintf(&b, "See: %s\n", r.URL)
 	}
 	return b.String()
+}
+
+// lazyRegexp compiles a pattern on its first use. Every hako process links this package, and
+// most never lint: compiling its patterns at start-up cost each of them (the CLI, the monitor,
+// the container's init) part of a millisecond.
+func lazyRegexp(pattern string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pattern) })
 }
