@@ -7,4 +7,7 @@
 // Overlay mounts use the new mount API (fsopen, fsconfig "lowerdir+", fsmount, move_mount), which
 // is not bound by the one-page limit of mount(2)'s option string and so reaches the kernel's limit
 // of 500 lower layers.
+//
+// The uidmap= and gidmap= options (IDMapOptions) make a bind, or an overlay's lower layers,
+// idmapped for a container in a user namespace, without a temporary mount or a chown.
 package mount

@@ -65,6 +65,8 @@ type parsed struct {
 	attrs uint64
 	prop  []uintptr
 	data  []string
+	// uidmap and gidmap are the values of the uidmap= and gidmap= options (see IDMapOptions).
+	uidmap, gidmap string
 }
 
 func parse(options []string) parsed {
@@ -82,6 +84,14 @@ func parse(options []string) parsed {
 		}
 		if pr, ok := propagation[o]; ok {
 			p.prop = append(p.prop, pr)
+			continue
+		}
+		if v, ok := strings.CutPrefix(o, "uidmap="); ok {
+			p.uidmap = v
+			continue
+		}
+		if v, ok := strings.CutPrefix(o, "gidmap="); ok {
+			p.gidmap = v
 			continue
 		}
 		p.data = append(p.data, o)
@@ -117,9 +127,17 @@ func attrFor(f uintptr) uint64 {
 // through the new mount API, one fsconfig call per lower layer, so that up to the kernel's 500
 // layers fit whatever the length of their paths; on kernels without that API (or without
 // "lowerdir+", before Linux 6.8) it falls back to mount(2) when the options fit in one page.
-// Anything else is a plain mount(2).
+// Anything else is a plain mount(2). With uidmap= and gidmap= options, a bind or the lower layers
+// of an overlay are idmapped first: see IDMapOptions.
 func (m Mount) Mount(target string) error {
 	p := parse(m.Options)
+	if p.uidmap != "" || p.gidmap != "" {
+		return m.mountIDMapped(target, p)
+	}
+	return m.mount(target, p)
+}
+
+func (m Mount) mount(target string, p parsed) error {
 	if bind, _ := isBind(m); bind {
 		return m.mountBind(target, p)
 	}
