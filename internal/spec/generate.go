@@ -67,7 +67,8 @@ type Options struct {
 	NetNSPath string
 
 	// UserNS runs the container in a new user namespace with these mappings, which are then
-	// required; the rootfs must already be owned by the mapped IDs.
+	// required (see CheckIDMappings). The rootfs must show the mapped IDs: the engine mounts
+	// the image's layers idmapped (mount.IDMapOptions); a plain rootfs must be owned by them.
 	UserNS      bool
 	UIDMappings []specs.LinuxIDMapping
 	GIDMappings []specs.LinuxIDMapping
@@ -279,6 +280,12 @@ func namespaces(s *specs.Spec, opts Options) error {
 	if opts.UserNS {
 		if len(opts.UIDMappings) == 0 || len(opts.GIDMappings) == 0 {
 			return errdefs.Invalidf("generate spec: a user namespace needs uid and gid mappings")
+		}
+		if err := CheckIDMappings("uid mappings", opts.UIDMappings); err != nil {
+			return err
+		}
+		if err := CheckIDMappings("gid mappings", opts.GIDMappings); err != nil {
+			return err
 		}
 		ns = append(ns, specs.LinuxNamespace{Type: specs.UserNamespace})
 		s.Linux.UIDMappings = slices.Clone(opts.UIDMappings)

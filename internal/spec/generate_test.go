@@ -283,3 +283,24 @@ func TestNumericUserWithoutRootfs(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// In a user namespace that does not own the network namespace (--network host), sysfs cannot be
+// mounted: /sys is the host's, bound read-only.
+func TestUserNSHostNetworkBindsSys(t *testing.T) {
+	m := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	for _, tc := range []struct {
+		net  string
+		want string
+	}{{"none", "sysfs"}, {"host", "bind"}} {
+		s := gen(t, ocispec.ImageConfig{Cmd: []string{"x"}}, Options{UserNS: true, UIDMappings: m, GIDMappings: m, NetworkMode: tc.net})
+		for _, mnt := range s.Mounts {
+			if mnt.Destination == "/sys" && (mnt.Type != tc.want || !slices.Contains(mnt.Options, "ro")) {
+				t.Errorf("network %s: /sys is %s %v, want %s, ro", tc.net, mnt.Type, mnt.Options, tc.want)
+			}
+		}
+	}
+	bad := []specs.LinuxIDMapping{{ContainerID: 1, HostID: 100000, Size: 65536}}
+	if _, err := Generate(ocispec.ImageConfig{Cmd: []string{"x"}}, Options{ID: "x", UserNS: true, UIDMappings: bad, GIDMappings: m, Seccomp: SeccompUnconfined}); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Errorf("unmapped root: %v", err)
+	}
+}
