@@ -34,13 +34,18 @@ type Mount struct {
 	Propagation string      `json:",omitempty"`
 	TmpfsSize   int64       `json:",omitempty"` // bytes; 0 is the kernel's default
 	TmpfsMode   os.FileMode `json:",omitempty"`
+	// IDMap (podman's idmap option) makes a bind idmapped with the user namespace of a container
+	// run with --uidmap: the container's root is then host root on the bound files. Volumes of
+	// such a container are always idmapped.
+	IDMap bool `json:",omitempty"`
 }
 
 var propagations = map[string]bool{"private": true, "rprivate": true, "shared": true, "rshared": true, "slave": true, "rslave": true}
 
 // ParseVolumeFlag reads -v [SOURCE:]TARGET[:MODES]: an absolute SOURCE is a bind of a host path,
 // another one a volume name, none an anonymous volume; MODES is a comma list of ro, rw, nocopy,
-// a propagation, and z or Z (accepted and ignored: there is no SELinux here).
+// a propagation, idmap (podman's: see Mount.IDMap), and z or Z (accepted and ignored: there is
+// no SELinux here).
 func ParseVolumeFlag(spec string) (Mount, error) {
 	bad := func(format string, args ...any) (Mount, error) {
 		return Mount{}, errdefs.Invalidf("invalid volume specification: '%s': %s", spec, fmt.Sprintf(format, args...))
@@ -83,6 +88,8 @@ func ParseVolumeFlag(spec string) (Mount, error) {
 			case o == "rw", o == "z", o == "Z":
 			case o == "nocopy" && m.Type == TypeVolume:
 				m.NoCopy = true
+			case o == "idmap":
+				m.IDMap = true
 			case propagations[o] && m.Type == TypeBind:
 				m.Propagation = o
 			default:
@@ -99,7 +106,7 @@ func ParseVolumeFlag(spec string) (Mount, error) {
 
 func isModes(s string) bool {
 	for _, o := range strings.Split(s, ",") {
-		if o != "ro" && o != "rw" && o != "z" && o != "Z" && o != "nocopy" && !propagations[o] {
+		if o != "ro" && o != "rw" && o != "z" && o != "Z" && o != "nocopy" && o != "idmap" && !propagations[o] {
 			return false
 		}
 	}
@@ -119,8 +126,8 @@ func checkTarget(t string) error {
 }
 
 // ParseMountFlag reads --mount type=bind|volume|tmpfs,source=,target=,readonly,volume-nocopy,
-// bind-propagation=,tmpfs-size=,tmpfs-mode= with Docker's key aliases (src, dst, destination,
-// ro). The type defaults to volume.
+// bind-propagation=,tmpfs-size=,tmpfs-mode=,idmap with Docker's key aliases (src, dst,
+// destination, ro). The type defaults to volume.
 func ParseMountFlag(spec string) (Mount, error) {
 	bad := func(format string, args ...any) (Mount, error) {
 		return Mount{}, errdefs.Invalidf("invalid argument %q for \"--mount\" flag: %s", spec, fmt.Sprintf(format, args...))
@@ -171,6 +178,12 @@ func ParseMountFlag(spec string) (Mount, error) {
 				return bad("invalid tmpfs-mode %q (octal)", val)
 			}
 			m.TmpfsMode, modeSet = os.FileMode(n), true
+		case "idmap":
+			b, err := boolValue(val, hasVal)
+			if err != nil {
+				return bad("%s: %v", key, err)
+			}
+			m.IDMap = b
 		case "consistency":
 			// Docker for Mac's option; meaningless here, as in Docker on Linux.
 		default:
@@ -209,6 +222,9 @@ func ParseMountFlag(spec string) (Mount, error) {
 	}
 	if propSet && m.Type != TypeBind {
 		return bad("bind-propagation is only for type=bind")
+	}
+	if m.IDMap && m.Type == TypeTmpfs {
+		return bad("idmap is only for type=bind or type=volume")
 	}
 	return m, nil
 }

@@ -19,6 +19,13 @@ import (
 // Both trees are walked through os.Root, without following a symlink: an image whose target or
 // content holds symlinks to the host cannot make Seed read or write outside the two roots.
 func Seed(rootfs, target, dst string) error {
+	return SeedMapped(rootfs, target, dst, nil)
+}
+
+// SeedMapped is Seed with the owners of the copies passed through owner: for a container in a
+// user namespace, whose rootfs shows host IDs (100000 for its root, say) but whose volumes are
+// idmapped binds that store the IDs the container sees (0), owner maps the first to the second.
+func SeedMapped(rootfs, target, dst string, owner func(uid, gid int) (int, int)) error {
 	d, err := os.OpenRoot(dst)
 	if err != nil {
 		return fmt.Errorf("seed volume: %w", err)
@@ -48,7 +55,7 @@ func Seed(rootfs, target, dst string) error {
 		return fmt.Errorf("seed volume from %s: %w", target, err)
 	}
 	defer src.Close()
-	if err := copyTree(src, d, "."); err != nil {
+	if err := copyTree(src, d, ".", owner); err != nil {
 		return fmt.Errorf("seed volume from %s: %w", target, err)
 	}
 	return nil
@@ -69,7 +76,7 @@ func isEmpty(r *os.Root) (bool, error) {
 
 // copyTree copies the directory name from src to dst (where name already exists) and then
 // applies the directory's own metadata.
-func copyTree(src, dst *os.Root, name string) error {
+func copyTree(src, dst *os.Root, name string, owner func(uid, gid int) (int, int)) error {
 	dir, err := src.OpenFile(name, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return err
@@ -90,7 +97,7 @@ func copyTree(src, dst *os.Root, name string) error {
 			if err := dst.Mkdir(p, 0o700); err != nil {
 				return err
 			}
-			if err := copyTree(src, dst, p); err != nil {
+			if err := copyTree(src, dst, p, owner); err != nil {
 				return err
 			}
 			continue
@@ -109,7 +116,7 @@ func copyTree(src, dst *os.Root, name string) error {
 		default:
 			continue // devices, sockets and FIFOs: Docker copies them; nothing needs them in a volume
 		}
-		if err := setMeta(dst, p, fi); err != nil {
+		if err := setMeta(dst, p, fi, owner); err != nil {
 			return err
 		}
 	}
@@ -117,7 +124,7 @@ func copyTree(src, dst *os.Root, name string) error {
 	if err != nil {
 		return err
 	}
-	return setMeta(dst, name, fi)
+	return setMeta(dst, name, fi, owner)
 }
 
 func copyFile(src, dst *os.Root, p string, fi fs.FileInfo) error {
@@ -137,10 +144,14 @@ func copyFile(src, dst *os.Root, p string, fi fs.FileInfo) error {
 	return out.Close()
 }
 
-func setMeta(dst *os.Root, p string, fi fs.FileInfo) error {
+func setMeta(dst *os.Root, p string, fi fs.FileInfo, owner func(uid, gid int) (int, int)) error {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if ok {
-		if err := dst.Lchown(p, int(st.Uid), int(st.Gid)); err != nil {
+		uid, gid := int(st.Uid), int(st.Gid)
+		if owner != nil {
+			uid, gid = owner(uid, gid)
+		}
+		if err := dst.Lchown(p, uid, gid); err != nil {
 			return err
 		}
 	}

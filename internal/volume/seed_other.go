@@ -12,3 +12,8 @@ import (
 func Seed(rootfs, target, dst string) error {
 	return errdefs.NotImplemented(errors.New("seed volume: only on Linux"))
 }
+
+// SeedMapped is Linux-only.
+func SeedMapped(rootfs, target, dst string, owner func(uid, gid int) (int, int)) error {
+	return Seed(rootfs, target, dst)
+}
