@@ -17,6 +17,7 @@ import (
 	"github.com/hako-dev/hako/internal/errdefs"
 	"github.com/hako-dev/hako/internal/monitor"
 	"github.com/hako-dev/hako/internal/reference"
+	"github.com/hako-dev/hako/internal/spec"
 	"github.com/hako-dev/hako/internal/volume"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
@@ -39,7 +40,8 @@ type runFlags struct {
 	name, user, workdir, hostname, network, memory, stopSignal, entrypoint               string
 	entrypointSet                                                                        bool
 	env, envFile, labels, capAdd, capDrop, securityOpt, ulimits, volumes, tmpfs, logOpts []string
-	mounts                                                                               []string
+	mounts, uidmap, gidmap                                                               []string
+	userns                                                                               string
 	cpus                                                                                 float64
 	pidsLimit                                                                            int64
 	stopTimeout                                                                          int
@@ -77,6 +79,9 @@ func (f *runFlags) register(fl *pflag.FlagSet, run bool) {
 	fl.StringArrayVar(&f.tmpfs, "tmpfs", nil, "Mount a tmpfs directory (path[:options])")
 	fl.StringArrayVar(&f.logOpts, "log-opt", nil, "Log driver options (max-size, max-file)")
 	fl.BoolVar(&f.init, "init", false, "Run an init inside the container that forwards signals and reaps processes")
+	fl.StringArrayVar(&f.uidmap, "uidmap", nil, "Run the container in a new user namespace with this UID mapping (CONTAINER_ID:HOST_ID:SIZE)")
+	fl.StringArrayVar(&f.gidmap, "gidmap", nil, "Run the container in a new user namespace with this GID mapping (CONTAINER_ID:HOST_ID:SIZE)")
+	fl.StringVar(&f.userns, "userns", "", "User namespace to use: host (the default; a private one is given with --uidmap and --gidmap)")
 	fl.Bool("help", false, "Print usage")
 	registerOpsRunFlags(fl)
 	fl.SetInterspersed(false)
@@ -205,10 +210,66 @@ func (f *runFlags) config(cmd *cobra.Command, args []string) (engine.CreateOptio
 	if f.init {
 		so.Init = true
 	}
+	if err := f.userNS(&o.Config); err != nil {
+		return o, err
+	}
 	if err := opsRunConfig(cmd.Flags(), &o.Config); err != nil {
 		return o, err
 	}
 	return o, nil
+}
+
+// userNS reads --userns, --uidmap and --gidmap. As podman's, one of --uidmap and --gidmap
+// given alone serves for both.
+func (f *runFlags) userNS(c *container.Config) error {
+	switch f.userns {
+	case "":
+	case "host":
+		if len(f.uidmap) > 0 || len(f.gidmap) > 0 {
+			return errdefs.Invalidf("conflicting options: --userns=host and --uidmap/--gidmap")
+		}
+		c.UsernsMode = "host"
+		return nil
+	default:
+		return errdefs.Invalidf("invalid --userns %q: only host is supported (a private user namespace is given with --uidmap and --gidmap)", f.userns)
+	}
+	if len(f.uidmap) == 0 && len(f.gidmap) == 0 {
+		return nil
+	}
+	parse := func(flag string, vals []string) ([]specs.LinuxIDMapping, error) {
+		var out []specs.LinuxIDMapping
+		for _, v := range vals {
+			m, err := spec.ParseIDMapping(flag, v)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, m)
+		}
+		return out, nil
+	}
+	uids, err := parse("--uidmap", f.uidmap)
+	if err != nil {
+		return err
+	}
+	gids, err := parse("--gidmap", f.gidmap)
+	if err != nil {
+		return err
+	}
+	if len(uids) == 0 {
+		uids = gids
+	}
+	if len(gids) == 0 {
+		gids = uids
+	}
+	if err := spec.CheckIDMappings("--uidmap", uids); err != nil {
+		return err
+	}
+	if err := spec.CheckIDMappings("--gidmap", gids); err != nil {
+		return err
+	}
+	so := &c.Options
+	so.UserNS, so.UIDMappings, so.GIDMappings = true, uids, gids
+	return nil
 }
 
 func readEnvFile(p string) ([]string, error) {

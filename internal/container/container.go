@@ -81,6 +81,9 @@ type Config struct {
 	RestartPolicy RestartPolicy `json:",omitempty"`
 	// Healthcheck overrides the image's HEALTHCHECK (--health-*; Test ["NONE"] for --no-healthcheck).
 	Healthcheck *HealthConfig `json:",omitempty"`
+	// UsernsMode is "host" when --userns=host was given; a private user namespace is
+	// Options.UserNS, with its mappings.
+	UsernsMode string `json:",omitempty"`
 }
 
 // Container is one record.

@@ -42,6 +42,9 @@ func (e *Engine) Commit(ctx context.Context, ref string, o CommitOptions) (id di
 	if err != nil {
 		return "", err
 	}
+	if err := refuseUserNS(c, "commit"); err != nil { // userns.go
+		return "", err
+	}
 	var name *reference.Named
 	if o.Ref != "" {
 		n, err := reference.ParseTag(o.Ref)

@@ -78,6 +78,9 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (c *container.Cont
 	c.Config.ImageID = img.ID
 	c.Config.Options.ID = c.ID
 	c.State.Status = container.Created
+	if err := e.openToUserNSRoot(c); err != nil { // userns.go
+		return nil, err
+	}
 	chain := layer.ChainIDs(cfg.RootFS.DiffIDs)
 	parent := ""
 	if len(chain) > 0 {

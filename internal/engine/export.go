@@ -23,6 +23,9 @@ func (e *Engine) Export(ctx context.Context, ref string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := refuseUserNS(c, "export"); err != nil { // userns.go
+		return err
+	}
 	return e.withContainerRoot(ctx, c, func(dir string) error {
 		if err := archive.WriteDiff(ctx, w, "", dir, archive.DiffOptions{}); err != nil {
 			return fmt.Errorf("export %s: %w", ref, err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hako-dev/hako/internal/container"
 	"github.com/hako-dev/hako/internal/image"
+	"github.com/hako-dev/hako/internal/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -80,19 +81,28 @@ type HostConfig struct {
 	Tmpfs           map[string]string `json:",omitempty"`
 	UTSMode         string
 	UsernsMode      string
-	ShmSize         int64
-	Runtime         string
-	Isolation       string
-	CpuShares       int64
-	Memory          int64
-	NanoCpus        int64
-	CgroupParent    string
-	MemorySwap      int64
-	PidsLimit       *int64
-	Ulimits         []Ulimit
-	Init            *bool `json:",omitempty"`
-	MaskedPaths     []string
-	ReadonlyPaths   []string
+	// IDMappings are the --uidmap and --gidmap of a container in a user namespace, in podman's
+	// shape ("UidMap": ["0:100000:65536"]); Docker has no such field.
+	IDMappings    *IDMappings `json:",omitempty"`
+	ShmSize       int64
+	Runtime       string
+	Isolation     string
+	CpuShares     int64
+	Memory        int64
+	NanoCpus      int64
+	CgroupParent  string
+	MemorySwap    int64
+	PidsLimit     *int64
+	Ulimits       []Ulimit
+	Init          *bool `json:",omitempty"`
+	MaskedPaths   []string
+	ReadonlyPaths []string
+}
+
+// IDMappings are a user namespace's mappings, CONTAINER_ID:HOST_ID:SIZE each.
+type IDMappings struct {
+	UidMap []string
+	GidMap []string
 }
 
 // Ulimit is one --ulimit as Docker shows it.
@@ -278,8 +288,10 @@ func hostConfig(c *container.Container) (HostConfig, []MountPoint) {
 	if o.Seccomp != "" {
 		h.SecurityOpt = append(h.SecurityOpt, "seccomp="+o.Seccomp)
 	}
+	h.UsernsMode = c.Config.UsernsMode // "host" when --userns=host was given, "" by default, as Docker's
 	if o.UserNS {
-		h.UsernsMode = "private"
+		h.UsernsMode = "private" // podman's word for --uidmap
+		h.IDMappings = &IDMappings{UidMap: spec.FormatIDMappings(o.UIDMappings), GidMap: spec.FormatIDMappings(o.GIDMappings)}
 	}
 	h.ShmSize = 64 << 20
 	h.Runtime = "hako"

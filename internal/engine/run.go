@@ -256,10 +256,14 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	if err := os.MkdirAll(rootfs, 0o755); err != nil {
 		return fail(err, 125)
 	}
+	if err := e.openToUserNSRoot(c); err != nil { // userns.go
+		return fail(err, 125)
+	}
 	mounts, err := e.Snapshots.Mounts(ctx, c.ID)
 	if err != nil {
 		return fail(err, 125)
 	}
+	mounts = userNSMounts(mounts, c.Config.Options)
 	// A --rm container's writable layer is thrown away when it ends: mounted volatile, its
 	// unmount does not sync the host filesystem the layer lives on, which took 30 ms (up to 65)
 	// of the run path while other processes wrote to the disk. Podman does the same for --rm.
@@ -314,7 +318,7 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	if err != nil {
 		return fail(err, 125)
 	}
-	opts.Mounts = append(append(append([]specsMount{}, etc...), opts.Mounts...), vmounts...)
+	opts.Mounts = append(append(append([]specsMount{}, userNSBinds(etc, opts)...), opts.Mounts...), vmounts...)
 	Phase("monitor: etc files and volumes")
 	s, err := spec.Generate(cfg.Config.ImageConfig, opts)
 	if err != nil {

@@ -276,6 +276,9 @@ func (e *Engine) mountSpecs(c *container.Container, rootfs string) ([]specs.Moun
 			if m.ReadOnly {
 				opts = append(opts, "ro")
 			}
+			if m.IDMap && c.Config.Options.UserNS {
+				opts = append(opts, "idmap") // userns.go
+			}
 			out = append(out, specs.Mount{Destination: dest, Type: "bind", Source: m.Source, Options: opts})
 		case volume.TypeVolume:
 			vs := e.Volumes()
@@ -288,13 +291,16 @@ func (e *Engine) mountSpecs(c *container.Container, rootfs string) ([]specs.Moun
 				return nil, err
 			}
 			if !m.NoCopy {
-				if err := volume.Seed(rootfs, dest, vs.Path(m.Source)); err != nil {
+				if err := volume.SeedMapped(rootfs, dest, vs.Path(m.Source), userNSSeedOwner(c.Config.Options)); err != nil {
 					return nil, fmt.Errorf("volume %s: %w", m.Source, err)
 				}
 			}
 			opts := []string{"rbind", "rprivate"}
 			if m.ReadOnly {
 				opts = append(opts, "ro")
+			}
+			if c.Config.Options.UserNS {
+				opts = append(opts, "idmap") // userns.go
 			}
 			out = append(out, specs.Mount{Destination: dest, Type: "bind", Source: vs.Path(m.Source), Options: opts})
 		case volume.TypeTmpfs:

@@ -1,0 +1,179 @@
+package engine
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hako-dev/hako/internal/container"
+	"github.com/hako-dev/hako/internal/errdefs"
+	"github.com/hako-dev/hako/internal/mount"
+	"github.com/hako-dev/hako/internal/spec"
+)
+
+// A container run with --uidmap/--gidmap (spec.Options.UserNS) lives in a user namespace of its
+// own. Its image's layers are never chowned: the root filesystem mounts them idmapped
+// (mount.IDMapOptions), so that host uid 0 on disk is the container's root, while its writable
+// layer stores what it writes with the host IDs it runs as (100000 for its root, say), as
+// Docker's userns-remap does. Its volumes and its /etc/hostname, hosts and resolv.conf are
+// idmapped binds (runc's "idmap" option): on disk they keep the IDs the container sees, so a
+// volume is shared with containers of other mappings, or of none, without a chown. A bind of a
+// host path is idmapped only when asked (-v SRC:DST:idmap, as podman's): idmapped, the
+// container's root is host root on those files, which is what a user namespace is there to
+// prevent; plain, the container sees their host owners through its mapping (nobody, mostly) and
+// writes there as its host IDs.
+
+// userNSMounts gives a container's root filesystem mounts the idmapping of its user namespace.
+func userNSMounts(ms []mount.Mount, o spec.Options) []mount.Mount {
+	if !o.UserNS {
+		return ms
+	}
+	idmap := mount.IDMapOptions(mountIDMaps(o.UIDMappings), mountIDMaps(o.GIDMappings))
+	out := slices.Clone(ms)
+	for i := range out {
+		out[i].Options = append(slices.Clone(out[i].Options), idmap...)
+	}
+	return out
+}
+
+func mountIDMaps(ms []specs.LinuxIDMapping) []mount.IDMap {
+	out := make([]mount.IDMap, len(ms))
+	for i, m := range ms {
+		out[i] = mount.IDMap{ContainerID: m.ContainerID, HostID: m.HostID, Size: m.Size}
+	}
+	return out
+}
+
+// userNSBinds marks the bind mounts among ms idmapped with the container's mappings, which runc
+// (1.2+) does with open_tree and mount_setattr on the host's side. A bind from a filesystem
+// without idmapped mounts (NFS, FUSE) fails to start, saying so.
+func userNSBinds(ms []specs.Mount, o spec.Options) []specs.Mount {
+	if !o.UserNS {
+		return ms
+	}
+	out := slices.Clone(ms)
+	for i, m := range out {
+		if m.Type == "bind" && !slices.Contains(m.Options, "idmap") && !slices.Contains(m.Options, "ridmap") {
+			out[i].Options = append(slices.Clone(m.Options), "idmap")
+		}
+	}
+	return out
+}
+
+// userNSSeedOwner maps the owners that a container's root filesystem shows on the host (host
+// IDs) to the IDs stored in its idmapped volumes (the container's); an ID that the mappings do
+// not reach becomes the overflow ID 65534, as the container sees it.
+func userNSSeedOwner(o spec.Options) func(uid, gid int) (int, int) {
+	if !o.UserNS {
+		return nil
+	}
+	return func(uid, gid int) (int, int) {
+		u, ok := spec.ContainerID(o.UIDMappings, uint32(uid))
+		if !ok {
+			u = 65534
+		}
+		g, ok := spec.ContainerID(o.GIDMappings, uint32(gid))
+		if !ok {
+			g = 65534
+		}
+		return int(u), int(g)
+	}
+}
+
+// userNSRoot is the host uid and gid of the container's root.
+func userNSRoot(o spec.Options) (uid, gid uint32, err error) {
+	uid, uok := spec.HostID(o.UIDMappings, 0)
+	gid, gok := spec.HostID(o.GIDMappings, 0)
+	if !uok || !gok {
+		return 0, 0, errdefs.Invalidf("user namespace: the container's root (ID 0) is not mapped")
+	}
+	return uid, gid, nil
+}
+
+// openToUserNSRoot lets the container's root, an unprivileged user on the host, reach the
+// container's root filesystem, which runc mounts by path from inside the user namespace: the
+// containers directory gets o+x, the container's own directory (when it exists) becomes 0710
+// with the root's group, as Docker's remapped root directory is. The directories above the store
+// are the user's: one that the root cannot search is an error that names it.
+func (e *Engine) openToUserNSRoot(c *container.Container) error {
+	o := c.Config.Options
+	if !o.UserNS {
+		for _, m := range c.Config.Mounts {
+			if m.IDMap {
+				return errdefs.Invalidf("mount %s: idmap needs a user namespace (--uidmap, --gidmap)", m.Target)
+			}
+		}
+		return nil
+	}
+	if err := spec.CheckIDMappings("uid mappings", o.UIDMappings); err != nil {
+		return err
+	}
+	if err := spec.CheckIDMappings("gid mappings", o.GIDMappings); err != nil {
+		return err
+	}
+	uid, gid, err := userNSRoot(o)
+	if err != nil {
+		return err
+	}
+	cs := e.Containers()
+	if err := os.MkdirAll(cs.Root, 0o711); err != nil {
+		return err
+	}
+	if err := addMode(cs.Root, 0o001); err != nil {
+		return err
+	}
+	if dir := cs.Dir(c.ID); c.ID != "" {
+		if _, err := os.Stat(dir); err == nil {
+			if err := os.Chown(dir, 0, int(gid)); err != nil {
+				return fmt.Errorf("user namespace: %w", err)
+			}
+			if err := os.Chmod(dir, 0o710); err != nil {
+				return fmt.Errorf("user namespace: %w", err)
+			}
+		}
+	}
+	for p := filepath.Dir(cs.Root); ; p = filepath.Dir(p) {
+		var st unix.Stat_t
+		if err := unix.Stat(p, &st); err != nil {
+			return fmt.Errorf("user namespace: %w", err)
+		}
+		bit := uint32(0o001)
+		switch {
+		case st.Uid == uid:
+			bit = 0o100
+		case st.Gid == gid:
+			bit = 0o010
+		}
+		if st.Mode&bit == 0 {
+			return errdefs.Invalidf("user namespace: the container's root (host uid %d) cannot reach the store: %s is mode %#o, owner %d:%d; let others search it (chmod o+x) or use a --root below directories they can search", uid, p, st.Mode&0o7777, st.Uid, st.Gid)
+		}
+		if p == "/" || p == "." {
+			return nil
+		}
+	}
+}
+
+func addMode(p string, bits os.FileMode) error {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm()&bits == bits {
+		return nil
+	}
+	return os.Chmod(p, fi.Mode().Perm()|bits)
+}
+
+// refuseUserNS refuses what hako cannot do right yet for a container in a user namespace: its
+// writable layer holds host IDs while its image and volumes hold the container's, and copying or
+// committing would need every owner translated.
+func refuseUserNS(c *container.Container, what string) error {
+	if !c.Config.Options.UserNS {
+		return nil
+	}
+	return errdefs.NotImplemented(fmt.Errorf("%s: not supported yet for container %s, which runs in a user namespace (--uidmap)", what, c.Name))
+}
