@@ -27,7 +27,7 @@ fi
 WORK=$(mktemp -d /var/tmp/hako-bench-cachemount.XXXXXX)
 export PEERS_DIR=$WORK/peers PEERS_NETNS=hako-bcm-$$
 HROOT=$WORK/hako-root
-HAKO="$WORK/hako --root $HROOT"
+HAKO="$WORK/bin/hako --root $HROOT"
 cleanup() {
   set +e
   if [[ -z ${NO_PEERS:-} ]]; then
@@ -42,7 +42,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-(cd "$REPO" && go build -tags seccomp -o "$WORK/hako" ./cmd/hako) || die "go build failed"
+(cd "$REPO" && go build -tags seccomp -o "$WORK/bin/hako" ./cmd/hako) || die "go build failed"
 bash "$PEERS_SH" rootfs-tar "$WORK/busybox.tar" >/dev/null
 $HAKO import "$WORK/busybox.tar" busybox >/dev/null
 

@@ -17,7 +17,7 @@ for c in go hyperfine; do command -v "$c" >/dev/null || die "$c is missing (apt-
 
 WORK=$(mktemp -d /var/tmp/hako-bench-par.XXXXXX)
 HROOT=$WORK/hako-root
-HAKO="$WORK/hako --root $HROOT"
+HAKO="$WORK/bin/hako --root $HROOT"
 cleanup() {
   set +e
   awk -v w="$WORK" '$5 == w || index($5, w "/") == 1 { print length($5), $5 }' /proc/self/mountinfo |
@@ -26,7 +26,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-(cd "$REPO" && go build -tags seccomp -o "$WORK/hako" ./cmd/hako) || die "go build failed"
+(cd "$REPO" && go build -tags seccomp -o "$WORK/bin/hako" ./cmd/hako) || die "go build failed"
 R=$WORK/rootfs
 mkdir -p "$R/bin" "$R/etc" "$R/tmp"
 cp /bin/busybox "$R/bin/busybox"

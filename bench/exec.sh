@@ -23,7 +23,7 @@ for c in go hyperfine docker dockerd podman; do command -v "$c" >/dev/null || di
 WORK=$(mktemp -d /var/tmp/hako-bench-exec.XXXXXX)
 export PEERS_DIR=$WORK/peers PEERS_NETNS=hako-bench-exec-$$
 HROOT=$WORK/hako-root
-HAKO="$WORK/hako --root $HROOT"
+HAKO="$WORK/bin/hako --root $HROOT"
 IMAGE=hako-bench/busybox:exec
 
 cleanup() {
@@ -44,12 +44,12 @@ if [[ -n ${HAKO_REV:-} ]]; then
   echo "--- building hako from $HAKO_REV ($(git -C "$REPO" rev-parse --short "$HAKO_REV"))"
   mkdir -p "$WORK/src"
   git -C "$REPO" archive "$HAKO_REV" | tar -C "$WORK/src" -x
-  (cd "$WORK/src" && go build -tags seccomp -o "$WORK/hako" ./cmd/hako)
+  (cd "$WORK/src" && go build -tags seccomp -o "$WORK/bin/hako" ./cmd/hako)
 else
   echo "--- building hako from the working tree $REPO"
-  (cd "$REPO" && go build -tags seccomp -o "$WORK/hako" ./cmd/hako) || die "go build failed (a commit builds with HAKO_REV=HEAD)"
+  (cd "$REPO" && go build -tags seccomp -o "$WORK/bin/hako" ./cmd/hako) || die "go build failed (a commit builds with HAKO_REV=HEAD)"
 fi
-$WORK/hako version
+$WORK/bin/hako version
 
 echo "--- starting dockerd (own netns) and configuring podman (own storage)"
 eval "$(bash "$PEERS_SH" dockerd start)"
