@@ -79,6 +79,10 @@ func TestKill9DuringImport(t *testing.T) {
 		time.Sleep(delay)
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
+		// Whatever it was doing (the overlay check's test mount, say), nothing stays mounted.
+		if mi, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mi), s.root) {
+			t.Fatalf("import killed after %v left a mount below the store:\n%s", delay, mi)
+		}
 		s.ok("images")
 	}
 	s.ok("import", archive, "big:1")

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -31,27 +34,72 @@ func Supported(root string) error {
 	if sfs.Type == unix.OVERLAYFS_SUPER_MAGIC {
 		return fail(errors.New("the directory is on overlayfs, which cannot hold an upper layer; use a directory on a real filesystem or the native snapshotter"))
 	}
-	dir, err := os.MkdirTemp(root, ".overlay-check-")
+	removeStaleChecks(root)
+	dir, err := os.MkdirTemp(root, checkPrefix)
 	if err != nil {
 		return fail(err)
 	}
 	defer os.RemoveAll(dir)
+	// The test mount is made in a mount namespace of this goroutine's locked thread (never
+	// unlocked: Go ends the thread with the goroutine), so that a hako killed with the overlay
+	// mounted leaves no mount behind: the namespace dies with the process.
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_FS); err != nil {
+			errc <- fmt.Errorf("private mount namespace: %w", err)
+			return
+		}
+		if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+			errc <- fmt.Errorf("private mount namespace: %w", err)
+			return
+		}
+		errc <- checkOverlay(dir)
+	}()
+	if err := <-errc; err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+const checkPrefix = ".overlay-check-"
+
+// removeStaleChecks removes the scratch directories of checks that a killed hako left (plain
+// directories: their mounts died with it), once they are a minute old: a younger one may be a
+// concurrent check at work.
+func removeStaleChecks(root string) {
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), checkPrefix) {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Minute {
+			os.RemoveAll(filepath.Join(root, e.Name()))
+		}
+	}
+}
+
+// checkOverlay mounts, writes through, unmounts and inspects a small overlay in dir.
+func checkOverlay(dir string) error {
 	p := func(name string) string { return filepath.Join(dir, name) }
 	for _, d := range []string{"lower1", "lower2", "upper", "work", "merged"} {
 		if err := os.Mkdir(p(d), 0o755); err != nil {
-			return fail(err)
+			return err
 		}
 	}
 	if err := os.WriteFile(p("lower1/gone"), nil, 0o644); err != nil {
-		return fail(err)
+		return err
 	}
 	m := mount.Mount{Type: "overlay", Source: "overlay", Options: []string{
 		"workdir=" + p("work"), "upperdir=" + p("upper"), "lowerdir=" + p("lower2") + ":" + p("lower1"),
 	}}
 	if err := m.Mount(p("merged")); err != nil {
-		return fail(err)
+		return err
 	}
-	err = os.WriteFile(p("merged/new"), []byte("x"), 0o644)
+	err := os.WriteFile(p("merged/new"), []byte("x"), 0o644)
 	if err == nil {
 		err = os.Remove(p("merged/gone"))
 	}
@@ -59,11 +107,11 @@ func Supported(root string) error {
 		err = uerr
 	}
 	if err != nil {
-		return fail(err)
+		return err
 	}
 	var st unix.Stat_t
 	if err := unix.Lstat(p("upper/gone"), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || st.Rdev != 0 {
-		return fail(fmt.Errorf("deleting a lower file left no whiteout in the upper dir (%v)", err))
+		return fmt.Errorf("deleting a lower file left no whiteout in the upper dir (%v)", err)
 	}
 	return nil
 }
