@@ -188,22 +188,32 @@ func copyTree(ctx context.Context, from *cp.Root, src string, info cp.Info, to *
 // snapshot is mounted read-write at a private temporary directory for the call and unmounted
 // after, so the rootfs mount point stays free for a start that races with it.
 func (e *Engine) withContainerRoot(ctx context.Context, c *container.Container, fn func(dir string) error) error {
-	cs := e.Containers()
 	if c.State.Running {
-		return fn(filepath.Join(cs.Dir(c.ID), "rootfs"))
+		return fn(filepath.Join(e.Containers().Dir(c.ID), "rootfs"))
 	}
-	mounts, err := e.Snapshots.Mounts(ctx, c.ID)
-	if err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(cs.Dir(c.ID), "mnt-")
+	tmp, err := e.mountStopped(ctx, c)
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp)
-	if err := mount.All(mounts, tmp); err != nil {
-		return err
-	}
 	defer mount.Unmount(tmp)
 	return fn(tmp)
+}
+
+// mountStopped mounts a stopped container's snapshot read-write at a new private directory in
+// the container's directory; the caller unmounts it and removes the directory.
+func (e *Engine) mountStopped(ctx context.Context, c *container.Container) (string, error) {
+	mounts, err := e.Snapshots.Mounts(ctx, c.ID)
+	if err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(e.Containers().Dir(c.ID), "mnt-")
+	if err != nil {
+		return "", err
+	}
+	if err := mount.All(mounts, tmp); err != nil {
+		os.Remove(tmp)
+		return "", err
+	}
+	return tmp, nil
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/hako-dev/hako/internal/container"
 	"github.com/hako-dev/hako/internal/cp"
 	"github.com/hako-dev/hako/internal/errdefs"
-	"github.com/hako-dev/hako/internal/mount"
 	"github.com/hako-dev/hako/internal/volume"
 )
 
@@ -55,18 +54,11 @@ func (e *Engine) inContainerFS(ctx context.Context, c *container.Container, fn f
 	// may mount the same upper directory next.
 	dir := filepath.Join(cs.Dir(c.ID), "rootfs")
 	if !c.State.Running {
-		mounts, err := e.Snapshots.Mounts(ctx, c.ID)
-		if err != nil {
-			return err
-		}
-		tmp, err := os.MkdirTemp(cs.Dir(c.ID), "mnt-")
+		tmp, err := e.mountStopped(ctx, c)
 		if err != nil {
 			return err
 		}
 		defer os.Remove(tmp)
-		if err := mount.All(mounts, tmp); err != nil {
-			return err
-		}
 		// Detached with the volumes on it, in one call; the last descriptor is closed by then.
 		defer unix.Unmount(tmp, unix.MNT_DETACH)
 		dir = tmp
