@@ -393,6 +393,32 @@ func TestBuildAddURL(t *testing.T) {
 			t.Errorf("%s: exit %d %s", bad, r.code, r.stderr)
 		}
 	}
+	// The downloads are build cache: plain `builder prune` keeps them (the next build asks the
+	// server about them), -a frees them, and the next build downloads again.
+	downloads := func() int {
+		m, _ := filepath.Glob(filepath.Join(s.root, "buildcache/http/*.data"))
+		return len(m)
+	}
+	if n := downloads(); n != 2 {
+		t.Fatalf("%d cached downloads, want 2 (file.txt and a.tar.gz)", n)
+	}
+	s.ok("builder", "prune", "-f")
+	if n := downloads(); n != 2 {
+		t.Errorf("builder prune without -a removed downloads: %d left", n)
+	}
+	s.ok("builder", "prune", "-af")
+	if n := downloads(); n != 0 {
+		t.Errorf("builder prune -a left %d downloads", n)
+	}
+	mu.Lock()
+	conditional = 0
+	mu.Unlock()
+	s.mustBuild("-t", "url", dir)
+	mu.Lock()
+	defer mu.Unlock()
+	if conditional != 0 || downloads() != 2 {
+		t.Errorf("after prune -a the build asked conditionally %d times and cached %d downloads; want a fresh download of both", conditional, downloads())
+	}
 }
 
 // TestBuildAddGit: ADD of a git repository served by git http-backend on 127.0.0.1: a tag and a

@@ -95,6 +95,8 @@ type builder struct {
 
 	mu       sync.Mutex // vertex
 	unpackMu sync.Mutex
+	httpMu   sync.Mutex
+	httpLock *lockfile.Lock // shared on the download cache once an ADD <url> used it
 }
 
 func (b *builder) start(name string) *build.Vertex {
@@ -167,6 +169,11 @@ func (e *Engine) Build(ctx context.Context, opts BuildOptions) (*BuildResult, er
 	}
 	b.lease = lease
 	defer lease.Release()
+	defer func() {
+		if b.httpLock != nil {
+			b.httpLock.Unlock()
+		}
+	}()
 	failed := true
 	defer func() {
 		if failed {

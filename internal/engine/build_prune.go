@@ -24,7 +24,9 @@ type BuildCachePruneResult struct {
 	Entries int
 	// CacheMounts are the RUN --mount=type=cache directories removed (those no build holds).
 	CacheMounts int
-	Bytes       int64
+	// Downloads are the cached files of ADD <url> removed.
+	Downloads int
+	Bytes     int64
 }
 
 // PruneBuildCache removes build step images (intermediate images) and their cache entries, then
@@ -94,6 +96,12 @@ func (e *Engine) PruneBuildCache(ctx context.Context, opts BuildCachePruneOption
 		res.Bytes = r.Bytes
 		n, bytes := e.pruneCacheMounts(opts.Until)
 		res.CacheMounts, res.Bytes = n, res.Bytes+bytes
+		if opts.All || !opts.Until.IsZero() {
+			// Downloads are what the next ADD <url> asks the server about: only -a, or an
+			// until filter, takes them.
+			n, bytes := e.pruneHTTPCache(opts.Until)
+			res.Downloads, res.Bytes = n, res.Bytes+bytes
+		}
 		return err
 	})
 	return res, err

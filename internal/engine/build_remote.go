@@ -2,10 +2,15 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/hako-dev/hako/internal/build"
+	"github.com/hako-dev/hako/internal/lockfile"
 )
 
 // fetchRemote fetches an ADD's URL and git sources into the build's scratch directory; URL
@@ -16,9 +21,72 @@ func (b *builder) fetchRemote(ctx context.Context, spec *build.CopySpec, v *buil
 	if err != nil {
 		return nil, err
 	}
+	if err := b.holdHTTPCache(); err != nil {
+		return nil, err
+	}
 	return spec.Fetch(ctx, build.FetchOptions{
 		Dir:      dir,
-		CacheDir: filepath.Join(b.e.cacheDir(), "http"),
+		CacheDir: b.e.httpCacheDir(),
 		Log:      &vertexLog{p: b.progress, v: v},
 	})
+}
+
+func (e *Engine) httpCacheDir() string { return filepath.Join(e.cacheDir(), "http") }
+
+// holdHTTPCache takes, once per build, a shared lock on the download cache, held until the
+// build ends: `builder prune` removes downloads only when it gets the lock exclusively, so a
+// file a build fetched stays until its COPY has read it.
+func (b *builder) holdHTTPCache() error {
+	b.httpMu.Lock()
+	defer b.httpMu.Unlock()
+	if b.httpLock != nil {
+		return nil
+	}
+	if err := os.MkdirAll(b.e.httpCacheDir(), 0o700); err != nil {
+		return err
+	}
+	l, err := lockfile.Shared(b.e.httpCacheDir() + ".lock")
+	if err != nil {
+		return err
+	}
+	b.httpLock = l
+	return nil
+}
+
+// pruneHTTPCache removes the downloads of ADD <url> that were fetched before until (all of
+// them when until is zero), unless a build holds the cache. It returns how many and their bytes.
+func (e *Engine) pruneHTTPCache(until time.Time) (int, int64) {
+	l, err := lockfile.TryExclusive(e.httpCacheDir() + ".lock")
+	if err != nil {
+		return 0, 0 // missing (nothing was ever downloaded) or held by a build
+	}
+	defer l.Unlock()
+	ents, _ := os.ReadDir(e.httpCacheDir())
+	n, bytes := 0, int64(0)
+	for _, d := range ents {
+		name := d.Name()
+		key, ok := strings.CutSuffix(name, ".json")
+		if !ok {
+			if strings.Contains(name, ".tmp-") {
+				os.Remove(filepath.Join(e.httpCacheDir(), name)) // a killed download's leftover
+			}
+			continue
+		}
+		meta := filepath.Join(e.httpCacheDir(), name)
+		if fi, err := os.Stat(meta); err != nil || (!until.IsZero() && fi.ModTime().After(until)) {
+			continue
+		}
+		data := filepath.Join(e.httpCacheDir(), key+".data")
+		if fi, err := os.Stat(data); err == nil {
+			bytes += fi.Size()
+		}
+		// The data goes first: an entry whose data is missing is a cache miss, never a
+		// wrong hit.
+		if err := os.Remove(data); err == nil || errors.Is(err, fs.ErrNotExist) {
+			if os.Remove(meta) == nil {
+				n++
+			}
+		}
+	}
+	return n, bytes
 }
