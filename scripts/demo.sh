@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# The demo of hako's main job at this stage: make a base image from Debian's busybox-static,
-# import it, list it, show its history, save it, remove it and load it back, then run containers
-# from it in the foreground and in the background and read their logs, and build an image from
-# examples/hello with hako build.
+# The demo of hako's main job: make a base image from Debian's busybox-static, import it, list
+# it, show its history, save it, remove it and load it back, run containers from it in the
+# foreground and in the background and read their logs, then build an image from examples/hello
+# with hako build, run it, show a container's logs and diff, and the image's history with the
+# runnable ID of every step. Run it as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH
-if ! test -x /bin/busybox; then
-  apt-get -o DPkg::Lock::Timeout=900 update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null
+# What a fresh machine lacks: busybox for the base image, libseccomp and a C compiler for the
+# seccomp build of hako.
+need=()
+test -x /bin/busybox || need+=(busybox-static)
+pkg-config --exists libseccomp 2>/dev/null || need+=(libseccomp-dev pkg-config)
+command -v gcc >/dev/null || need+=(gcc libc6-dev)
+if ((${#need[@]})); then
+  apt-get -o DPkg::Lock::Timeout=900 update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 go build -tags seccomp -o bin/hako ./cmd/hako
 go build -o bin/hako-init ./cmd/hako-init # static: the --init binary, found next to hako
@@ -46,6 +53,13 @@ run bin/hako system df
 run cat examples/hello/Dockerfile examples/hello/.dockerignore
 run bin/hako build -t hello --progress plain examples/hello
 run bin/hako run --rm hello
+# A container's changes on top of its image: diff lists them (A added, C changed, D deleted),
+# logs shows what it printed.
+run bin/hako run -d --name scribble hello sh -c 'echo "a note" > /home/app/note.txt; echo wrote a note; sleep 0.1; echo "and a warning" >&2'
+run bin/hako wait scribble
+run bin/hako logs scribble
+run bin/hako diff scribble
+run bin/hako rm scribble
 run bin/hako history hello
 step=$(bin/hako history -q --no-trunc hello | sed -n 7p)
 run bin/hako run --rm "$step" sh -c 'id -un; grep ^app: /etc/passwd; ls /usr/local/bin/greet 2>/dev/null || echo "no greet yet"'
