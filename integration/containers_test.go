@@ -446,6 +446,20 @@ func countProcs(cmdline string) int {
 	return n
 }
 
+// killProcs kills with SIGKILL the processes whose command line is cmdline (NUL-separated)
+// and waits until they are gone.
+func killProcs(t *testing.T, cmdline string) {
+	t.Helper()
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		if b, err := os.ReadFile(p); err == nil && string(b) == cmdline {
+			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	waitFor(t, "the processes to die", func() bool { return countProcs(cmdline) == 0 })
+}
+
 // mountsUnder lists the mount points below dir, deepest first.
 func mountsUnder(t *testing.T, dir string) []string {
 	t.Helper()
@@ -474,10 +488,14 @@ func TestStateSurvivesMachineRestart(t *testing.T) {
 	s.ok("run", "-d", "--name", "sleeper", "busybox", "sleep", "987654")
 	s.run("run", "--name", "done", "busybox", "sh", "-c", "exit 7")
 	s.ok("create", "--name", "fresh", "busybox")
+	// Two --rm containers running at the reboot: their layers are mounted volatile, and the
+	// crash leaves overlayfs's marker that refuses the next mount.
+	s.ok("run", "-d", "--rm", "--name", "temp", "busybox", "sleep", "987655")
+	s.ok("run", "-d", "--rm", "--name", "temp2", "busybox", "sleep", "987656")
 	waitFor(t, "web's log", func() bool { return s.ok("logs", "web") == "up\n" })
 	pids := monitorPIDs(t, s.root)
-	if len(pids) != 2 {
-		t.Fatalf("want 2 monitors, found %v", pids)
+	if len(pids) != 4 {
+		t.Fatalf("want 4 monitors, found %v", pids)
 	}
 	for _, pid := range pids {
 		syscall.Kill(pid, syscall.SIGKILL)
@@ -487,6 +505,25 @@ func TestStateSurvivesMachineRestart(t *testing.T) {
 		if err := syscall.Unmount(m, syscall.MNT_DETACH); err != nil {
 			t.Fatalf("unmount %s: %v", m, err)
 		}
+	}
+	// A reboot kills the container processes too.
+	for _, p := range []string{"sleep\x00987655\x00", "sleep\x00987656\x00"} {
+		killProcs(t, p)
+	}
+	// start of a --rm container whose layer the crash left half-written: a clear error, and
+	// it is removed; the boot removes the other, as dockerd does.
+	r := s.run("start", "temp")
+	if r.code != 125 || !strings.Contains(r.stderr, "was running with --rm when the machine stopped") {
+		t.Fatalf("start of a --rm container after the crash: %+v", r)
+	}
+	if r := s.run("inspect", "temp"); r.code == 0 {
+		t.Fatalf("temp was not removed after its failed start")
+	}
+	if got := s.ok("system", "boot"); got != "" {
+		t.Fatalf("system boot started %q", got)
+	}
+	if r := s.run("inspect", "temp2"); r.code == 0 {
+		t.Fatalf("system boot did not remove the --rm container temp2")
 	}
 	got := s.ok("ps", "-a", "--format", "{{.Names}} {{.State}} {{.Status}}")
 	for _, want := range []string{`(?m)^web exited Exited \(255\) `, `(?m)^sleeper exited Exited \(255\) `, `(?m)^done exited Exited \(7\) `, `(?m)^fresh created Created$`} {

@@ -132,13 +132,20 @@ func (e *Engine) stopRestarts(ctx context.Context, c *container.Container) (*con
 // Boot starts, after the machine restarted, the containers whose restart policy is "always", or
 // "unless-stopped" when the user had not stopped them: with no daemon, this is what the boot's
 // service manager runs (`hako system boot`; docs/boot.md has a systemd unit). It returns the
-// containers started and the errors of those that did not start.
+// containers started and the errors of those that did not start. Containers run with --rm that
+// were running when the machine stopped are removed, as dockerd does when it starts.
 func (e *Engine) Boot(ctx context.Context) (started []string, errs []error) {
 	list, err := e.Containers().List()
 	if err != nil {
 		return nil, []error{err}
 	}
 	for _, c := range list {
+		if c.Config.AutoRemove && !c.State.StartedAt.IsZero() && !e.Containers().MonitorAlive(c.ID) {
+			// A --rm container that ran when the machine stopped: its monitor never removed
+			// it. dockerd removes these when it starts again; so does the boot.
+			e.autoRemove(c)
+			continue
+		}
 		p := c.Config.RestartPolicy.Name
 		if c.State.Running || c.State.Restarting || e.Containers().MonitorAlive(c.ID) || !(p == "always" || p == "unless-stopped" && !e.manuallyStopped(c.ID)) {
 			continue

@@ -278,8 +278,14 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 		}
 		// A kernel before 5.10, or a volatile run that a crash interrupted (then the mount
 		// fails again, saying why).
+		dirty := filepath.Join(workdir, "work", "incompat", "volatile")
 		mounts, workdir = removeVolatile(mounts), ""
 		if err := mount.All(mounts, rootfs); err != nil {
+			if _, serr := os.Stat(dirty); serr == nil {
+				// overlayfs refuses a volatile upper dir that was never unmounted cleanly; a
+				// --rm container is removed on the way out (fail), as dockerd removes them.
+				err = fmt.Errorf("container %s was running with --rm when the machine stopped: its writable layer may be incomplete, so it is removed (%w)", c.Name, err)
+			}
 			return fail(err, 125)
 		}
 	}
