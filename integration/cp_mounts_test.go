@@ -213,3 +213,43 @@ func TestCpMountsStayInside(t *testing.T) {
 		}
 	}
 }
+
+// TestCpEtcFiles: cp sees the /etc/hostname, /etc/hosts and /etc/resolv.conf that the container
+// has (the monitor writes and binds them), running or stopped, not the image's files under
+// them. Copying onto one fails as with Docker (the file is a mount point: "device or resource
+// busy") and changes nothing.
+func TestCpEtcFiles(t *testing.T) {
+	s := runStore(t)
+	id := strings.TrimSpace(s.ok("run", "-d", "--name", "etc", "-h", "cphost", "busybox", "sleep", "100000"))
+	out := t.TempDir()
+	for _, state := range []string{"running", "stopped"} {
+		if state == "stopped" {
+			s.ok("stop", "-t", "0", "etc")
+		}
+		for _, f := range []string{"hostname", "hosts", "resolv.conf"} {
+			want, err := os.ReadFile(filepath.Join(s.root, "containers", id, "etc", f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			dst := filepath.Join(out, state+"-"+f)
+			s.ok("cp", "etc:/etc/"+f, dst)
+			if got, _ := os.ReadFile(dst); string(got) != string(want) {
+				t.Errorf("%s: cp etc:/etc/%s gave %q, want the container's %q", state, f, got, want)
+			}
+		}
+		if got, _ := os.ReadFile(filepath.Join(out, state+"-hostname")); string(got) != "cphost\n" {
+			t.Errorf("%s: /etc/hostname %q", state, got)
+		}
+	}
+	s.ok("start", "etc")
+	add := filepath.Join(out, "hosts")
+	os.WriteFile(add, []byte("10.1.2.3 added\n"), 0o644)
+	before := s.ok("exec", "etc", "cat", "/etc/hosts")
+	if r := s.run("cp", add, "etc:/etc/hosts"); r.code != 125 || !strings.Contains(r.stderr, "busy") {
+		t.Errorf("cp onto /etc/hosts: %+v", r)
+	}
+	if got := s.ok("exec", "etc", "cat", "/etc/hosts"); got != before {
+		t.Errorf("after a refused cp the container reads %q, was %q", got, before)
+	}
+	s.ok("rm", "-f", "etc")
+}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 
@@ -22,8 +24,8 @@ import (
 // the read-only ones read-only. The kernel resolves every path across them as it does for the
 // container: the deepest mount over a path wins, a symlink in a volume resolves inside the
 // container's root (the cp.Root keeps it there), ".." at a volume's top climbs to its parent in
-// the container. Tmpfs mounts and the /etc files bound into a running container are not part of
-// the view (Docker's cp does not see a tmpfs either).
+// the container. Tmpfs mounts are not part of the view (Docker's cp does not see a tmpfs
+// either); the /etc files the monitor binds into the container (hostname, hosts, resolv.conf) are.
 //
 // The mounts are made in a mount namespace of one locked thread, slave to the host's, as
 // Docker's daemon does since 23.0: nothing leaks to the host, a crash leaves no mount behind,
@@ -89,6 +91,19 @@ func (e *Engine) mountContainerVolumes(c *container.Container, dir string, root 
 	for _, m := range c.Config.Mounts {
 		if m.Type == volume.TypeBind || m.Type == volume.TypeVolume {
 			ms = append(ms, m)
+		}
+	}
+	// The /etc files the monitor writes for the container at every start (hostname, hosts,
+	// resolv.conf), bound where the container has them, unless a mount of the user's takes
+	// their place; a container that never started has none yet.
+	for _, f := range []string{"hostname", "hosts", "resolv.conf"} {
+		target := "/etc/" + f
+		if slices.ContainsFunc(ms, func(m volume.Mount) bool { return path.Clean(m.Target) == target }) {
+			continue
+		}
+		src := filepath.Join(e.Containers().Dir(c.ID), "etc", f)
+		if _, err := os.Stat(src); err == nil {
+			ms = append(ms, volume.Mount{Type: volume.TypeBind, Source: src, Target: target})
 		}
 	}
 	sort.SliceStable(ms, func(i, j int) bool {
