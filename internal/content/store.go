@@ -20,7 +20,6 @@ import (
 	"github.com/hako-dev/hako/internal/errdefs"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"golang.org/x/sys/unix"
 )
 
 // Store holds blobs under one root.
@@ -184,7 +183,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 	if w.size-w.kicked >= writebackChunk {
 		// Start writing the pages out, without waiting for them (durability is still
 		// Commit's fsync; this only spreads the disk's work over the writing).
-		unix.SyncFileRange(int(w.f.Fd()), w.kicked, w.size-w.kicked, unix.SYNC_FILE_RANGE_WRITE)
+		startWriteback(w.f, w.kicked, w.size-w.kicked)
 		w.kicked = w.size
 	}
 	return n, err
