@@ -111,7 +111,7 @@ func (c *Chmod) String() string {
 // Apply gives the mode a file of mode m gets; isDir matters for "X".
 func (c *Chmod) Apply(m fs.FileMode, isDir bool) fs.FileMode {
 	if c.clauses == nil {
-		return unixMode(c.octal)
+		return FileMode(c.octal)
 	}
 	bits := uint32(m.Perm()) | specialBits(m)
 	for _, cl := range c.clauses {
@@ -155,7 +155,7 @@ func (c *Chmod) Apply(m fs.FileMode, isDir bool) fs.FileMode {
 			}
 		}
 	}
-	return unixMode(bits)
+	return FileMode(bits)
 }
 
 // applyChmod is Apply for a nil-able Chmod on os.FileMode values.

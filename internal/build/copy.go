@@ -1021,7 +1021,8 @@ func setTimes(p string, t time.Time) error {
 	return unix.UtimesNanoAt(unix.AT_FDCWD, p, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW)
 }
 
-func unixMode(m uint32) os.FileMode {
+// FileMode is a Unix mode's permission and setuid, setgid and sticky bits as an os.FileMode.
+func FileMode(m uint32) os.FileMode {
 	fm := os.FileMode(m & 0o777)
 	if m&0o4000 != 0 {
 		fm |= os.ModeSetuid

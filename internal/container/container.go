@@ -127,6 +127,24 @@ func (s *Store) Lock(id string) (*lockfile.Lock, error) {
 	return lockfile.Exclusive(filepath.Join(s.Dir(id), "lock"))
 }
 
+// GetLocked finds a container as Get does, takes its lock and reads the record again under it,
+// so that a change made meanwhile is not lost. The caller unlocks.
+func (s *Store) GetLocked(ref string) (*Container, *lockfile.Lock, error) {
+	c, err := s.Get(ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := s.Lock(c.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c, err = s.Get(c.ID); err != nil {
+		l.Unlock()
+		return nil, nil, err
+	}
+	return c, l, nil
+}
+
 // MonitorLockPath is held by the container's monitor while it lives.
 func (s *Store) MonitorLockPath(id string) string { return filepath.Join(s.Dir(id), "monitor.lock") }
 

@@ -361,7 +361,7 @@ func (b *builder) prepareCache(ctx context.Context, p *preparedMounts, m build.R
 	}
 	perm := &dirPerm{mode: 0o755}
 	if m.Mode != nil {
-		perm.mode = os.FileMode(*m.Mode&0o777) | modeBits(*m.Mode)
+		perm.mode = build.FileMode(*m.Mode)
 	}
 	if m.UID != nil {
 		perm.uid = int(*m.UID)
@@ -383,20 +383,6 @@ func (b *builder) prepareCache(ctx context.Context, p *preparedMounts, m build.R
 	}
 	p.points = append(p.points, build.MountPoint{Target: m.Target, Type: "bind", Source: stage, Options: bindOptions(m.ReadWrite)})
 	return nil
-}
-
-func modeBits(m uint32) os.FileMode {
-	var out os.FileMode
-	if m&0o4000 != 0 {
-		out |= os.ModeSetuid
-	}
-	if m&0o2000 != 0 {
-		out |= os.ModeSetgid
-	}
-	if m&0o1000 != 0 {
-		out |= os.ModeSticky
-	}
-	return out
 }
 
 // seedCache copies source= of an image's tree into a new cache instance, at the same path.
@@ -534,7 +520,7 @@ func (b *builder) prepareSecret(p *preparedMounts, m build.RunMount, secrets bui
 	f := filepath.Join(dir, "secret-"+strconv.Itoa(i))
 	mode := os.FileMode(0o400)
 	if m.Mode != nil {
-		mode = os.FileMode(*m.Mode&0o777) | modeBits(*m.Mode)
+		mode = build.FileMode(*m.Mode)
 	}
 	if err := os.WriteFile(f, val, 0o600); err != nil {
 		return fmt.Errorf("secret %s: %w", m.ID, err)

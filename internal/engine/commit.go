@@ -16,7 +16,6 @@ import (
 	"github.com/hako-dev/hako/internal/container"
 	"github.com/hako-dev/hako/internal/errdefs"
 	"github.com/hako-dev/hako/internal/layer"
-	"github.com/hako-dev/hako/internal/reference"
 	"github.com/hako-dev/hako/internal/runtime"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -45,13 +44,9 @@ func (e *Engine) Commit(ctx context.Context, ref string, o CommitOptions) (id di
 	if err := refuseUserNS(c, "commit"); err != nil { // userns.go
 		return "", err
 	}
-	var name *reference.Named
-	if o.Ref != "" {
-		n, err := reference.ParseTag(o.Ref)
-		if err != nil {
-			return "", err
-		}
-		name = &n
+	name, err := optionalTag(o.Ref)
+	if err != nil {
+		return "", err
 	}
 	img, cfg, err := e.ResolveImage(ctx, c.Config.ImageID.String())
 	if err != nil {

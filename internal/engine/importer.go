@@ -30,13 +30,9 @@ type ImportOptions struct {
 // Import makes a one-layer image from a filesystem tarball (plain, gzip or zstd) in one pass: the
 // stream is decompressed once, stored as the layer blob and unpacked into its snapshot together.
 func (e *Engine) Import(ctx context.Context, r io.Reader, opts ImportOptions) (digest.Digest, error) {
-	var name *reference.Named
-	if opts.Ref != "" {
-		n, err := reference.ParseTag(opts.Ref)
-		if err != nil {
-			return "", err
-		}
-		name = &n
+	name, err := optionalTag(opts.Ref)
+	if err != nil {
+		return "", err
 	}
 	cfg := image.Config{}
 	if err := ApplyChanges(&cfg.Config, opts.Changes); err != nil {
@@ -152,4 +148,16 @@ func (e *Engine) recordImageAs(ctx context.Context, lease *content.Lease, cfg im
 		return e.Images.Update(ctx, func(t *image.Txn) error { t.Put(img, names...); return nil })
 	})
 	return cd, err
+}
+
+// optionalTag parses the REPOSITORY[:TAG] that import and commit may be given; nil for "".
+func optionalTag(ref string) (*reference.Named, error) {
+	if ref == "" {
+		return nil, nil
+	}
+	n, err := reference.ParseTag(ref)
+	if err != nil {
+		return nil, err
+	}
+	return &n, nil
 }

@@ -21,18 +21,11 @@ func (e *Engine) Unpause(ctx context.Context, ref string) error {
 
 func (e *Engine) setPaused(ref string, pause bool) error {
 	cs := e.Containers()
-	c, err := cs.Get(ref)
-	if err != nil {
-		return err
-	}
-	l, err := cs.Lock(c.ID)
+	c, l, err := cs.GetLocked(ref)
 	if err != nil {
 		return err
 	}
 	defer l.Unlock()
-	if c, err = cs.Get(c.ID); err != nil {
-		return err
-	}
 	switch {
 	case !c.State.Running:
 		return errdefs.Conflictf("container %s is not running", c.ID)

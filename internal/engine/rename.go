@@ -31,14 +31,11 @@ func (e *Engine) Rename(ctx context.Context, ref, name string) error {
 				return errdefs.Conflictf("Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name.", name, o.ID)
 			}
 		}
-		l, err := cs.Lock(c.ID)
+		c, l, err := cs.GetLocked(c.ID)
 		if err != nil {
 			return err
 		}
 		defer l.Unlock()
-		if c, err = cs.Get(c.ID); err != nil {
-			return err
-		}
 		c.Name = name
 		return cs.Save(c)
 	})

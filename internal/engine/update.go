@@ -21,18 +21,11 @@ type UpdateOptions struct {
 // written at once (v1 or v2); the record keeps the values for its next start.
 func (e *Engine) Update(ctx context.Context, ref string, o UpdateOptions) error {
 	cs := e.Containers()
-	c, err := cs.Get(ref)
-	if err != nil {
-		return err
-	}
-	l, err := cs.Lock(c.ID)
+	c, l, err := cs.GetLocked(ref)
 	if err != nil {
 		return err
 	}
 	defer l.Unlock()
-	if c, err = cs.Get(c.ID); err != nil {
-		return err
-	}
 	if c.State.Running {
 		g, err := containerCgroup(c)
 		if err != nil {
