@@ -17,6 +17,7 @@ set -euo pipefail
 RUNS=${RUNS:-5}
 PEERS_SH=${HAKO_PEERS_SH:-/work/shared/peers/peers.sh}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$REPO/bench/lib.sh"
 die() { echo "build-cache-mount.sh: $*" >&2; exit 1; }
 [[ $EUID -eq 0 ]] || die "run as root"
 for c in go hyperfine; do command -v "$c" >/dev/null || die "$c is missing (bash $PEERS_SH install)"; done
@@ -33,16 +34,13 @@ cleanup() {
   if [[ -z ${NO_PEERS:-} ]]; then
     docker rmi -f bench-cm busybox >/dev/null 2>&1
     docker builder prune -af >/dev/null 2>&1
-    bash "$PEERS_SH" dockerd stop >/dev/null 2>&1
-    ip netns delete "$PEERS_NETNS" 2>/dev/null
+    stop_peers
   fi
-  awk -v w="$WORK" '$5 == w || index($5, w "/") == 1 { print length($5), $5 }' /proc/self/mountinfo |
-    sort -rn | cut -d' ' -f2- | while read -r m; do umount -l "$m"; done
-  if [[ -n ${KEEP:-} ]]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+  remove_work
 }
 trap cleanup EXIT
 
-(cd "$REPO" && go build -tags seccomp -o "$WORK/bin/hako" ./cmd/hako) || die "go build failed"
+build_hako "$WORK/bin/hako" >/dev/null || die "go build failed"
 bash "$PEERS_SH" rootfs-tar "$WORK/busybox.tar" >/dev/null
 $HAKO import "$WORK/busybox.tar" busybox >/dev/null
 
@@ -64,8 +62,7 @@ change="date +%s%N > $CTX/src/version"
 fill=(-n hako --prepare "$HAKO builder prune -af >/dev/null; $change" "$HAKO build -q -t bench-cm $CTX")
 rebuild=(-n hako --prepare "$change" "$HAKO build -q -t bench-cm $CTX")
 if [[ -z ${NO_PEERS:-} ]]; then
-  eval "$(bash "$PEERS_SH" dockerd start)"
-  export DOCKER_HOST
+  start_dockerd
   docker import "$WORK/busybox.tar" busybox >/dev/null
   fill+=(-n buildkit --prepare "docker builder prune -af >/dev/null; $change" "DOCKER_BUILDKIT=1 /usr/bin/docker build -q -t bench-cm $CTX")
   rebuild+=(-n buildkit --prepare "$change" "DOCKER_BUILDKIT=1 /usr/bin/docker build -q -t bench-cm $CTX")

@@ -10,6 +10,7 @@ set -euo pipefail
 
 RUNS=${RUNS:-5}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$REPO/bench/lib.sh"
 die() { echo "build-parallel.sh: $*" >&2; exit 1; }
 [[ $EUID -eq 0 ]] || die "run as root"
 for c in go hyperfine; do command -v "$c" >/dev/null || die "$c is missing (apt-get install hyperfine)"; done
@@ -20,13 +21,11 @@ HROOT=$WORK/hako-root
 HAKO="$WORK/bin/hako --root $HROOT"
 cleanup() {
   set +e
-  awk -v w="$WORK" '$5 == w || index($5, w "/") == 1 { print length($5), $5 }' /proc/self/mountinfo |
-    sort -rn | cut -d' ' -f2- | while read -r m; do umount -l "$m"; done
-  if [[ -n ${KEEP:-} ]]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+  remove_work
 }
 trap cleanup EXIT
 
-(cd "$REPO" && go build -tags seccomp -o "$WORK/bin/hako" ./cmd/hako) || die "go build failed"
+build_hako "$WORK/bin/hako" >/dev/null || die "go build failed"
 R=$WORK/rootfs
 mkdir -p "$R/bin" "$R/etc" "$R/tmp"
 cp /bin/busybox "$R/bin/busybox"

@@ -15,6 +15,7 @@ set -euo pipefail
 RUNS=${RUNS:-10}
 PEERS_SH=${HAKO_PEERS_SH:-/work/shared/peers/peers.sh}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$REPO/bench/lib.sh"
 die() { echo "build.sh: $*" >&2; exit 1; }
 [[ $EUID -eq 0 ]] || die "run as root"
 for c in go hyperfine; do command -v "$c" >/dev/null || die "$c is missing (bash $PEERS_SH install)"; done
@@ -35,16 +36,13 @@ cleanup() {
   if [[ -z ${NO_PEERS:-} ]]; then
     docker rmi -f bench-build busybox >/dev/null 2>&1
     podman rmi --all --force >/dev/null 2>&1
-    bash "$PEERS_SH" dockerd stop >/dev/null 2>&1
-    ip netns delete "$PEERS_NETNS" 2>/dev/null
+    stop_peers
   fi
-  awk -v w="$WORK" '$5 == w || index($5, w "/") == 1 { print length($5), $5 }' /proc/self/mountinfo |
-    sort -rn | cut -d' ' -f2- | while read -r m; do umount -l "$m"; done
-  if [[ -n ${KEEP:-} ]]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+  remove_work
 }
 trap cleanup EXIT
 
-(cd "$REPO" && go build -tags seccomp -o "$HBIN" ./cmd/hako) || die "go build failed"
+build_hako "$HBIN" >/dev/null || die "go build failed"
 bash "$PEERS_SH" rootfs-tar "$WORK/busybox.tar" >/dev/null
 $HAKO import "$WORK/busybox.tar" busybox >/dev/null
 
@@ -66,9 +64,8 @@ HF=(hyperfine --style basic --runs "$RUNS" --warmup 1 --time-unit millisecond)
 cold=(-n hako "$HAKO build -q --no-cache -t bench-build $CTX")
 cached=(-n hako --prepare "find $CTX -exec touch {} +" "$HAKO build -q -t bench-build $CTX")
 if [[ -z ${NO_PEERS:-} ]]; then
-  eval "$(bash "$PEERS_SH" dockerd start)"
-  eval "$(bash "$PEERS_SH" podman-env)"
-  export DOCKER_HOST CONTAINERS_CONF CONTAINERS_STORAGE_CONF
+  start_dockerd
+  use_podman
   docker import "$WORK/busybox.tar" busybox >/dev/null
   podman import "$WORK/busybox.tar" busybox >/dev/null 2>&1
   cold+=(-n buildkit "DOCKER_BUILDKIT=1 /usr/bin/docker build -q --no-cache -t bench-build $CTX"

@@ -15,6 +15,7 @@ set -euo pipefail
 RUNS=${RUNS:-30}
 PEERS_SH=${HAKO_PEERS_SH:-/work/shared/peers/peers.sh}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$REPO/bench/lib.sh"
 die() { echo "exec.sh: $*" >&2; exit 1; }
 [[ $EUID -eq 0 ]] || die "run as root"
 for c in go hyperfine docker dockerd podman; do command -v "$c" >/dev/null || die "$c is missing (bash $PEERS_SH install)"; done
@@ -32,30 +33,18 @@ cleanup() {
   $HAKO rm -f box >/dev/null 2>&1
   [[ -n ${DOCKER_HOST:-} ]] && docker rm -f box >/dev/null 2>&1 && docker rmi -f "$IMAGE" >/dev/null 2>&1
   [[ -n ${CONTAINERS_CONF:-} ]] && podman rm -f box >/dev/null 2>&1 && podman rmi --all --force >/dev/null 2>&1
-  bash "$PEERS_SH" dockerd stop >/dev/null 2>&1
-  ip netns delete "$PEERS_NETNS" 2>/dev/null
-  awk -v w="$WORK" '$5 == w || index($5, w "/") == 1 { print length($5), $5 }' /proc/self/mountinfo |
-    sort -rn | cut -d' ' -f2- | while read -r m; do umount -l "$m"; done
-  if [[ -n ${KEEP:-} ]]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+  stop_peers
+  remove_work
 }
 trap cleanup EXIT
 
-if [[ -n ${HAKO_REV:-} ]]; then
-  echo "--- building hako from $HAKO_REV ($(git -C "$REPO" rev-parse --short "$HAKO_REV"))"
-  mkdir -p "$WORK/src"
-  git -C "$REPO" archive "$HAKO_REV" | tar -C "$WORK/src" -x
-  (cd "$WORK/src" && go build -tags seccomp -o "$WORK/bin/hako" ./cmd/hako)
-else
-  echo "--- building hako from the working tree $REPO"
-  (cd "$REPO" && go build -tags seccomp -o "$WORK/bin/hako" ./cmd/hako) || die "go build failed (a commit builds with HAKO_REV=HEAD)"
-fi
+build_hako "$WORK/bin/hako" || die "go build failed"
 $WORK/bin/hako version
 
 echo "--- starting dockerd (own netns) and configuring podman (own storage)"
-eval "$(bash "$PEERS_SH" dockerd start)"
+start_dockerd
 docker version --format 'docker client {{.Client.Version}}, daemon {{.Server.Version}}' || die "dockerd did not start"
-eval "$(bash "$PEERS_SH" podman-env)"
-export DOCKER_HOST CONTAINERS_CONF CONTAINERS_STORAGE_CONF
+use_podman
 podman --version
 
 echo "--- one busybox rootfs, imported into each engine, one container running sleep in each"

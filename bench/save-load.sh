@@ -17,6 +17,7 @@ RUNS=${RUNS:-10}
 IMAGE=hako-bench/img:50m
 PEERS_SH=${HAKO_PEERS_SH:-/work/shared/peers/peers.sh}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$REPO/bench/lib.sh"
 
 die() { echo "save-load.sh: $*" >&2; exit 1; }
 [[ $EUID -eq 0 ]] || die "run as root (dockerd, podman storage and hako's overlay snapshots need it)"
@@ -36,12 +37,8 @@ cleanup() {
   $HAKO rmi -f "$IMAGE" >/dev/null 2>&1
   [[ -n ${DOCKER_HOST:-} ]] && docker rmi -f "$IMAGE" >/dev/null 2>&1
   [[ -n ${CONTAINERS_CONF:-} ]] && podman rmi --all --force >/dev/null 2>&1
-  bash "$PEERS_SH" dockerd stop >/dev/null 2>&1
-  ip netns delete "$PEERS_NETNS" 2>/dev/null
-  # dockerd and podman may leave their storage bind-mounted on itself; deepest first
-  awk -v w="$WORK" '$5 == w || index($5, w "/") == 1 { print length($5), $5 }' /proc/self/mountinfo |
-    sort -rn | cut -d' ' -f2- | while read -r m; do umount -l "$m"; done
-  if [[ -n ${KEEP:-} ]]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+  stop_peers
+  remove_work
 }
 trap cleanup EXIT
 
@@ -56,22 +53,13 @@ storesize() { # what hako's root holds: data (blobs, snapshots, ingests, leases)
     "$(du -sb "$HROOT" | cut -f1)" "$(find "$HROOT" -type f | wc -l)"
 }
 
-if [[ -n ${HAKO_REV:-} ]]; then
-  echo "--- building hako from $HAKO_REV ($(git -C "$REPO" rev-parse --short "$HAKO_REV"))"
-  mkdir -p "$WORK/src"
-  git -C "$REPO" archive "$HAKO_REV" | tar -C "$WORK/src" -x
-  (cd "$WORK/src" && go build -o "$WORK/hako" ./cmd/hako)
-else
-  echo "--- building hako from the working tree $REPO"
-  (cd "$REPO" && go build -o "$WORK/hako" ./cmd/hako) || die "go build failed (a commit builds with HAKO_REV=HEAD)"
-fi
+build_hako "$WORK/hako" || die "go build failed"
 $WORK/hako version
 
 echo "--- starting dockerd (own netns) and configuring podman (own storage)"
-eval "$(bash "$PEERS_SH" dockerd start)"
+start_dockerd
 docker version --format 'docker client {{.Client.Version}}, daemon {{.Server.Version}}' || die "dockerd did not start: $(tail -5 "$PEERS_DIR/dockerd.log")"
-eval "$(bash "$PEERS_SH" podman-env)"
-export DOCKER_HOST CONTAINERS_CONF CONTAINERS_STORAGE_CONF
+use_podman
 podman --version
 
 echo "--- making the image: busybox base layer + one layer of 50 MB from /dev/urandom"
