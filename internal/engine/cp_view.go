@@ -6,7 +6,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/hako-dev/hako/internal/container"
 	"github.com/hako-dev/hako/internal/cp"
 	"github.com/hako-dev/hako/internal/errdefs"
+	"github.com/hako-dev/hako/internal/mount"
 	"github.com/hako-dev/hako/internal/volume"
 )
 
@@ -34,21 +34,10 @@ import (
 // runs on that thread; what it starts elsewhere works through the descriptors it was given, which
 // keep the view's mounts.
 func (e *Engine) withContainerFS(ctx context.Context, c *container.Container, fn func(root *cp.Root) error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		errc <- e.inContainerFS(ctx, c, fn)
-	}()
-	return <-errc
+	return mount.InPrivateNamespace(func() error { return e.inContainerFS(ctx, c, fn) })
 }
 
 func (e *Engine) inContainerFS(ctx context.Context, c *container.Container, fn func(root *cp.Root) error) error {
-	if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_FS); err != nil {
-		return fmt.Errorf("copy: new mount namespace: %w", err)
-	}
-	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("copy: make the mount namespace a slave: %w", err)
-	}
 	cs := e.Containers()
 	// A running container's root is the monitor's mount, the very tree the container sees (a
 	// second overlay mount of a live upper dir is undefined behaviour in overlayfs). A stopped

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -40,23 +39,9 @@ func Supported(root string) error {
 		return fail(err)
 	}
 	defer os.RemoveAll(dir)
-	// The test mount is made in a mount namespace of this goroutine's locked thread (never
-	// unlocked: Go ends the thread with the goroutine), so that a hako killed with the overlay
-	// mounted leaves no mount behind: the namespace dies with the process.
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_NEWNS | unix.CLONE_FS); err != nil {
-			errc <- fmt.Errorf("private mount namespace: %w", err)
-			return
-		}
-		if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
-			errc <- fmt.Errorf("private mount namespace: %w", err)
-			return
-		}
-		errc <- checkOverlay(dir)
-	}()
-	if err := <-errc; err != nil {
+	// The test mount is made in a private mount namespace, so that a hako killed with the
+	// overlay mounted leaves no mount behind: the namespace dies with the process.
+	if err := mount.InPrivateNamespace(func() error { return checkOverlay(dir) }); err != nil {
 		return fail(err)
 	}
 	return nil
