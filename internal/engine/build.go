@@ -504,14 +504,7 @@ func (b *builder) step(ctx context.Context, st *build.Stage, step *build.Step, p
 				sources, err = step.Copy.Digest(ctx, src, matches)
 				ch <- err
 			}()
-			var digestErr error
-			waited := false
-			waitSources = func() error {
-				if !waited {
-					digestErr, waited = <-ch, true
-				}
-				return digestErr
-			}
+			waitSources = sync.OnceValue(func() error { return <-ch })
 			defer waitSources()
 		} else if sources, err = step.Copy.Digest(ctx, src, matches); err != nil {
 			return nil, false, err
@@ -720,13 +713,7 @@ func (b *builder) commitLayer(ctx context.Context, key string, mounts []mount.Mo
 		// Times are clamped, and the native snapshotter's trees compared, unmounted.
 		unmounted <- unmount()
 	}
-	waited, unmountErr := false, error(nil)
-	waitUnmount := func() error {
-		if !waited {
-			waited, unmountErr = true, <-unmounted
-		}
-		return unmountErr
-	}
+	waitUnmount := sync.OnceValue(func() error { return <-unmounted })
 	defer waitUnmount()
 	if b.epoch != nil {
 		if err := waitUnmount(); err != nil {
