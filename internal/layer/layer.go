@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 
 	"crypto/rand"
@@ -25,10 +24,6 @@ import (
 // LabelLease labels a temporary snapshot with the lock file of the lease of the process that made
 // it, so that GC can tell an abandoned one (its owner was killed) from one in use.
 const LabelLease = "hako.lease"
-
-// LabelSize records on a committed layer snapshot the bytes its layer adds, for `images`,
-// `history` and `system df`.
-const LabelSize = "hako.size"
 
 // MaxLayers is the deepest image hako accepts: the kernel's overlayfs limit of lower layers.
 const MaxLayers = 500
@@ -140,14 +135,11 @@ func TempLabels(lease *content.Lease) snapshot.Opt {
 	return snapshot.WithLabels(map[string]string{LabelLease: lease.LockPath()})
 }
 
-// CommitLayer commits an active snapshot as the layer chainID, recording the layer's size. When
-// another process committed the same chain first, the active snapshot is dropped: same content.
+// CommitLayer commits an active snapshot as the layer chainID (the snapshotter measures and
+// records its size as it commits). When another process committed the same chain first, the
+// active snapshot is dropped: same content.
 func CommitLayer(ctx context.Context, sn snapshot.Snapshotter, chainID, key string) error {
-	var size int64
-	if u, err := sn.Usage(ctx, key); err == nil {
-		size = u.Size
-	}
-	err := sn.Commit(ctx, chainID, key, snapshot.WithLabels(map[string]string{LabelSize: strconv.FormatInt(size, 10), LabelLease: ""}))
+	err := sn.Commit(ctx, chainID, key, snapshot.WithLabels(map[string]string{LabelLease: ""}))
 	if errors.Is(err, errdefs.ErrAlreadyExists) {
 		sn.Remove(ctx, key)
 		return nil
@@ -155,17 +147,13 @@ func CommitLayer(ctx context.Context, sn snapshot.Snapshotter, chainID, key stri
 	return err
 }
 
-// Size is the size recorded on a committed layer snapshot, or -1.
+// Size is the size of a committed layer snapshot, as its commit recorded it, or -1.
 func Size(ctx context.Context, sn snapshot.Snapshotter, chainID string) int64 {
-	info, err := sn.Stat(ctx, chainID)
+	u, err := sn.Usage(ctx, chainID)
 	if err != nil {
 		return -1
 	}
-	n, err := strconv.ParseInt(info.Labels[LabelSize], 10, 64)
-	if err != nil {
-		return -1
-	}
-	return n
+	return u.Size
 }
 
 // ChainIDs computes the OCI chain ID of each layer prefix.
