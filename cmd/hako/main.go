@@ -3,6 +3,9 @@
 package main
 
 import (
+	// Maps the heap's first chunk before most initialisers allocate from it (package prefault).
+	_ "github.com/hako-dev/hako/internal/prefault"
+
 	"context"
 	"os"
 	"os/signal"
