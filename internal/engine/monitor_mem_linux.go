@@ -3,7 +3,11 @@ package engine
 import (
 	"runtime"
 	"runtime/debug"
+	"time"
 )
+
+// settleAfter is how long a container runs before its monitor is trimmed.
+const settleAfter = 250 * time.Millisecond
 
 // settleMonitor trims a monitor once its container runs. From then on, for as long as the
 // container lives, the monitor only waits for it, copies its output into the log and records the

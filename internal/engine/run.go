@@ -388,8 +388,12 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	Phase("monitor: running recorded")
 	monitorReady(h, nil)
 	stopHealth := e.startHealthcheck(c, cfg.Config.Healthcheck) // health.go
-	settleMonitor()
+	// Trimmed only once the container has run for a while: a short one (`run --rm x true`, a
+	// build's RUN) would otherwise wait for a forced GC and then fault the freed heap back in
+	// to record its exit (~300 page faults, several ms on a virtualised MMU).
+	settle := time.AfterFunc(settleAfter, settleMonitor)
 	code, _ := p.Wait()
+	settle.Stop()
 	Phase("monitor: container exited")
 	stopHealth()
 	st, _ := rt.State(c.ID) // OOMKilled included: one load of libcontainer's state, not two
