@@ -44,9 +44,15 @@ func TestRunForegroundAndExitCodes(t *testing.T) {
 	if r := s.run("run", "--rm", "-u", "nosuchuser", "busybox", "true"); r.code == 0 || !strings.Contains(r.stderr, "nosuchuser") {
 		t.Fatalf("unknown user: %+v", r)
 	}
-	// Nothing is left behind by the --rm runs, failed or not.
+	// Nothing is left behind by the --rm runs, failed or not: no container, and no monitor (run
+	// spawns its monitor before it creates the container; a failed creation sends it away).
 	if got := s.ok("ps", "-aq"); got != "" {
 		t.Fatalf("--rm left containers: %q", got)
+	}
+	for deadline := time.Now().Add(5 * time.Second); len(monitorPIDs(t, s.root)) > 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("failed runs left monitors: %v", monitorPIDs(t, s.root))
+		}
 	}
 	// Isolation and identity: own PID namespace, hostname, user, env.
 	out := s.ok("run", "--rm", "-h", "boxy", "-u", "nobody", "-e", "GREETING=hi", "busybox", "sh", "-c", "hostname; id -u; echo $GREETING; ps -o pid,comm | tail -n +2 | head -1")

@@ -324,29 +324,39 @@ func runCmd(a *app, create bool) *cobra.Command {
 			if err := checkRun(a, cmd, o); err != nil {
 				return err
 			}
-			if !create && !f.detach {
-				if err := checkAttachable(a, f.interactive, f.tty); err != nil {
+			if create {
+				c, err := e.Create(cmd.Context(), o)
+				if err != nil {
 					return err
 				}
+				fmt.Fprintln(a.stdout, c.ID)
+				return nil
+			}
+			var at *engine.Attach
+			detach := func() {}
+			if !f.detach {
+				if at, detach, err = attachStdio(a, f.interactive, f.tty); err != nil {
+					return err
+				}
+			}
+			// The monitor first: its start-up runs while the container is created.
+			m, err := e.SpawnMonitor(at)
+			if err != nil {
+				detach()
+				return err
 			}
 			c, err := e.Create(cmd.Context(), o)
 			if err != nil {
+				m.Abort()
+				detach()
 				return err
 			}
-			if create {
-				fmt.Fprintln(a.stdout, c.ID)
-				return nil
-			}
 			if f.detach {
-				if _, err := e.Start(cmd.Context(), c.ID, nil); err != nil {
+				if _, err := m.Start(cmd.Context(), c.ID); err != nil {
 					return err
 				}
 				fmt.Fprintln(a.stdout, c.ID)
 				return nil
-			}
-			at, detach, err := attachStdio(a, f.interactive, f.tty)
-			if err != nil {
-				return err
 			}
 			// Catch signals before the container starts: one that arrives while it starts is
 			// delivered as soon as it runs.
@@ -354,7 +364,7 @@ func runCmd(a *app, create bool) *cobra.Command {
 			if !f.tty {
 				stopProxy = proxySignals(e, c.ID)
 			}
-			exit, err := e.Start(cmd.Context(), c.ID, at)
+			exit, err := m.Start(cmd.Context(), c.ID)
 			if err != nil {
 				stopProxy()
 				detach()
@@ -682,7 +692,7 @@ func psFilter(filters []string) (func(*container.Container) bool, error) {
 }
 
 func monitorCmd(a *app) *cobra.Command {
-	var attach, stdin, control bool
+	var attach, stdin, control, idPipe bool
 	var consoleSize string
 	cmd := &cobra.Command{
 		Use:    "__monitor ID",
@@ -690,21 +700,30 @@ func monitorCmd(a *app) *cobra.Command {
 		Hidden: true,
 		Args:   exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			h := monitor.HandoffFromFDs(attach, stdin, control, idPipe)
 			e, err := a.engine()
 			if err != nil {
-				monitor.HandoffFromFDs(false, false, false).Ready.Write([]byte(err.Error()))
+				h.Ready.Write([]byte(err.Error()))
 				return err
 			}
-			h := monitor.HandoffFromFDs(attach, stdin, control)
+			id := args[0]
+			if id == "-" && h.IDPipe != nil {
+				// Spawned before its container was created (engine.SpawnMonitor).
+				if id, err = monitor.ReadID(h.IDPipe); err != nil || id == "" {
+					return nil // no container after all: nothing to do
+				}
+				h.IDPipe.Close()
+			}
 			if consoleSize != "" {
 				if h.ConsoleWidth, h.ConsoleHeight, err = monitor.ParseConsoleSize(consoleSize); err != nil {
 					h.Ready.Write([]byte(err.Error()))
 					return err
 				}
 			}
-			return e.RunMonitor(context.Background(), args[0], h)
+			return e.RunMonitor(context.Background(), id, h)
 		},
 	}
+	cmd.Flags().BoolVar(&idPipe, "id-pipe", false, "")
 	cmd.Flags().BoolVar(&attach, "attach", false, "")
 	cmd.Flags().BoolVar(&stdin, "stdin", false, "")
 	cmd.Flags().BoolVar(&control, "control", false, "")

@@ -54,8 +54,7 @@ type Attach struct {
 // container's process runs (or failed to start: then the error says why, classed 126/127 as
 // Docker's). With attach, it returns a channel that yields the exit code.
 func (e *Engine) Start(ctx context.Context, ref string, attach *Attach) (<-chan int, error) {
-	cs := e.Containers()
-	c, err := cs.Get(ref)
+	c, err := e.Containers().Get(ref)
 	if err != nil {
 		return nil, err
 	}
@@ -65,24 +64,56 @@ func (e *Engine) Start(ctx context.Context, ref string, attach *Attach) (<-chan 
 		}
 		return nil, errdefs.Conflictf("container %s is already running", c.Name)
 	}
-	e.setManuallyStopped(c.ID, false) // start lifts a stop for the restart policy (restart.go)
-	readyR, readyW, err := os.Pipe()
+	m, err := e.SpawnMonitor(attach)
 	if err != nil {
 		return nil, err
 	}
-	defer readyR.Close()
-	exitR, exitW, err := os.Pipe()
-	if err != nil {
-		readyW.Close()
-		return nil, err
-	}
+	return m.Start(ctx, c.ID)
+}
+
+// PendingMonitor is a monitor process started before its container is known: `run` spawns it
+// first and creates the container while the monitor's own start-up (a Go process: 15-20 ms
+// here, most of it page faults) runs on the other core. It waits for the container's ID on a
+// pipe; Start hands it over, Abort (or the command's death) closes the pipe and the monitor
+// exits without touching anything.
+type PendingMonitor struct {
+	e                  *Engine
+	attach             *Attach
+	readyR, exitR, idW *os.File
+	closeWhenStarted   []*os.File
+}
+
+// SpawnMonitor starts a monitor that waits for its container (see PendingMonitor).
+func (e *Engine) SpawnMonitor(attach *Attach) (*PendingMonitor, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
+	var opened []*os.File
+	pipe := func() (r, w *os.File, err error) {
+		if r, w, err = os.Pipe(); err == nil {
+			opened = append(opened, r, w)
+		}
+		return r, w, err
+	}
+	fail := func(err error) (*PendingMonitor, error) {
+		for _, f := range opened {
+			f.Close()
+		}
+		return nil, err
+	}
+	readyR, readyW, err := pipe()
+	if err != nil {
+		return fail(err)
+	}
+	exitR, exitW, err := pipe()
+	if err != nil {
+		return fail(err)
+	}
 	// Exactly this prefix: the CLI recognises a monitor by it (cli.isMonitor).
-	args := []string{"--root", e.Root, "--snapshotter", e.Snapshotter, "__monitor"}
+	args := []string{"--root", e.Root, "--snapshotter", e.Snapshotter, "__monitor", "--id-pipe"}
 	extra := []*os.File{readyW, exitW}
+	var ctlR *os.File
 	if attach != nil {
 		args = append(args, "--attach")
 		extra = append(extra, attach.Stdout, attach.Stderr)
@@ -94,20 +125,21 @@ func (e *Engine) Start(ctx context.Context, ref string, attach *Attach) (<-chan 
 			args = append(args, "--console-size", monitor.FormatConsoleSize(attach.ConsoleWidth, attach.ConsoleHeight))
 		}
 		if attach.Resize != nil {
-			ctlR, ctlW, err := os.Pipe()
-			if err != nil {
-				readyW.Close()
-				exitW.Close()
-				exitR.Close()
-				return nil, err
+			var ctlW *os.File
+			if ctlR, ctlW, err = pipe(); err != nil {
+				return fail(err)
 			}
-			defer ctlR.Close()
 			args = append(args, "--control")
 			extra = append(extra, ctlR)
 			go forwardResizes(attach.Resize, ctlW)
 		}
 	}
-	cmd := exec.Command(self, append(args, c.ID)...)
+	idR, idW, err := pipe()
+	if err != nil {
+		return fail(err)
+	}
+	extra = append(extra, idR) // the last descriptor (monitor.HandoffFromFDs)
+	cmd := exec.Command(self, append(args, "-")...)
 	cmd.ExtraFiles = extra
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Dir = "/"
@@ -116,32 +148,60 @@ func (e *Engine) Start(ctx context.Context, ref string, attach *Attach) (<-chan 
 	}
 	Phase("start: spawn monitor")
 	if err := cmd.Start(); err != nil {
-		readyW.Close()
-		exitW.Close()
-		exitR.Close()
-		return nil, fmt.Errorf("start monitor: %w", err)
+		return fail(fmt.Errorf("start monitor: %w", err))
 	}
 	readyW.Close()
 	exitW.Close()
+	idR.Close()
 	go cmd.Wait() // reap it if it ends while we are still here; it normally outlives us
-	msg, _ := io.ReadAll(readyR)
+	m := &PendingMonitor{e: e, attach: attach, readyR: readyR, exitR: exitR, idW: idW}
+	if ctlR != nil {
+		m.closeWhenStarted = append(m.closeWhenStarted, ctlR)
+	}
+	return m, nil
+}
+
+// Abort tells the monitor there is no container for it: it exits.
+func (m *PendingMonitor) Abort() {
+	m.idW.Close()
+	m.readyR.Close()
+	m.exitR.Close()
+	for _, f := range m.closeWhenStarted {
+		f.Close()
+	}
+}
+
+// Start hands the monitor its container (by full ID) and returns as Engine.Start does.
+func (m *PendingMonitor) Start(ctx context.Context, id string) (<-chan int, error) {
+	defer m.readyR.Close()
+	for _, f := range m.closeWhenStarted {
+		defer f.Close()
+	}
+	m.e.setManuallyStopped(id, false) // start lifts a stop for the restart policy (restart.go)
+	_, werr := io.WriteString(m.idW, id)
+	m.idW.Close()
+	msg, _ := io.ReadAll(m.readyR) // after a failed write: why the monitor is gone, if it said
+	if werr != nil && len(msg) == 0 {
+		m.exitR.Close()
+		return nil, fmt.Errorf("start monitor: %w", werr)
+	}
 	Phase("start: monitor ready")
 	if string(msg) != monitor.ReadyOK {
-		exitR.Close()
+		m.exitR.Close()
 		s := strings.TrimSpace(string(msg))
 		if s == "" {
 			s = "the container's monitor exited before the container started"
 		}
 		return nil, startError(s)
 	}
-	if attach == nil {
-		exitR.Close()
+	if m.attach == nil {
+		m.exitR.Close()
 		return nil, nil
 	}
 	ch := make(chan int, 1)
 	go func() {
-		defer exitR.Close()
-		b, _ := io.ReadAll(exitR)
+		defer m.exitR.Close()
+		b, _ := io.ReadAll(m.exitR)
 		Phase("start: exit code received")
 		code, err := strconv.Atoi(strings.TrimSpace(string(b)))
 		if err != nil {

@@ -1,5 +1,5 @@
 // Package monitor is the per-container supervisor: the hako binary re-executed as
-// `hako __monitor ID`, detached from the command that started it (its own session), one per
+// `hako __monitor --id-pipe -` (or `hako __monitor ID`), detached from the command that started it (its own session), one per
 // running container. It mounts the container's root filesystem, starts the container through the
 // runtime, writes the process's stdout and stderr to the container's log (and to the terminal of
 // a foreground `run` that handed it over), reaps, records the exit status, and unmounts. It holds
@@ -17,6 +17,10 @@
 //	           monitor copies it into a pipe (or the pty), so no host descriptor reaches the
 //	           container, and its EOF closes the process's stdin
 //	  control  command → monitor, with -t (--control): text lines, see below
+//	  id       command → monitor, with --id-pipe (the ID argument is then "-"): the container's
+//	           full ID, then EOF. The command spawns the monitor before it creates the
+//	           container, so that the monitor's start-up overlaps the creation; EOF with no ID
+//	           (the creation failed, or the command died) makes the monitor exit untouched.
 //
 // With -t the process gets a pseudo-terminal: the runtime makes it inside the container and
 // hands its master to the monitor, which copies between it and the attached terminal (the
@@ -52,13 +56,15 @@ type Handoff struct {
 	Stdout, Stderr *os.File
 	// Control carries resize messages for a terminal (-t); nil otherwise.
 	Control *os.File
+	// IDPipe carries the container's ID (--id-pipe); nil otherwise.
+	IDPipe *os.File
 	// ConsoleWidth and ConsoleHeight are the terminal's first size; zero when unknown.
 	ConsoleWidth, ConsoleHeight uint16
 }
 
 // HandoffFromFDs rebuilds the handoff in the monitor process from inherited descriptors 3 and
 // up, in the order of the package documentation.
-func HandoffFromFDs(attached, stdin, control bool) Handoff {
+func HandoffFromFDs(attached, stdin, control, idPipe bool) Handoff {
 	h := Handoff{Ready: os.NewFile(3, "ready"), Exit: os.NewFile(4, "exit")}
 	fd := uintptr(5)
 	if attached {
@@ -71,8 +77,18 @@ func HandoffFromFDs(attached, stdin, control bool) Handoff {
 	}
 	if control {
 		h.Control = os.NewFile(fd, "control")
+		fd++
+	}
+	if idPipe {
+		h.IDPipe = os.NewFile(fd, "id")
 	}
 	return h
+}
+
+// ReadID reads the container's ID from the id pipe: "" when the command closed it without one.
+func ReadID(r io.Reader) (string, error) {
+	b, err := io.ReadAll(io.LimitReader(r, 256))
+	return strings.TrimSpace(string(b)), err
 }
 
 // ParseConsoleSize reads --console-size COLSxROWS.
