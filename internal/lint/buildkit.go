@@ -5,7 +5,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/distribution/reference"
+	"github.com/hako-dev/hako/internal/reference"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/linter"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
@@ -218,7 +218,7 @@ func runBuildKit(d *Document, r *reporter) {
 		loc := s.From.location()
 		nm, err := shlex.ProcessWordWithMatches(s.Base, global)
 		if err == nil {
-			if _, err := reference.ParseNormalizedNamed(nm.Result); err != nil {
+			if _, err := reference.Parse(nm.Result); err != nil {
 				lt.Run(&linter.RuleInvalidDefaultArgInFrom, loc, linter.RuleInvalidDefaultArgInFrom.Format(s.Base))
 			}
 		}

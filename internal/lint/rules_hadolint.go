@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/distribution/reference"
+	"github.com/hako-dev/hako/internal/reference"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 )
@@ -148,9 +148,15 @@ func globalDefaults(d *Document) *env {
 	return e
 }
 
+// baseImage is the normalised image a stage starts from.
+type baseImage struct{ ref reference.Named }
+
+// Name is the repository, docker.io/library/busybox.
+func (b baseImage) Name() string { return b.ref.Name }
+
 // baseRef is the normalised image a stage starts from, or ok=false for scratch, an earlier stage
 // or a name that does not expand.
-func baseRef(d *Document, s *Stage, g *env) (reference.Named, string, bool) {
+func baseRef(d *Document, s *Stage, g *env) (baseImage, string, bool) {
 	if b, ok := d.bases[s]; ok {
 		return b.ref, b.name, b.ok
 	}
@@ -163,40 +169,39 @@ func baseRef(d *Document, s *Stage, g *env) (reference.Named, string, bool) {
 }
 
 type base struct {
-	ref  reference.Named
+	ref  baseImage
 	name string
 	ok   bool
 }
 
-func resolveBase(d *Document, s *Stage, g *env) (reference.Named, string, bool) {
+func resolveBase(d *Document, s *Stage, g *env) (baseImage, string, bool) {
 	if s.Parent != nil || strings.EqualFold(s.Base, "scratch") {
-		return nil, "", false
+		return baseImage{}, "", false
 	}
 	name, _, err := shell.NewLex(d.Escape).ProcessWord(s.Base, g)
 	if err != nil || name == "" || strings.EqualFold(name, "scratch") {
-		return nil, "", false
+		return baseImage{}, "", false
 	}
-	ref, err := reference.ParseNormalizedNamed(name)
+	ref, err := reference.Parse(name)
 	if err != nil {
-		return nil, "", false
+		return baseImage{}, "", false
 	}
-	return ref, name, true
+	return baseImage{ref}, name, true
 }
 
 func checkBaseImageTag(latest bool) func(*Document, *reporter) {
 	return func(d *Document, r *reporter) {
 		g := globalDefaults(d)
 		for _, s := range d.Stages {
-			ref, name, ok := baseRef(d, s, g)
+			b, name, ok := baseRef(d, s, g)
 			if !ok {
 				continue
 			}
-			_, digested := ref.(reference.Digested)
-			t, tagged := ref.(reference.Tagged)
+			tag, digested := b.ref.Tag, b.ref.Digest != ""
 			switch {
-			case latest && tagged && t.Tag() == "latest" && !digested:
+			case latest && tag == "latest" && !digested:
 				r.at(s.From, "base image %s uses the latest tag", name)
-			case !latest && !tagged && !digested:
+			case !latest && tag == "" && !digested:
 				r.at(s.From, "base image %s has no tag", name)
 			}
 		}

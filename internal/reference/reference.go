@@ -1,13 +1,18 @@
 // Package reference turns what a user types (busybox, alpine:3, name@sha256:…) into Docker's
 // normalised names (docker.io/library/busybox:latest) and back into the short familiar form that
-// Docker prints. It is a thin layer over github.com/distribution/reference, Docker's own parser.
+// Docker prints.
+//
+// The parser (grammar.go) is a hand-written scanner for the grammar of Docker's own parser,
+// github.com/distribution/reference, with the same normalisation and the same errors. That package
+// compiles a dozen regexps when it initialises, which every hako process (CLI, monitor, container
+// init, exec) would pay; it stays the oracle of the differential and fuzz tests.
 package reference
 
 import (
 	"fmt"
+	"path"
 	"strings"
 
-	"github.com/distribution/reference"
 	"github.com/hako-dev/hako/internal/errdefs"
 	digest "github.com/opencontainers/go-digest"
 )
@@ -46,11 +51,11 @@ func (n Named) Familiar() string {
 
 // FamiliarName shortens a repository name the way Docker prints it.
 func FamiliarName(name string) string {
-	r, err := reference.ParseNormalizedNamed(name)
+	r, err := parseNormalized(name)
 	if err != nil {
 		return name
 	}
-	return reference.FamiliarName(r)
+	return r.familiarName()
 }
 
 // Parse normalises s. A reference with neither tag nor digest gets no tag; use ParseDefaultTag
@@ -59,18 +64,11 @@ func Parse(s string) (Named, error) {
 	if s == "" {
 		return Named{}, errdefs.Invalidf("invalid reference format: empty name")
 	}
-	r, err := reference.ParseNormalizedNamed(s)
+	r, err := parseNormalized(s)
 	if err != nil {
 		return Named{}, errdefs.Invalidf("invalid reference format %q: %v", s, err)
 	}
-	n := Named{Name: r.Name()}
-	if t, ok := r.(reference.Tagged); ok {
-		n.Tag = t.Tag()
-	}
-	if d, ok := r.(reference.Digested); ok {
-		n.Digest = d.Digest()
-	}
-	return n, nil
+	return Named{Name: r.name(), Tag: r.tag, Digest: digest.Digest(r.digest)}, nil
 }
 
 // ParseDefaultTag is Parse, then ":latest" when s names neither a tag nor a digest.
@@ -123,10 +121,16 @@ func ShortID(id string) string {
 
 // MatchFamiliar reports whether a full reference matches a Docker `reference=` filter pattern,
 // which is matched against the familiar name with and without tag ("busybox", "busy*:1.*").
+// Like Docker, a malformed pattern is reported only by the match against the familiar string.
 func MatchFamiliar(pattern string, n Named) (bool, error) {
-	r, err := reference.ParseNormalizedNamed(n.String())
+	r, err := parseNormalized(n.String())
 	if err != nil {
 		return false, fmt.Errorf("match reference %s: %w", n, err)
 	}
-	return reference.FamiliarMatch(pattern, r)
+	name := r.familiarName()
+	matched, err := path.Match(pattern, r.withTagDigest(name))
+	if !matched {
+		matched, _ = path.Match(pattern, name)
+	}
+	return matched, err
 }
