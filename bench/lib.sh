@@ -1,6 +1,7 @@
 # lib.sh: what the benchmark scripts share. Source it once REPO, WORK and PEERS_SH are set.
 
-# build_hako OUT: builds hako (cgo, -tags seccomp, as the scripts and CI do) into OUT, from the
+# build_hako OUT: builds hako (cgo, -tags seccomp, as the scripts and CI do) into OUT, and
+# hako-monitor next to it (where hako looks for its monitor) when the source has it, from the
 # working tree, or from the commit HAKO_REV names when it is set. Keep OUT in a directory of its
 # own, as in /usr/local/bin: with the store below the binary's directory, libcontainer cannot
 # seal it for a container's init with an overlay and copies all of it into a memfd every time.
@@ -10,12 +11,18 @@ build_hako() {
     echo "--- building hako from $HAKO_REV ($(git -C "$REPO" rev-parse --short "$HAKO_REV"))"
     mkdir -p "$WORK/src"
     git -C "$REPO" archive "$HAKO_REV" | tar -C "$WORK/src" -x
-    (cd "$WORK/src" && go build -tags seccomp -o "$out" ./cmd/hako)
+    (cd "$WORK/src" && go build -tags seccomp -o "$out" ./cmd/hako && build_monitor "$out")
   else
     echo "--- building hako from the working tree $REPO"
-    (cd "$REPO" && go build -tags seccomp -o "$out" ./cmd/hako) ||
+    (cd "$REPO" && go build -tags seccomp -o "$out" ./cmd/hako && build_monitor "$out") ||
       { echo "go build failed (a commit builds with HAKO_REV=HEAD)" >&2; return 1; }
   fi
+}
+
+# build_monitor OUT: hako-monitor next to OUT, from the current directory's source if it has one.
+build_monitor() {
+  [[ -d cmd/hako-monitor ]] || return 0
+  go build -tags seccomp -o "$(dirname "$1")/hako-monitor" ./cmd/hako-monitor
 }
 
 # start_dockerd: dockerd in its own network namespace with its data under PEERS_DIR, for this

@@ -25,8 +25,9 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
+	// hako and its monitor, side by side as they are installed (engine.monitorExecutable).
 	hakoBin = filepath.Join(dir, "hako")
-	out, err := exec.Command("go", "build", "-tags", "seccomp", "-o", hakoBin, "../cmd/hako").CombinedOutput()
+	out, err := exec.Command("go", "build", "-tags", "seccomp", "-o", dir+"/", "../cmd/hako", "../cmd/hako-monitor").CombinedOutput()
 	if err != nil {
 		fmt.Printf("build hako: %v\n%s", err, out)
 		os.Exit(1)

@@ -106,7 +106,8 @@ func TestDetachedLifecycle(t *testing.T) {
 	}
 	// start again, then kill the monitor: ps tells the truth, start brings it back.
 	s.ok("start", "web")
-	exec.Command("pkill", "-9", "-f", "__monitor "+id).Run()
+	// A monitor shows its container's ID last on its command line, as ps prints it.
+	exec.Command("pkill", "-9", "-f", "__monitor .*"+id+"$").Run()
 	time.Sleep(200 * time.Millisecond)
 	if got := s.ok("ps", "-a", "--format", "{{.Status}}", "--filter", "name=web"); !strings.HasPrefix(got, "Exited") {
 		t.Fatalf("after the monitor died: %q", got)

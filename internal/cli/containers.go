@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -15,7 +16,6 @@ import (
 	"github.com/hako-dev/hako/internal/container"
 	"github.com/hako-dev/hako/internal/engine"
 	"github.com/hako-dev/hako/internal/errdefs"
-	"github.com/hako-dev/hako/internal/monitor"
 	"github.com/hako-dev/hako/internal/reference"
 	"github.com/hako-dev/hako/internal/spec"
 	"github.com/hako-dev/hako/internal/volume"
@@ -27,7 +27,7 @@ import (
 func addContainerCommands(a *app, root *cobra.Command) {
 	ctr := &cobra.Command{Use: "container", Short: "Manage containers"}
 	ctr.AddCommand(runCmd(a, false), runCmd(a, true), startCmd(a), stopCmd(a), killCmd(a), rmCmd(a), psCmd(a, "ls"), psCmd(a, "list"), waitCmd(a), logsCmd(a))
-	root.AddCommand(ctr, runCmd(a, false), runCmd(a, true), startCmd(a), stopCmd(a), killCmd(a), rmCmd(a), psCmd(a, "ps"), waitCmd(a), logsCmd(a), monitorCmd(a))
+	root.AddCommand(ctr, runCmd(a, false), runCmd(a, true), startCmd(a), stopCmd(a), killCmd(a), rmCmd(a), psCmd(a, "ps"), waitCmd(a), logsCmd(a))
 	ctr.AddCommand(inspectContainerCmd(a), diffCmd(a), restartCmd(a), pruneContainersCmd(a))
 	root.AddCommand(diffCmd(a), restartCmd(a))
 	adjustInspectCommands(root)
@@ -351,9 +351,16 @@ func runCmd(a *app, create bool) *cobra.Command {
 				detach()
 				return err
 			}
+			// A --rm container whose monitor died before taking it: nobody else removes it.
+			removeOrphan := func(err error) error {
+				if o.Config.AutoRemove && errors.Is(err, engine.ErrMonitorGone) {
+					e.RemoveContainer(context.Background(), c.ID, true, true)
+				}
+				return err
+			}
 			if f.detach {
 				if _, err := m.Start(cmd.Context(), c.ID); err != nil {
-					return err
+					return removeOrphan(err)
 				}
 				fmt.Fprintln(a.stdout, c.ID)
 				return nil
@@ -368,7 +375,7 @@ func runCmd(a *app, create bool) *cobra.Command {
 			if err != nil {
 				stopProxy()
 				detach()
-				return err
+				return removeOrphan(err)
 			}
 			code := <-exit
 			stopProxy()
@@ -689,46 +696,6 @@ func psFilter(filters []string) (func(*container.Container) bool, error) {
 		}
 		return true
 	}, nil
-}
-
-func monitorCmd(a *app) *cobra.Command {
-	var attach, stdin, control, idPipe bool
-	var consoleSize string
-	cmd := &cobra.Command{
-		Use:    "__monitor ID",
-		Short:  "The per-container monitor (started by hako itself)",
-		Hidden: true,
-		Args:   exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			h := monitor.HandoffFromFDs(attach, stdin, control, idPipe)
-			e, err := a.engine()
-			if err != nil {
-				h.Ready.Write([]byte(err.Error()))
-				return err
-			}
-			id := args[0]
-			if id == "-" && h.IDPipe != nil {
-				// Spawned before its container was created (engine.SpawnMonitor).
-				if id, err = monitor.ReadID(h.IDPipe); err != nil || id == "" {
-					return nil // no container after all: nothing to do
-				}
-				h.IDPipe.Close()
-			}
-			if consoleSize != "" {
-				if h.ConsoleWidth, h.ConsoleHeight, err = monitor.ParseConsoleSize(consoleSize); err != nil {
-					h.Ready.Write([]byte(err.Error()))
-					return err
-				}
-			}
-			return e.RunMonitor(context.Background(), id, h)
-		},
-	}
-	cmd.Flags().BoolVar(&idPipe, "id-pipe", false, "")
-	cmd.Flags().BoolVar(&attach, "attach", false, "")
-	cmd.Flags().BoolVar(&stdin, "stdin", false, "")
-	cmd.Flags().BoolVar(&control, "control", false, "")
-	cmd.Flags().StringVar(&consoleSize, "console-size", "", "")
-	return cmd
 }
 
 var _ = time.Second

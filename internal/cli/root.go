@@ -58,14 +58,13 @@ func (a *app) engine() (*engine.Engine, error) {
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	engine.Phase("cli: main")
 	defer engine.Phase("cli: return")
+	if isMonitor(args) {
+		// hako's own monitor, when hako-monitor is not next to it: no command tree at all.
+		return engine.MonitorMain(args, stderr)
+	}
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
 	var root *cobra.Command
-	if isMonitor(args) {
-		// A monitor needs its own command only: building every command and flag of the tree
-		// took 2-10 ms of each start's critical path.
-		root = newBareRoot(a)
-		root.AddCommand(monitorCmd(a))
-	} else if mk := hotCommands[verb(args)]; mk != nil {
+	if mk := hotCommands[verb(args)]; mk != nil {
 		// run and exec are what a container workload calls over and over: they get a root
 		// with their own command only (its help and errors are the same), not the 60-odd
 		// commands of the tree, whose flags cost 2-10 ms of each call to build.
@@ -130,7 +129,7 @@ func verb(args []string) string {
 	return ""
 }
 
-// isMonitor recognises the command line engine.Start gives a monitor, exactly:
+// isMonitor recognises the command line engine.SpawnMonitor gives a monitor, exactly:
 // --root R --snapshotter S __monitor ...
 func isMonitor(args []string) bool {
 	return len(args) > 4 && args[0] == "--root" && args[2] == "--snapshotter" && args[4] == "__monitor"

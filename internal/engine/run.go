@@ -78,6 +78,7 @@ func (e *Engine) Start(ctx context.Context, ref string, attach *Attach) (<-chan 
 // exits without touching anything.
 type PendingMonitor struct {
 	e                  *Engine
+	path               string // its executable
 	attach             *Attach
 	readyR, exitR, idW *os.File
 	closeWhenStarted   []*os.File
@@ -110,7 +111,8 @@ func (e *Engine) SpawnMonitor(attach *Attach) (*PendingMonitor, error) {
 	if err != nil {
 		return fail(err)
 	}
-	// Exactly this prefix: the CLI recognises a monitor by it (cli.isMonitor).
+	// Exactly this prefix, for hako-monitor as for hako: MonitorMain expects it, and hako's
+	// CLI and package prefault recognise a monitor by it.
 	args := []string{"--root", e.Root, "--snapshotter", e.Snapshotter, "__monitor", "--id-pipe"}
 	extra := []*os.File{readyW, exitW}
 	var ctlR *os.File
@@ -139,7 +141,8 @@ func (e *Engine) SpawnMonitor(attach *Attach) (*PendingMonitor, error) {
 		return fail(err)
 	}
 	extra = append(extra, idR) // the last descriptor (monitor.HandoffFromFDs)
-	cmd := exec.Command(self, append(args, "-")...)
+	path := monitorExecutable(self)
+	cmd := exec.Command(path, append(args, "--", monitorIDPlaceholder)...)
 	cmd.ExtraFiles = extra
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Dir = "/"
@@ -154,12 +157,16 @@ func (e *Engine) SpawnMonitor(attach *Attach) (*PendingMonitor, error) {
 	exitW.Close()
 	idR.Close()
 	go cmd.Wait() // reap it if it ends while we are still here; it normally outlives us
-	m := &PendingMonitor{e: e, attach: attach, readyR: readyR, exitR: exitR, idW: idW}
+	m := &PendingMonitor{e: e, path: path, attach: attach, readyR: readyR, exitR: exitR, idW: idW}
 	if ctlR != nil {
 		m.closeWhenStarted = append(m.closeWhenStarted, ctlR)
 	}
 	return m, nil
 }
+
+// ErrMonitorGone is Start's error when the monitor died before it took its container, which
+// then was never started (nor, with --rm, removed).
+var ErrMonitorGone = errors.New("the container's monitor is gone")
 
 // Abort tells the monitor there is no container for it: it exits.
 func (m *PendingMonitor) Abort() {
@@ -183,7 +190,7 @@ func (m *PendingMonitor) Start(ctx context.Context, id string) (<-chan int, erro
 	msg, _ := io.ReadAll(m.readyR) // after a failed write: why the monitor is gone, if it said
 	if werr != nil && len(msg) == 0 {
 		m.exitR.Close()
-		return nil, fmt.Errorf("start monitor: %w", werr)
+		return nil, fmt.Errorf("%w: %s exited before it was given container %s", ErrMonitorGone, m.path, id)
 	}
 	Phase("start: monitor ready")
 	if string(msg) != monitor.ReadyOK {

@@ -1,0 +1,28 @@
+// Command hako-monitor is a container's monitor (package monitor) as an executable of its own:
+// hako runs it, when it finds it next to its own executable, instead of re-executing itself as
+// `hako __monitor`. Both run the same code (engine.MonitorMain); this binary leaves out what a
+// monitor never needs (the builder, lint, the registry client, the command line), so that it
+// starts sooner, and so does every container init and exec that libcontainer re-executes from
+// it. Build it with hako: go build -tags seccomp -o DIR/ ./cmd/hako ./cmd/hako-monitor
+//
+// It is not meant to be run by hand.
+package main
+
+import (
+	// Maps the heap's first chunk before most initialisers allocate from it (package prefault;
+	// it leaves a monitor alone, and helps the container inits run from this binary).
+	_ "github.com/hako-dev/hako/internal/prefault"
+
+	"os"
+
+	"github.com/hako-dev/hako/internal/engine"
+	"github.com/hako-dev/hako/internal/runtime"
+)
+
+func main() {
+	// A container init (or exec) that libcontainer re-executed from this binary.
+	if runtime.Init() {
+		return
+	}
+	os.Exit(engine.MonitorMain(os.Args[1:], os.Stderr))
+}
