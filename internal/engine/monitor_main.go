@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/hako-dev/hako/internal/monitor"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
 
@@ -48,6 +49,12 @@ func monitorExecutable(self string) string {
 // the ID comes on the pipe.
 func MonitorMain(args []string, stderr io.Writer) int {
 	Phase("cli: main")
+	// libcontainer logs through logrus, as in the CLI: warnings, everything with HAKO_DEBUG.
+	logrus.SetOutput(stderr)
+	logrus.SetLevel(logrus.WarnLevel)
+	if debugTiming {
+		logrus.SetLevel(logrus.DebugLevel)
+	}
 	if err := runMonitorMain(args); err != nil {
 		fmt.Fprintln(stderr, "Error:", err)
 		return 125

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/hako-dev/hako/internal/errdefs"
@@ -376,6 +378,9 @@ func newProcess(p *specs.Process) (*libcontainer.Process, error) {
 		GID:             int(p.User.GID),
 		Cwd:             p.Cwd,
 		NoNewPrivileges: &p.NoNewPrivileges,
+		// The init's log level, as runc passes it: unset, nsenter's C code logs at debug
+		// level, some thirty JSON lines per start or exec that this process decodes.
+		LogLevel: strconv.Itoa(int(logrus.GetLevel())),
 	}
 	if p.ConsoleSize != nil {
 		lp.ConsoleWidth, lp.ConsoleHeight = uint16(p.ConsoleSize.Width), uint16(p.ConsoleSize.Height)
