@@ -121,7 +121,7 @@ func importCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			opts := engine.ImportOptions{Source: args[0], Changes: changes, Message: message}
+			opts := engine.ImportOptions{Source: args[0], Changes: configChanges(changes), Message: message}
 			if len(args) == 2 {
 				opts.Ref = args[1]
 			}

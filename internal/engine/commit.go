@@ -26,8 +26,10 @@ type CommitOptions struct {
 	Ref     string // optional REPOSITORY[:TAG]
 	Message string
 	Author  string
-	Changes []string // Dockerfile instructions, as import's --change
-	Pause   bool     // freeze the container while its layer is written (Docker's default)
+	// Changes edits the new image's config last: `--change` Dockerfile instructions, applied by
+	// the caller's dockerfile.ApplyChanges (nil: none).
+	Changes func(*image.ContainerConfig) error
+	Pause   bool // freeze the container while its layer is written (Docker's default)
 }
 
 // Commit makes an image of a container: the container's image plus one layer of what the
@@ -132,8 +134,10 @@ func (e *Engine) Commit(ctx context.Context, ref string, o CommitOptions) (id di
 		}
 		ic.Labels[k] = v
 	}
-	if err := ApplyChanges(ic, o.Changes); err != nil {
-		return "", err
+	if o.Changes != nil {
+		if err := o.Changes(ic); err != nil {
+			return "", err
+		}
 	}
 	now := time.Now().UTC()
 	cfg.Created = &now

@@ -21,9 +21,10 @@ import (
 
 // ImportOptions are `import`'s arguments.
 type ImportOptions struct {
-	Source  string // "-" or the file name, for the history comment and errors
-	Ref     string // optional REPOSITORY[:TAG]
-	Changes []string
+	Source string // "-" or the file name, for the history comment and errors
+	Ref    string // optional REPOSITORY[:TAG]
+	// Changes edits the image's config: --change, as commit's (nil: none).
+	Changes func(*image.ContainerConfig) error
 	Message string
 }
 
@@ -35,8 +36,10 @@ func (e *Engine) Import(ctx context.Context, r io.Reader, opts ImportOptions) (d
 		return "", err
 	}
 	cfg := image.Config{}
-	if err := ApplyChanges(&cfg.Config, opts.Changes); err != nil {
-		return "", err
+	if opts.Changes != nil {
+		if err := opts.Changes(&cfg.Config); err != nil {
+			return "", err
+		}
 	}
 	lease, endLease, err := e.writeLease(ctx)
 	if err != nil {

@@ -1,4 +1,4 @@
-package engine
+package dockerfile
 
 import (
 	"fmt"
@@ -12,7 +12,8 @@ import (
 
 // ApplyChanges applies `--change` Dockerfile instructions (CMD, ENTRYPOINT, ENV, USER, WORKDIR,
 // EXPOSE, LABEL, VOLUME, STOPSIGNAL, ONBUILD) to an image config, parsing them with BuildKit's
-// own Dockerfile parser so that quoting and JSON forms behave as in a Dockerfile.
+// own Dockerfile parser so that quoting and JSON forms behave as in a Dockerfile. commit and
+// import take it as their options' Changes, so that the engine need not link the parser.
 func ApplyChanges(c *image.ContainerConfig, changes []string) error {
 	for _, ch := range changes {
 		if strings.TrimSpace(ch) == "" {
