@@ -6,8 +6,9 @@
 //   - A Stage holds the state of one stage while it builds (image config, ARGs in scope, shell)
 //     and turns each instruction into a Step: expanded, with its history line and cache key.
 //   - Steps are carried out by one file per instruction kind: metadata.go changes the config,
-//     run.go runs a command through an Executor (the engine's runtime, or a fake in tests),
+//     run.go runs a command through an Executor (the builder's runtime, or a fake in tests),
 //     copy.go and add.go copy from a Context or another root into a mounted snapshot.
 //
-// The engine drives the loop: cache lookups, snapshots, layers and image records are its job.
+// The builder (internal/builder) drives the loop: cache lookups, snapshots, layers and image
+// records are its job.
 package build

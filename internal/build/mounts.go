@@ -33,7 +33,7 @@ const SecretsDir = "/run/secrets"
 // SSHDir is where an ssh mount without a target appears, as ssh_agent.<n> (BuildKit's path).
 const SSHDir = "/run/buildkit"
 
-// RunMount is one RUN --mount, expanded and checked. It says what to mount; the engine finds
+// RunMount is one RUN --mount, expanded and checked. It says what to mount; the builder finds
 // it (a cache directory, a stage's or the context's tree, a secret, an agent) for each run.
 type RunMount struct {
 	Type string

@@ -2,7 +2,7 @@ package build
 
 import "time"
 
-// Vertex is one line of progress output, as BuildKit has them: a step, or the engine's own work
+// Vertex is one line of progress output, as BuildKit has them: a step, or the builder's own work
 // ("[internal] load build context", "exporting to image").
 type Vertex struct {
 	ID        int // "#5" in plain output
@@ -17,7 +17,7 @@ type Vertex struct {
 type Progress interface {
 	// Start says v began.
 	Start(v *Vertex)
-	// Log is output of v (a RUN's stdout and stderr, or a status line of the engine's).
+	// Log is output of v (a RUN's stdout and stderr, or a status line of the builder's).
 	Log(v *Vertex, b []byte)
 	// Done says v ended: Completed is set, and Cached or Err may be.
 	Done(v *Vertex)

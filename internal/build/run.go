@@ -48,7 +48,7 @@ type RunRequest struct {
 	// the step's layer.
 	Rootfs string
 	Spec   RunSpec
-	// Mounts are Spec.Mounts as the engine prepared them on the host.
+	// Mounts are Spec.Mounts as the builder prepared them on the host.
 	Mounts []MountPoint
 	// SecretEnv are secrets given as environment variables ("K=V"): added to the process's
 	// environment and nowhere else (no file on disk may hold them).
@@ -60,7 +60,7 @@ type RunRequest struct {
 	Stderr  io.Writer
 }
 
-// Executor runs RUN steps: the engine's implementation starts a container on the real runtime;
+// Executor runs RUN steps: the builder's implementation starts a container on the real runtime;
 // tests use a fake.
 type Executor interface {
 	// Run runs the process to completion. A process that exits non-zero is an *ExitError.

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/hako-dev/hako/internal/build"
+	"github.com/hako-dev/hako/internal/builder"
 	"github.com/hako-dev/hako/internal/dockerfile"
-	"github.com/hako-dev/hako/internal/engine"
 	"github.com/hako-dev/hako/internal/errdefs"
 	"github.com/spf13/cobra"
 )
@@ -39,7 +39,7 @@ docker build), 125 for other errors. --pull is accepted for compatibility: hako 
 so base images must already be in the store.`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := engine.BuildOptions{Tags: tags, Target: target, NoCache: noCache, NoCacheFilter: noCacheFilter, Pull: pull}
+			opts := builder.Options{Tags: tags, Target: target, NoCache: noCache, NoCacheFilter: noCacheFilter, Pull: pull}
 			switch {
 			case args[0] == "-" && file == "-":
 				return StatusError{Status: 125, Err: errdefs.Invalidf("invalid argument: can't use stdin for both build context and dockerfile")}
@@ -61,13 +61,13 @@ so base images must already be in the store.`,
 			if opts.BuildArgs, err = build.ParseBuildArgs(buildArgs, os.LookupEnv); err != nil {
 				return err
 			}
-			if v, ok := os.LookupEnv(engine.SourceDateEpochArg); ok && v != "" {
+			if v, ok := os.LookupEnv(builder.SourceDateEpochArg); ok && v != "" {
 				// As buildx: the environment's SOURCE_DATE_EPOCH, unless --build-arg sets it.
-				if _, given := opts.BuildArgs[engine.SourceDateEpochArg]; !given {
+				if _, given := opts.BuildArgs[builder.SourceDateEpochArg]; !given {
 					if opts.BuildArgs == nil {
 						opts.BuildArgs = map[string]string{}
 					}
-					opts.BuildArgs[engine.SourceDateEpochArg] = v
+					opts.BuildArgs[builder.SourceDateEpochArg] = v
 				}
 			}
 			for _, v := range secrets {
@@ -92,7 +92,7 @@ so base images must already be in the store.`,
 				}
 			}
 			if output != "" {
-				o, err := engine.ParseBuildOutput(output)
+				o, err := builder.ParseOutput(output)
 				if err != nil {
 					return StatusError{Status: 125, Err: err}
 				}
@@ -128,7 +128,7 @@ so base images must already be in the store.`,
 			if err != nil {
 				return err
 			}
-			res, err := e.Build(cmd.Context(), opts)
+			res, err := builder.New(e).Build(cmd.Context(), opts)
 			if tty != nil {
 				tty.Close()
 			}
@@ -137,7 +137,7 @@ so base images must already be in the store.`,
 				if errors.As(err, &de) && de.Snippet() != "" {
 					fmt.Fprint(a.stderr, de.Snippet())
 				}
-				var se *engine.BuildStepError
+				var se *builder.StepError
 				if errors.As(err, &se) && se.ExitCode > 0 {
 					return StatusError{Status: 1, Err: err}
 				}
@@ -184,7 +184,7 @@ func builderPruneCmd(a *app) *cobra.Command {
 		Short: "Remove build cache",
 		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := engine.BuildCachePruneOptions{All: all}
+			opts := builder.PruneOptions{All: all}
 			for _, f := range filters {
 				k, v, ok := strings.Cut(f, "=")
 				if !ok || k != "until" {
@@ -211,7 +211,7 @@ func builderPruneCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := e.PruneBuildCache(cmd.Context(), opts)
+			res, err := builder.New(e).PruneCache(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}

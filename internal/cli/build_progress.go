@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hako-dev/hako/internal/engine"
+	"github.com/hako-dev/hako/internal/builder"
 	"golang.org/x/term"
 )
 
@@ -29,12 +29,12 @@ func newPlainProgress(w io.Writer) *plainProgress {
 	return &plainProgress{w: w, start: map[int]time.Time{}, part: map[int][]byte{}}
 }
 
-func (p *plainProgress) Start(v *engine.BuildVertex) {
+func (p *plainProgress) Start(v *builder.Vertex) {
 	p.start[v.ID] = v.Started
 	fmt.Fprintf(p.w, "#%d %s\n", v.ID, v.Name)
 }
 
-func (p *plainProgress) Log(v *engine.BuildVertex, b []byte) {
+func (p *plainProgress) Log(v *builder.Vertex, b []byte) {
 	buf := append(p.part[v.ID], b...)
 	for {
 		i := bytes.IndexByte(buf, '\n')
@@ -47,7 +47,7 @@ func (p *plainProgress) Log(v *engine.BuildVertex, b []byte) {
 	p.part[v.ID] = buf
 }
 
-func (p *plainProgress) Done(v *engine.BuildVertex) {
+func (p *plainProgress) Done(v *builder.Vertex) {
 	if rest := p.part[v.ID]; len(rest) > 0 {
 		fmt.Fprintf(p.w, "#%d %.3f %s\n", v.ID, time.Since(p.start[v.ID]).Seconds(), rest)
 		delete(p.part, v.ID)
@@ -83,7 +83,7 @@ type ttyProgress struct {
 }
 
 type ttyVertex struct {
-	v    *engine.BuildVertex
+	v    *builder.Vertex
 	done bool
 	logs []string
 	part []byte
@@ -109,7 +109,7 @@ func newTTYProgress(w io.Writer, width func() int) *ttyProgress {
 	return t
 }
 
-func (t *ttyProgress) find(v *engine.BuildVertex) *ttyVertex {
+func (t *ttyProgress) find(v *builder.Vertex) *ttyVertex {
 	for _, x := range t.vertices {
 		if x.v == v {
 			return x
@@ -120,14 +120,14 @@ func (t *ttyProgress) find(v *engine.BuildVertex) *ttyVertex {
 	return x
 }
 
-func (t *ttyProgress) Start(v *engine.BuildVertex) {
+func (t *ttyProgress) Start(v *builder.Vertex) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.find(v)
 	t.draw(false)
 }
 
-func (t *ttyProgress) Log(v *engine.BuildVertex, b []byte) {
+func (t *ttyProgress) Log(v *builder.Vertex, b []byte) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	x := t.find(v)
@@ -145,7 +145,7 @@ func (t *ttyProgress) Log(v *engine.BuildVertex, b []byte) {
 	}
 }
 
-func (t *ttyProgress) Done(v *engine.BuildVertex) {
+func (t *ttyProgress) Done(v *builder.Vertex) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	x := t.find(v)

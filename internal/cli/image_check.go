@@ -4,6 +4,7 @@ import (
 	"os"
 
 	"github.com/hako-dev/hako/internal/errdefs"
+	"github.com/hako-dev/hako/internal/imagecheck"
 	"github.com/hako-dev/hako/internal/lint"
 	"github.com/spf13/cobra"
 )
@@ -42,7 +43,7 @@ hako lint --list shows the image rules; the exit status is 1 when a finding is a
 			var results []*lint.Result
 			failed := false
 			for _, ref := range args {
-				res, err := e.CheckImage(cmd.Context(), ref, cfg)
+				res, err := imagecheck.Check(cmd.Context(), e, ref, cfg)
 				if err != nil {
 					return err
 				}

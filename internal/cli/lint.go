@@ -10,6 +10,7 @@ import (
 	"sync"
 	"text/tabwriter"
 
+	"github.com/hako-dev/hako/internal/builder"
 	"github.com/hako-dev/hako/internal/engine"
 	"github.com/hako-dev/hako/internal/errdefs"
 	"github.com/hako-dev/hako/internal/lint"
@@ -236,7 +237,7 @@ func addBuildCheck(cmd *cobra.Command) {
 // error-level findings, as docker build does, and fails only under `# check=error=true`.
 // A context from stdin (a tar) is not looked at; a Dockerfile that cannot be read is left
 // to the build to report.
-func buildCheck(a *app, cmd *cobra.Command, opts engine.BuildOptions) (done bool, err error) {
+func buildCheck(a *app, cmd *cobra.Command, opts builder.Options) (done bool, err error) {
 	check, _ := cmd.Flags().GetBool("check")
 	src, path := opts.DockerfileContent, "-"
 	if src == nil {

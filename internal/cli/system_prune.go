@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 
+	"github.com/hako-dev/hako/internal/builder"
 	"github.com/hako-dev/hako/internal/engine"
 	"github.com/spf13/cobra"
 )
@@ -57,7 +58,7 @@ func systemPruneCmd(a *app) *cobra.Command {
 			}
 			total += n
 			printList(a, "Deleted Images:", deleted)
-			res, err := e.PruneBuildCache(ctx, engine.BuildCachePruneOptions{All: all})
+			res, err := builder.New(e).PruneCache(ctx, builder.PruneOptions{All: all})
 			if err != nil {
 				return err
 			}

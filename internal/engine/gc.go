@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/hako-dev/hako/internal/buildcache"
 	"github.com/hako-dev/hako/internal/content"
 	"github.com/hako-dev/hako/internal/errdefs"
 	"github.com/hako-dev/hako/internal/image"
@@ -83,7 +84,7 @@ func (e *Engine) gc(ctx context.Context, snapshots bool) (GCResult, error) {
 	if err != nil || !snapshots {
 		return res, err
 	}
-	e.pruneCacheIndex(imgs)
+	buildcache.Open(e.Root).PruneMissing(imgs)
 	// Remove unused committed snapshots leaf first, until a pass removes nothing.
 	for {
 		var victims []string

@@ -1,4 +1,4 @@
-package engine
+package builder
 
 import (
 	"context"
@@ -20,6 +20,7 @@ import (
 	"github.com/hako-dev/hako/internal/build"
 	"github.com/hako-dev/hako/internal/content"
 	"github.com/hako-dev/hako/internal/dockerfile"
+	"github.com/hako-dev/hako/internal/engine"
 	"github.com/hako-dev/hako/internal/errdefs"
 	"github.com/hako-dev/hako/internal/image"
 	"github.com/hako-dev/hako/internal/layer"
@@ -31,14 +32,14 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// BuildProgress receives a build's progress events; see package build.
-type BuildProgress = build.Progress
+// Progress receives a build's progress events; see package build.
+type Progress = build.Progress
 
-// BuildVertex is one line of build progress.
-type BuildVertex = build.Vertex
+// Vertex is one line of build progress.
+type Vertex = build.Vertex
 
-// BuildOptions are `build`'s arguments.
-type BuildOptions struct {
+// Options are `build`'s arguments.
+type Options struct {
 	// ContextDir is the build context directory; ContextTar, when set, is a tar of the context
 	// (`hako build -`) and wins.
 	ContextDir string
@@ -56,9 +57,9 @@ type BuildOptions struct {
 	// Pull would refresh base images from a registry; hako has none, so it only checks that the
 	// bases are in the store.
 	Pull     bool
-	Progress BuildProgress
+	Progress Progress
 	// Output is --output; nil records and tags the image in the store.
-	Output *BuildOutput
+	Output *Output
 	// Secrets and SSH are --secret and --ssh: what RUN --mount=type=secret|ssh may mount.
 	// LookupEnv reads env= secrets (os.LookupEnv when nil).
 	Secrets   []build.Secret
@@ -66,8 +67,8 @@ type BuildOptions struct {
 	LookupEnv func(string) (string, bool)
 }
 
-// BuildResult is what a build made.
-type BuildResult struct {
+// Result is what a build made.
+type Result struct {
 	ID       digest.Digest
 	Names    []string
 	Warnings []string
@@ -80,9 +81,17 @@ type stepImage struct {
 	layers []ocispec.Descriptor
 }
 
-type builder struct {
-	e        *Engine
-	opts     BuildOptions
+// Builder carries out `build` and `builder prune` on an engine's store.
+type Builder struct{ e *engine.Engine }
+
+// New is the builder of e's store.
+func New(e *engine.Engine) *Builder { return &Builder{e: e} }
+
+// job is one build in progress.
+type job struct {
+	bd       *Builder
+	e        *engine.Engine
+	opts     Options
 	progress build.Progress
 	lease    *content.Lease
 	plan     *build.Plan
@@ -99,7 +108,7 @@ type builder struct {
 	httpLock *lockfile.Lock // shared on the download cache once an ADD <url> used it
 }
 
-func (b *builder) start(name string) *build.Vertex {
+func (b *job) start(name string) *build.Vertex {
 	b.mu.Lock()
 	b.vertex++
 	v := &build.Vertex{ID: b.vertex, Name: name, Started: time.Now()}
@@ -108,7 +117,7 @@ func (b *builder) start(name string) *build.Vertex {
 	return v
 }
 
-func (b *builder) done(v *build.Vertex, err error) {
+func (b *job) done(v *build.Vertex, err error) {
 	v.Completed = time.Now()
 	v.Err = err
 	b.progress.Done(v)
@@ -117,8 +126,8 @@ func (b *builder) done(v *build.Vertex, err error) {
 // Build builds an image from a Dockerfile. Every step is recorded as an intermediate image
 // whose parent is the previous step's, so that `history` shows each step's ID and `run` starts
 // it; the cache maps each step's key to that image. Only a build that succeeds tags anything.
-func (e *Engine) Build(ctx context.Context, opts BuildOptions) (*BuildResult, error) {
-	b := &builder{e: e, opts: opts, progress: opts.Progress}
+func (bd *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
+	b := &job{bd: bd, e: bd.e, opts: opts, progress: opts.Progress}
 	if b.progress == nil {
 		b.progress = build.Discard{}
 	}
@@ -137,12 +146,12 @@ func (e *Engine) Build(ctx context.Context, opts BuildOptions) (*BuildResult, er
 	if b.epoch, err = sourceDateEpoch(opts.BuildArgs); err != nil {
 		return nil, err
 	}
-	e.cleanStaleBuilds()
+	bd.cleanStaleBuilds()
 	// The lock says this build is alive; a build killed with -9 leaves it free, and the next
 	// build cleans up after it (mounts, the RUN's container, the scratch directory). The
 	// directory is made and locked under a name the cleaner ignores, then renamed: a concurrent
 	// build's cleaner must never see it unlocked.
-	newTmp, err := os.MkdirTemp(e.tmpDir(), ".new-build-")
+	newTmp, err := os.MkdirTemp(bd.tmpDir(), ".new-build-")
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +160,7 @@ func (e *Engine) Build(ctx context.Context, opts BuildOptions) (*BuildResult, er
 		os.RemoveAll(newTmp)
 		return nil, err
 	}
-	tmp := filepath.Join(e.tmpDir(), strings.TrimPrefix(filepath.Base(newTmp), ".new-"))
+	tmp := filepath.Join(bd.tmpDir(), strings.TrimPrefix(filepath.Base(newTmp), ".new-"))
 	if err := os.Rename(newTmp, tmp); err != nil {
 		live.Unlock()
 		os.RemoveAll(newTmp)
@@ -163,7 +172,7 @@ func (e *Engine) Build(ctx context.Context, opts BuildOptions) (*BuildResult, er
 		live.Unlock()
 	}()
 
-	lease, err := e.newLease()
+	lease, err := bd.e.NewLease()
 	if err != nil {
 		return nil, err
 	}
@@ -178,14 +187,14 @@ func (e *Engine) Build(ctx context.Context, opts BuildOptions) (*BuildResult, er
 	defer func() {
 		if failed {
 			// Blobs of the failed step go; the steps before it are images, and stay cached.
-			e.withLock(func() error { _, err := e.gc(context.WithoutCancel(ctx), false); return err })
+			bd.e.WithLock(func() error { _, err := bd.e.GCLocked(context.WithoutCancel(ctx), false); return err })
 		}
 	}()
 
 	if err := b.load(ctx, host); err != nil {
 		return nil, err
 	}
-	var res BuildResult
+	var res Result
 	if len(b.plan.Unused) > 0 {
 		w := build.UnusedArgsWarning(b.plan.Unused)
 		res.Warnings = append(res.Warnings, w)
@@ -219,15 +228,15 @@ func (e *Engine) Build(ctx context.Context, opts BuildOptions) (*BuildResult, er
 
 // cleanStaleBuilds takes down what builds killed mid-step left: their RUN containers, their
 // mounts and their scratch directories. Their snapshots and blobs are GC's (their lease is dead).
-func (e *Engine) cleanStaleBuilds() {
-	dirs, _ := filepath.Glob(filepath.Join(e.tmpDir(), "build-*"))
+func (bd *Builder) cleanStaleBuilds() {
+	dirs, _ := filepath.Glob(filepath.Join(bd.tmpDir(), "build-*"))
 	for _, d := range dirs {
 		l, err := lockfile.TryExclusive(filepath.Join(d, ".lock"))
 		if err != nil {
 			continue // alive, or not ours to judge
 		}
 		ents, _ := os.ReadDir(d)
-		rt, _ := runtime.New(e.runtimeRoot())
+		rt, _ := runtime.New(bd.e.RuntimeRoot())
 		for _, de := range ents {
 			if id, ok := strings.CutPrefix(de.Name(), "rootfs-"); ok && rt != nil {
 				rt.Delete("hako-build-"+id, true)
@@ -244,14 +253,14 @@ func (e *Engine) cleanStaleBuilds() {
 	}
 }
 
-func (e *Engine) tmpDir() string {
-	d := filepath.Join(e.Root, "tmp")
+func (bd *Builder) tmpDir() string {
+	d := filepath.Join(bd.e.Root, "tmp")
 	os.MkdirAll(d, 0o700)
 	return d
 }
 
 // load reads the context and the Dockerfile, and plans.
-func (b *builder) load(ctx context.Context, host ocispec.Platform) error {
+func (b *job) load(ctx context.Context, host ocispec.Platform) error {
 	opts := b.opts
 	v := b.start("[internal] load build definition from " + dockerfileName(opts))
 	ctxDir := opts.ContextDir
@@ -341,7 +350,7 @@ func (b *builder) load(ctx context.Context, host ocispec.Platform) error {
 	return nil
 }
 
-func dockerfileName(opts BuildOptions) string {
+func dockerfileName(opts Options) string {
 	if opts.DockerfileContent != nil || opts.Dockerfile == "" {
 		return "Dockerfile"
 	}
@@ -356,7 +365,7 @@ func fullName(ref string) string {
 }
 
 // baseImage finds a FROM image in the store; there is no registry to pull from.
-func (b *builder) baseImage(ctx context.Context, ref string) (image.Image, image.Config, error) {
+func (b *job) baseImage(ctx context.Context, ref string) (image.Image, image.Config, error) {
 	img, cfg, err := b.e.ResolveImage(ctx, ref)
 	if errors.Is(err, errdefs.ErrNotFound) {
 		return img, cfg, errdefs.NotFoundf("FROM %s: no such image in the store, and hako has no registry configured to pull it from: load or import it first (hako load -i FILE, hako import FILE %s)", ref, ref)
@@ -366,7 +375,7 @@ func (b *builder) baseImage(ctx context.Context, ref string) (image.Image, image
 
 // imageState reads an image's config and layers, protecting its blobs with the build's lease
 // so that a concurrent prune cannot take them while this build uses them.
-func (b *builder) imageState(ctx context.Context, img image.Image) (*stepImage, error) {
+func (b *job) imageState(ctx context.Context, img image.Image) (*stepImage, error) {
 	m, err := b.e.Images.Manifest(ctx, img)
 	if err != nil {
 		return nil, err
@@ -391,7 +400,7 @@ func layerDigests(ls []ocispec.Descriptor) []digest.Digest {
 	return out
 }
 
-func (b *builder) buildStage(ctx context.Context, sp *build.StagePlan) error {
+func (b *job) buildStage(ctx context.Context, sp *build.StagePlan) error {
 	f := b.plan.File
 	var cur *stepImage
 	scratch := false
@@ -440,9 +449,9 @@ func (b *builder) buildStage(ctx context.Context, sp *build.StagePlan) error {
 			b.done(v, err)
 			var re *build.RunError
 			if errors.As(err, &re) {
-				return &BuildStepError{File: f.Name, Line: step.Line, Step: fmt.Sprintf("%s%d/%d] %s", prefix, step.Pos, st.Total(), step.Display), Err: err, ExitCode: re.Code}
+				return &StepError{File: f.Name, Line: step.Line, Step: fmt.Sprintf("%s%d/%d] %s", prefix, step.Pos, st.Total(), step.Display), Err: err, ExitCode: re.Code}
 			}
-			return &BuildStepError{File: f.Name, Line: step.Line, Step: fmt.Sprintf("%s%d/%d] %s", prefix, step.Pos, st.Total(), step.Display), Err: err}
+			return &StepError{File: f.Name, Line: step.Line, Step: fmt.Sprintf("%s%d/%d] %s", prefix, step.Pos, st.Total(), step.Display), Err: err}
 		}
 		v.Cached = cached
 		b.done(v, nil)
@@ -454,8 +463,8 @@ func (b *builder) buildStage(ctx context.Context, sp *build.StagePlan) error {
 	return nil
 }
 
-// BuildStepError is a step that failed: which one, where, and (for RUN) the exit code.
-type BuildStepError struct {
+// StepError is a step that failed: which one, where, and (for RUN) the exit code.
+type StepError struct {
 	File     string
 	Line     int
 	Step     string
@@ -463,13 +472,13 @@ type BuildStepError struct {
 	Err      error
 }
 
-func (e *BuildStepError) Error() string {
+func (e *StepError) Error() string {
 	return fmt.Sprintf("%s:%d: step %s failed: %v", e.File, e.Line, e.Step, e.Err)
 }
-func (e *BuildStepError) Unwrap() error { return e.Err }
+func (e *StepError) Unwrap() error { return e.Err }
 
 // step carries out one step, or takes it from the cache.
-func (b *builder) step(ctx context.Context, st *build.Stage, step *build.Step, parent *stepImage, noCache bool, v *build.Vertex) (*stepImage, bool, error) {
+func (b *job) step(ctx context.Context, st *build.Stage, step *build.Step, parent *stepImage, noCache bool, v *build.Vertex) (*stepImage, bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
 	}
@@ -524,7 +533,7 @@ func (b *builder) step(ctx context.Context, st *build.Stage, step *build.Step, p
 	}
 	if !noCache {
 		key := step.CacheKey(parent.id, b.keyPlatform(), sources)
-		if img, ok := b.e.cacheLookup(ctx, key); ok {
+		if img, ok := b.bd.cacheLookup(ctx, key); ok {
 			if s, err := b.imageState(ctx, img); err == nil {
 				return s, true, nil
 			}
@@ -542,17 +551,17 @@ func (b *builder) step(ctx context.Context, st *build.Stage, step *build.Step, p
 			layers = append(layers, *desc)
 		}
 	}
-	Phase("build: step done")
+	engine.Phase("build: step done")
 	if err := waitSources(); err != nil {
 		return nil, false, err
 	}
 	key := step.CacheKey(parent.id, b.keyPlatform(), sources)
 	cfg := st.Result(step, diffID, b.now())
-	id, err := b.e.recordImageAs(ctx, b.lease, cfg, layers, nil, parent.id, true)
+	id, err := b.e.RecordImageAs(ctx, b.lease, cfg, layers, parent.id, true)
 	if err != nil {
 		return nil, false, err
 	}
-	winner, adopted, err := b.e.cacheStoreFirst(ctx, key, id)
+	winner, adopted, err := b.bd.cacheStoreFirst(ctx, key, id)
 	if err != nil {
 		return nil, false, err
 	}
@@ -568,7 +577,7 @@ func (b *builder) step(ctx context.Context, st *build.Stage, step *build.Step, p
 
 // copySource is the tree a COPY reads: the context, or the filesystem of a stage or an image
 // (COPY --from), mounted read-only until release.
-func (b *builder) copySource(ctx context.Context, spec *build.CopySpec) (*build.Source, func(), error) {
+func (b *job) copySource(ctx context.Context, spec *build.CopySpec) (*build.Source, func(), error) {
 	if spec.From == "" {
 		return b.context, func() {}, nil
 	}
@@ -597,7 +606,7 @@ func (b *builder) copySource(ctx context.Context, spec *build.CopySpec) (*build.
 }
 
 // view mounts an image's filesystem read-only in the build's scratch directory.
-func (b *builder) view(ctx context.Context, si *stepImage) (string, func(), error) {
+func (b *job) view(ctx context.Context, si *stepImage) (string, func(), error) {
 	dir, err := os.MkdirTemp(b.tmp, "view-")
 	if err != nil {
 		return "", nil, err
@@ -628,7 +637,7 @@ func (b *builder) view(ctx context.Context, si *stepImage) (string, func(), erro
 // fsStep runs a RUN or a COPY in a new snapshot on the parent's layers and turns what changed
 // into a layer blob and a committed snapshot. It returns nil when nothing changed: the step then
 // adds no layer, as in BuildKit.
-func (b *builder) fsStep(ctx context.Context, st *build.Stage, step *build.Step, parent *stepImage, src *build.Source, matches []build.Match, v *build.Vertex) (*ocispec.Descriptor, digest.Digest, error) {
+func (b *job) fsStep(ctx context.Context, st *build.Stage, step *build.Step, parent *stepImage, src *build.Source, matches []build.Match, v *build.Vertex) (*ocispec.Descriptor, digest.Digest, error) {
 	e := b.e
 	diffIDs := parent.cfg.RootFS.DiffIDs
 	if len(diffIDs)+1 > layer.MaxLayers {
@@ -671,7 +680,7 @@ func (b *builder) fsStep(ctx context.Context, st *build.Stage, step *build.Step,
 	}
 	defer unmount()
 
-	Phase("build: step " + step.Display)
+	engine.Phase("build: step " + step.Display)
 	switch step.Kind {
 	case build.KindRun:
 		out := &vertexLog{p: b.progress, v: v}
@@ -685,7 +694,7 @@ func (b *builder) fsStep(ctx context.Context, st *build.Stage, step *build.Step,
 	if err != nil {
 		return nil, "", err
 	}
-	Phase("build: write the layer")
+	engine.Phase("build: write the layer")
 	return b.commitLayer(ctx, key, mounts, unmount, parentChain, diffIDs)
 }
 
@@ -693,7 +702,7 @@ func (b *builder) fsStep(ctx context.Context, st *build.Stage, step *build.Step,
 // is its diffID) and commits the snapshot under the new chain ID.
 // unmount takes the step's root filesystem down: with overlay, while the layer is written from
 // the upper dir, since unmounting an overlay waits for its writes to reach the disk.
-func (b *builder) commitLayer(ctx context.Context, key string, mounts []mount.Mount, unmount func() error, parentChain string, diffIDs []digest.Digest) (*ocispec.Descriptor, digest.Digest, error) {
+func (b *job) commitLayer(ctx context.Context, key string, mounts []mount.Mount, unmount func() error, parentChain string, diffIDs []digest.Digest) (*ocispec.Descriptor, digest.Digest, error) {
 	e := b.e
 	dir, wh, err := layer.Target(mounts)
 	if err != nil {
@@ -773,7 +782,7 @@ func (b *builder) commitLayer(ctx context.Context, key string, mounts []mount.Mo
 	if err != nil {
 		return nil, "", err
 	}
-	Phase("build: commit the snapshot")
+	engine.Phase("build: commit the snapshot")
 	chain := layer.ChainIDs(append(slices.Clone(diffIDs), diffID))
 	if err := layer.CommitLayer(ctx, e.Snapshots, chain[len(chain)-1].String(), key); err != nil {
 		return nil, "", err
@@ -782,19 +791,19 @@ func (b *builder) commitLayer(ctx context.Context, key string, mounts []mount.Mo
 }
 
 // export records the target's image (with --label) as a top-level image and tags it.
-func (b *builder) export(ctx context.Context, final *stepImage, names []reference.Named) (digest.Digest, error) {
+func (b *job) export(ctx context.Context, final *stepImage, names []reference.Named) (digest.Digest, error) {
 	id := final.id
 	if len(b.opts.Labels) > 0 {
 		cfg := b.labeled(final.cfg)
 		var err error
-		if id, err = b.e.recordImageAs(ctx, b.lease, cfg, final.layers, nil, final.id, false); err != nil {
+		if id, err = b.e.RecordImageAs(ctx, b.lease, cfg, final.layers, final.id, false); err != nil {
 			return "", err
 		}
 	}
 	if id == "" {
 		return "", errdefs.Invalidf("the target stage is empty: FROM scratch with no instructions makes no image")
 	}
-	err := b.e.withLock(func() error {
+	err := b.e.WithLock(func() error {
 		return b.e.Images.Update(ctx, func(t *image.Txn) error {
 			img, err := image.Resolve(t.Images(), id.String())
 			if err != nil {

@@ -1,4 +1,4 @@
-package engine
+package builder
 
 import (
 	"context"
@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/hako-dev/hako/internal/build"
+	"github.com/hako-dev/hako/internal/buildcache"
 	"github.com/hako-dev/hako/internal/errdefs"
 	"github.com/hako-dev/hako/internal/layer"
 	digest "github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // A COPY --link (or ADD --link) step copies into an empty tree: its layer is the diff of that
@@ -26,14 +26,8 @@ import (
 // /etc/passwd and /etc/group): the ids are resolved there first and the key then covers the
 // parent too, as it must.
 
-// linkLayer is the layer a --link step made; nil Layer says it copied nothing.
-type linkLayer struct {
-	Layer  *ocispec.Descriptor `json:"layer,omitempty"`
-	DiffID digest.Digest       `json:"diffID,omitempty"`
-}
-
 // linkStep carries out a --link COPY or ADD, or takes its layer from the cache.
-func (b *builder) linkStep(ctx context.Context, st *build.Stage, step *build.Step, parent *stepImage, src *build.Source, matches []build.Match, sources string, noCache bool, v *build.Vertex) (*stepImage, bool, error) {
+func (b *job) linkStep(ctx context.Context, st *build.Stage, step *build.Step, parent *stepImage, src *build.Source, matches []build.Match, sources string, noCache bool, v *build.Vertex) (*stepImage, bool, error) {
 	keyParent := digest.Digest("")
 	if chownByName(step.Copy.Chown) {
 		owner, err := b.resolveChownIn(ctx, parent, step.Copy.Chown)
@@ -48,7 +42,7 @@ func (b *builder) linkStep(ctx context.Context, st *build.Stage, step *build.Ste
 		step = &s2
 	}
 	key := step.CacheKey(keyParent, b.keyPlatform(), sources)
-	var ll *linkLayer
+	var ll *buildcache.Link
 	if !noCache {
 		ll = b.linkLookup(ctx, key)
 	}
@@ -61,7 +55,7 @@ func (b *builder) linkStep(ctx context.Context, st *build.Stage, step *build.Ste
 		if err != nil {
 			return nil, false, err
 		}
-		ll = &linkLayer{Layer: desc, DiffID: d}
+		ll = &buildcache.Link{Layer: desc, DiffID: d}
 	}
 	var diffID *digest.Digest
 	layers := slices.Clone(parent.layers)
@@ -70,12 +64,12 @@ func (b *builder) linkStep(ctx context.Context, st *build.Stage, step *build.Ste
 		layers = append(layers, *ll.Layer)
 	}
 	cfg := st.Result(step, diffID, b.now())
-	id, err := b.e.recordImageAs(ctx, b.lease, cfg, layers, nil, parent.id, true)
+	id, err := b.e.RecordImageAs(ctx, b.lease, cfg, layers, parent.id, true)
 	if err != nil {
 		return nil, false, err
 	}
 	if !cached {
-		if err := b.e.linkStore(key, id, ll); err != nil {
+		if err := b.bd.linkStore(key, id, ll); err != nil {
 			return nil, false, err
 		}
 	}
@@ -96,7 +90,7 @@ func chownByName(spec string) bool {
 }
 
 // resolveChownIn looks a --chown up in the parent's /etc/passwd and /etc/group.
-func (b *builder) resolveChownIn(ctx context.Context, parent *stepImage, spec string) (*build.Owner, error) {
+func (b *job) resolveChownIn(ctx context.Context, parent *stepImage, spec string) (*build.Owner, error) {
 	dir, release, err := b.view(ctx, parent)
 	if err != nil {
 		return nil, err
@@ -107,12 +101,12 @@ func (b *builder) resolveChownIn(ctx context.Context, parent *stepImage, spec st
 
 // linkLookup finds the layer of a --link step: the entry's image must still exist (it holds the
 // layer's blob), and the blob is leased for this build before it is trusted.
-func (b *builder) linkLookup(ctx context.Context, key digest.Digest) *linkLayer {
-	raw, err := os.ReadFile(b.e.cachePath(key))
+func (b *job) linkLookup(ctx context.Context, key digest.Digest) *buildcache.Link {
+	raw, err := os.ReadFile(b.bd.cache().Path(key))
 	if err != nil {
 		return nil
 	}
-	var ce cacheEntry
+	var ce buildcache.Entry
 	if json.Unmarshal(raw, &ce) != nil || ce.Version != build.CacheKeyVersion || ce.Key != key || ce.Link == nil {
 		return nil
 	}
@@ -130,13 +124,13 @@ func (b *builder) linkLookup(ctx context.Context, key digest.Digest) *linkLayer 
 	return ce.Link
 }
 
-func (e *Engine) linkStore(key, id digest.Digest, ll *linkLayer) error {
-	if err := os.MkdirAll(e.cacheDir(), 0o700); err != nil {
+func (bd *Builder) linkStore(key, id digest.Digest, ll *buildcache.Link) error {
+	if err := os.MkdirAll(bd.cache().Dir, 0o700); err != nil {
 		return err
 	}
-	b, err := json.Marshal(cacheEntry{Version: build.CacheKeyVersion, Key: key, Image: id, Created: time.Now().UTC(), Link: ll})
+	b, err := json.Marshal(buildcache.Entry{Version: build.CacheKeyVersion, Key: key, Image: id, Created: time.Now().UTC(), Link: ll})
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(e.cachePath(key), b, 0o600)
+	return atomicfile.WriteFile(bd.cache().Path(key), b, 0o600)
 }

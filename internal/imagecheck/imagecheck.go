@@ -1,4 +1,9 @@
-package engine
+// Package imagecheck is `hako image check`: the lint package's image rules over an image in the
+// store. It is its own package, above the engine, because it reads a stored image whatever made
+// it (build, load, import, commit), and so belongs neither to the builder nor to lint, whose
+// rules know nothing of the store; and because lint's dependencies (YAML, XML, a shell parser)
+// must stay out of the engine.
+package imagecheck
 
 import (
 	"context"
@@ -6,13 +11,14 @@ import (
 	"io"
 
 	"github.com/hako-dev/hako/internal/archive"
+	"github.com/hako-dev/hako/internal/engine"
 	"github.com/hako-dev/hako/internal/lint"
 )
 
-// CheckImage runs the image rules (lint.CheckImage) over a stored image: its config and every
+// Check runs the image rules (lint.CheckImage) over a stored image: its config and every
 // layer read from the content store, in order. Nothing is extracted or run; layers are streamed
 // once each.
-func (e *Engine) CheckImage(ctx context.Context, ref string, cfg *lint.Config) (*lint.Result, error) {
+func Check(ctx context.Context, e *engine.Engine, ref string, cfg *lint.Config) (*lint.Result, error) {
 	img, c, err := e.ResolveImage(ctx, ref)
 	if err != nil {
 		return nil, err

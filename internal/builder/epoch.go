@@ -1,4 +1,4 @@
-package engine
+package builder
 
 import (
 	"fmt"
@@ -33,7 +33,7 @@ func sourceDateEpoch(args map[string]string) (*time.Time, error) {
 }
 
 // now is the time a step's image records: the epoch, when the build has one.
-func (b *builder) now() time.Time {
+func (b *job) now() time.Time {
 	if b.epoch != nil {
 		return *b.epoch
 	}
@@ -42,7 +42,7 @@ func (b *builder) now() time.Time {
 
 // keyPlatform is the platform part of the cache keys; with an epoch, the epoch too, since it
 // is written into every step's config.
-func (b *builder) keyPlatform() string {
+func (b *job) keyPlatform() string {
 	if b.epoch != nil {
 		return fmt.Sprintf("%s sde=%d", b.platform, b.epoch.Unix())
 	}

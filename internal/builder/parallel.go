@@ -1,4 +1,4 @@
-package engine
+package builder
 
 import (
 	"context"
@@ -28,7 +28,7 @@ type stageRun struct {
 }
 
 // buildStages builds the plan's stages, each as soon as the stages it needs are built.
-func (b *builder) buildStages(ctx context.Context) error {
+func (b *job) buildStages(ctx context.Context) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	b.runs = map[int]*stageRun{}
@@ -79,7 +79,7 @@ func stageDeps(sp *build.StagePlan) []*build.StagePlan {
 }
 
 // stageResult waits for a planned stage and returns its final image.
-func (b *builder) stageResult(ctx context.Context, index int) (*stepImage, error) {
+func (b *job) stageResult(ctx context.Context, index int) (*stepImage, error) {
 	r := b.runs[index]
 	if r == nil {
 		return nil, fmt.Errorf("stage %d is not part of this build", index)
@@ -115,7 +115,7 @@ func (l *lockedProgress) Warn(msg string)      { l.mu.Lock(); defer l.mu.Unlock(
 
 // unpack is layer.Unpack, one at a time in this build: two stages that read the same image
 // would otherwise race to unpack its missing layers under the same snapshot keys.
-func (b *builder) unpack(ctx context.Context, layers []ocispec.Descriptor, diffIDs []digest.Digest) error {
+func (b *job) unpack(ctx context.Context, layers []ocispec.Descriptor, diffIDs []digest.Digest) error {
 	b.unpackMu.Lock()
 	defer b.unpackMu.Unlock()
 	return layer.Unpack(ctx, b.e.Snapshots, b.e.Content, b.lease, layers, diffIDs)

@@ -1,4 +1,4 @@
-package engine
+package builder
 
 import (
 	"context"
@@ -41,7 +41,7 @@ import (
 
 // cacheMountsDir holds the cache mounts: one directory per id (named by its digest), with one
 // numbered instance per concurrent private user.
-func (e *Engine) cacheMountsDir() string { return filepath.Join(e.Root, "cachemounts") }
+func (bd *Builder) cacheMountsDir() string { return filepath.Join(bd.e.Root, "cachemounts") }
 
 // preparedMounts are one run's mounts and what takes them down.
 type preparedMounts struct {
@@ -59,7 +59,7 @@ func (p *preparedMounts) release() {
 }
 
 // checkRunMounts fails when a RUN needs a secret or an ssh agent that the build was not given.
-func (b *builder) checkRunMounts(run *build.RunSpec) error {
+func (b *job) checkRunMounts(run *build.RunSpec) error {
 	for _, m := range run.Mounts {
 		switch {
 		case m.Type == build.MountSecret && m.Required && !b.secrets().Has(m.ID):
@@ -71,7 +71,7 @@ func (b *builder) checkRunMounts(run *build.RunSpec) error {
 	return nil
 }
 
-func (b *builder) secrets() build.Secrets {
+func (b *job) secrets() build.Secrets {
 	byID := map[string]build.Secret{}
 	for _, s := range b.opts.Secrets {
 		byID[s.ID] = s
@@ -79,7 +79,7 @@ func (b *builder) secrets() build.Secrets {
 	return build.Secrets{ByID: byID, LookupEnv: b.opts.LookupEnv}
 }
 
-func (b *builder) sshSource(id string) *build.SSH {
+func (b *job) sshSource(id string) *build.SSH {
 	for i := range b.opts.SSH {
 		if b.opts.SSH[i].ID == id {
 			return &b.opts.SSH[i]
@@ -91,7 +91,7 @@ func (b *builder) sshSource(id string) *build.SSH {
 // runMountSources is what a RUN's mounts read, for its cache key: the content of a context
 // bind's source, the image of a stage or image it mounts from. Cache mounts, secrets and
 // agents are not part of it (BuildKit's rule): a secret's value never reaches a key.
-func (b *builder) runMountSources(ctx context.Context, run *build.RunSpec) (string, error) {
+func (b *job) runMountSources(ctx context.Context, run *build.RunSpec) (string, error) {
 	var parts []string
 	for _, m := range run.Mounts {
 		if m.Type != build.MountBind && m.Type != build.MountCache {
@@ -121,7 +121,7 @@ func (b *builder) runMountSources(ctx context.Context, run *build.RunSpec) (stri
 }
 
 // mountFromImage is the stage or image a mount's from= names.
-func (b *builder) mountFromImage(ctx context.Context, m build.RunMount) (*stepImage, error) {
+func (b *job) mountFromImage(ctx context.Context, m build.RunMount) (*stepImage, error) {
 	if m.FromStage != nil {
 		si, err := b.stageResult(ctx, m.FromStage.Index)
 		if err != nil {
@@ -137,7 +137,7 @@ func (b *builder) mountFromImage(ctx context.Context, m build.RunMount) (*stepIm
 }
 
 // prepareRunMounts makes a RUN's mounts on the host; release takes them down.
-func (b *builder) prepareRunMounts(ctx context.Context, run *build.RunSpec, id string) (*preparedMounts, error) {
+func (b *job) prepareRunMounts(ctx context.Context, run *build.RunSpec, id string) (*preparedMounts, error) {
 	p := &preparedMounts{}
 	done := false
 	defer func() {
@@ -191,7 +191,7 @@ func bindOptions(rw bool) []string {
 
 // prepareBind: from the context, a throwaway copy of the source; from a stage or an image, its
 // filesystem (a temporary writable snapshot for rw), with the source opened inside it.
-func (b *builder) prepareBind(ctx context.Context, p *preparedMounts, m build.RunMount, stage string) error {
+func (b *job) prepareBind(ctx context.Context, p *preparedMounts, m build.RunMount, stage string) error {
 	if m.From == "" {
 		dir := stage + "-ctx"
 		if err := os.Mkdir(dir, 0o700); err != nil {
@@ -227,7 +227,7 @@ func (b *builder) prepareBind(ctx context.Context, p *preparedMounts, m build.Ru
 
 // imageTree mounts an image's filesystem in the scratch directory: read-only, or writable on
 // a temporary snapshot whose writes are dropped with it.
-func (b *builder) imageTree(ctx context.Context, si *stepImage, writable bool) (string, func(), error) {
+func (b *job) imageTree(ctx context.Context, si *stepImage, writable bool) (string, func(), error) {
 	if !writable {
 		return b.view(ctx, si)
 	}
@@ -337,8 +337,8 @@ func bindInRoot(p *preparedMounts, root, sub string, stage string, perm *dirPerm
 
 // prepareCache takes an instance of the cache id per its sharing, seeds a new one from from=,
 // and mounts its source= subdirectory.
-func (b *builder) prepareCache(ctx context.Context, p *preparedMounts, m build.RunMount, stage string) error {
-	inst, release, fresh, err := b.e.cacheInstance(ctx, m.ID, m.Sharing)
+func (b *job) prepareCache(ctx context.Context, p *preparedMounts, m build.RunMount, stage string) error {
+	inst, release, fresh, err := b.bd.cacheInstance(ctx, m.ID, m.Sharing)
 	if err != nil {
 		return fmt.Errorf("RUN --mount=type=cache,id=%s: %w", m.ID, err)
 	}
@@ -399,9 +399,9 @@ func seedCache(ctx context.Context, root, source, inst string) error {
 // cacheInstance locks and returns an instance directory of cache id. shared: instance 0, with
 // a shared lock; locked: instance 0, alone (waits for the others); private: the first instance
 // no one holds (made if needed). fresh says the instance was just made. release unlocks it.
-func (e *Engine) cacheInstance(ctx context.Context, id, sharing string) (dir string, release func(), fresh bool, err error) {
+func (bd *Builder) cacheInstance(ctx context.Context, id, sharing string) (dir string, release func(), fresh bool, err error) {
 	sum := sha256.Sum256([]byte(id))
-	base := filepath.Join(e.cacheMountsDir(), hex.EncodeToString(sum[:16]))
+	base := filepath.Join(bd.cacheMountsDir(), hex.EncodeToString(sum[:16]))
 	if err := os.MkdirAll(base, 0o700); err != nil {
 		return "", nil, false, err
 	}
@@ -482,7 +482,7 @@ func flock(ctx context.Context, path string, how int, wait bool) (*os.File, erro
 }
 
 // privateDir is the run's tmpfs for secrets, agent sockets and the runtime bundle: memory only.
-func (b *builder) privateDir(p *preparedMounts, id string) (string, error) {
+func (b *job) privateDir(p *preparedMounts, id string) (string, error) {
 	if p.private != "" {
 		return p.private, nil
 	}
@@ -502,7 +502,7 @@ func (b *builder) privateDir(p *preparedMounts, id string) (string, error) {
 	return dir, nil
 }
 
-func (b *builder) prepareSecret(p *preparedMounts, m build.RunMount, secrets build.Secrets, id string, i int) error {
+func (b *job) prepareSecret(p *preparedMounts, m build.RunMount, secrets build.Secrets, id string, i int) error {
 	val, err := secrets.Value(m.ID)
 	if err != nil {
 		return err
@@ -542,7 +542,7 @@ func (b *builder) prepareSecret(p *preparedMounts, m build.RunMount, secrets bui
 	return nil
 }
 
-func (b *builder) prepareSSH(p *preparedMounts, m build.RunMount, src build.SSH, id string, i int) error {
+func (b *job) prepareSSH(p *preparedMounts, m build.RunMount, src build.SSH, id string, i int) error {
 	a, err := build.NewSSHAgent(src)
 	if err != nil {
 		return err
@@ -574,11 +574,11 @@ func (b *builder) prepareSSH(p *preparedMounts, m build.RunMount, src build.SSH,
 
 // pruneCacheMounts removes the cache mount instances no build holds (last used before until,
 // when set) and returns how many went and the bytes they held.
-func (e *Engine) pruneCacheMounts(until time.Time) (int, int64) {
-	ids, _ := os.ReadDir(e.cacheMountsDir())
+func (bd *Builder) pruneCacheMounts(until time.Time) (int, int64) {
+	ids, _ := os.ReadDir(bd.cacheMountsDir())
 	n, bytes := 0, int64(0)
 	for _, d := range ids {
-		base := filepath.Join(e.cacheMountsDir(), d.Name())
+		base := filepath.Join(bd.cacheMountsDir(), d.Name())
 		locks, _ := filepath.Glob(filepath.Join(base, "[0-9]*.lock"))
 		for _, l := range locks {
 			if fi, err := os.Stat(l); err == nil && !until.IsZero() && fi.ModTime().After(until) {
@@ -624,7 +624,7 @@ func atime(fi fs.FileInfo) time.Time {
 }
 
 // runWithMounts runs a RUN step with its mounts prepared, and takes them down after.
-func (b *builder) runWithMounts(ctx context.Context, run *build.RunSpec, id, rootfs string, out io.Writer) error {
+func (b *job) runWithMounts(ctx context.Context, run *build.RunSpec, id, rootfs string, out io.Writer) error {
 	ex := &runExecutor{e: b.e, tmp: b.tmp}
 	if len(run.Mounts) == 0 {
 		return build.Run(ctx, ex, "hako-build-"+id, rootfs, run, out)

@@ -1,4 +1,4 @@
-package engine
+package builder
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/hako-dev/hako/internal/build"
+	"github.com/hako-dev/hako/internal/engine"
 	"github.com/hako-dev/hako/internal/runtime"
 	"github.com/hako-dev/hako/internal/spec"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -22,7 +23,7 @@ const buildHostname = "hako-build"
 // runExecutor is build.Executor on the real runtime: a container with Docker's defaults (no
 // network unless RUN --network=host), run and waited for in this process, without a monitor.
 type runExecutor struct {
-	e   *Engine
+	e   *engine.Engine
 	tmp string // the build's scratch directory
 }
 
@@ -81,7 +82,7 @@ func (x *runExecutor) Run(ctx context.Context, req build.RunRequest) error {
 	if err := os.WriteFile(filepath.Join(bundle, "config.json"), sb, 0o600); err != nil {
 		return err
 	}
-	rt, err := runtime.New(x.e.runtimeRoot())
+	rt, err := runtime.New(x.e.RuntimeRoot())
 	if err != nil {
 		return err
 	}

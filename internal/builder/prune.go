@@ -1,4 +1,4 @@
-package engine
+package builder
 
 import (
 	"context"
@@ -9,8 +9,8 @@ import (
 	digest "github.com/opencontainers/go-digest"
 )
 
-// BuildCachePruneOptions are `builder prune`'s.
-type BuildCachePruneOptions struct {
+// PruneOptions are `builder prune`'s.
+type PruneOptions struct {
 	// All removes every build step image and cache entry; otherwise only the steps that no
 	// named image descends from (failed, interrupted or superseded builds).
 	All bool
@@ -18,8 +18,8 @@ type BuildCachePruneOptions struct {
 	Until time.Time
 }
 
-// BuildCachePruneResult says what went.
-type BuildCachePruneResult struct {
+// PruneResult says what went.
+type PruneResult struct {
 	Images  []string
 	Entries int
 	// CacheMounts are the RUN --mount=type=cache directories removed (those no build holds).
@@ -29,14 +29,14 @@ type BuildCachePruneResult struct {
 	Bytes     int64
 }
 
-// PruneBuildCache removes build step images (intermediate images) and their cache entries, then
+// PruneCache removes build step images (intermediate images) and their cache entries, then
 // collects the blobs and snapshots they held. Images that containers use are kept.
-func (e *Engine) PruneBuildCache(ctx context.Context, opts BuildCachePruneOptions) (BuildCachePruneResult, error) {
-	var res BuildCachePruneResult
-	err := e.withLock(func() error {
-		users := e.imageUsers(ctx)
+func (bd *Builder) PruneCache(ctx context.Context, opts PruneOptions) (PruneResult, error) {
+	var res PruneResult
+	err := bd.e.WithLock(func() error {
+		users := bd.e.ImageUsers(ctx)
 		removed := map[digest.Digest]bool{}
-		err := e.Images.Update(ctx, func(t *image.Txn) error {
+		err := bd.e.Images.Update(ctx, func(t *image.Txn) error {
 			imgs := t.Images()
 			byID := map[digest.Digest]image.Image{}
 			for _, i := range imgs {
@@ -75,12 +75,12 @@ func (e *Engine) PruneBuildCache(ctx context.Context, opts BuildCachePruneOption
 		if err != nil {
 			return err
 		}
-		entries, paths, err := e.cacheEntries()
+		entries, paths, err := bd.cache().Entries()
 		if err != nil {
 			return err
 		}
 		present := map[digest.Digest]bool{}
-		if imgs, err := e.Images.List(ctx); err == nil {
+		if imgs, err := bd.e.Images.List(ctx); err == nil {
 			for _, i := range imgs {
 				present[i.ID] = true
 			}
@@ -92,35 +92,17 @@ func (e *Engine) PruneBuildCache(ctx context.Context, opts BuildCachePruneOption
 				}
 			}
 		}
-		r, err := e.gc(ctx, true)
+		r, err := bd.e.GCLocked(ctx, true)
 		res.Bytes = r.Bytes
-		n, bytes := e.pruneCacheMounts(opts.Until)
+		n, bytes := bd.pruneCacheMounts(opts.Until)
 		res.CacheMounts, res.Bytes = n, res.Bytes+bytes
 		if opts.All || !opts.Until.IsZero() {
 			// Downloads are what the next ADD <url> asks the server about: only -a, or an
 			// until filter, takes them.
-			n, bytes := e.pruneHTTPCache(opts.Until)
+			n, bytes := bd.pruneHTTPCache(opts.Until)
 			res.Downloads, res.Bytes = n, res.Bytes+bytes
 		}
 		return err
 	})
 	return res, err
-}
-
-// pruneCacheIndex drops cache entries whose image is gone; gc calls it when it collects
-// snapshots (rmi, image prune), so the index does not grow with dead entries.
-func (e *Engine) pruneCacheIndex(imgs []image.Image) {
-	entries, paths, err := e.cacheEntries()
-	if err != nil || len(entries) == 0 {
-		return
-	}
-	present := map[digest.Digest]bool{}
-	for _, i := range imgs {
-		present[i.ID] = true
-	}
-	for i, ce := range entries {
-		if !present[ce.Image] {
-			os.Remove(paths[i])
-		}
-	}
 }

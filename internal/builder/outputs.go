@@ -1,4 +1,4 @@
-package engine
+package builder
 
 import (
 	"context"
@@ -16,33 +16,33 @@ import (
 	digest "github.com/opencontainers/go-digest"
 )
 
-// BuildOutput is `build --output`: where the result goes. Type "image" (the default) records
+// Output is `build --output`: where the result goes. Type "image" (the default) records
 // and tags the image in the store. The others write the result elsewhere and record nothing
 // for it in the store and tag nothing: "docker" and "oci" write an image archive (the archive
 // that `hako save` writes, which is both a docker-archive and an OCI image layout), "local"
 // copies the final filesystem into a directory and "tar" writes it as one tar. The steps' own
 // images stay, as build cache (`images -a` lists them, `builder prune` removes them), so a
 // second build with the same output is cached.
-type BuildOutput struct {
+type Output struct {
 	Type string
 	// Dest is a file (docker, oci, tar) or a directory (local); "-" for Writer.
 	Dest   string
 	Writer io.Writer
 }
 
-// ParseBuildOutput reads an --output value: "type=TYPE[,dest=PATH]", or a bare PATH for
+// ParseOutput reads an --output value: "type=TYPE[,dest=PATH]", or a bare PATH for
 // type=local (and "-" for a tar on standard output), as docker build takes it.
-func ParseBuildOutput(s string) (*BuildOutput, error) {
+func ParseOutput(s string) (*Output, error) {
 	if s == "" {
 		return nil, errdefs.Invalidf("--output: empty value")
 	}
 	if !strings.Contains(s, "=") {
 		if s == "-" {
-			return &BuildOutput{Type: "tar", Dest: "-"}, nil
+			return &Output{Type: "tar", Dest: "-"}, nil
 		}
-		return &BuildOutput{Type: "local", Dest: s}, nil
+		return &Output{Type: "local", Dest: s}, nil
 	}
-	out := &BuildOutput{}
+	out := &Output{}
 	for _, kv := range strings.Split(s, ",") {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
@@ -73,7 +73,7 @@ func ParseBuildOutput(s string) (*BuildOutput, error) {
 }
 
 // exportName is the progress line of an output, BuildKit's.
-func (o *BuildOutput) exportName() string {
+func (o *Output) exportName() string {
 	switch o.Type {
 	case "docker":
 		return "exporting to docker image format"
@@ -89,7 +89,7 @@ func (o *BuildOutput) exportName() string {
 
 // exportOutput writes the target to a non-image output. It returns the image ID the result
 // would have in the store.
-func (b *builder) exportOutput(ctx context.Context, final *stepImage, names []reference.Named) (digest.Digest, error) {
+func (b *job) exportOutput(ctx context.Context, final *stepImage, names []reference.Named) (digest.Digest, error) {
 	out := b.opts.Output
 	cfg := b.labeled(final.cfg)
 	switch out.Type {
@@ -98,7 +98,7 @@ func (b *builder) exportOutput(ctx context.Context, final *stepImage, names []re
 			return "", errdefs.Invalidf("the target stage is empty: FROM scratch with no instructions makes no image")
 		}
 		// The blobs are leased by this build only: no image record keeps them afterwards.
-		img, err := b.e.writeImageBlobs(ctx, b.lease, cfg, final.layers)
+		img, err := b.e.WriteImageBlobs(ctx, b.lease, cfg, final.layers)
 		if err != nil {
 			return "", err
 		}
@@ -154,7 +154,7 @@ func exportLocal(ctx context.Context, dir, dest string, diff archive.DiffOptions
 
 // writeOutput streams to the output's Writer ("-"), or to its file through a temporary file
 // renamed into place, so that a failed build leaves no half archive.
-func writeOutput(out *BuildOutput, fn func(io.Writer) error) error {
+func writeOutput(out *Output, fn func(io.Writer) error) error {
 	if out.Dest == "-" {
 		if out.Writer == nil {
 			return errdefs.Invalidf("--output dest=-: no standard output")
@@ -184,7 +184,7 @@ func writeOutput(out *BuildOutput, fn func(io.Writer) error) error {
 }
 
 // labeled is the config with --label applied.
-func (b *builder) labeled(cfg image.Config) image.Config {
+func (b *job) labeled(cfg image.Config) image.Config {
 	if len(b.opts.Labels) == 0 {
 		return cfg
 	}

@@ -1,0 +1,93 @@
+// Package buildcache is the build cache index of a hako root: it maps a build step's cache key
+// to the image the step made. It is one small JSON file per key under root/buildcache/, written
+// atomically (temp file and rename), so concurrent builds never see half an entry; two builds
+// that make the same step race to write equivalent entries, and either one is right. An entry
+// whose image is gone (pruned) is a miss.
+//
+// The package holds the index's files and what both of its users need: the builder
+// (internal/builder), which looks entries up and writes them, and the engine's garbage
+// collection, which drops the entries whose image it removed. It imports nothing of the builder,
+// so that the engine does not link it.
+package buildcache
+
+import (
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hako-dev/hako/internal/image"
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Entry is one key's file.
+type Entry struct {
+	Version string        `json:"version"`
+	Key     digest.Digest `json:"key"`
+	Image   digest.Digest `json:"image"`
+	Created time.Time     `json:"created"`
+	// Link is set for a --link step: the layer it made, reusable on any parent.
+	Link *Link `json:"link,omitempty"`
+}
+
+// Link is the layer a --link step made; nil Layer says it copied nothing.
+type Link struct {
+	Layer  *ocispec.Descriptor `json:"layer,omitempty"`
+	DiffID digest.Digest       `json:"diffID,omitempty"`
+}
+
+// Index is the index directory of a root.
+type Index struct{ Dir string }
+
+// Open is the index of the hako root at root (the directory is made by the first write).
+func Open(root string) Index { return Index{Dir: filepath.Join(root, "buildcache")} }
+
+// Path is the file of key's entry.
+func (x Index) Path(key digest.Digest) string {
+	return filepath.Join(x.Dir, key.Encoded()+".json")
+}
+
+// Entries lists the index; unreadable entries come back with an empty Image. paths are the
+// entries' files, in the same order.
+func (x Index) Entries() (entries []Entry, paths []string, err error) {
+	ents, err := os.ReadDir(x.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	} else if err != nil {
+		return nil, nil, err
+	}
+	for _, de := range ents {
+		if filepath.Ext(de.Name()) != ".json" {
+			continue
+		}
+		p := filepath.Join(x.Dir, de.Name())
+		var ce Entry
+		if b, err := os.ReadFile(p); err == nil {
+			json.Unmarshal(b, &ce)
+		}
+		entries = append(entries, ce)
+		paths = append(paths, p)
+	}
+	return entries, paths, nil
+}
+
+// PruneMissing drops the entries whose image is not among imgs; the engine's GC calls it when it
+// collects snapshots (rmi, image prune), so the index does not grow with dead entries.
+func (x Index) PruneMissing(imgs []image.Image) {
+	entries, paths, err := x.Entries()
+	if err != nil || len(entries) == 0 {
+		return
+	}
+	present := map[digest.Digest]bool{}
+	for _, i := range imgs {
+		present[i.ID] = true
+	}
+	for i, ce := range entries {
+		if !present[ce.Image] {
+			os.Remove(paths[i])
+		}
+	}
+}
