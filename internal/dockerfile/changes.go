@@ -28,7 +28,7 @@ func ApplyChanges(c *image.ContainerConfig, changes []string) error {
 			if err != nil {
 				return errdefs.Invalidf("--change %q: %v", ch, err)
 			}
-			if err := applyChange(c, cmd); err != nil {
+			if err := applyChange(c, cmd, n.Value); err != nil {
 				return errdefs.Invalidf("--change %q: %v", ch, err)
 			}
 		}
@@ -47,7 +47,8 @@ func shellForm(c *image.ContainerConfig, l instructions.ShellDependantCmdLine) [
 	return append(append([]string{}, sh...), strings.Join(l.CmdLine, " "))
 }
 
-func applyChange(c *image.ContainerConfig, cmd any) error {
+// applyChange applies one parsed instruction; keyword is its name as the parser read it.
+func applyChange(c *image.ContainerConfig, cmd any, keyword string) error {
 	switch x := cmd.(type) {
 	case *instructions.CmdCommand:
 		c.Cmd = shellForm(c, x.ShellDependantCmdLine)
@@ -90,14 +91,7 @@ func applyChange(c *image.ContainerConfig, cmd any) error {
 	case *instructions.OnbuildCommand:
 		c.OnBuild = append(c.OnBuild, x.Expression)
 	default:
-		return fmt.Errorf("%s is not supported here (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR)", strings.ToUpper(fmt.Sprint(nameOf(cmd))))
+		return fmt.Errorf("%s is not supported here (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR)", strings.ToUpper(keyword))
 	}
 	return nil
-}
-
-func nameOf(cmd any) string {
-	if n, ok := cmd.(interface{ Name() string }); ok {
-		return n.Name()
-	}
-	return fmt.Sprintf("%T", cmd)
 }

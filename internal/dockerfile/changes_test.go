@@ -35,8 +35,10 @@ func TestApplyChanges(t *testing.T) {
 
 func TestApplyChangesRefused(t *testing.T) {
 	for in, want := range map[string]string{
-		"RUN true":  `--change "RUN true": RUN is not supported here (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR)`,
-		"COPY a /b": `--change "COPY a /b": COPY is not supported here (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR)`,
+		"RUN true":    `--change "RUN true": RUN is not supported here (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR)`,
+		"COPY a /b":   `--change "COPY a /b": COPY is not supported here (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR)`,
+		"FROM alpine": `--change "FROM alpine": FROM is not supported here (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR)`,
+		"from alpine": `--change "from alpine": FROM is not supported here (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR)`,
 	} {
 		err := ApplyChanges(&image.ContainerConfig{}, []string{in})
 		if err == nil || err.Error() != want {
