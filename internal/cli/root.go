@@ -162,6 +162,7 @@ func newBareRoot(a *app) *cobra.Command {
 			if a.debug || os.Getenv("HAKO_DEBUG") != "" {
 				os.Setenv("HAKO_DEBUG", "1")
 				logrus.SetLevel(logrus.DebugLevel)
+				logrus.SetFormatter(engine.DebugLogFormat)
 				logrus.Debugf("hako %s: root %s, snapshotter %q", Version, a.root, a.snapshotter)
 			}
 		},

@@ -54,6 +54,7 @@ func MonitorMain(args []string, stderr io.Writer) int {
 	logrus.SetLevel(logrus.WarnLevel)
 	if debugTiming {
 		logrus.SetLevel(logrus.DebugLevel)
+		logrus.SetFormatter(DebugLogFormat)
 	}
 	if err := runMonitorMain(args); err != nil {
 		fmt.Fprintln(stderr, "Error:", err)

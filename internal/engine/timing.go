@@ -4,7 +4,14 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/sirupsen/logrus"
 )
+
+// DebugLogFormat is logrus's format with --debug or HAKO_DEBUG: microsecond wall-clock times, so
+// that libcontainer's lines (nsenter's stages, the init's sync messages, forwarded by the
+// parent as they arrive) line up with the phase lines below.
+var DebugLogFormat = &logrus.TextFormatter{FullTimestamp: true, TimestampFormat: "15:04:05.000000"}
 
 // debugTiming is HAKO_DEBUG: the start path then prints a timestamped line per phase to stderr
 // (the CLI's; a monitor started in debug mode inherits it), to see where a `run` spends its time.
