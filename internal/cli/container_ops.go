@@ -13,13 +13,13 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func diffCmd(a *app) *cobra.Command {
+func diffCmd(a *App) *cobra.Command {
 	return &cobra.Command{
 		Use:   "diff CONTAINER",
 		Short: "Inspect changes to files or directories on a container's filesystem",
-		Args:  exactArgs(1),
+		Args:  ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.engine()
+			e, err := a.Engine()
 			if err != nil {
 				return err
 			}
@@ -35,14 +35,14 @@ func diffCmd(a *app) *cobra.Command {
 	}
 }
 
-func restartCmd(a *app) *cobra.Command {
+func restartCmd(a *App) *cobra.Command {
 	var timeout int
 	cmd := &cobra.Command{
 		Use:   "restart [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Restart one or more containers",
-		Args:  minArgs(1),
+		Args:  MinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.engine()
+			e, err := a.Engine()
 			if err != nil {
 				return err
 			}
@@ -57,13 +57,13 @@ func restartCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-func pruneContainersCmd(a *app) *cobra.Command {
+func pruneContainersCmd(a *App) *cobra.Command {
 	var force bool
 	var filters []string
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove all stopped containers",
-		Args:  exactArgs(0),
+		Args:  ExactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var f engine.ContainerPruneFilters
 			for _, fl := range filters {
@@ -89,7 +89,7 @@ func pruneContainersCmd(a *app) *cobra.Command {
 			if !force && !confirm(a, "WARNING! This will remove all stopped containers.") {
 				return nil
 			}
-			e, err := a.engine()
+			e, err := a.Engine()
 			if err != nil {
 				return err
 			}
@@ -121,7 +121,7 @@ func psSize(ctx context.Context, e *engine.Engine, c *container.Container, measu
 		return "0B"
 	}
 	if virtual > 0 {
-		return fmt.Sprintf("%s (virtual %s)", humanSize(rw), humanSize(virtual))
+		return fmt.Sprintf("%s (virtual %s)", HumanSize(rw), HumanSize(virtual))
 	}
-	return humanSize(rw)
+	return HumanSize(rw)
 }

@@ -12,16 +12,16 @@ import (
 	"golang.org/x/term"
 )
 
-func execCmd(a *app) *cobra.Command {
+func execCmd(a *App) *cobra.Command {
 	var o engine.ExecOptions
 	var interactive, tty, detach bool
 	var env, envFile []string
 	cmd := &cobra.Command{
 		Use:   "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
 		Short: "Execute a command in a running container",
-		Args:  minArgs(2),
+		Args:  MinArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.engine()
+			e, err := a.Engine()
 			if err != nil {
 				return err
 			}

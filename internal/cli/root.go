@@ -31,8 +31,9 @@ func (e StatusError) Error() string {
 }
 func (e StatusError) Unwrap() error { return e.Err }
 
-// app is what every command shares: the global flags and the lazily opened engine.
-type app struct {
+// App is what every command shares: the global flags, the standard streams and the lazily
+// opened engine. Package buildcli's commands take it too.
+type App struct {
 	root        string
 	snapshotter string
 	debug       bool
@@ -42,7 +43,8 @@ type app struct {
 	stderr      io.Writer
 }
 
-func (a *app) engine() (*engine.Engine, error) {
+// Engine opens the store (once; Main closes it when the command returns).
+func (a *App) Engine() (*engine.Engine, error) {
 	if a.eng != nil {
 		return a.eng, nil
 	}
@@ -54,6 +56,15 @@ func (a *app) engine() (*engine.Engine, error) {
 	return e, nil
 }
 
+// Stdin is the command's standard input.
+func (a *App) Stdin() io.Reader { return a.stdin }
+
+// Stdout is the command's standard output.
+func (a *App) Stdout() io.Writer { return a.stdout }
+
+// Stderr is the command's standard error.
+func (a *App) Stderr() io.Writer { return a.stderr }
+
 // Main runs the hako command line with args and returns the process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	engine.Phase("cli: main")
@@ -62,7 +73,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		// hako's own monitor, when hako-monitor is not next to it: no command tree at all.
 		return engine.MonitorMain(args, stderr)
 	}
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	a := &App{stdin: stdin, stdout: stdout, stderr: stderr}
 	var root *cobra.Command
 	if mk := hotCommands[verb(args)]; mk != nil {
 		// run and exec are what a container workload calls over and over: they get a root
@@ -87,11 +98,11 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	var se StatusError
 	if errors.As(err, &se) {
 		if se.Err != nil {
-			fmt.Fprintln(stderr, "Error:", oneLine(se.Err))
+			fmt.Fprintln(stderr, "Error:", OneLine(se.Err))
 		}
 		return se.Status
 	}
-	fmt.Fprintln(stderr, "Error:", oneLine(err))
+	fmt.Fprintln(stderr, "Error:", OneLine(err))
 	if a.debug {
 		fmt.Fprintf(stderr, "DEBU error chain: %#v\n", err)
 	}
@@ -104,11 +115,12 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	return 125
 }
 
-func oneLine(err error) string { return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ") }
+// OneLine is err's message on one line, as Main prints it after "Error:".
+func OneLine(err error) string { return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ") }
 
 // hotCommands are the top-level commands that run without the rest of the tree.
-var hotCommands = map[string]func(*app) *cobra.Command{
-	"run":  func(a *app) *cobra.Command { return runCmd(a, false) },
+var hotCommands = map[string]func(*App) *cobra.Command{
+	"run":  func(a *App) *cobra.Command { return runCmd(a, false) },
 	"exec": execCmd,
 }
 
@@ -135,19 +147,20 @@ func isMonitor(args []string) bool {
 	return len(args) > 4 && args[0] == "--root" && args[2] == "--snapshotter" && args[4] == "__monitor"
 }
 
-func newRoot(a *app) *cobra.Command {
+func newRoot(a *App) *cobra.Command {
 	root := newBareRoot(a)
 	root.AddCommand(versionCmd(a))
 	addImageCommands(a, root)
 	addContainerCommands(a, root)
 	addVolumeCommands(a, root)
-	addLintCommands(a, root) // after addImageCommands: it adds `image check`
-	addBuildCommands(a, root)
+	if ext.AddCommands != nil {
+		ext.AddCommands(a, root) // after addImageCommands: buildcli adds `image check`
+	}
 	return root
 }
 
 // newBareRoot is the root command with its global flags and no subcommand.
-func newBareRoot(a *app) *cobra.Command {
+func newBareRoot(a *App) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "hako [OPTIONS] COMMAND",
 		Short:         "A daemonless container engine: build, store and run OCI images the Docker way",
@@ -181,7 +194,7 @@ func newBareRoot(a *app) *cobra.Command {
 	return root
 }
 
-func versionCmd(a *app) *cobra.Command {
+func versionCmd(a *App) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Show the hako version information",
@@ -193,8 +206,11 @@ func versionCmd(a *app) *cobra.Command {
 	}
 }
 
-// exactArgs, minArgs: Docker's wording for argument count errors, exit 125.
-func exactArgs(n int) cobra.PositionalArgs {
+// ExactArgs, MinArgs and rangeArgs check the argument count with Docker's wording; their
+// errors exit 125.
+
+// ExactArgs accepts exactly n arguments.
+func ExactArgs(n int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {
 			return StatusError{Status: 125, Err: fmt.Errorf("%q requires exactly %d argument(s).\nSee '%s --help'", cmd.CommandPath(), n, cmd.CommandPath())}
@@ -203,7 +219,8 @@ func exactArgs(n int) cobra.PositionalArgs {
 	}
 }
 
-func minArgs(n int) cobra.PositionalArgs {
+// MinArgs accepts n arguments or more.
+func MinArgs(n int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) < n {
 			return StatusError{Status: 125, Err: fmt.Errorf("%q requires at least %d argument(s).\nSee '%s --help'", cmd.CommandPath(), n, cmd.CommandPath())}

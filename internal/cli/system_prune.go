@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 
-	"github.com/hako-dev/hako/internal/builder"
 	"github.com/hako-dev/hako/internal/engine"
 	"github.com/spf13/cobra"
 )
@@ -11,13 +10,18 @@ import (
 // systemPruneCmd is `system prune`: stopped containers, dangling (with -a: unused) images, build
 // cache, and with --volumes unused anonymous volumes, in that order so that each step frees
 // what the one before released.
-func systemPruneCmd(a *app) *cobra.Command {
+func systemPruneCmd(a *App) *cobra.Command {
 	var all, force, volumes bool
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove unused data",
-		Args:  exactArgs(0),
+		Args:  ExactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if ext.PruneBuildCache == nil {
+				// Leaving the build cache out would reclaim less than the command promises
+				// and prints: refuse before anything is removed.
+				return errNeedsFullBinary("system prune", "builder to prune the build cache")
+			}
 			if !force {
 				warn := "WARNING! This will remove:\n  - all stopped containers\n"
 				if volumes {
@@ -32,7 +36,7 @@ func systemPruneCmd(a *app) *cobra.Command {
 					return nil
 				}
 			}
-			e, err := a.engine()
+			e, err := a.Engine()
 			if err != nil {
 				return err
 			}
@@ -58,13 +62,13 @@ func systemPruneCmd(a *app) *cobra.Command {
 			}
 			total += n
 			printList(a, "Deleted Images:", deleted)
-			res, err := builder.New(e).PruneCache(ctx, builder.PruneOptions{All: all})
+			cacheIDs, n, err := ext.PruneBuildCache(ctx, e, all)
 			if err != nil {
 				return err
 			}
-			total += res.Bytes
-			printList(a, "Deleted build cache objects:", res.Images)
-			fmt.Fprintf(a.stdout, "Total reclaimed space: %s\n", humanSize(total))
+			total += n
+			printList(a, "Deleted build cache objects:", cacheIDs)
+			fmt.Fprintf(a.stdout, "Total reclaimed space: %s\n", HumanSize(total))
 			return nil
 		},
 	}
@@ -74,7 +78,7 @@ func systemPruneCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-func printList(a *app, title string, items []string) {
+func printList(a *App, title string, items []string) {
 	if len(items) == 0 {
 		return
 	}
