@@ -12,7 +12,6 @@ import (
 	"syscall"
 
 	"github.com/hako-dev/hako/internal/cli"
-	"github.com/hako-dev/hako/internal/cli/buildcli"
 	"github.com/hako-dev/hako/internal/runtime"
 )
 
@@ -22,7 +21,6 @@ func main() {
 	if runtime.Init() {
 		return
 	}
-	buildcli.Register() // build, builder, lint, image check; commit/import --change; system prune's build cache
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := cli.Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()

@@ -12,7 +12,7 @@ import (
 )
 
 // checkAttachable refuses, before anything is created, a foreground run that cannot attach.
-func checkAttachable(a *App, interactive, tty bool) error {
+func checkAttachable(a *app, interactive, tty bool) error {
 	if fileOf(a.stdout) == nil || fileOf(a.stderr) == nil {
 		return errdefs.Invalidf("run in the foreground needs file descriptors for stdout and stderr")
 	}
@@ -30,7 +30,7 @@ func checkAttachable(a *App, interactive, tty bool) error {
 // -t container the terminal's size, a resize feed on SIGWINCH, and the terminal in raw mode while
 // the container runs. done undoes all of it (restores the terminal); call it once the container
 // has ended.
-func attachStdio(a *App, interactive, tty bool) (at *engine.Attach, done func(), err error) {
+func attachStdio(a *app, interactive, tty bool) (at *engine.Attach, done func(), err error) {
 	if err := checkAttachable(a, interactive, tty); err != nil {
 		return nil, nil, err
 	}

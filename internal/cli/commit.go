@@ -6,13 +6,14 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/hako-dev/hako/internal/dockerfile"
 	"github.com/hako-dev/hako/internal/engine"
 	"github.com/hako-dev/hako/internal/errdefs"
 	"github.com/hako-dev/hako/internal/image"
 	"github.com/spf13/cobra"
 )
 
-func commitCmd(a *App) *cobra.Command {
+func commitCmd(a *app) *cobra.Command {
 	var o engine.CommitOptions
 	var changes []string
 	cmd := &cobra.Command{
@@ -20,17 +21,14 @@ func commitCmd(a *App) *cobra.Command {
 		Short: "Create a new image from a container's changes",
 		Args:  rangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var err error
-			if o.Changes, err = configChanges("commit", changes); err != nil {
-				return err
-			}
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
 			if len(args) == 2 {
 				o.Ref = args[1]
 			}
+			o.Changes = configChanges(changes)
 			id, err := e.Commit(cmd.Context(), args[0], o)
 			if err != nil {
 				return err
@@ -48,28 +46,20 @@ func commitCmd(a *App) *cobra.Command {
 }
 
 // configChanges is commit's and import's --change: the engine applies it to the new image's
-// config, and the registered Extension.ApplyChanges parses the Dockerfile instructions then
-// (package dockerfile, which neither the engine nor this package links). Without the hook
-// (hako-monitor) a --change is refused, and without --change nothing is applied.
-func configChanges(verb string, changes []string) (func(*image.ContainerConfig) error, error) {
-	apply := ext.ApplyChanges
-	if apply == nil {
-		if len(changes) > 0 {
-			return nil, errNeedsFullBinary(verb+" --change", "Dockerfile parser")
-		}
-		return nil, nil
-	}
-	return func(c *image.ContainerConfig) error { return apply(c, changes) }, nil
+// config, and it parses the Dockerfile instructions then (package dockerfile, which the engine
+// does not link).
+func configChanges(changes []string) func(*image.ContainerConfig) error {
+	return func(c *image.ContainerConfig) error { return dockerfile.ApplyChanges(c, changes) }
 }
 
-func exportCmd(a *App) *cobra.Command {
+func exportCmd(a *app) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:   "export [OPTIONS] CONTAINER",
 		Short: "Export a container's filesystem as a tar archive",
-		Args:  ExactArgs(1),
+		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}

@@ -14,7 +14,7 @@ func init() {
 
 // inspectContainerOrImage finds ref as a container first, then as an image, like
 // `docker inspect`; --type limits it to one kind.
-func inspectContainerOrImage(cmd *cobra.Command, a *App, e *engine.Engine, ref, typ string) (any, error) {
+func inspectContainerOrImage(cmd *cobra.Command, a *app, e *engine.Engine, ref, typ string) (any, error) {
 	size := false
 	if f := cmd.Flags().Lookup("size"); f != nil {
 		size = f.Value.String() == "true"
@@ -46,7 +46,7 @@ func inspectContainerOrImage(cmd *cobra.Command, a *App, e *engine.Engine, ref, 
 }
 
 // inspectContainerCmd is `container inspect`: `inspect` limited to containers.
-func inspectContainerCmd(a *App) *cobra.Command {
+func inspectContainerCmd(a *app) *cobra.Command {
 	cmd := inspectImageCmd(a, "inspect")
 	cmd.Use = "inspect [OPTIONS] CONTAINER [CONTAINER...]"
 	cmd.Short = "Display detailed information on one or more containers"

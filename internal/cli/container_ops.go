@@ -13,13 +13,13 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func diffCmd(a *App) *cobra.Command {
+func diffCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "diff CONTAINER",
 		Short: "Inspect changes to files or directories on a container's filesystem",
-		Args:  ExactArgs(1),
+		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
@@ -35,14 +35,14 @@ func diffCmd(a *App) *cobra.Command {
 	}
 }
 
-func restartCmd(a *App) *cobra.Command {
+func restartCmd(a *app) *cobra.Command {
 	var timeout int
 	cmd := &cobra.Command{
 		Use:   "restart [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Restart one or more containers",
-		Args:  MinArgs(1),
+		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
@@ -57,13 +57,13 @@ func restartCmd(a *App) *cobra.Command {
 	return cmd
 }
 
-func pruneContainersCmd(a *App) *cobra.Command {
+func pruneContainersCmd(a *app) *cobra.Command {
 	var force bool
 	var filters []string
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove all stopped containers",
-		Args:  ExactArgs(0),
+		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var f engine.ContainerPruneFilters
 			for _, fl := range filters {
@@ -89,7 +89,7 @@ func pruneContainersCmd(a *App) *cobra.Command {
 			if !force && !confirm(a, "WARNING! This will remove all stopped containers.") {
 				return nil
 			}
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
@@ -121,7 +121,7 @@ func psSize(ctx context.Context, e *engine.Engine, c *container.Container, measu
 		return "0B"
 	}
 	if virtual > 0 {
-		return fmt.Sprintf("%s (virtual %s)", HumanSize(rw), HumanSize(virtual))
+		return fmt.Sprintf("%s (virtual %s)", humanSize(rw), humanSize(virtual))
 	}
-	return HumanSize(rw)
+	return humanSize(rw)
 }

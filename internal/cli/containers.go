@@ -24,7 +24,7 @@ import (
 	"github.com/spf13/pflag"
 )
 
-func addContainerCommands(a *App, root *cobra.Command) {
+func addContainerCommands(a *app, root *cobra.Command) {
 	ctr := &cobra.Command{Use: "container", Short: "Manage containers"}
 	ctr.AddCommand(runCmd(a, false), runCmd(a, true), startCmd(a), stopCmd(a), killCmd(a), rmCmd(a), psCmd(a, "ls"), psCmd(a, "list"), waitCmd(a), logsCmd(a))
 	root.AddCommand(ctr, runCmd(a, false), runCmd(a, true), startCmd(a), stopCmd(a), killCmd(a), rmCmd(a), psCmd(a, "ps"), waitCmd(a), logsCmd(a))
@@ -300,7 +300,7 @@ func readEnvFile(p string) ([]string, error) {
 	return out, sc.Err()
 }
 
-func runCmd(a *App, create bool) *cobra.Command {
+func runCmd(a *app, create bool) *cobra.Command {
 	f := &runFlags{}
 	use := "run [OPTIONS] IMAGE [COMMAND] [ARG...]"
 	short := "Create and run a new container from an image"
@@ -311,9 +311,9 @@ func runCmd(a *App, create bool) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
-		Args:  MinArgs(1),
+		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
@@ -396,14 +396,14 @@ func fileOf(v any) *os.File {
 	return f
 }
 
-func startCmd(a *App) *cobra.Command {
+func startCmd(a *app) *cobra.Command {
 	var attach, interactive bool
 	cmd := &cobra.Command{
 		Use:   "start [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Start one or more stopped containers",
-		Args:  MinArgs(1),
+		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
@@ -451,7 +451,7 @@ func startCmd(a *App) *cobra.Command {
 }
 
 // eachContainer runs fn for every argument, printing the argument on success like Docker.
-func eachContainer(a *App, args []string, fn func(ref string) error) error {
+func eachContainer(a *app, args []string, fn func(ref string) error) error {
 	var errs []string
 	for _, ref := range args {
 		if err := fn(ref); err != nil {
@@ -466,15 +466,15 @@ func eachContainer(a *App, args []string, fn func(ref string) error) error {
 	return nil
 }
 
-func stopCmd(a *App) *cobra.Command {
+func stopCmd(a *app) *cobra.Command {
 	var timeout int
 	var signal string
 	cmd := &cobra.Command{
 		Use:   "stop [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Stop one or more running containers",
-		Args:  MinArgs(1),
+		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
@@ -490,14 +490,14 @@ func stopCmd(a *App) *cobra.Command {
 	return cmd
 }
 
-func killCmd(a *App) *cobra.Command {
+func killCmd(a *app) *cobra.Command {
 	var signal string
 	cmd := &cobra.Command{
 		Use:   "kill [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Kill one or more running containers",
-		Args:  MinArgs(1),
+		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
@@ -508,14 +508,14 @@ func killCmd(a *App) *cobra.Command {
 	return cmd
 }
 
-func rmCmd(a *App) *cobra.Command {
+func rmCmd(a *app) *cobra.Command {
 	var force, volumes bool
 	cmd := &cobra.Command{
 		Use:   "rm [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Remove one or more containers",
-		Args:  MinArgs(1),
+		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
@@ -530,13 +530,13 @@ func rmCmd(a *App) *cobra.Command {
 	return cmd
 }
 
-func waitCmd(a *App) *cobra.Command {
+func waitCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "wait CONTAINER [CONTAINER...]",
 		Short: "Block until one or more containers stop, then print their exit codes",
-		Args:  MinArgs(1),
+		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
@@ -559,7 +559,7 @@ type psRow struct {
 var psHeaders = headerRow{"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT", "RunningFor": "CREATED",
 	"Ports": "PORTS", "State": "STATE", "Status": "STATUS", "Size": "SIZE", "Names": "NAMES", "Labels": "LABELS", "Mounts": "MOUNTS", "Networks": "NETWORKS"}
 
-func psCmd(a *App, use string) *cobra.Command {
+func psCmd(a *app, use string) *cobra.Command {
 	var all, quiet, latest, size, noTrunc bool
 	var last int
 	var filters []string
@@ -567,9 +567,9 @@ func psCmd(a *App, use string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   use + " [OPTIONS]",
 		Short: "List containers",
-		Args:  ExactArgs(0),
+		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}

@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func cpCmd(a *App) *cobra.Command {
+func cpCmd(a *app) *cobra.Command {
 	var o engine.CopyOptions
 	var quiet bool
 	cmd := &cobra.Command{
@@ -17,7 +17,7 @@ func cpCmd(a *App) *cobra.Command {
 		Long: "Copy files/folders between a container and the local filesystem.\n\n" +
 			"Use '-' as the source to read a tar archive from stdin and extract it to a directory destination in a container.\n" +
 			"Use '-' as the destination to stream a tar archive of a container source to stdout.",
-		Args: ExactArgs(2),
+		Args: exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			srcCtr, src := splitCpArg(args[0])
 			dstCtr, dst := splitCpArg(args[1])
@@ -29,7 +29,7 @@ func cpCmd(a *App) *cobra.Command {
 			case src == "" || dst == "":
 				return errdefs.Invalidf("source and destination paths must not be empty")
 			}
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}

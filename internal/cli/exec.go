@@ -12,16 +12,16 @@ import (
 	"golang.org/x/term"
 )
 
-func execCmd(a *App) *cobra.Command {
+func execCmd(a *app) *cobra.Command {
 	var o engine.ExecOptions
 	var interactive, tty, detach bool
 	var env, envFile []string
 	cmd := &cobra.Command{
 		Use:   "exec [OPTIONS] CONTAINER COMMAND [ARG...]",
 		Short: "Execute a command in a running container",
-		Args:  MinArgs(2),
+		Args:  minArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}

@@ -115,8 +115,7 @@ func (t table) write(rows []any) error {
 // headerRow makes the header line: every field the template names renders as its column title.
 type headerRow map[string]string
 
-// HumanSize is a size as Docker prints it: 3 significant digits, decimal units (2.35MB).
-func HumanSize(n int64) string { return units.HumanSizeWithPrecision(float64(n), 3) }
+func humanSize(n int64) string { return units.HumanSizeWithPrecision(float64(n), 3) }
 
 func since(t time.Time) string {
 	if t.IsZero() {

@@ -18,7 +18,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func addImageCommands(a *App, root *cobra.Command) {
+func addImageCommands(a *app, root *cobra.Command) {
 	imageCmd := &cobra.Command{Use: "image", Short: "Manage images"}
 	imageCmd.AddCommand(imagesCmd(a, "ls"), imagesCmd(a, "list"), importCmd(a), saveCmd(a), loadCmd(a), tagCmd(a), rmiCmd(a, "rm"),
 		historyCmd(a), inspectImageCmd(a, "inspect"), pruneImagesCmd(a))
@@ -36,7 +36,7 @@ type imageRow struct {
 var imageHeaders = headerRow{"ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST", "CreatedSince": "CREATED",
 	"CreatedAt": "CREATED AT", "Size": "SIZE", "VirtualSize": "VIRTUAL SIZE", "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE", "Containers": "CONTAINERS"}
 
-func imagesCmd(a *App, use string) *cobra.Command {
+func imagesCmd(a *app, use string) *cobra.Command {
 	var all, quiet, digests, noTrunc bool
 	var filters []string
 	var format string
@@ -45,7 +45,7 @@ func imagesCmd(a *App, use string) *cobra.Command {
 		Short: "List images",
 		Args:  rangeArgs(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
@@ -75,7 +75,7 @@ func imagesCmd(a *App, use string) *cobra.Command {
 					continue
 				}
 				r := imageRow{ID: id, Repository: "<none>", Tag: "<none>", Digest: "<none>", CreatedSince: since(s.Created),
-					CreatedAt: s.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), Size: HumanSize(s.Size), VirtualSize: HumanSize(s.Size),
+					CreatedAt: s.Created.Local().Format("2006-01-02 15:04:05 -0700 MST"), Size: humanSize(s.Size), VirtualSize: humanSize(s.Size),
 					SharedSize: "N/A", UniqueSize: "N/A", Containers: "N/A"}
 				if s.Name.Name != "" {
 					r.Repository = reference.FamiliarName(s.Name.Name)
@@ -106,7 +106,7 @@ func imagesCmd(a *App, use string) *cobra.Command {
 	return cmd
 }
 
-func importCmd(a *App) *cobra.Command {
+func importCmd(a *app) *cobra.Command {
 	var changes []string
 	var message, platform string
 	cmd := &cobra.Command{
@@ -117,15 +117,11 @@ func importCmd(a *App) *cobra.Command {
 			if platform != "" && platform != "linux/"+hostArch() && platform != "linux" {
 				return errdefs.Invalidf("--platform %s: only this host's platform linux/%s is supported", platform, hostArch())
 			}
-			apply, err := configChanges("import", changes)
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
-			e, err := a.Engine()
-			if err != nil {
-				return err
-			}
-			opts := engine.ImportOptions{Source: args[0], Changes: apply, Message: message}
+			opts := engine.ImportOptions{Source: args[0], Changes: configChanges(changes), Message: message}
 			if len(args) == 2 {
 				opts.Ref = args[1]
 			}
@@ -159,14 +155,14 @@ func unwrapPath(err error) error {
 	return err
 }
 
-func saveCmd(a *App) *cobra.Command {
+func saveCmd(a *app) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:   "save [OPTIONS] IMAGE [IMAGE...]",
 		Short: "Save one or more images to a tar archive (streamed to STDOUT by default)",
-		Args:  MinArgs(1),
+		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
@@ -209,15 +205,15 @@ func saveCmd(a *App) *cobra.Command {
 	return cmd
 }
 
-func loadCmd(a *App) *cobra.Command {
+func loadCmd(a *app) *cobra.Command {
 	var input string
 	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "load [OPTIONS]",
 		Short: "Load an image from a tar archive or STDIN",
-		Args:  ExactArgs(0),
+		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
@@ -253,13 +249,13 @@ func loadCmd(a *App) *cobra.Command {
 	return cmd
 }
 
-func tagCmd(a *App) *cobra.Command {
+func tagCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "tag SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
 		Short: "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
-		Args:  ExactArgs(2),
+		Args:  exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
@@ -268,14 +264,14 @@ func tagCmd(a *App) *cobra.Command {
 	}
 }
 
-func rmiCmd(a *App, use string) *cobra.Command {
+func rmiCmd(a *app, use string) *cobra.Command {
 	var force, noPrune bool
 	cmd := &cobra.Command{
 		Use:   use + " [OPTIONS] IMAGE [IMAGE...]",
 		Short: "Remove one or more images",
-		Args:  MinArgs(1),
+		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
@@ -302,15 +298,15 @@ type historyRow struct {
 
 var historyHeaders = headerRow{"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"}
 
-func historyCmd(a *App) *cobra.Command {
+func historyCmd(a *app) *cobra.Command {
 	var human, noTrunc, quiet bool
 	var format string
 	cmd := &cobra.Command{
 		Use:   "history [OPTIONS] IMAGE",
 		Short: "Show the history of an image",
-		Args:  ExactArgs(1),
+		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
@@ -332,7 +328,7 @@ func historyCmd(a *App) *cobra.Command {
 				if human {
 					r.CreatedSince = since(h.Created)
 					r.CreatedAt = h.Created.Local().Format(time.RFC3339)
-					r.Size = HumanSize(h.Size)
+					r.Size = humanSize(h.Size)
 				} else {
 					r.CreatedSince = h.Created.Local().Format(time.RFC3339)
 					r.CreatedAt = r.CreatedSince
@@ -366,14 +362,14 @@ func ellipsis(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-func inspectImageCmd(a *App, use string) *cobra.Command {
+func inspectImageCmd(a *app, use string) *cobra.Command {
 	var format, typ string
 	cmd := &cobra.Command{
 		Use:   use + " [OPTIONS] NAME|ID [NAME|ID...]",
 		Short: "Return low-level information on images",
-		Args:  MinArgs(1),
+		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
@@ -423,20 +419,20 @@ func inspectImageCmd(a *App, use string) *cobra.Command {
 }
 
 // inspectAny finds ref as a container first, then as an image, like `docker inspect`.
-var inspectAny = func(cmd *cobra.Command, a *App, e *engine.Engine, ref, typ string) (any, error) {
+var inspectAny = func(cmd *cobra.Command, a *app, e *engine.Engine, ref, typ string) (any, error) {
 	if typ != "" && typ != "image" {
 		return nil, errdefs.NotFoundf("No such object: %s", ref)
 	}
 	return e.InspectImage(cmd.Context(), ref)
 }
 
-func pruneImagesCmd(a *App) *cobra.Command {
+func pruneImagesCmd(a *app) *cobra.Command {
 	var all, force bool
 	var filters []string
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove unused images",
-		Args:  ExactArgs(0),
+		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(filters) > 0 {
 				return errdefs.NotImplemented(fmt.Errorf("image prune --filter is not implemented yet"))
@@ -450,7 +446,7 @@ func pruneImagesCmd(a *App) *cobra.Command {
 					return nil
 				}
 			}
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
@@ -465,7 +461,7 @@ func pruneImagesCmd(a *App) *cobra.Command {
 				}
 				fmt.Fprintln(a.stdout)
 			}
-			fmt.Fprintf(a.stdout, "Total reclaimed space: %s\n", HumanSize(freed))
+			fmt.Fprintf(a.stdout, "Total reclaimed space: %s\n", humanSize(freed))
 			return nil
 		},
 	}
@@ -475,25 +471,25 @@ func pruneImagesCmd(a *App) *cobra.Command {
 	return cmd
 }
 
-func confirm(a *App, warn string) bool {
+func confirm(a *app, warn string) bool {
 	fmt.Fprintf(a.stdout, "%s\nAre you sure you want to continue? [y/N] ", warn)
 	line, _ := bufio.NewReader(a.stdin).ReadString('\n')
 	line = strings.TrimSpace(strings.ToLower(line))
 	return line == "y" || line == "yes"
 }
 
-func dfCmd(a *App) *cobra.Command {
+func dfCmd(a *app) *cobra.Command {
 	var format string
 	var verbose bool
 	cmd := &cobra.Command{
 		Use:   "df [OPTIONS]",
 		Short: "Show hako disk usage",
-		Args:  ExactArgs(0),
+		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if verbose {
 				return errdefs.NotImplemented(fmt.Errorf("system df -v is not implemented yet: use images, ps -s and volume ls"))
 			}
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
@@ -503,16 +499,16 @@ func dfCmd(a *App) *cobra.Command {
 			}
 			pct := func(r, t int64) string {
 				if t == 0 {
-					return HumanSize(r)
+					return humanSize(r)
 				}
-				return fmt.Sprintf("%s (%d%%)", HumanSize(r), r*100/t)
+				return fmt.Sprintf("%s (%d%%)", humanSize(r), r*100/t)
 			}
 			type row struct{ Type, TotalCount, Active, Size, Reclaimable string }
 			rows := []any{
-				row{"Images", strconv.Itoa(du.Images), strconv.Itoa(du.ActiveImages), HumanSize(du.ImagesSize), pct(du.ReclaimableImages, du.ImagesSize)},
-				row{"Containers", strconv.Itoa(du.Containers), strconv.Itoa(du.ActiveContainers), HumanSize(du.ContainersSize), HumanSize(du.ContainersSize)},
-				row{"Local Volumes", strconv.Itoa(du.Volumes), "0", HumanSize(du.VolumesSize), HumanSize(du.VolumesSize)},
-				row{"Build Cache", strconv.Itoa(du.BuildCache), "0", HumanSize(du.BuildCacheSize), HumanSize(du.BuildCacheSize)},
+				row{"Images", strconv.Itoa(du.Images), strconv.Itoa(du.ActiveImages), humanSize(du.ImagesSize), pct(du.ReclaimableImages, du.ImagesSize)},
+				row{"Containers", strconv.Itoa(du.Containers), strconv.Itoa(du.ActiveContainers), humanSize(du.ContainersSize), humanSize(du.ContainersSize)},
+				row{"Local Volumes", strconv.Itoa(du.Volumes), "0", humanSize(du.VolumesSize), humanSize(du.VolumesSize)},
+				row{"Build Cache", strconv.Itoa(du.BuildCache), "0", humanSize(du.BuildCacheSize), humanSize(du.BuildCacheSize)},
 			}
 			return table{w: a.stdout, format: format, headers: headerRow{"Type": "TYPE", "TotalCount": "TOTAL", "Active": "ACTIVE", "Size": "SIZE", "Reclaimable": "RECLAIMABLE"},
 				defaults: "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}"}.write(rows)

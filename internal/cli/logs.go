@@ -11,15 +11,15 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func logsCmd(a *App) *cobra.Command {
+func logsCmd(a *app) *cobra.Command {
 	var follow, timestamps, details bool
 	var tail, sinceS, untilS string
 	cmd := &cobra.Command{
 		Use:   "logs [OPTIONS] CONTAINER",
 		Short: "Fetch the logs of a container",
-		Args:  ExactArgs(1),
+		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}

@@ -4,7 +4,7 @@ import "github.com/spf13/cobra"
 
 // addOpsCommands registers the verbs that work with running containers: exec, cp, commit,
 // export, top, stats, pause, unpause, rename, update, and the boot-time start.
-func addOpsCommands(a *App, root *cobra.Command) {
+func addOpsCommands(a *app, root *cobra.Command) {
 	var ctr *cobra.Command
 	for _, c := range root.Commands() {
 		switch c.Name() {
@@ -14,8 +14,8 @@ func addOpsCommands(a *App, root *cobra.Command) {
 			c.AddCommand(bootCmd(a))
 		}
 	}
-	for _, mk := range []func(*App) *cobra.Command{execCmd, cpCmd, commitCmd, exportCmd,
-		func(a *App) *cobra.Command { return pauseCmd(a, true) }, func(a *App) *cobra.Command { return pauseCmd(a, false) },
+	for _, mk := range []func(*app) *cobra.Command{execCmd, cpCmd, commitCmd, exportCmd,
+		func(a *app) *cobra.Command { return pauseCmd(a, true) }, func(a *app) *cobra.Command { return pauseCmd(a, false) },
 		topCmd, statsCmd, renameCmd, updateCmd} {
 		root.AddCommand(mk(a))
 		if ctr != nil {

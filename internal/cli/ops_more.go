@@ -15,13 +15,13 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func topCmd(a *App) *cobra.Command {
+func topCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "top CONTAINER [ps OPTIONS]",
 		Short: "Display the running processes of a container",
-		Args:  MinArgs(1),
+		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
@@ -48,14 +48,14 @@ type statsRow struct {
 var statsHeaders = headerRow{"Container": "CONTAINER", "ID": "CONTAINER ID", "Name": "NAME", "CPUPerc": "CPU %", "MemUsage": "MEM USAGE / LIMIT",
 	"MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O", "PIDs": "PIDS"}
 
-func statsCmd(a *App) *cobra.Command {
+func statsCmd(a *app) *cobra.Command {
 	var noStream, noTrunc, all bool
 	var format string
 	cmd := &cobra.Command{
 		Use:   "stats [OPTIONS] [CONTAINER...]",
 		Short: "Display a live stream of container(s) resource usage statistics",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
@@ -110,13 +110,13 @@ func statsCmd(a *App) *cobra.Command {
 	return cmd
 }
 
-func renameCmd(a *App) *cobra.Command {
+func renameCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "rename CONTAINER NEW_NAME",
 		Short: "Rename a container",
-		Args:  ExactArgs(2),
+		Args:  exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
@@ -125,14 +125,14 @@ func renameCmd(a *App) *cobra.Command {
 	}
 }
 
-func updateCmd(a *App) *cobra.Command {
+func updateCmd(a *app) *cobra.Command {
 	var memory, restart string
 	var cpus float64
 	var pids int64
 	cmd := &cobra.Command{
 		Use:   "update [OPTIONS] CONTAINER [CONTAINER...]",
 		Short: "Update configuration of one or more containers",
-		Args:  MinArgs(1),
+		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var o engine.UpdateOptions
 			fl := cmd.Flags()
@@ -163,7 +163,7 @@ func updateCmd(a *App) *cobra.Command {
 			if o == (engine.UpdateOptions{}) {
 				return errdefs.Invalidf("you must provide one or more flags when using this command")
 			}
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
@@ -178,13 +178,13 @@ func updateCmd(a *App) *cobra.Command {
 	return cmd
 }
 
-func bootCmd(a *App) *cobra.Command {
+func bootCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "boot",
 		Short: "Start the containers whose restart policy is always, or unless-stopped and not stopped by the user (run at the machine's boot)",
-		Args:  ExactArgs(0),
+		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}

@@ -2,7 +2,7 @@ package cli
 
 import "github.com/spf13/cobra"
 
-func pauseCmd(a *App, pause bool) *cobra.Command {
+func pauseCmd(a *app, pause bool) *cobra.Command {
 	use, short := "pause CONTAINER [CONTAINER...]", "Pause all processes within one or more containers"
 	if !pause {
 		use, short = "unpause CONTAINER [CONTAINER...]", "Unpause all processes within one or more containers"
@@ -10,9 +10,9 @@ func pauseCmd(a *App, pause bool) *cobra.Command {
 	return &cobra.Command{
 		Use:   use,
 		Short: short,
-		Args:  MinArgs(1),
+		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}

@@ -31,9 +31,8 @@ func (e StatusError) Error() string {
 }
 func (e StatusError) Unwrap() error { return e.Err }
 
-// App is what every command shares: the global flags, the standard streams and the lazily
-// opened engine. Package buildcli's commands take it too.
-type App struct {
+// app is what every command shares: the global flags and the lazily opened engine.
+type app struct {
 	root        string
 	snapshotter string
 	debug       bool
@@ -43,8 +42,7 @@ type App struct {
 	stderr      io.Writer
 }
 
-// Engine opens the store (once; Main closes it when the command returns).
-func (a *App) Engine() (*engine.Engine, error) {
+func (a *app) engine() (*engine.Engine, error) {
 	if a.eng != nil {
 		return a.eng, nil
 	}
@@ -56,15 +54,6 @@ func (a *App) Engine() (*engine.Engine, error) {
 	return e, nil
 }
 
-// Stdin is the command's standard input.
-func (a *App) Stdin() io.Reader { return a.stdin }
-
-// Stdout is the command's standard output.
-func (a *App) Stdout() io.Writer { return a.stdout }
-
-// Stderr is the command's standard error.
-func (a *App) Stderr() io.Writer { return a.stderr }
-
 // Main runs the hako command line with args and returns the process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	engine.Phase("cli: main")
@@ -73,7 +62,7 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		// hako's own monitor, when hako-monitor is not next to it: no command tree at all.
 		return engine.MonitorMain(args, stderr)
 	}
-	a := &App{stdin: stdin, stdout: stdout, stderr: stderr}
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
 	var root *cobra.Command
 	if mk := hotCommands[verb(args)]; mk != nil {
 		// run and exec are what a container workload calls over and over: they get a root
@@ -98,11 +87,11 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	var se StatusError
 	if errors.As(err, &se) {
 		if se.Err != nil {
-			fmt.Fprintln(stderr, "Error:", OneLine(se.Err))
+			fmt.Fprintln(stderr, "Error:", oneLine(se.Err))
 		}
 		return se.Status
 	}
-	fmt.Fprintln(stderr, "Error:", OneLine(err))
+	fmt.Fprintln(stderr, "Error:", oneLine(err))
 	if a.debug {
 		fmt.Fprintf(stderr, "DEBU error chain: %#v\n", err)
 	}
@@ -115,12 +104,11 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	return 125
 }
 
-// OneLine is err's message on one line, as Main prints it after "Error:".
-func OneLine(err error) string { return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ") }
+func oneLine(err error) string { return strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ") }
 
 // hotCommands are the top-level commands that run without the rest of the tree.
-var hotCommands = map[string]func(*App) *cobra.Command{
-	"run":  func(a *App) *cobra.Command { return runCmd(a, false) },
+var hotCommands = map[string]func(*app) *cobra.Command{
+	"run":  func(a *app) *cobra.Command { return runCmd(a, false) },
 	"exec": execCmd,
 }
 
@@ -147,20 +135,19 @@ func isMonitor(args []string) bool {
 	return len(args) > 4 && args[0] == "--root" && args[2] == "--snapshotter" && args[4] == "__monitor"
 }
 
-func newRoot(a *App) *cobra.Command {
+func newRoot(a *app) *cobra.Command {
 	root := newBareRoot(a)
 	root.AddCommand(versionCmd(a))
 	addImageCommands(a, root)
 	addContainerCommands(a, root)
 	addVolumeCommands(a, root)
-	if ext.AddCommands != nil {
-		ext.AddCommands(a, root) // after addImageCommands: buildcli adds `image check`
-	}
+	addLintCommands(a, root) // after addImageCommands: it adds `image check`
+	addBuildCommands(a, root)
 	return root
 }
 
 // newBareRoot is the root command with its global flags and no subcommand.
-func newBareRoot(a *App) *cobra.Command {
+func newBareRoot(a *app) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "hako [OPTIONS] COMMAND",
 		Short:         "A daemonless container engine: build, store and run OCI images the Docker way",
@@ -194,7 +181,7 @@ func newBareRoot(a *App) *cobra.Command {
 	return root
 }
 
-func versionCmd(a *App) *cobra.Command {
+func versionCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Show the hako version information",
@@ -206,11 +193,8 @@ func versionCmd(a *App) *cobra.Command {
 	}
 }
 
-// ExactArgs, MinArgs and rangeArgs check the argument count with Docker's wording; their
-// errors exit 125.
-
-// ExactArgs accepts exactly n arguments.
-func ExactArgs(n int) cobra.PositionalArgs {
+// exactArgs, minArgs: Docker's wording for argument count errors, exit 125.
+func exactArgs(n int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {
 			return StatusError{Status: 125, Err: fmt.Errorf("%q requires exactly %d argument(s).\nSee '%s --help'", cmd.CommandPath(), n, cmd.CommandPath())}
@@ -219,8 +203,7 @@ func ExactArgs(n int) cobra.PositionalArgs {
 	}
 }
 
-// MinArgs accepts n arguments or more.
-func MinArgs(n int) cobra.PositionalArgs {
+func minArgs(n int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) < n {
 			return StatusError{Status: 125, Err: fmt.Errorf("%q requires at least %d argument(s).\nSee '%s --help'", cmd.CommandPath(), n, cmd.CommandPath())}

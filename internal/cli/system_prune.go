@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 
+	"github.com/hako-dev/hako/internal/builder"
 	"github.com/hako-dev/hako/internal/engine"
 	"github.com/spf13/cobra"
 )
@@ -10,18 +11,13 @@ import (
 // systemPruneCmd is `system prune`: stopped containers, dangling (with -a: unused) images, build
 // cache, and with --volumes unused anonymous volumes, in that order so that each step frees
 // what the one before released.
-func systemPruneCmd(a *App) *cobra.Command {
+func systemPruneCmd(a *app) *cobra.Command {
 	var all, force, volumes bool
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove unused data",
-		Args:  ExactArgs(0),
+		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if ext.PruneBuildCache == nil {
-				// Leaving the build cache out would reclaim less than the command promises
-				// and prints: refuse before anything is removed.
-				return errNeedsFullBinary("system prune", "builder to prune the build cache")
-			}
 			if !force {
 				warn := "WARNING! This will remove:\n  - all stopped containers\n"
 				if volumes {
@@ -36,7 +32,7 @@ func systemPruneCmd(a *App) *cobra.Command {
 					return nil
 				}
 			}
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
@@ -62,13 +58,13 @@ func systemPruneCmd(a *App) *cobra.Command {
 			}
 			total += n
 			printList(a, "Deleted Images:", deleted)
-			cacheIDs, n, err := ext.PruneBuildCache(ctx, e, all)
+			res, err := builder.New(e).PruneCache(ctx, builder.PruneOptions{All: all})
 			if err != nil {
 				return err
 			}
-			total += n
-			printList(a, "Deleted build cache objects:", cacheIDs)
-			fmt.Fprintf(a.stdout, "Total reclaimed space: %s\n", HumanSize(total))
+			total += res.Bytes
+			printList(a, "Deleted build cache objects:", res.Images)
+			fmt.Fprintf(a.stdout, "Total reclaimed space: %s\n", humanSize(total))
 			return nil
 		},
 	}
@@ -78,7 +74,7 @@ func systemPruneCmd(a *App) *cobra.Command {
 	return cmd
 }
 
-func printList(a *App, title string, items []string) {
+func printList(a *app, title string, items []string) {
 	if len(items) == 0 {
 		return
 	}

@@ -12,13 +12,13 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func addVolumeCommands(a *App, root *cobra.Command) {
+func addVolumeCommands(a *app, root *cobra.Command) {
 	v := &cobra.Command{Use: "volume", Short: "Manage volumes"}
 	v.AddCommand(volumeCreateCmd(a), volumeLsCmd(a, "ls"), volumeLsCmd(a, "list"), volumeInspectCmd(a), volumeRmCmd(a, "rm"), volumeRmCmd(a, "remove"), volumePruneCmd(a))
 	root.AddCommand(v)
 }
 
-func volumeCreateCmd(a *App) *cobra.Command {
+func volumeCreateCmd(a *app) *cobra.Command {
 	var labels, opts []string
 	var driver string
 	cmd := &cobra.Command{
@@ -32,7 +32,7 @@ func volumeCreateCmd(a *App) *cobra.Command {
 			if len(opts) > 0 {
 				return errdefs.NotImplemented(errors.New("volume create --opt is not supported: volumes are directories in the store"))
 			}
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
@@ -66,16 +66,16 @@ type volumeRow struct {
 var volumeHeaders = headerRow{"Name": "VOLUME NAME", "Driver": "DRIVER", "Scope": "SCOPE", "Mountpoint": "MOUNTPOINT",
 	"Labels": "LABELS", "Links": "LINKS", "Size": "SIZE", "CreatedAt": "CREATED AT"}
 
-func volumeLsCmd(a *App, use string) *cobra.Command {
+func volumeLsCmd(a *app, use string) *cobra.Command {
 	var quiet bool
 	var filters []string
 	var format string
 	cmd := &cobra.Command{
 		Use:   use + " [OPTIONS]",
 		Short: "List volumes",
-		Args:  ExactArgs(0),
+		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
@@ -115,14 +115,14 @@ func volumeLsCmd(a *App, use string) *cobra.Command {
 	return cmd
 }
 
-func volumeInspectCmd(a *App) *cobra.Command {
+func volumeInspectCmd(a *app) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
 		Use:   "inspect [OPTIONS] VOLUME [VOLUME...]",
 		Short: "Display detailed information on one or more volumes",
-		Args:  MinArgs(1),
+		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
@@ -162,14 +162,14 @@ func volumeInspectCmd(a *App) *cobra.Command {
 	return cmd
 }
 
-func volumeRmCmd(a *App, use string) *cobra.Command {
+func volumeRmCmd(a *app, use string) *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
 		Use:   use + " [OPTIONS] VOLUME [VOLUME...]",
 		Short: "Remove one or more volumes",
-		Args:  MinArgs(1),
+		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
@@ -180,12 +180,12 @@ func volumeRmCmd(a *App, use string) *cobra.Command {
 	return cmd
 }
 
-func volumePruneCmd(a *App) *cobra.Command {
+func volumePruneCmd(a *app) *cobra.Command {
 	var all, force bool
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove unused local volumes",
-		Args:  ExactArgs(0),
+		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !force {
 				warn := "WARNING! This will remove anonymous local volumes not used by at least one container."
@@ -196,7 +196,7 @@ func volumePruneCmd(a *App) *cobra.Command {
 					return nil
 				}
 			}
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
@@ -211,7 +211,7 @@ func volumePruneCmd(a *App) *cobra.Command {
 				}
 				fmt.Fprintln(a.stdout)
 			}
-			fmt.Fprintf(a.stdout, "Total reclaimed space: %s\n", HumanSize(size))
+			fmt.Fprintf(a.stdout, "Total reclaimed space: %s\n", humanSize(size))
 			return nil
 		},
 	}

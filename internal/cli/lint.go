@@ -1,4 +1,4 @@
-package buildcli
+package cli
 
 import (
 	"fmt"
@@ -11,15 +11,16 @@ import (
 	"text/tabwriter"
 
 	"github.com/hako-dev/hako/internal/builder"
-	"github.com/hako-dev/hako/internal/cli"
+	"github.com/hako-dev/hako/internal/engine"
 	"github.com/hako-dev/hako/internal/errdefs"
 	"github.com/hako-dev/hako/internal/lint"
+	"github.com/hako-dev/hako/internal/volume"
 	"github.com/spf13/cobra"
 )
 
 // addLintCommands registers `lint` and `image check`. lint is a pure library over files: it
 // needs no store, so `hako lint` calls it without opening the engine.
-func addLintCommands(a *cli.App, root *cobra.Command) {
+func addLintCommands(a *app, root *cobra.Command) {
 	root.AddCommand(lintCmd(a))
 	for _, c := range root.Commands() {
 		if c.Name() == "image" {
@@ -41,7 +42,7 @@ type lintFlags struct {
 	noContext bool
 }
 
-func lintCmd(a *cli.App) *cobra.Command {
+func lintCmd(a *app) *cobra.Command {
 	var o lintFlags
 	cmd := &cobra.Command{
 		Use:   "lint [OPTIONS] [FILE...|-]",
@@ -72,16 +73,16 @@ Dockerfile, then in the working directory).`,
 	return cmd
 }
 
-func runLint(a *cli.App, o lintFlags, args []string) error {
+func runLint(a *app, o lintFlags, args []string) error {
 	if o.list {
-		return listRules(a.Stdout())
+		return listRules(a.stdout)
 	}
 	if o.explain != "" {
 		r, ok := lint.Lookup(o.explain)
 		if !ok {
 			return errdefs.NotFoundf("no rule %q (hako lint --list shows them)", o.explain)
 		}
-		_, err := io.WriteString(a.Stdout(), r.Explain())
+		_, err := io.WriteString(a.stdout, r.Explain())
 		return err
 	}
 	if len(args) == 0 {
@@ -114,18 +115,18 @@ func runLint(a *cli.App, o lintFlags, args []string) error {
 		}
 		failed = failed || fails[i]
 	}
-	if err := lint.Write(a.Stdout(), o.format, results, cli.Version); err != nil {
+	if err := lint.Write(a.stdout, o.format, results, Version); err != nil {
 		return errdefs.InvalidArgument(err)
 	}
 	if failed {
-		return cli.StatusError{Status: 1}
+		return StatusError{Status: 1}
 	}
 	return nil
 }
 
 // lintFile checks one Dockerfile with the config found for it and says whether it fails the
 // threshold.
-func lintFile(a *cli.App, o lintFlags, file string) (*lint.Result, bool, error) {
+func lintFile(a *app, o lintFlags, file string) (*lint.Result, bool, error) {
 	src, dir, err := readDockerfile(a, file)
 	if err != nil {
 		return nil, false, err
@@ -168,9 +169,9 @@ func lintFile(a *cli.App, o lintFlags, file string) (*lint.Result, bool, error) 
 }
 
 // readDockerfile reads file (- is stdin) and returns its directory, the default context.
-func readDockerfile(a *cli.App, file string) ([]byte, string, error) {
+func readDockerfile(a *app, file string) ([]byte, string, error) {
 	if file == "-" {
-		b, err := io.ReadAll(a.Stdin())
+		b, err := io.ReadAll(a.stdin)
 		if err != nil {
 			return nil, "", fmt.Errorf("read Dockerfile from stdin: %w", err)
 		}
@@ -199,6 +200,32 @@ func listRules(w io.Writer) error {
 	return tw.Flush()
 }
 
+// addRunChecks gives run and create --strict; checkRun prints the run-time warnings (an engine
+// socket, /, /etc, /proc, /var/run of the host, --privileged) or, with --strict, refuses.
+func addRunChecks(cmd *cobra.Command) {
+	cmd.Flags().Bool("strict", false, "Refuse to run with an engine socket, a sensitive host path or --privileged instead of warning")
+}
+
+func checkRun(a *app, cmd *cobra.Command, o engine.CreateOptions) error {
+	rc := lint.RunConfig{Privileged: o.Config.Options.Privileged, StoreRoot: a.root}
+	for _, m := range o.Config.Mounts {
+		if m.Type == volume.TypeBind {
+			rc.Binds = append(rc.Binds, lint.Bind{Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
+		}
+	}
+	warnings := lint.RunWarnings(rc)
+	if len(warnings) == 0 {
+		return nil
+	}
+	if strict, _ := cmd.Flags().GetBool("strict"); strict {
+		return errdefs.InvalidArgument(fmt.Errorf("refusing to run (--strict): %s", strings.Join(warnings, "; ")))
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(a.stderr, "WARNING:", w)
+	}
+	return nil
+}
+
 // addBuildCheck gives build --check.
 func addBuildCheck(cmd *cobra.Command) {
 	cmd.Flags().Bool("check", false, "Run the lint rules on the Dockerfile and build nothing (exit 1 on an error-level finding)")
@@ -210,7 +237,7 @@ func addBuildCheck(cmd *cobra.Command) {
 // error-level findings, as docker build does, and fails only under `# check=error=true`.
 // A context from stdin (a tar) is not looked at; a Dockerfile that cannot be read is left
 // to the build to report.
-func buildCheck(a *cli.App, cmd *cobra.Command, opts builder.Options) (done bool, err error) {
+func buildCheck(a *app, cmd *cobra.Command, opts builder.Options) (done bool, err error) {
 	check, _ := cmd.Flags().GetBool("check")
 	src, path := opts.DockerfileContent, "-"
 	if src == nil {
@@ -236,11 +263,11 @@ func buildCheck(a *cli.App, cmd *cobra.Command, opts builder.Options) (done bool
 		return true, errdefs.InvalidArgument(err)
 	}
 	if check {
-		if err := lint.Write(a.Stdout(), "text", []*lint.Result{res}, cli.Version); err != nil {
+		if err := lint.Write(a.stdout, "text", []*lint.Result{res}, Version); err != nil {
 			return true, err
 		}
 		if res.Failed(lint.SeverityError) {
-			return true, cli.StatusError{Status: 1, Err: fmt.Errorf("lint: %d findings in %s", len(res.Findings), path)}
+			return true, StatusError{Status: 1, Err: fmt.Errorf("lint: %d findings in %s", len(res.Findings), path)}
 		}
 		return true, nil
 	}
@@ -253,12 +280,12 @@ func buildCheck(a *cli.App, cmd *cobra.Command, opts builder.Options) (done bool
 	if len(shown) == 0 {
 		return false, nil
 	}
-	fmt.Fprintf(a.Stderr(), "%d warnings found (hako lint %s shows every rule):\n", len(shown), path)
+	fmt.Fprintf(a.stderr, "%d warnings found (hako lint %s shows every rule):\n", len(shown), path)
 	for _, f := range shown {
-		fmt.Fprintf(a.Stderr(), " - %s: %s (line %d)\n", f.Rule, f.Message, f.Line)
+		fmt.Fprintf(a.stderr, " - %s: %s (line %d)\n", f.Rule, f.Message, f.Line)
 	}
 	if res.ErrorOnFindings {
-		return true, cli.StatusError{Status: 1, Err: fmt.Errorf("lint violation found for rules (# check=error=true): build stopped")}
+		return true, StatusError{Status: 1, Err: fmt.Errorf("lint violation found for rules (# check=error=true): build stopped")}
 	}
 	return false, nil
 }

@@ -1,4 +1,4 @@
-package buildcli
+package cli
 
 import (
 	"bytes"
@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/hako-dev/hako/internal/builder"
-	"github.com/hako-dev/hako/internal/cli"
 	"golang.org/x/term"
 )
 
@@ -58,7 +57,7 @@ func (p *plainProgress) Done(v *builder.Vertex) {
 		// Another stage failed first, or the user interrupted the build.
 		fmt.Fprintf(p.w, "#%d CANCELED\n", v.ID)
 	case v.Err != nil:
-		fmt.Fprintf(p.w, "#%d ERROR: %s\n", v.ID, cli.OneLine(v.Err))
+		fmt.Fprintf(p.w, "#%d ERROR: %s\n", v.ID, oneLine(v.Err))
 	case v.Cached:
 		fmt.Fprintf(p.w, "#%d CACHED\n", v.ID)
 	default:

@@ -1,4 +1,4 @@
-package buildcli
+package cli
 
 import (
 	"bufio"
@@ -11,14 +11,12 @@ import (
 
 	"github.com/hako-dev/hako/internal/build"
 	"github.com/hako-dev/hako/internal/builder"
-	"github.com/hako-dev/hako/internal/cli"
 	"github.com/hako-dev/hako/internal/dockerfile"
 	"github.com/hako-dev/hako/internal/errdefs"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 )
 
-func addBuildCommands(a *cli.App, root *cobra.Command) {
+func addBuildCommands(a *app, root *cobra.Command) {
 	builderCmd := &cobra.Command{Use: "builder", Short: "Manage builds"}
 	builderCmd.AddCommand(buildCmd(a), builderPruneCmd(a))
 	root.AddCommand(buildCmd(a), builderCmd)
@@ -26,7 +24,7 @@ func addBuildCommands(a *cli.App, root *cobra.Command) {
 
 // buildCmd is `hako build`. A RUN that fails makes the command exit 1, as `docker build` does;
 // hako's own errors (bad flag, bad Dockerfile, missing context or base image) exit 125.
-func buildCmd(a *cli.App) *cobra.Command {
+func buildCmd(a *app) *cobra.Command {
 	var tags, buildArgs, labels, noCacheFilter, secrets, sshs []string
 	var file, target, iidfile, progress, output string
 	var quiet, noCache, pull bool
@@ -39,19 +37,19 @@ Every step is kept as an image: "hako history" shows each step's ID, and "hako r
 the filesystem and config right after that step. Exit status: 1 when a RUN step fails (as
 docker build), 125 for other errors. --pull is accepted for compatibility: hako has no registry,
 so base images must already be in the store.`,
-		Args: cli.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts := builder.Options{Tags: tags, Target: target, NoCache: noCache, NoCacheFilter: noCacheFilter, Pull: pull}
 			switch {
 			case args[0] == "-" && file == "-":
-				return cli.StatusError{Status: 125, Err: errdefs.Invalidf("invalid argument: can't use stdin for both build context and dockerfile")}
+				return StatusError{Status: 125, Err: errdefs.Invalidf("invalid argument: can't use stdin for both build context and dockerfile")}
 			case args[0] == "-":
-				opts.ContextTar = a.Stdin()
+				opts.ContextTar = a.stdin
 			default:
 				opts.ContextDir = args[0]
 			}
 			if file == "-" {
-				b, err := io.ReadAll(a.Stdin())
+				b, err := io.ReadAll(a.stdin)
 				if err != nil {
 					return err
 				}
@@ -75,14 +73,14 @@ so base images must already be in the store.`,
 			for _, v := range secrets {
 				sec, err := build.ParseSecret(v, os.LookupEnv)
 				if err != nil {
-					return cli.StatusError{Status: 125, Err: err}
+					return StatusError{Status: 125, Err: err}
 				}
 				opts.Secrets = append(opts.Secrets, sec)
 			}
 			for _, v := range sshs {
 				s, err := build.ParseSSH(v, os.LookupEnv)
 				if err != nil {
-					return cli.StatusError{Status: 125, Err: err}
+					return StatusError{Status: 125, Err: err}
 				}
 				opts.SSH = append(opts.SSH, s)
 			}
@@ -96,17 +94,17 @@ so base images must already be in the store.`,
 			if output != "" {
 				o, err := builder.ParseOutput(output)
 				if err != nil {
-					return cli.StatusError{Status: 125, Err: err}
+					return StatusError{Status: 125, Err: err}
 				}
 				if o.Dest == "-" {
-					o.Writer = a.Stdout()
+					o.Writer = a.stdout
 				}
 				opts.Output = o
 			}
 			if done, err := buildCheck(a, cmd, opts); done || err != nil {
 				return err
 			}
-			out := a.Stderr()
+			out := a.stderr
 			var tty *ttyProgress
 			switch {
 			case quiet:
@@ -115,18 +113,18 @@ so base images must already be in the store.`,
 				opts.Progress = newPlainProgress(out)
 			case progress == "tty" || progress == "auto" || progress == "":
 				f, ok := out.(*os.File)
-				if ok && term.IsTerminal(int(f.Fd())) && os.Getenv("CI") == "" {
+				if ok && isTerminal(f) && os.Getenv("CI") == "" {
 					tty = newTTYProgress(f, termWidth(int(f.Fd())))
 					opts.Progress = tty
 				} else if progress == "tty" {
-					return cli.StatusError{Status: 125, Err: errdefs.Invalidf("--progress=tty: stderr is not a terminal")}
+					return StatusError{Status: 125, Err: errdefs.Invalidf("--progress=tty: stderr is not a terminal")}
 				} else {
 					opts.Progress = newPlainProgress(out)
 				}
 			default:
-				return cli.StatusError{Status: 125, Err: errdefs.Invalidf("invalid --progress %q: auto, tty or plain", progress)}
+				return StatusError{Status: 125, Err: errdefs.Invalidf("invalid --progress %q: auto, tty or plain", progress)}
 			}
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
@@ -137,14 +135,14 @@ so base images must already be in the store.`,
 			if err != nil {
 				var de *dockerfile.Error
 				if errors.As(err, &de) && de.Snippet() != "" {
-					fmt.Fprint(a.Stderr(), de.Snippet())
+					fmt.Fprint(a.stderr, de.Snippet())
 				}
 				var se *builder.StepError
 				if errors.As(err, &se) && se.ExitCode > 0 {
-					return cli.StatusError{Status: 1, Err: err}
+					return StatusError{Status: 1, Err: err}
 				}
 				if errors.Is(err, cmd.Context().Err()) && cmd.Context().Err() != nil {
-					return cli.StatusError{Status: 130, Err: errors.New("build interrupted: nothing was tagged")}
+					return StatusError{Status: 130, Err: errors.New("build interrupted: nothing was tagged")}
 				}
 				return err
 			}
@@ -154,7 +152,7 @@ so base images must already be in the store.`,
 				}
 			}
 			if quiet && (opts.Output == nil || opts.Output.Dest != "-") {
-				fmt.Fprintln(a.Stdout(), res.ID)
+				fmt.Fprintln(a.stdout, res.ID)
 			}
 			return nil
 		},
@@ -178,23 +176,23 @@ so base images must already be in the store.`,
 	return cmd
 }
 
-func builderPruneCmd(a *cli.App) *cobra.Command {
+func builderPruneCmd(a *app) *cobra.Command {
 	var all, force bool
 	var filters []string
 	cmd := &cobra.Command{
 		Use:   "prune [OPTIONS]",
 		Short: "Remove build cache",
-		Args:  cli.ExactArgs(0),
+		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts := builder.PruneOptions{All: all}
 			for _, f := range filters {
 				k, v, ok := strings.Cut(f, "=")
 				if !ok || k != "until" {
-					return cli.StatusError{Status: 125, Err: errdefs.Invalidf("invalid filter %q (until=DURATION|TIMESTAMP)", f)}
+					return StatusError{Status: 125, Err: errdefs.Invalidf("invalid filter %q (until=DURATION|TIMESTAMP)", f)}
 				}
 				t, err := parseUntil(v)
 				if err != nil {
-					return cli.StatusError{Status: 125, Err: err}
+					return StatusError{Status: 125, Err: err}
 				}
 				opts.Until = t
 			}
@@ -203,13 +201,13 @@ func builderPruneCmd(a *cli.App) *cobra.Command {
 				if all {
 					what = "all build cache"
 				}
-				fmt.Fprintf(a.Stdout(), "WARNING! This will remove %s. Are you sure you want to continue? [y/N] ", what)
-				line, _ := bufio.NewReader(a.Stdin()).ReadString('\n')
+				fmt.Fprintf(a.stdout, "WARNING! This will remove %s. Are you sure you want to continue? [y/N] ", what)
+				line, _ := bufio.NewReader(a.stdin).ReadString('\n')
 				if s := strings.ToLower(strings.TrimSpace(line)); s != "y" && s != "yes" {
 					return nil
 				}
 			}
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
@@ -218,13 +216,13 @@ func builderPruneCmd(a *cli.App) *cobra.Command {
 				return err
 			}
 			if len(res.Images) > 0 {
-				fmt.Fprintln(a.Stdout(), "Deleted build cache objects:")
+				fmt.Fprintln(a.stdout, "Deleted build cache objects:")
 				for _, id := range res.Images {
-					fmt.Fprintln(a.Stdout(), id)
+					fmt.Fprintln(a.stdout, id)
 				}
-				fmt.Fprintln(a.Stdout())
+				fmt.Fprintln(a.stdout)
 			}
-			fmt.Fprintf(a.Stdout(), "Total reclaimed space: %s\n", cli.HumanSize(res.Bytes))
+			fmt.Fprintf(a.stdout, "Total reclaimed space: %s\n", humanSize(res.Bytes))
 			return nil
 		},
 	}

@@ -1,9 +1,4 @@
-// Package runcheck holds the run-time checks of `hako run` and `hako create`: what is dangerous
-// in a container about to start (an engine socket, a sensitive host directory or hako's store
-// mounted in, --privileged). It is apart from package lint, which parses Dockerfiles with
-// BuildKit, so that the light command line (package cli, which hako-monitor links) can warn
-// without linking the linters: it imports the standard library only.
-package runcheck
+package lint
 
 import (
 	"fmt"
@@ -12,8 +7,8 @@ import (
 	"strings"
 )
 
-// Config is what `hako run` is about to do that the run-time checks look at.
-type Config struct {
+// RunConfig is what `hako run` is about to do that the run-time checks look at.
+type RunConfig struct {
 	Privileged bool
 	Binds      []Bind
 	StoreRoot  string // hako's own store: a bind of it hands over the engine too
@@ -42,9 +37,9 @@ var sensitiveHostPaths = map[string]string{
 	"/boot":    "the host's kernel and boot loader",
 }
 
-// Warnings lists what is dangerous in a run: an engine socket, a sensitive host directory or
-// hako's store mounted in, or --privileged. `hako run` prints them, or refuses with --strict.
-func Warnings(c Config) []string {
+// RunWarnings lists what is dangerous in a run: an engine socket, a sensitive host directory
+// or hako's store mounted in, or --privileged. `hako run` prints them, or refuses with --strict.
+func RunWarnings(c RunConfig) []string {
 	var out []string
 	if c.Privileged {
 		out = append(out, "--privileged gives the container every capability and all host devices: it can take over the host")

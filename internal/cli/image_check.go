@@ -1,16 +1,15 @@
-package buildcli
+package cli
 
 import (
 	"os"
 
-	"github.com/hako-dev/hako/internal/cli"
 	"github.com/hako-dev/hako/internal/errdefs"
 	"github.com/hako-dev/hako/internal/imagecheck"
 	"github.com/hako-dev/hako/internal/lint"
 	"github.com/spf13/cobra"
 )
 
-func imageCheckCmd(a *cli.App) *cobra.Command {
+func imageCheckCmd(a *app) *cobra.Command {
 	var format, threshold, config string
 	var ignore []string
 	cmd := &cobra.Command{
@@ -20,7 +19,7 @@ func imageCheckCmd(a *cli.App) *cobra.Command {
 HEALTHCHECK) and every layer, so credential files deleted by a later layer are still found.
 hako lint --list shows the image rules; the exit status is 1 when a finding is at or above
 --failure-threshold.`,
-		Args: cli.MinArgs(1),
+		Args: minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			wd, _ := os.Getwd()
 			cfg, _, err := lint.LoadConfig(config, wd)
@@ -37,7 +36,7 @@ hako lint --list shows the image rules; the exit status is 1 when a finding is a
 					return errdefs.InvalidArgument(err)
 				}
 			}
-			e, err := a.Engine()
+			e, err := a.engine()
 			if err != nil {
 				return err
 			}
@@ -51,11 +50,11 @@ hako lint --list shows the image rules; the exit status is 1 when a finding is a
 				failed = failed || res.Failed(th)
 				results = append(results, res)
 			}
-			if err := lint.Write(a.Stdout(), format, results, cli.Version); err != nil {
+			if err := lint.Write(a.stdout, format, results, Version); err != nil {
 				return errdefs.InvalidArgument(err)
 			}
 			if failed {
-				return cli.StatusError{Status: 1}
+				return StatusError{Status: 1}
 			}
 			return nil
 		},
