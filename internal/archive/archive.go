@@ -54,6 +54,9 @@ type DiffOptions struct {
 	// Skip names directories (relative to the upper dir, as "etc" or "usr/lib") that
 	// WriteOverlayDiff leaves out, with everything below them.
 	Skip map[string]bool
+	// Owner, if set, gives the owner written for a file of owner uid:gid on disk: a user
+	// namespace's host IDs become the IDs its container sees (commit, export).
+	Owner func(uid, gid int) (int, int)
 }
 
 // ChangeKind is the kind of a Change.

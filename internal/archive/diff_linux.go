@@ -141,6 +141,16 @@ type layerWriter struct {
 	buf   []byte // file contents pass through it
 	epoch *time.Time
 	links map[inode]string // first name written for each inode with more than one link
+	owner func(uid, gid int) (int, int)
+}
+
+// ownerOf is the owner written for n (DiffOptions.Owner).
+func (lw *layerWriter) ownerOf(n *node) (uid, gid int) {
+	uid, gid = int(n.st.Uid), int(n.st.Gid)
+	if lw.owner != nil {
+		uid, gid = lw.owner(uid, gid)
+	}
+	return uid, gid
 }
 
 // layerBufSize batches the tar stream into large writes: unbuffered, every 512-byte header and
@@ -149,7 +159,7 @@ const layerBufSize = 1 << 20
 
 func newLayerWriter(w io.Writer, opts DiffOptions) *layerWriter {
 	out := bufio.NewWriterSize(w, layerBufSize)
-	lw := &layerWriter{Writer: tar.NewWriter(out), out: out, buf: make([]byte, layerBufSize), links: map[inode]string{}}
+	lw := &layerWriter{Writer: tar.NewWriter(out), out: out, buf: make([]byte, layerBufSize), links: map[inode]string{}, owner: opts.Owner}
 	if opts.SourceDateEpoch != nil {
 		e := opts.SourceDateEpoch.Truncate(time.Second)
 		lw.epoch = &e
@@ -175,12 +185,13 @@ func (lw *layerWriter) mtime(n *node) time.Time {
 
 // marker writes an empty whiteout or opaque entry that takes owner, permissions and time from n.
 func (lw *layerWriter) marker(name string, n *node) error {
+	uid, gid := lw.ownerOf(n)
 	return lw.WriteHeader(&tar.Header{
 		Typeflag: tar.TypeReg,
 		Name:     name,
 		Mode:     int64(n.st.Mode & 0o777),
-		Uid:      int(n.st.Uid),
-		Gid:      int(n.st.Gid),
+		Uid:      uid,
+		Gid:      gid,
 		ModTime:  lw.mtime(n),
 		Format:   tar.FormatPAX,
 	})
@@ -188,11 +199,12 @@ func (lw *layerWriter) marker(name string, n *node) error {
 
 // entry writes n, found as name in dirfd, with its content.
 func (lw *layerWriter) entry(dirfd int, name string, n *node) error {
+	uid, gid := lw.ownerOf(n)
 	hdr := &tar.Header{
 		Name:    n.rel,
 		Mode:    int64(n.st.Mode & 0o7777),
-		Uid:     int(n.st.Uid),
-		Gid:     int(n.st.Gid),
+		Uid:     uid,
+		Gid:     gid,
 		ModTime: lw.mtime(n),
 		Format:  tar.FormatPAX,
 	}

@@ -1,8 +1,10 @@
 package archive
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -269,5 +271,37 @@ func TestWriteOverlayDiffMarkers(t *testing.T) {
 	must(t, unix.Setxattr(filepath.Join(upper, "plain"), "trusted.overlay.redirect", []byte("/x"), 0))
 	if err := WriteOverlayDiff(context.Background(), &buf, upper, DiffOptions{}); err == nil || !strings.Contains(err.Error(), `entry "plain": overlay trusted.overlay.redirect is not supported`) {
 		t.Errorf("redirect: %v", err)
+	}
+}
+
+// TestWriteDiffOwner: DiffOptions.Owner rewrites every entry's owner (a user namespace's host
+// IDs to its container's), files and directories alike.
+func TestWriteDiffOwner(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "d", "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	uid, gid := os.Getuid(), os.Getgid()
+	data := writeDiff(t, "", root, DiffOptions{Owner: func(u, g int) (int, int) { return u + 7, g + 9 }})
+	tr := tar.NewReader(bytes.NewReader(data))
+	n := 0
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if hdr.Uid != uid+7 || hdr.Gid != gid+9 {
+			t.Errorf("%s: owner %d:%d, want %d:%d", hdr.Name, hdr.Uid, hdr.Gid, uid+7, gid+9)
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d entries, want d/ and d/f", n)
 	}
 }

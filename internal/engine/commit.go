@@ -43,9 +43,6 @@ func (e *Engine) Commit(ctx context.Context, ref string, o CommitOptions) (id di
 	if err != nil {
 		return "", err
 	}
-	if err := refuseUserNS(c, "commit"); err != nil { // userns.go
-		return "", err
-	}
 	name, err := optionalTag(o.Ref)
 	if err != nil {
 		return "", err
@@ -181,6 +178,8 @@ func (e *Engine) writeContainerLayer(ctx context.Context, c *container.Container
 		pr.CloseWithError(err) // a failed filter fails the writer too, rather than blocking it
 		done <- err
 	}()
+	// A user namespace's writable layer holds its host IDs: the layer gets the container's.
+	owner := userNSSeedOwner(c.Config.Options) // userns.go
 	var werr error
 	switch m := ms[0]; {
 	case m.Type == "overlay":
@@ -194,9 +193,9 @@ func (e *Engine) writeContainerLayer(ctx context.Context, c *container.Container
 			werr = errdefs.Invalidf("overlay snapshot of %s without an upper dir", c.Name)
 			break
 		}
-		werr = archive.WriteOverlayDiff(ctx, pw, upper, archive.DiffOptions{})
+		werr = archive.WriteOverlayDiff(ctx, pw, upper, archive.DiffOptions{Owner: owner})
 	case e.Snapshotter == "overlay":
-		werr = archive.WriteOverlayDiff(ctx, pw, m.Source, archive.DiffOptions{}) // an image without layers
+		werr = archive.WriteOverlayDiff(ctx, pw, m.Source, archive.DiffOptions{Owner: owner}) // an image without layers
 	default:
 		info, serr := e.Snapshots.Stat(ctx, c.ID)
 		if serr != nil {
@@ -214,7 +213,7 @@ func (e *Engine) writeContainerLayer(ctx context.Context, c *container.Container
 			defer e.Snapshots.Remove(context.WithoutCancel(ctx), key)
 			lower = vm[0].Source
 		}
-		werr = archive.WriteDiff(ctx, pw, lower, m.Source, archive.DiffOptions{})
+		werr = archive.WriteDiff(ctx, pw, lower, m.Source, archive.DiffOptions{Owner: owner})
 	}
 	pw.CloseWithError(werr)
 	if err := <-done; err != nil && werr == nil {

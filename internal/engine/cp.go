@@ -201,12 +201,15 @@ func (e *Engine) withContainerRoot(ctx context.Context, c *container.Container, 
 }
 
 // mountStopped mounts a stopped container's snapshot read-write at a new private directory in
-// the container's directory; the caller unmounts it and removes the directory.
+// the container's directory, idmapped as it runs when it has a user namespace (its files then
+// show host IDs throughout, as a running one's); the caller unmounts it and removes the
+// directory.
 func (e *Engine) mountStopped(ctx context.Context, c *container.Container) (string, error) {
 	mounts, err := e.Snapshots.Mounts(ctx, c.ID)
 	if err != nil {
 		return "", err
 	}
+	mounts = userNSMounts(mounts, c.Config.Options) // userns.go
 	tmp, err := os.MkdirTemp(e.Containers().Dir(c.ID), "mnt-")
 	if err != nil {
 		return "", err

@@ -168,9 +168,10 @@ func addMode(p string, bits os.FileMode) error {
 	return os.Chmod(p, fi.Mode().Perm()|bits)
 }
 
-// refuseUserNS refuses what hako cannot do right yet for a container in a user namespace: its
-// writable layer holds host IDs while its image and volumes hold the container's, and copying or
-// committing would need every owner translated.
+// refuseUserNS refuses what hako cannot do right yet for a container in a user namespace: cp,
+// whose view of the container also holds its volumes and binds (the container's IDs on disk,
+// through idmapped mounts) beside its root filesystem (host IDs), and writes into both. commit
+// and export translate their host IDs back (userNSSeedOwner).
 func refuseUserNS(c *container.Container, what string) error {
 	if !c.Config.Options.UserNS {
 		return nil
