@@ -110,26 +110,30 @@ func TestUserNSRun(t *testing.T) {
 			}
 		}
 	}
-	tarList := func(tarball string) string {
-		t.Helper()
-		cmd := exec.Command("tar", "-tvf", "-")
-		cmd.Stdin = strings.NewReader(tarball)
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("tar -tv: %v", err)
-		}
-		return string(out)
-	}
+	tarList := func(tarball string) string { t.Helper(); return tarListing(t, tarball) }
 	checkOwners("export of the running container", tarList(s.ok("export", "u")))
 	s.ok("commit", "u", "usercommit:1")
 	if got := s.ok("run", "--rm", "usercommit:1", "stat", "-c", "%u:%g", "/etc/x", "/made/owned", "/bin/busybox"); got != "0:0\n1000:1001\n0:0\n" {
 		t.Errorf("a container of the committed image (no user namespace) sees owners %q", got)
 	}
-	// Not yet: cp reaches volumes and binds too, where the container's IDs are on disk.
-	for _, args := range [][]string{{"cp", "u:/etc/x", "-"}, {"cp", "-", "u:/tmp"}} {
-		if r := s.run(args...); r.code != 125 || !strings.Contains(r.stderr, "user namespace") {
-			t.Errorf("%v: %+v", args, r)
-		}
+	// cp: out with the container's IDs (its /etc files, idmapped binds, too), in as the
+	// container's root, or with -a as the archive's owner, mapped to host IDs on disk.
+	checkOwners("cp -a of the running container", tarList(s.ok("cp", "-a", "u:/", "-")))
+	if got := tarList(s.ok("cp", "u:/etc/hostname", "-")); !strings.Contains(got, " 0/0 ") {
+		t.Errorf("cp of /etc/hostname: %s", got)
+	}
+	in := filepath.Join(t.TempDir(), "in")
+	if err := os.WriteFile(in, []byte("in\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chown(in, 1234, 1234)
+	s.ok("cp", in, "u:/made/in")
+	s.ok("cp", "-a", in, "u:/made/in-a")
+	if got := s.ok("exec", "u", "stat", "-c", "%u:%g", "/made/in", "/made/in-a"); got != "0:0\n1234:1234\n" {
+		t.Errorf("cp into the container: owners %q inside", got)
+	}
+	if uid := hostUID(t, filepath.Join(upper, "made", "in-a")); uid != 101234 {
+		t.Errorf("cp -a wrote host uid %d, want 101234", uid)
 	}
 
 	s.ok("restart", "-t", "1", "u")
@@ -176,6 +180,19 @@ func TestUserNSMounts(t *testing.T) {
 			t.Errorf("%s is host uid %d, want 0 (an idmapped mount stores the container's IDs)", p, uid)
 		}
 	}
+	// cp reads through the idmapped volume (the container's IDs), and refuses to write into it:
+	// hako, host root, cannot create files on a mount whose mapping does not reach it.
+	s.ok("create", "--name", "v", "--uidmap", usernsMap, "-v", "data:/etc", "busybox")
+	if got := tarListing(t, s.ok("cp", "-a", "v:/etc/v", "-")); !strings.Contains(got, " 0/0 ") {
+		t.Errorf("cp out of an idmapped volume: %s", got)
+	}
+	if r := s.runIn(nil, "cp", filepath.Join(host, "f"), "v:/etc/new"); r.code != 125 || !strings.Contains(r.stderr, "user namespace is not supported yet") {
+		t.Errorf("cp into an idmapped volume: %+v", r)
+	}
+	if _, err := os.Stat(filepath.Join(data, "new")); err == nil {
+		t.Error("the refused cp wrote into the volume")
+	}
+	s.ok("rm", "v")
 	if r := s.run("run", "--rm", "-v", host+":/mapped:idmap", "busybox", "true"); r.code != 125 || !strings.Contains(r.stderr, "idmap needs a user namespace") {
 		t.Errorf(":idmap without --uidmap: %+v", r)
 	}
@@ -240,4 +257,16 @@ func TestUserNSBadFlags(t *testing.T) {
 	if ps := s.ok("ps", "-aq"); strings.Count(ps, "\n") != 1 {
 		t.Errorf("containers: %q", ps)
 	}
+}
+
+// tarListing is `tar -tv` of a tar: owners as uid/gid.
+func tarListing(t *testing.T, tarball string) string {
+	t.Helper()
+	cmd := exec.Command("tar", "-tvf", "-")
+	cmd.Stdin = strings.NewReader(tarball)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("tar -tv: %v", err)
+	}
+	return string(out)
 }

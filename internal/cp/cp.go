@@ -35,6 +35,8 @@ type Root struct {
 	dir        string
 	f          *os.File // O_PATH
 	checkWrite func(dir *os.File) error
+	// ownerOut and ownerIn translate owners between the disk and the tar (MapOwners).
+	ownerOut, ownerIn func(uid, gid int) (int, int)
 }
 
 // OpenRoot opens dir as a root.
@@ -53,6 +55,12 @@ func (r *Root) Close() error { return r.f.Close() }
 // about to write into, before it writes anything: a caller refuses a read-only mount there with
 // its own message instead of failing halfway with EROFS.
 func (r *Root) CheckWrites(check func(dir *os.File) error) { r.checkWrite = check }
+
+// MapOwners translates owners for a root whose files show other IDs than their users see (a
+// container in a user namespace: host IDs on disk, the container's in its view). WriteTar
+// writes out(uid, gid) of each file; ExtractTar gives each entry in(uid, gid) of the archive's
+// owner with KeepOwner, and in(0, 0), the owner of the root user's files, without.
+func (r *Root) MapOwners(out, in func(uid, gid int) (int, int)) { r.ownerOut, r.ownerIn = out, in }
 
 // MountPoint opens p inside the root as the target of a mount, creating it when it is missing
 // (as runc does at start): a directory with its parents, or with dir false an empty file in a
@@ -174,7 +182,7 @@ func (r *Root) WriteTar(ctx context.Context, w io.Writer, src string, follow boo
 		return err
 	}
 	defer e.close()
-	tw := &tarWriter{ctx: ctx, tw: tar.NewWriter(w), links: map[[2]uint64]string{}}
+	tw := &tarWriter{ctx: ctx, tw: tar.NewWriter(w), links: map[[2]uint64]string{}, owner: r.ownerOut}
 	if err := tw.walk(int(e.parent.Fd()), e.base, name); err != nil {
 		return err
 	}
@@ -186,6 +194,7 @@ type tarWriter struct {
 	tw    *tar.Writer
 	links map[[2]uint64]string
 	buf   []byte
+	owner func(uid, gid int) (int, int) // Root.MapOwners' out
 }
 
 // openAt opens name in dirfd without following it; name "" reopens dirfd's own object.
@@ -213,6 +222,9 @@ func (t *tarWriter) walk(dirfd int, name, tarName string) error {
 	hdr := &tar.Header{
 		Name: tarName, Mode: int64(st.Mode & 0o7777), Uid: int(st.Uid), Gid: int(st.Gid),
 		ModTime: time.Unix(st.Mtim.Unix()).UTC(), Format: tar.FormatPAX,
+	}
+	if t.owner != nil {
+		hdr.Uid, hdr.Gid = t.owner(hdr.Uid, hdr.Gid)
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
@@ -350,7 +362,7 @@ func (r *Root) ExtractTar(ctx context.Context, rd io.Reader, dir string, opts Ex
 		return fmt.Errorf("extract into %s: %w", dir, err)
 	}
 	defer unix.Close(dfd)
-	x := &extractor{root: dfd, opts: opts}
+	x := &extractor{root: dfd, opts: opts, ownerIn: r.ownerIn}
 	tr := tar.NewReader(rd)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -371,9 +383,10 @@ func (r *Root) ExtractTar(ctx context.Context, rd io.Reader, dir string, opts Ex
 }
 
 type extractor struct {
-	root int
-	opts ExtractOptions
-	dirs []*tar.Header
+	root    int
+	opts    ExtractOptions
+	dirs    []*tar.Header
+	ownerIn func(uid, gid int) (int, int) // Root.MapOwners' in
 }
 
 // components checks an entry name and splits it.
@@ -527,15 +540,24 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 	return unix.UtimesNanoAt(pfd, base, timespec(hdr.ModTime), unix.AT_SYMLINK_NOFOLLOW)
 }
 
-// owner sets the archive's owner with KeepOwner; base "" means fd itself.
+// owner sets the archive's owner with KeepOwner, translated by Root.MapOwners' in; without
+// KeepOwner, in(0, 0) when the root maps owners, else nothing (the writer's own IDs). base ""
+// means fd itself.
 func (x *extractor) owner(fd int, base string, hdr *tar.Header) error {
-	if !x.opts.KeepOwner {
+	uid, gid := hdr.Uid, hdr.Gid
+	switch {
+	case x.opts.KeepOwner && x.ownerIn != nil:
+		uid, gid = x.ownerIn(uid, gid)
+	case x.opts.KeepOwner:
+	case x.ownerIn != nil:
+		uid, gid = x.ownerIn(0, 0)
+	default:
 		return nil
 	}
 	if base == "" {
-		return unix.Fchown(fd, hdr.Uid, hdr.Gid)
+		return unix.Fchown(fd, uid, gid)
 	}
-	return unix.Fchownat(fd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW)
+	return unix.Fchownat(fd, base, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
 }
 
 // dirTimes sets directory mtimes last, after their entries were written, walking each path

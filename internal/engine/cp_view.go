@@ -63,10 +63,17 @@ func (e *Engine) inContainerFS(ctx context.Context, c *container.Container, fn f
 	if err := unix.Statx(unix.AT_FDCWD, dir, 0, unix.STATX_MNT_ID, &st); err != nil {
 		return fmt.Errorf("copy: mount of %s: %w", dir, err)
 	}
-	if err := e.mountContainerVolumes(c, dir, root); err != nil {
+	idmapped, err := e.mountContainerVolumes(c, dir, root)
+	if err != nil {
 		return err
 	}
-	w := writeCheck{rootMnt: st.Mnt_id, readOnlyRoot: c.Config.Options.ReadOnly}
+	if c.Config.Options.UserNS {
+		// Its view shows host IDs throughout (the root filesystem as the container runs it,
+		// the volumes idmapped above): tars carry the container's IDs, and what cp writes gets
+		// the host IDs of its owner in the container (userns.go).
+		root.MapOwners(userNSSeedOwner(c.Config.Options), userNSDiskOwner(c.Config.Options))
+	}
+	w := writeCheck{rootMnt: st.Mnt_id, readOnlyRoot: c.Config.Options.ReadOnly, idmapped: idmapped}
 	root.CheckWrites(w.check)
 	return fn(root)
 }
@@ -74,8 +81,8 @@ func (e *Engine) inContainerFS(ctx context.Context, c *container.Container, fn f
 // mountContainerVolumes mounts the container's volumes and binds on its root at dir, parents
 // before children, as the monitor has them at start. A stopped container's empty volume is first
 // seeded from the image, as the next start would, so that what cp writes there joins the
-// image's content instead of keeping it out.
-func (e *Engine) mountContainerVolumes(c *container.Container, dir string, root *cp.Root) error {
+// image's content instead of keeping it out. It returns the IDs of the mounts it idmapped.
+func (e *Engine) mountContainerVolumes(c *container.Container, dir string, root *cp.Root) (idmapped map[uint64]bool, err error) {
 	var ms []volume.Mount
 	for _, m := range c.Config.Mounts {
 		if m.Type == volume.TypeBind || m.Type == volume.TypeVolume {
@@ -92,12 +99,24 @@ func (e *Engine) mountContainerVolumes(c *container.Container, dir string, root 
 		}
 		src := filepath.Join(e.Containers().Dir(c.ID), "etc", f)
 		if _, err := os.Stat(src); err == nil {
-			ms = append(ms, volume.Mount{Type: volume.TypeBind, Source: src, Target: target})
+			// idmapped in a user namespace, as the monitor binds them (userNSBinds)
+			ms = append(ms, volume.Mount{Type: volume.TypeBind, Source: src, Target: target, IDMap: true})
 		}
 	}
 	sort.SliceStable(ms, func(i, j int) bool {
 		return strings.Count(ms[i].Target, "/") < strings.Count(ms[j].Target, "/")
 	})
+	// In a user namespace, the container has its volumes, its /etc files and the binds asked
+	// with idmap idmapped (volumes.go, run.go): so has the view.
+	var userns *os.File
+	if o := c.Config.Options; o.UserNS {
+		f, err := mount.UserNamespace(mountIDMaps(o.UIDMappings), mountIDMaps(o.GIDMappings))
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		userns = f
+	}
 	srcs := make([]string, len(ms))
 	dests := make([]string, len(ms))
 	for i, m := range ms {
@@ -107,13 +126,13 @@ func (e *Engine) mountContainerVolumes(c *container.Container, dir string, root 
 		}
 		dest, err := mountDest(dir, m.Target)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		dests[i] = dest
 		if m.Type == volume.TypeVolume && !m.NoCopy && !c.State.Running {
 			if _, err := os.Stat(srcs[i]); err == nil {
-				if err := volume.Seed(dir, dest, srcs[i]); err != nil {
-					return fmt.Errorf("volume %s: %w", m.Source, err)
+				if err := volume.SeedMapped(dir, dest, srcs[i], userNSSeedOwner(c.Config.Options)); err != nil {
+					return nil, fmt.Errorf("volume %s: %w", m.Source, err)
 				}
 			}
 		}
@@ -121,40 +140,61 @@ func (e *Engine) mountContainerVolumes(c *container.Container, dir string, root 
 	for i, m := range ms {
 		fi, err := os.Stat(srcs[i])
 		if err != nil {
-			return fmt.Errorf("mount %s on %s: %w", m.Source, m.Target, err)
+			return nil, fmt.Errorf("mount %s on %s: %w", m.Source, m.Target, err)
 		}
 		target, err := root.MountPoint(dests[i], fi.IsDir())
 		if err != nil {
-			return fmt.Errorf("mount %s on %s: %w", m.Source, m.Target, err)
+			return nil, fmt.Errorf("mount %s on %s: %w", m.Source, m.Target, err)
 		}
-		err = bindAt(srcs[i], target, m.ReadOnly)
+		var idmap *os.File
+		if userns != nil && (m.Type == volume.TypeVolume || m.IDMap) {
+			idmap = userns
+		}
+		mnt, err := bindAt(srcs[i], target, m.ReadOnly, idmap)
 		target.Close()
 		if err != nil {
-			return fmt.Errorf("mount %s on %s: %w", m.Source, m.Target, err)
+			return nil, fmt.Errorf("mount %s on %s: %w", m.Source, m.Target, err)
+		}
+		if idmap != nil {
+			if idmapped == nil {
+				idmapped = map[uint64]bool{}
+			}
+			idmapped[mnt] = true
 		}
 	}
-	return nil
+	return idmapped, nil
 }
 
 // bindAt bind-mounts src, with its submounts, on the object target is a handle of, read-only
-// with ro. The new mount API attaches the mount where the handle is, whatever has since been
-// renamed on the way there, and makes it read-only before it is visible.
-func bindAt(src string, target *os.File, ro bool) error {
+// with ro, idmapped with the user namespace userns when it is not nil. The new mount API
+// attaches the mount where the handle is, whatever has since been renamed on the way there, and
+// gives it its attributes before it is visible.
+func bindAt(src string, target *os.File, ro bool, userns *os.File) (mountID uint64, err error) {
 	tree, err := unix.OpenTree(unix.AT_FDCWD, src, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
 	if err != nil {
-		return fmt.Errorf("open_tree: %w", err)
+		return 0, fmt.Errorf("open_tree: %w", err)
 	}
 	defer unix.Close(tree)
 	if ro {
 		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
 		if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
-			return fmt.Errorf("mount_setattr ro: %w", err)
+			return 0, fmt.Errorf("mount_setattr ro: %w", err)
 		}
 	}
-	if err := unix.MoveMount(tree, "", int(target.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
-		return fmt.Errorf("move_mount: %w", err)
+	if userns != nil {
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(userns.Fd())}
+		if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+			return 0, fmt.Errorf("mount_setattr idmap: %w", err)
+		}
 	}
-	return nil
+	var st unix.Statx_t
+	if err := unix.Statx(tree, "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID, &st); err != nil {
+		return 0, fmt.Errorf("statx: %w", err)
+	}
+	if err := unix.MoveMount(tree, "", int(target.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return 0, fmt.Errorf("move_mount: %w", err)
+	}
+	return st.Mnt_id, nil
 }
 
 // writeCheck refuses a copy into a read-only place with Docker's words: a read-only volume or
@@ -163,6 +203,9 @@ func bindAt(src string, target *os.File, ro bool) error {
 type writeCheck struct {
 	rootMnt      uint64
 	readOnlyRoot bool
+	// idmapped are the mounts idmapped for a user namespace: hako, host root, cannot create
+	// files there (the mapping does not reach host uid 0; the kernel says EOVERFLOW).
+	idmapped map[uint64]bool
 }
 
 func (w writeCheck) check(dir *os.File) error {
@@ -182,6 +225,9 @@ func (w writeCheck) check(dir *os.File) error {
 	}
 	if fs.Flags&unix.ST_RDONLY != 0 {
 		return errdefs.Invalidf("mounted volume is marked read-only")
+	}
+	if w.idmapped[st.Mnt_id] {
+		return errdefs.NotImplemented(fmt.Errorf("copying into a volume or an idmapped bind of a container in a user namespace is not supported yet"))
 	}
 	return nil
 }

@@ -84,6 +84,26 @@ func userNSSeedOwner(o spec.Options) func(uid, gid int) (int, int) {
 	}
 }
 
+// userNSDiskOwner is userNSSeedOwner's inverse: the host IDs that a container's IDs are on its
+// root filesystem (0 is 100000, say). An ID the mappings do not reach becomes host 65534, which
+// the container sees as its overflow ID too.
+func userNSDiskOwner(o spec.Options) func(uid, gid int) (int, int) {
+	if !o.UserNS {
+		return nil
+	}
+	return func(uid, gid int) (int, int) {
+		u, ok := spec.HostID(o.UIDMappings, uint32(uid))
+		if !ok {
+			u = 65534
+		}
+		g, ok := spec.HostID(o.GIDMappings, uint32(gid))
+		if !ok {
+			g = 65534
+		}
+		return int(u), int(g)
+	}
+}
+
 // userNSRoot is the host uid and gid of the container's root.
 func userNSRoot(o spec.Options) (uid, gid uint32, err error) {
 	uid, uok := spec.HostID(o.UIDMappings, 0)
@@ -166,15 +186,4 @@ func addMode(p string, bits os.FileMode) error {
 		return nil
 	}
 	return os.Chmod(p, fi.Mode().Perm()|bits)
-}
-
-// refuseUserNS refuses what hako cannot do right yet for a container in a user namespace: cp,
-// whose view of the container also holds its volumes and binds (the container's IDs on disk,
-// through idmapped mounts) beside its root filesystem (host IDs), and writes into both. commit
-// and export translate their host IDs back (userNSSeedOwner).
-func refuseUserNS(c *container.Container, what string) error {
-	if !c.Config.Options.UserNS {
-		return nil
-	}
-	return errdefs.NotImplemented(fmt.Errorf("%s: not supported yet for container %s, which runs in a user namespace (--uidmap)", what, c.Name))
 }
