@@ -68,39 +68,31 @@ func userNSBinds(ms []specs.Mount, o spec.Options) []specs.Mount {
 // IDs) to the IDs stored in its idmapped volumes (the container's); an ID that the mappings do
 // not reach becomes the overflow ID 65534, as the container sees it.
 func userNSSeedOwner(o spec.Options) func(uid, gid int) (int, int) {
-	if !o.UserNS {
-		return nil
-	}
-	return func(uid, gid int) (int, int) {
-		u, ok := spec.ContainerID(o.UIDMappings, uint32(uid))
-		if !ok {
-			u = 65534
-		}
-		g, ok := spec.ContainerID(o.GIDMappings, uint32(gid))
-		if !ok {
-			g = 65534
-		}
-		return int(u), int(g)
-	}
+	return userNSOwner(o, spec.ContainerID)
 }
 
 // userNSDiskOwner is userNSSeedOwner's inverse: the host IDs that a container's IDs are on its
 // root filesystem (0 is 100000, say). An ID the mappings do not reach becomes host 65534, which
 // the container sees as its overflow ID too.
 func userNSDiskOwner(o spec.Options) func(uid, gid int) (int, int) {
+	return userNSOwner(o, spec.HostID)
+}
+
+// userNSOwner maps both IDs of an owner through the container's mappings with one direction of
+// them (spec.ContainerID or spec.HostID), 65534 where they do not reach; nil without a user
+// namespace.
+func userNSOwner(o spec.Options, through func([]specs.LinuxIDMapping, uint32) (uint32, bool)) func(uid, gid int) (int, int) {
 	if !o.UserNS {
 		return nil
 	}
+	one := func(ms []specs.LinuxIDMapping, id int) int {
+		if v, ok := through(ms, uint32(id)); ok {
+			return int(v)
+		}
+		return 65534
+	}
 	return func(uid, gid int) (int, int) {
-		u, ok := spec.HostID(o.UIDMappings, uint32(uid))
-		if !ok {
-			u = 65534
-		}
-		g, ok := spec.HostID(o.GIDMappings, uint32(gid))
-		if !ok {
-			g = 65534
-		}
-		return int(u), int(g)
+		return one(o.UIDMappings, uid), one(o.GIDMappings, gid)
 	}
 }
 
