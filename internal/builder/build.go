@@ -172,22 +172,18 @@ func (bd *Builder) Build(ctx context.Context, opts Options) (*Result, error) {
 		live.Unlock()
 	}()
 
-	lease, err := bd.e.NewLease()
+	// A failed build's blobs go once its lease is released (the steps before the failure are
+	// images, and stay cached); with the lease still held the collection would keep them.
+	lease, endLease, err := bd.e.WriteLease(ctx)
 	if err != nil {
 		return nil, err
 	}
 	b.lease = lease
-	defer lease.Release()
+	failed := true
+	defer func() { endLease(!failed) }()
 	defer func() {
 		if b.httpLock != nil {
 			b.httpLock.Unlock()
-		}
-	}()
-	failed := true
-	defer func() {
-		if failed {
-			// Blobs of the failed step go; the steps before it are images, and stay cached.
-			bd.e.WithLock(func() error { _, err := bd.e.GCLocked(context.WithoutCancel(ctx), false); return err })
 		}
 	}()
 

@@ -15,9 +15,6 @@ import (
 // WithLock runs fn under the store-wide lock.
 func (e *Engine) WithLock(fn func() error) error { return e.withLock(fn) }
 
-// NewLease starts a lease that protects what an operation writes until it is recorded.
-func (e *Engine) NewLease() (*content.Lease, error) { return e.newLease() }
-
 // GCLocked collects the blobs no image or live lease owns (and, with snapshots, the unused
 // snapshots and build cache entries); the caller holds the store lock (WithLock).
 func (e *Engine) GCLocked(ctx context.Context, snapshots bool) (GCResult, error) {

@@ -61,7 +61,7 @@ func (e *Engine) Commit(ctx context.Context, ref string, o CommitOptions) (id di
 		}
 	}
 
-	lease, endLease, err := e.writeLease(ctx)
+	lease, endLease, err := e.WriteLease(ctx)
 	if err != nil {
 		return "", err
 	}

@@ -117,11 +117,11 @@ func (e *Engine) leaseDir() string { return filepath.Join(e.Root, "leases") }
 // newLease starts a lease that protects what an operation writes until it is recorded.
 func (e *Engine) newLease() (*content.Lease, error) { return content.NewLease(e.leaseDir()) }
 
-// writeLease starts a lease for an operation that writes blobs (import, commit). The returned
+// WriteLease starts a lease for an operation that writes blobs (import, commit, build). The returned
 // end releases it; when the operation failed (ok false) it then collects at once the blobs the
 // lease protected, so a failure leaves no blob that no image owns. The order matters: a GC run
 // while the lease is still held would keep exactly those blobs.
-func (e *Engine) writeLease(ctx context.Context) (*content.Lease, func(ok bool), error) {
+func (e *Engine) WriteLease(ctx context.Context) (*content.Lease, func(ok bool), error) {
 	lease, err := e.newLease()
 	if err != nil {
 		return nil, nil, err

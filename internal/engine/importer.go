@@ -41,7 +41,7 @@ func (e *Engine) Import(ctx context.Context, r io.Reader, opts ImportOptions) (d
 			return "", err
 		}
 	}
-	lease, endLease, err := e.writeLease(ctx)
+	lease, endLease, err := e.WriteLease(ctx)
 	if err != nil {
 		return "", err
 	}
