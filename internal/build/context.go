@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
@@ -18,8 +19,8 @@ type Source struct {
 	// Root is the tree's directory on the host. Every path is resolved inside it; symlinks never
 	// lead out of it.
 	Root string
-	// Ignore excludes paths (the .dockerignore patterns); nil excludes nothing.
-	Ignore *patternmatcher.PatternMatcher
+	// ignore excludes paths (the .dockerignore patterns); nil excludes nothing.
+	ignore *matcher
 	// KeepOwner keeps each file's owner (COPY --from); the context's files become root's.
 	KeepOwner bool
 	// Name is how errors name the tree: "build context", "stage build", "image busybox".
@@ -69,12 +70,8 @@ func NewContext(dir, ignorePath string) (*Source, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", ignorePath, err)
 		}
-		if len(pats) > 0 {
-			pm, err := patternmatcher.New(pats)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", ignorePath, err)
-			}
-			src.Ignore = pm
+		if src.ignore, err = newMatcher(pats); err != nil {
+			return nil, fmt.Errorf("%s: %w", ignorePath, err)
 		}
 	}
 	return src, nil
@@ -82,15 +79,55 @@ func NewContext(dir, ignorePath string) (*Source, error) {
 
 // ignored reports whether rel (slash-separated, relative to the root) is excluded.
 func (s *Source) ignored(rel string) bool {
-	if s.Ignore == nil || rel == "." || rel == "" {
-		return false
-	}
-	m, err := s.Ignore.MatchesOrParentMatches(filepath.FromSlash(rel))
-	return err == nil && m
+	return s.ignore.matches(rel)
 }
 
 // skipDir reports whether a whole excluded directory can be skipped: only when no exception
 // pattern ("!x") could bring something inside it back.
 func (s *Source) skipDir(rel string) bool {
-	return s.ignored(rel) && !s.Ignore.Exclusions()
+	return s.ignored(rel) && !s.ignore.exceptions()
+}
+
+// matcher is a patternmatcher.PatternMatcher (.dockerignore and --exclude patterns) that several
+// walks can match at once: stages built in parallel share the build context, and a --no-cache
+// step digests its sources while it copies them.
+//
+// The PatternMatcher itself cannot be shared: it compiles each pattern the first time a match
+// evaluates it, and a match skips the patterns that cannot change its answer (an exception "!x"
+// is evaluated only for a path an earlier pattern matched), so no probe made where the matcher is
+// built compiles them all. Matches are therefore serialized; they cost little beside the reads
+// of the walks.
+type matcher struct {
+	mu sync.Mutex
+	pm *patternmatcher.PatternMatcher
+}
+
+// newMatcher checks pats; with no pattern it returns nil, which matches nothing.
+func newMatcher(pats []string) (*matcher, error) {
+	if len(pats) == 0 {
+		return nil, nil
+	}
+	pm, err := patternmatcher.New(pats)
+	if err != nil {
+		return nil, err
+	}
+	return &matcher{pm: pm}, nil
+}
+
+// matches reports whether rel (slash-separated) or one of its parents matches a pattern and no
+// later exception brings it back. The root ("." or "") never matches.
+func (m *matcher) matches(rel string) bool {
+	if m == nil || rel == "." || rel == "" {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ok, err := m.pm.MatchesOrParentMatches(filepath.FromSlash(rel))
+	return err == nil && ok
+}
+
+// exceptions reports whether there is an exception pattern ("!x"), which can bring back
+// something inside a matched directory.
+func (m *matcher) exceptions() bool {
+	return m != nil && m.pm.Exclusions()
 }

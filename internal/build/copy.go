@@ -22,7 +22,6 @@ import (
 	"github.com/hako-dev/hako/internal/errdefs"
 	"github.com/hako-dev/hako/internal/rawfd"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
-	"github.com/moby/patternmatcher"
 	"golang.org/x/sys/unix"
 )
 
@@ -49,7 +48,7 @@ type CopySpec struct {
 	// Excludes (--exclude, repeatable) are patternmatcher patterns, matched against the paths
 	// that a source copies relative to the directory it is copied from.
 	Excludes []string
-	exclude  *patternmatcher.PatternMatcher
+	exclude  *matcher
 	// Remote are ADD's URL and git sources (Sources keeps the local ones); Fetch gets them.
 	Remote []RemoteSource
 	// Checksum is ADD --checksum: "sha256:…" of a URL's content, or a git source's commit.
@@ -147,33 +146,18 @@ func (c *CopySpec) setExcludes(pats []string) error {
 	if len(pats) == 0 {
 		return nil
 	}
-	pm, err := patternmatcher.New(pats)
+	m, err := newMatcher(pats)
 	if err != nil {
 		return errdefs.Invalidf("%s --exclude: %v", c.Instruction, err)
 	}
-	c.Excludes, c.exclude = pats, pm
+	c.Excludes, c.exclude = pats, m
 	return nil
 }
 
 // excluded reports whether rel, relative to the directory a source is copied from, is excluded
 // by --exclude.
-// PrepareWalks compiles the ignore and --exclude patterns the walks of matches use, since
-// patternmatcher compiles each pattern on its first match: after it, Digest and Copy can walk
-// the same sources at the same time.
-func (c *CopySpec) PrepareWalks(src *Source, matches []Match) {
-	c.excluded("x")
-	src.ignored("x")
-	for _, m := range matches {
-		m.in(src).ignored("x")
-	}
-}
-
 func (c *CopySpec) excluded(rel string) bool {
-	if c.exclude == nil || rel == "." || rel == "" {
-		return false
-	}
-	m, err := c.exclude.MatchesOrParentMatches(filepath.FromSlash(rel))
-	return err == nil && m
+	return c.exclude.matches(rel)
 }
 
 // excludeBase is what --exclude patterns see a match's entries relative to: a named directory's
@@ -198,7 +182,7 @@ func (c *CopySpec) walk(ctx context.Context, src *Source, m Match, fn func(rel, 
 			p = path.Join(base, rel)
 		}
 		if c.excluded(p) {
-			if fi.IsDir() && !c.exclude.Exclusions() {
+			if fi.IsDir() && !c.exclude.exceptions() {
 				return fs.SkipDir
 			}
 			if !fi.IsDir() {

@@ -502,7 +502,6 @@ func (b *job) step(ctx context.Context, st *build.Stage, step *build.Step, paren
 		}
 		if noCache && !step.Copy.Link {
 			// The key is only recorded, not looked up: hash the sources while they are copied.
-			step.Copy.PrepareWalks(src, matches)
 			ch := make(chan error, 1)
 			go func() {
 				var err error
