@@ -502,14 +502,20 @@ func (b *job) step(ctx context.Context, st *build.Stage, step *build.Step, paren
 		}
 		if noCache && !step.Copy.Link {
 			// The key is only recorded, not looked up: hash the sources while they are copied.
+			// If the step fails first, the hash is cancelled rather than waited for to the end
+			// (it must still stop before release unmounts the source it reads).
+			digestCtx, cancelDigest := context.WithCancel(ctx)
 			ch := make(chan error, 1)
 			go func() {
 				var err error
-				sources, err = step.Copy.Digest(ctx, src, matches)
+				sources, err = step.Copy.Digest(digestCtx, src, matches)
 				ch <- err
 			}()
 			waitSources = sync.OnceValue(func() error { return <-ch })
-			defer waitSources()
+			defer func() {
+				cancelDigest()
+				waitSources()
+			}()
 		} else if sources, err = step.Copy.Digest(ctx, src, matches); err != nil {
 			return nil, false, err
 		}
