@@ -56,12 +56,13 @@ func (a *app) engine() (*engine.Engine, error) {
 
 // Main runs the hako command line with args and returns the process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	engine.Phase("cli: main")
-	defer engine.Phase("cli: return")
-	if isMonitor(args) {
-		// hako's own monitor, when hako-monitor is not next to it: no command tree at all.
+	if verb(args) == "__monitor" {
+		// hako's own monitor, when hako-monitor is not next to it: no command tree at all
+		// (MonitorMain checks the command line's exact shape).
 		return engine.MonitorMain(args, stderr)
 	}
+	engine.Phase("cli: main")
+	defer engine.Phase("cli: return")
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
 	var root *cobra.Command
 	if mk := hotCommands[verb(args)]; mk != nil {
@@ -129,12 +130,6 @@ func verb(args []string) string {
 	return ""
 }
 
-// isMonitor recognises the command line engine.SpawnMonitor gives a monitor, exactly:
-// --root R --snapshotter S __monitor ...
-func isMonitor(args []string) bool {
-	return len(args) > 4 && args[0] == "--root" && args[2] == "--snapshotter" && args[4] == "__monitor"
-}
-
 func newRoot(a *app) *cobra.Command {
 	root := newBareRoot(a)
 	root.AddCommand(versionCmd(a))
@@ -157,12 +152,10 @@ func newBareRoot(a *app) *cobra.Command {
 		PersistentPreRun: func(cmd *cobra.Command, args []string) {
 			// libcontainer logs through logrus: quiet by default, everything with --debug
 			// (HAKO_DEBUG carries it to the monitors this command starts).
-			logrus.SetOutput(a.stderr)
-			logrus.SetLevel(logrus.WarnLevel)
-			if a.debug || os.Getenv("HAKO_DEBUG") != "" {
+			debug := a.debug || os.Getenv("HAKO_DEBUG") != ""
+			engine.SetupLogging(a.stderr, debug)
+			if debug {
 				os.Setenv("HAKO_DEBUG", "1")
-				logrus.SetLevel(logrus.DebugLevel)
-				logrus.SetFormatter(engine.DebugLogFormat)
 				logrus.Debugf("hako %s: root %s, snapshotter %q", Version, a.root, a.snapshotter)
 			}
 		},

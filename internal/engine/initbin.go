@@ -27,11 +27,8 @@ func findInit() (string, error) {
 		return p, nil
 	}
 	var candidates []string
-	if self, err := os.Executable(); err == nil {
-		if real, err := filepath.EvalSymlinks(self); err == nil {
-			self = real
-		}
-		candidates = append(candidates, filepath.Join(filepath.Dir(self), "hako-init"))
+	if p, err := besideSelf("hako-init"); err == nil {
+		candidates = append(candidates, p)
 	}
 	for _, n := range initNames {
 		if p, err := exec.LookPath(n); err == nil {
@@ -68,4 +65,18 @@ func checkStatic(p string) error {
 		}
 	}
 	return nil
+}
+
+// besideSelf is name's path in the directory of the running executable (symlinks resolved),
+// where `go build -o DIR/ ./cmd/...` and `go install` put hako's companions (hako-init,
+// hako-monitor).
+func besideSelf(name string) (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	if real, err := filepath.EvalSymlinks(self); err == nil {
+		self = real
+	}
+	return filepath.Join(filepath.Dir(self), name), nil
 }

@@ -6,18 +6,17 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"unsafe"
 
 	"github.com/hako-dev/hako/internal/monitor"
-	"github.com/sirupsen/logrus"
+	"github.com/hako-dev/hako/internal/spec"
 	"golang.org/x/sys/unix"
 )
 
-// MonitorBinary is the file name of the monitor's own executable (cmd/hako-monitor), looked
+// monitorBinary is the file name of the monitor's own executable (cmd/hako-monitor), looked
 // for next to hako's.
-const MonitorBinary = "hako-monitor"
+const monitorBinary = "hako-monitor"
 
 // monitorExecutable is what SpawnMonitor runs: $HAKO_MONITOR_PATH when set, else hako-monitor
 // next to the running executable, else that executable itself (hako, as `hako __monitor`).
@@ -27,35 +26,27 @@ const MonitorBinary = "hako-monitor"
 // carries only the packages a monitor needs (no builder, no lint, no registry client), so the
 // Go runtime initialises a fraction of hako's packages in both processes. hako alone still
 // works: the fallback runs the same code (MonitorMain) from the full binary.
-func monitorExecutable(self string) string {
+func monitorExecutable() (string, error) {
 	if p := os.Getenv("HAKO_MONITOR_PATH"); p != "" {
-		return p
+		return p, nil
 	}
-	p := filepath.Join(filepath.Dir(self), MonitorBinary)
-	if p != self && unix.Access(p, unix.X_OK) == nil {
-		return p
+	if p, err := besideSelf(monitorBinary); err == nil && unix.Access(p, unix.X_OK) == nil {
+		return p, nil
 	}
-	return self
+	return os.Executable()
 }
 
 // MonitorMain is the whole of a monitor process, `hako-monitor ...` or `hako __monitor ...`,
 // and returns its exit code. args are what SpawnMonitor passes (package monitor documents the
-// descriptors):
+// descriptors, the ID pipe last):
 //
-//	--root R --snapshotter S __monitor [--id-pipe] [--attach] [--stdin] [--control]
-//	    [--console-size COLSxROWS] [--] ID
+//	--root R --snapshotter S __monitor [--attach] [--stdin] [--control]
+//	    [--console-size COLSxROWS] -- PLACEHOLDER
 //
-// With --id-pipe the ID argument is monitorIDPlaceholder (after "--": it starts with "-") and
-// the ID comes on the pipe.
+// PLACEHOLDER is monitorIDPlaceholder; the ID comes on the pipe.
 func MonitorMain(args []string, stderr io.Writer) int {
-	Phase("cli: main")
-	// libcontainer logs through logrus, as in the CLI: warnings, everything with HAKO_DEBUG.
-	logrus.SetOutput(stderr)
-	logrus.SetLevel(logrus.WarnLevel)
-	if debugTiming {
-		logrus.SetLevel(logrus.DebugLevel)
-		logrus.SetFormatter(DebugLogFormat)
-	}
+	Phase("monitor: exec")
+	SetupLogging(stderr, debugTiming)
 	if err := runMonitorMain(args); err != nil {
 		fmt.Fprintln(stderr, "Error:", err)
 		return 125
@@ -81,21 +72,23 @@ func showID(id string) {
 
 func runMonitorMain(args []string) error {
 	if len(args) < 5 || args[0] != "--root" || args[2] != "--snapshotter" || args[4] != "__monitor" {
-		return fmt.Errorf("usage: %s --root ROOT --snapshotter NAME __monitor [OPTIONS] ID", MonitorBinary)
+		return fmt.Errorf("usage: %s --root ROOT --snapshotter NAME __monitor [OPTIONS] -- ID", monitorBinary)
 	}
 	fs := flag.NewFlagSet("__monitor", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	idPipe := fs.Bool("id-pipe", false, "")
 	attach := fs.Bool("attach", false, "")
 	stdin := fs.Bool("stdin", false, "")
 	control := fs.Bool("control", false, "")
 	consoleSize := fs.String("console-size", "", "")
-	if err := fs.Parse(args[5:]); err != nil || fs.NArg() != 1 {
-		err = fmt.Errorf("monitor: bad arguments %q (is %s built from the same source as hako?)", strings.Join(args[5:], " "), MonitorBinary)
-		monitor.HandoffFromFDs(false, false, false, false).Ready.Write([]byte(err.Error()))
+	if err := fs.Parse(args[5:]); err != nil || fs.NArg() != 1 || fs.Arg(0) != monitorIDPlaceholder {
+		err = fmt.Errorf("monitor: bad arguments %q (is %s built from the same source as hako?)", strings.Join(args[5:], " "), monitorBinary)
+		monitor.HandoffFromFDs(false, false, false).Ready.Write([]byte(err.Error()))
 		return err
 	}
-	h := monitor.HandoffFromFDs(*attach, *stdin, *control, *idPipe)
+	h := monitor.HandoffFromFDs(*attach, *stdin, *control)
+	// The kernel probes of Docker's seccomp profile (one starts a process) run while the
+	// command creates the container, not when the monitor generates its spec.
+	go spec.ProbeKernel()
 	e, err := New(Config{Root: args[1], Snapshotter: args[3]})
 	if err != nil {
 		h.Ready.Write([]byte(err.Error()))
@@ -108,14 +101,11 @@ func runMonitorMain(args []string) error {
 			return err
 		}
 	}
-	id := fs.Arg(0)
-	if id == monitorIDPlaceholder && h.IDPipe != nil {
-		// Spawned before its container was created (SpawnMonitor).
-		if id, err = monitor.ReadID(h.IDPipe); err != nil || id == "" {
-			return nil // no container after all: nothing to do
-		}
-		h.IDPipe.Close()
-		showID(id)
+	id, err := monitor.ReadID(h.IDPipe)
+	if err != nil || id == "" {
+		return nil // no container after all (the command failed or died): nothing to do
 	}
+	h.IDPipe.Close()
+	showID(id)
 	return e.RunMonitor(context.Background(), id, h)
 }

@@ -64,6 +64,7 @@ func (e *Engine) Start(ctx context.Context, ref string, attach *Attach) (<-chan 
 		}
 		return nil, errdefs.Conflictf("container %s is already running", c.Name)
 	}
+	e.setManuallyStopped(c.ID, false) // start lifts a stop for the restart policy (restart.go)
 	m, err := e.SpawnMonitor(attach)
 	if err != nil {
 		return nil, err
@@ -77,16 +78,15 @@ func (e *Engine) Start(ctx context.Context, ref string, attach *Attach) (<-chan 
 // pipe; Start hands it over, Abort (or the command's death) closes the pipe and the monitor
 // exits without touching anything.
 type PendingMonitor struct {
-	e                  *Engine
 	path               string // its executable
 	attach             *Attach
 	readyR, exitR, idW *os.File
-	closeWhenStarted   []*os.File
+	ctlR               *os.File // the control pipe's read end, handed to the monitor (-t)
 }
 
 // SpawnMonitor starts a monitor that waits for its container (see PendingMonitor).
 func (e *Engine) SpawnMonitor(attach *Attach) (*PendingMonitor, error) {
-	self, err := os.Executable()
+	path, err := monitorExecutable()
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +113,7 @@ func (e *Engine) SpawnMonitor(attach *Attach) (*PendingMonitor, error) {
 	}
 	// Exactly this prefix, for hako-monitor as for hako: MonitorMain expects it, and hako's
 	// CLI and package prefault recognise a monitor by it.
-	args := []string{"--root", e.Root, "--snapshotter", e.Snapshotter, "__monitor", "--id-pipe"}
+	args := []string{"--root", e.Root, "--snapshotter", e.Snapshotter, "__monitor"}
 	extra := []*os.File{readyW, exitW}
 	var ctlR *os.File
 	if attach != nil {
@@ -141,7 +141,6 @@ func (e *Engine) SpawnMonitor(attach *Attach) (*PendingMonitor, error) {
 		return fail(err)
 	}
 	extra = append(extra, idR) // the last descriptor (monitor.HandoffFromFDs)
-	path := monitorExecutable(self)
 	cmd := exec.Command(path, append(args, "--", monitorIDPlaceholder)...)
 	cmd.ExtraFiles = extra
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -157,15 +156,12 @@ func (e *Engine) SpawnMonitor(attach *Attach) (*PendingMonitor, error) {
 	exitW.Close()
 	idR.Close()
 	go cmd.Wait() // reap it if it ends while we are still here; it normally outlives us
-	m := &PendingMonitor{e: e, path: path, attach: attach, readyR: readyR, exitR: exitR, idW: idW}
-	if ctlR != nil {
-		m.closeWhenStarted = append(m.closeWhenStarted, ctlR)
-	}
-	return m, nil
+	return &PendingMonitor{path: path, attach: attach, readyR: readyR, exitR: exitR, idW: idW, ctlR: ctlR}, nil
 }
 
-// ErrMonitorGone is Start's error when the monitor died before it took its container, which
-// then was never started (nor, with --rm, removed).
+// ErrMonitorGone is Start's error when the monitor ended without a word on its ready pipe
+// (it died, or is not a monitor at all): nothing supervises the container, which was not
+// started, or not to the end (nor, with --rm, removed).
 var ErrMonitorGone = errors.New("the container's monitor is gone")
 
 // Abort tells the monitor there is no container for it: it exits.
@@ -173,33 +169,30 @@ func (m *PendingMonitor) Abort() {
 	m.idW.Close()
 	m.readyR.Close()
 	m.exitR.Close()
-	for _, f := range m.closeWhenStarted {
-		f.Close()
+	m.closeControl()
+}
+
+func (m *PendingMonitor) closeControl() {
+	if m.ctlR != nil {
+		m.ctlR.Close()
 	}
 }
 
 // Start hands the monitor its container (by full ID) and returns as Engine.Start does.
 func (m *PendingMonitor) Start(ctx context.Context, id string) (<-chan int, error) {
 	defer m.readyR.Close()
-	for _, f := range m.closeWhenStarted {
-		defer f.Close()
-	}
-	m.e.setManuallyStopped(id, false) // start lifts a stop for the restart policy (restart.go)
-	_, werr := io.WriteString(m.idW, id)
+	defer m.closeControl()
+	io.WriteString(m.idW, id) // a monitor already gone is told apart below: it said nothing
 	m.idW.Close()
-	msg, _ := io.ReadAll(m.readyR) // after a failed write: why the monitor is gone, if it said
-	if werr != nil && len(msg) == 0 {
-		m.exitR.Close()
-		return nil, fmt.Errorf("%w: %s exited before it was given container %s", ErrMonitorGone, m.path, id)
-	}
+	msg, _ := io.ReadAll(m.readyR)
 	Phase("start: monitor ready")
+	if len(msg) == 0 {
+		m.exitR.Close()
+		return nil, fmt.Errorf("%w: %s ended without starting container %s", ErrMonitorGone, m.path, id)
+	}
 	if string(msg) != monitor.ReadyOK {
 		m.exitR.Close()
-		s := strings.TrimSpace(string(msg))
-		if s == "" {
-			s = "the container's monitor exited before the container started"
-		}
-		return nil, startError(s)
+		return nil, startError(strings.TrimSpace(string(msg)))
 	}
 	if m.attach == nil {
 		m.exitR.Close()
@@ -230,7 +223,7 @@ func startError(s string) error {
 	return errors.New(s)
 }
 
-// RunMonitor is the body of `hako __monitor ID`: see package monitor.
+// RunMonitor is the body of a monitor process (MonitorMain): see package monitor.
 func (e *Engine) RunMonitor(ctx context.Context, id string, h monitor.Handoff) error {
 	Phase("monitor: main")
 	cs := e.Containers()

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -25,4 +26,15 @@ func Phase(what string) {
 	}
 	now := time.Now()
 	fmt.Fprintf(os.Stderr, "DEBU timing %d.%06d pid %d %s\n", now.Unix(), now.Nanosecond()/1000, os.Getpid(), what)
+}
+
+// SetupLogging points logrus (libcontainer logs through it) at w: warnings, or everything in
+// DebugLogFormat with debug. The CLI and the monitor set it up alike.
+func SetupLogging(w io.Writer, debug bool) {
+	logrus.SetOutput(w)
+	logrus.SetLevel(logrus.WarnLevel)
+	if debug {
+		logrus.SetLevel(logrus.DebugLevel)
+		logrus.SetFormatter(DebugLogFormat)
+	}
 }

@@ -1,10 +1,11 @@
-// Package monitor is the per-container supervisor: the hako binary re-executed as
-// `hako __monitor --id-pipe -` (or `hako __monitor ID`), detached from the command that started it (its own session), one per
-// running container. It mounts the container's root filesystem, starts the container through the
-// runtime, writes the process's stdout and stderr to the container's log (and to the terminal of
-// a foreground `run` that handed it over), reaps, records the exit status, and unmounts. It holds
-// the container's monitor lock for its whole life, so that when it is killed the record is read
-// as exited rather than running forever.
+// Package monitor is the per-container supervisor: `hako-monitor --root R --snapshotter S
+// __monitor [OPTIONS] -- PLACEHOLDER` (hako itself as `hako __monitor ...` when hako-monitor is
+// not next to it; engine.MonitorMain), detached from the command that started it (its own
+// session), one per running container. It mounts the container's root filesystem, starts the
+// container through the runtime, writes the process's stdout and stderr to the container's log
+// (and to the terminal of a foreground `run` that handed it over), reaps, records the exit
+// status, and unmounts. It holds the container's monitor lock for its whole life, so that when
+// it is killed the record is read as exited rather than running forever.
 //
 // The starting command and the monitor talk over inherited descriptors, numbered in this order
 // (an absent one takes no number):
@@ -17,10 +18,11 @@
 //	           monitor copies it into a pipe (or the pty), so no host descriptor reaches the
 //	           container, and its EOF closes the process's stdin
 //	  control  command → monitor, with -t (--control): text lines, see below
-//	  id       command → monitor, with --id-pipe (the ID argument is then "-"): the container's
-//	           full ID, then EOF. The command spawns the monitor before it creates the
-//	           container, so that the monitor's start-up overlaps the creation; EOF with no ID
-//	           (the creation failed, or the command died) makes the monitor exit untouched.
+//	  id       command → monitor, always last: the container's full ID, then EOF. The command
+//	           spawns the monitor before it creates the container, so that the monitor's
+//	           start-up overlaps the creation; EOF with no ID (the creation failed, or the
+//	           command died) makes the monitor exit untouched. Once it has the ID, the monitor
+//	           writes it over the placeholder of its command line, where ps shows it.
 //
 // With -t the process gets a pseudo-terminal: the runtime makes it inside the container and
 // hands its master to the monitor, which copies between it and the attached terminal (the
@@ -56,7 +58,7 @@ type Handoff struct {
 	Stdout, Stderr *os.File
 	// Control carries resize messages for a terminal (-t); nil otherwise.
 	Control *os.File
-	// IDPipe carries the container's ID (--id-pipe); nil otherwise.
+	// IDPipe carries the container's ID.
 	IDPipe *os.File
 	// ConsoleWidth and ConsoleHeight are the terminal's first size; zero when unknown.
 	ConsoleWidth, ConsoleHeight uint16
@@ -64,7 +66,7 @@ type Handoff struct {
 
 // HandoffFromFDs rebuilds the handoff in the monitor process from inherited descriptors 3 and
 // up, in the order of the package documentation.
-func HandoffFromFDs(attached, stdin, control, idPipe bool) Handoff {
+func HandoffFromFDs(attached, stdin, control bool) Handoff {
 	h := Handoff{Ready: os.NewFile(3, "ready"), Exit: os.NewFile(4, "exit")}
 	fd := uintptr(5)
 	if attached {
@@ -79,9 +81,7 @@ func HandoffFromFDs(attached, stdin, control, idPipe bool) Handoff {
 		h.Control = os.NewFile(fd, "control")
 		fd++
 	}
-	if idPipe {
-		h.IDPipe = os.NewFile(fd, "id")
-	}
+	h.IDPipe = os.NewFile(fd, "id")
 	return h
 }
 

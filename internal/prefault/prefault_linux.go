@@ -39,8 +39,8 @@ func init() {
 	unix.Syscall(unix.SYS_MADVISE, start, chunk, unix.MADV_POPULATE_WRITE)
 }
 
-// isMonitor recognises a monitor's command line as cli.isMonitor does (this package cannot
-// import cli): hako --root R --snapshotter S __monitor ...
+// isMonitor recognises the command line engine.SpawnMonitor gives a monitor (this package
+// imports nothing of hako's, to be initialised early): EXE --root R --snapshotter S __monitor ...
 func isMonitor(args []string) bool {
-	return len(args) > 5 && args[5] == "__monitor"
+	return len(args) > 5 && args[1] == "--root" && args[3] == "--snapshotter" && args[5] == "__monitor"
 }

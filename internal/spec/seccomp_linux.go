@@ -50,6 +50,14 @@ func seccompProfile(s *specs.Spec, opts Options) (*specs.LinuxSeccomp, error) {
 	return p, nil
 }
 
+// ProbeKernel asks the kernel what Docker's default profile depends on (x32Available,
+// ia32Available), once per process: a monitor calls it while it waits for its container, so
+// that generating the spec later does not wait for the ia32 probe's process.
+func ProbeKernel() {
+	x32Available()
+	ia32Available()
+}
+
 // x32Available reports whether this kernel runs x32 system calls (x86-64 numbers with bit 30
 // set), which most distributions build in but leave off (syscall.x32=n): an x32 getpid then
 // fails with ENOSYS. Asked once per process.
