@@ -27,12 +27,14 @@ func checkAttachable(a *app, interactive, tty bool) error {
 }
 
 // attachStdio builds a foreground run's attachment: stdout and stderr, stdin with -i, and for a
-// -t container the terminal's size, a resize feed on SIGWINCH, and the terminal in raw mode while
-// the container runs. done undoes all of it (restores the terminal); call it once the container
-// has ended.
-func attachStdio(a *app, interactive, tty bool) (at *engine.Attach, done func(), err error) {
+// -t container the terminal's size and a resize feed on SIGWINCH. raw puts the terminal in raw
+// mode for an -it container (call it just before the container starts: until then ^C must
+// still interrupt hako); done undoes all of it (restores the terminal) once the container has
+// ended, or on failure.
+func attachStdio(a *app, interactive, tty bool) (at *engine.Attach, raw func() error, done func(), err error) {
+	noRaw := func() error { return nil }
 	if err := checkAttachable(a, interactive, tty); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	at = &engine.Attach{Stdout: fileOf(a.stdout), Stderr: fileOf(a.stderr)}
 	stdin := fileOf(a.stdin)
@@ -41,7 +43,7 @@ func attachStdio(a *app, interactive, tty bool) (at *engine.Attach, done func(),
 	}
 	done = func() {}
 	if !tty {
-		return at, done, nil
+		return at, noRaw, done, nil
 	}
 	// The size comes from whichever end is a terminal.
 	sizeFd := -1
@@ -52,7 +54,7 @@ func attachStdio(a *app, interactive, tty bool) (at *engine.Attach, done func(),
 		}
 	}
 	if sizeFd < 0 {
-		return at, done, nil // -t with no terminal at all: the pty keeps the kernel's size
+		return at, noRaw, done, nil // -t with no terminal at all: the pty keeps the kernel's size
 	}
 	if w, h, err := term.GetSize(sizeFd); err == nil && w > 0 && h > 0 {
 		at.ConsoleWidth, at.ConsoleHeight = uint16(w), uint16(h)
@@ -79,17 +81,19 @@ func attachStdio(a *app, interactive, tty bool) (at *engine.Attach, done func(),
 		}
 	}()
 	var restore func()
+	raw = noRaw
 	if interactive {
 		// Raw mode: keystrokes, ^C included, go to the container's terminal as they are typed.
-		old, err := term.MakeRaw(int(stdin.Fd()))
-		if err != nil {
-			signal.Stop(winch)
-			close(stop)
-			return nil, nil, errdefs.Invalidf("set the terminal to raw mode: %v", err)
+		raw = func() error {
+			old, err := term.MakeRaw(int(stdin.Fd()))
+			if err != nil {
+				return errdefs.Invalidf("set the terminal to raw mode: %v", err)
+			}
+			restore = func() { term.Restore(int(stdin.Fd()), old) }
+			return nil
 		}
-		restore = func() { term.Restore(int(stdin.Fd()), old) }
 	}
-	return at, func() {
+	return at, raw, func() {
 		signal.Stop(winch)
 		close(stop)
 		if restore != nil {

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	units "github.com/docker/go-units"
 	"github.com/hako-dev/hako/internal/container"
@@ -333,9 +332,9 @@ func runCmd(a *app, create bool) *cobra.Command {
 				return nil
 			}
 			var at *engine.Attach
-			detach := func() {}
+			raw, detach := func() error { return nil }, func() {}
 			if !f.detach {
-				if at, detach, err = attachStdio(a, f.interactive, f.tty); err != nil {
+				if at, raw, detach, err = attachStdio(a, f.interactive, f.tty); err != nil {
 					return err
 				}
 			}
@@ -370,6 +369,15 @@ func runCmd(a *app, create bool) *cobra.Command {
 			stopProxy := func() {}
 			if !f.tty {
 				stopProxy = proxySignals(e, c.ID)
+			}
+			if err := raw(); err != nil {
+				m.Abort()
+				stopProxy()
+				detach()
+				if o.Config.AutoRemove {
+					e.RemoveContainer(context.Background(), c.ID, true, true)
+				}
+				return err
 			}
 			exit, err := m.Start(cmd.Context(), c.ID)
 			if err != nil {
@@ -415,8 +423,12 @@ func startCmd(a *app) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				at, detach, err := attachStdio(a, interactive, c.Config.Tty)
+				at, raw, detach, err := attachStdio(a, interactive, c.Config.Tty)
 				if err != nil {
+					return err
+				}
+				if err := raw(); err != nil {
+					detach()
 					return err
 				}
 				exit, err := e.Start(cmd.Context(), args[0], at)
@@ -697,5 +709,3 @@ func psFilter(filters []string) (func(*container.Container) bool, error) {
 		return true
 	}, nil
 }
-
-var _ = time.Second
