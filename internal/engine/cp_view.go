@@ -110,7 +110,7 @@ func (e *Engine) mountContainerVolumes(c *container.Container, dir string, root 
 	// with idmap idmapped (volumes.go, run.go): so has the view.
 	var userns *os.File
 	if o := c.Config.Options; o.UserNS {
-		f, err := mount.UserNamespace(mountIDMaps(o.UIDMappings), mountIDMaps(o.GIDMappings))
+		f, err := mount.UserNamespace(o.UIDMappings, o.GIDMappings)
 		if err != nil {
 			return nil, err
 		}

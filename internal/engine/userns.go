@@ -32,18 +32,10 @@ func userNSMounts(ms []mount.Mount, o spec.Options) []mount.Mount {
 	if !o.UserNS {
 		return ms
 	}
-	idmap := mount.IDMapOptions(mountIDMaps(o.UIDMappings), mountIDMaps(o.GIDMappings))
+	idmap := mount.IDMapOptions(o.UIDMappings, o.GIDMappings)
 	out := slices.Clone(ms)
 	for i := range out {
 		out[i].Options = append(slices.Clone(out[i].Options), idmap...)
-	}
-	return out
-}
-
-func mountIDMaps(ms []specs.LinuxIDMapping) []mount.IDMap {
-	out := make([]mount.IDMap, len(ms))
-	for i, m := range ms {
-		out[i] = mount.IDMap{ContainerID: m.ContainerID, HostID: m.HostID, Size: m.Size}
 	}
 	return out
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -152,7 +153,7 @@ func closeAll(fds []int) {
 // its uid_map and gid_map written by this process (Go's SysProcAttr does that before letting it
 // go on), and its namespace opened. The child never runs any code of its own: it is traced and
 // stops at its exec, and it is killed and reaped as soon as the namespace is open.
-func UserNamespace(uids, gids []IDMap) (*os.File, error) {
+func UserNamespace(uids, gids []specs.LinuxIDMapping) (*os.File, error) {
 	// /proc/self/exe: the running binary even when its file was replaced or removed since.
 	p, err := os.StartProcess("/proc/self/exe", []string{"hako-userns"}, &os.ProcAttr{
 		Sys: &syscall.SysProcAttr{
@@ -177,7 +178,7 @@ func UserNamespace(uids, gids []IDMap) (*os.File, error) {
 	return f, nil
 }
 
-func sysIDMaps(ms []IDMap) []syscall.SysProcIDMap {
+func sysIDMaps(ms []specs.LinuxIDMapping) []syscall.SysProcIDMap {
 	out := make([]syscall.SysProcIDMap, len(ms))
 	for i, m := range ms {
 		out[i] = syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)}

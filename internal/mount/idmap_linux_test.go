@@ -6,12 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
 const testBase = 100000
 
-var testMap = []IDMap{{ContainerID: 0, HostID: testBase, Size: 65536}}
+var testMap = []specs.LinuxIDMapping{{ContainerID: 0, HostID: testBase, Size: 65536}}
 
 func owner(t *testing.T, p string) (uint32, uint32) {
 	t.Helper()
@@ -48,7 +49,7 @@ func TestUserNamespaceMappings(t *testing.T) {
 	f := filepath.Join(src, "f")
 	os.WriteFile(f, nil, 0o644)
 	os.Chown(f, 0, 1000)
-	gids := []IDMap{{0, 200000, 1000}, {1000, 300000, 1}}
+	gids := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 1000}, {ContainerID: 1000, HostID: 300000, Size: 1}}
 	target := mustMkdir(t, dir, "t")
 	if err := (Mount{Type: "bind", Source: src, Options: append([]string{"bind"}, IDMapOptions(testMap, gids)...)}).Mount(target); err != nil {
 		t.Fatal(err)

@@ -1,13 +1,10 @@
 package spec
 
 import (
-	"fmt"
-	"strconv"
-	"strings"
-
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hako-dev/hako/internal/errdefs"
+	"github.com/hako-dev/hako/internal/mount"
 )
 
 // maxIDMapLines is the kernel's limit on the lines of one uid_map or gid_map (Linux 4.15+).
@@ -16,19 +13,11 @@ const maxIDMapLines = 340
 // ParseIDMapping reads podman's --uidmap and --gidmap value, CONTAINER_ID:HOST_ID:SIZE in
 // decimal. flag names the flag in the error.
 func ParseIDMapping(flag, s string) (specs.LinuxIDMapping, error) {
-	f := strings.Split(s, ":")
-	if len(f) != 3 {
-		return specs.LinuxIDMapping{}, errdefs.Invalidf("invalid %s %q: want CONTAINER_ID:HOST_ID:SIZE", flag, s)
+	m, err := mount.ParseIDMap(s)
+	if err != nil {
+		return specs.LinuxIDMapping{}, errdefs.Invalidf("invalid %s %q: %v", flag, s, err)
 	}
-	var n [3]uint32
-	for i, v := range f {
-		u, err := strconv.ParseUint(v, 10, 32)
-		if err != nil {
-			return specs.LinuxIDMapping{}, errdefs.Invalidf("invalid %s %q: %q is not a number from 0 to 4294967295", flag, s, v)
-		}
-		n[i] = uint32(u)
-	}
-	return specs.LinuxIDMapping{ContainerID: n[0], HostID: n[1], Size: n[2]}, nil
+	return m, nil
 }
 
 // CheckIDMappings refuses mappings that the kernel or the runtime would refuse later, with an
@@ -46,18 +35,18 @@ func CheckIDMappings(flag string, ms []specs.LinuxIDMapping) error {
 	root := false
 	for i, m := range ms {
 		if m.Size == 0 {
-			return errdefs.Invalidf("invalid %s %s: the size must be at least 1", flag, idMapString(m))
+			return errdefs.Invalidf("invalid %s %s: the size must be at least 1", flag, mount.FormatIDMap(m))
 		}
 		const last = 1<<32 - 2
 		if uint64(m.ContainerID)+uint64(m.Size)-1 > last || uint64(m.HostID)+uint64(m.Size)-1 > last {
-			return errdefs.Invalidf("invalid %s %s: the range runs past ID %d", flag, idMapString(m), uint64(last))
+			return errdefs.Invalidf("invalid %s %s: the range runs past ID %d", flag, mount.FormatIDMap(m), uint64(last))
 		}
 		for _, o := range ms[:i] {
 			if overlap(m.ContainerID, o.ContainerID, m.Size, o.Size) {
-				return errdefs.Invalidf("invalid %s: %s and %s overlap in the container's IDs", flag, idMapString(o), idMapString(m))
+				return errdefs.Invalidf("invalid %s: %s and %s overlap in the container's IDs", flag, mount.FormatIDMap(o), mount.FormatIDMap(m))
 			}
 			if overlap(m.HostID, o.HostID, m.Size, o.Size) {
-				return errdefs.Invalidf("invalid %s: %s and %s overlap in the host's IDs", flag, idMapString(o), idMapString(m))
+				return errdefs.Invalidf("invalid %s: %s and %s overlap in the host's IDs", flag, mount.FormatIDMap(o), mount.FormatIDMap(m))
 			}
 		}
 		root = root || m.ContainerID == 0
@@ -72,15 +61,11 @@ func overlap(a, b, asize, bsize uint32) bool {
 	return uint64(a) < uint64(b)+uint64(bsize) && uint64(b) < uint64(a)+uint64(asize)
 }
 
-func idMapString(m specs.LinuxIDMapping) string {
-	return fmt.Sprintf("%d:%d:%d", m.ContainerID, m.HostID, m.Size)
-}
-
 // FormatIDMappings writes mappings as podman's inspect shows them: "0:100000:65536".
 func FormatIDMappings(ms []specs.LinuxIDMapping) []string {
 	out := make([]string, len(ms))
 	for i, m := range ms {
-		out[i] = idMapString(m)
+		out[i] = mount.FormatIDMap(m)
 	}
 	return out
 }
