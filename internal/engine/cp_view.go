@@ -166,27 +166,20 @@ func (e *Engine) mountContainerVolumes(c *container.Container, dir string, root 
 }
 
 // bindAt bind-mounts src, with its submounts, on the object target is a handle of, read-only
-// with ro, idmapped with the user namespace userns when it is not nil. The new mount API
-// attaches the mount where the handle is, whatever has since been renamed on the way there, and
-// gives it its attributes before it is visible.
+// with ro, idmapped with the user namespace userns when it is not nil: the mount the container has
+// from an "rbind" with "ro" and "idmap" (mount.OpenBind), whose submounts keep their attributes.
+// The new mount API attaches the mount where the handle is, whatever has since been renamed on the
+// way there, and gives it its attributes before it is visible.
 func bindAt(src string, target *os.File, ro bool, userns *os.File) (mountID uint64, err error) {
-	tree, err := unix.OpenTree(unix.AT_FDCWD, src, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+	var attrs uint64
+	if ro {
+		attrs = unix.MOUNT_ATTR_RDONLY
+	}
+	tree, err := mount.OpenBind(src, true, attrs, userns)
 	if err != nil {
-		return 0, fmt.Errorf("open_tree: %w", err)
+		return 0, err
 	}
 	defer unix.Close(tree)
-	if ro {
-		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
-		if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
-			return 0, fmt.Errorf("mount_setattr ro: %w", err)
-		}
-	}
-	if userns != nil {
-		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(userns.Fd())}
-		if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
-			return 0, fmt.Errorf("mount_setattr idmap: %w", err)
-		}
-	}
 	var st unix.Statx_t
 	if err := unix.Statx(tree, "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID, &st); err != nil {
 		return 0, fmt.Errorf("statx: %w", err)

@@ -39,12 +39,12 @@ func (m Mount) mountIDMapped(target string, p parsed) error {
 	defer ns.Close()
 	p.uidmap, p.gidmap = "", ""
 	if bind, recursive := isBind(m); bind {
-		return m.mountBindIDMapped(target, p, int(ns.Fd()), recursive)
+		return m.mountBindIDMapped(target, p, ns, recursive)
 	}
 	if m.Type != "overlay" {
 		return errorf("mount "+m.Type+" on", target, fmt.Errorf("idmapping is supported for bind and overlay mounts only"))
 	}
-	layers, err := idmapLowerLayers(&p, int(ns.Fd()))
+	layers, err := idmapLowerLayers(&p, ns)
 	defer closeAll(layers)
 	if err != nil {
 		return errorf("mount overlay on", target, err)
@@ -52,14 +52,8 @@ func (m Mount) mountIDMapped(target string, p parsed) error {
 	return m.mount(target, p)
 }
 
-func (m Mount) mountBindIDMapped(target string, p parsed, nsfd int, recursive bool) error {
-	flags := unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC
-	setFlags := unix.AT_EMPTY_PATH
-	if recursive {
-		flags |= unix.AT_RECURSIVE
-		setFlags |= unix.AT_RECURSIVE
-	}
-	fd, err := idmappedTree(m.Source, flags, setFlags, p.attrs, nsfd)
+func (m Mount) mountBindIDMapped(target string, p parsed, ns *os.File, recursive bool) error {
+	fd, err := OpenBind(m.Source, recursive, p.attrs, ns)
 	if err != nil {
 		return errorf("idmapped bind of "+m.Source+" on", target, err)
 	}
@@ -70,20 +64,35 @@ func (m Mount) mountBindIDMapped(target string, p parsed, nsfd int, recursive bo
 	return setPropagation(target, p.prop)
 }
 
-// idmappedTree returns a detached copy of the tree at path, idmapped with the user namespace nsfd
-// and given attrs.
-func idmappedTree(path string, openFlags, setFlags int, attrs uint64, nsfd int) (int, error) {
-	fd, err := unix.OpenTree(unix.AT_FDCWD, path, uint(openFlags))
-	if err != nil {
-		return -1, fmt.Errorf("open_tree %s: %w", path, err)
+// OpenBind returns a descriptor of a detached bind of src (open_tree with OPEN_TREE_CLONE), with
+// the mounts under src when recursive, for move_mount to attach where it goes. attrs
+// (MOUNT_ATTR_*) and, when userns is not nil, the idmapping of that user namespace are given to
+// the bind's top mount in one mount_setattr, before anything can see it; the mounts under it
+// keep theirs, as with runc's "ro" and "idmap" (not "rro", "ridmap") and a bind's remount in
+// Mount. The caller closes the descriptor.
+func OpenBind(src string, recursive bool, attrs uint64, userns *os.File) (int, error) {
+	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
+	if recursive {
+		flags |= unix.AT_RECURSIVE
 	}
-	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP | attrs, Userns_fd: uint64(nsfd)}
-	if err := unix.MountSetattr(fd, "", uint(setFlags), &attr); err != nil {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, src, flags)
+	if err != nil {
+		return -1, fmt.Errorf("open_tree %s: %w", src, err)
+	}
+	attr := unix.MountAttr{Attr_set: attrs}
+	if userns != nil {
+		attr.Attr_set |= unix.MOUNT_ATTR_IDMAP
+		attr.Userns_fd = uint64(userns.Fd())
+	}
+	if attr.Attr_set == 0 {
+		return fd, nil
+	}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
 		unix.Close(fd)
-		if errors.Is(err, unix.EINVAL) {
-			err = fmt.Errorf("%w (the filesystem of %s may not support idmapped mounts)", err, path)
+		if userns != nil && errors.Is(err, unix.EINVAL) {
+			err = fmt.Errorf("%w (the filesystem of %s may not support idmapped mounts)", err, src)
 		}
-		return -1, fmt.Errorf("mount_setattr MOUNT_ATTR_IDMAP on %s: %w", path, err)
+		return -1, fmt.Errorf("mount_setattr on %s: %w", src, err)
 	}
 	return fd, nil
 }
@@ -92,7 +101,7 @@ func idmappedTree(path string, openFlags, setFlags int, attrs uint64, nsfd int) 
 // /proc/self/fd/N, and gives the upper directory's root the owner the topmost layer's root shows
 // through the mapping (a copied-up root would get the same). It returns the descriptors, which
 // must stay open until the overlay is mounted.
-func idmapLowerLayers(p *parsed, nsfd int) ([]int, error) {
+func idmapLowerLayers(p *parsed, ns *os.File) ([]int, error) {
 	var fds []int
 	upper := ""
 	for i, o := range p.data {
@@ -106,7 +115,7 @@ func idmapLowerLayers(p *parsed, nsfd int) ([]int, error) {
 		lower, data := splitLowerdir(v)
 		for _, layers := range [][]string{lower, data} {
 			for j, l := range layers {
-				fd, err := idmappedTree(l, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC, unix.AT_EMPTY_PATH, 0, nsfd)
+				fd, err := OpenBind(l, false, 0, ns)
 				if err != nil {
 					return fds, err
 				}

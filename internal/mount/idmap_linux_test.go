@@ -175,3 +175,60 @@ func TestIDMapOptionErrors(t *testing.T) {
 		t.Errorf("idmapped tmpfs: %v", err)
 	}
 }
+
+// OpenBind with recursive brings the mounts under the source along, as an rbind; the attributes
+// and the idmapping are set on the top mount only, as runc's "ro" and "idmap": a submount stays
+// writable and shows its files as they are on disk.
+func TestOpenBind(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	src := mustMkdir(t, dir, "src")
+	os.WriteFile(filepath.Join(src, "f"), nil, 0o644)
+	sub := mustMkdir(t, src, "sub")
+	if err := (Mount{Type: "tmpfs", Source: "tmpfs", Options: []string{"size=1m"}}).Mount(sub); err != nil {
+		t.Fatal(err)
+	}
+	unmountCleanup(t, sub)
+	os.WriteFile(filepath.Join(sub, "g"), nil, 0o644)
+	ns, err := UserNamespace(testMap, testMap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	for _, recursive := range []bool{true, false} {
+		fd, err := OpenBind(src, recursive, unix.MOUNT_ATTR_RDONLY, ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		target := mustMkdir(t, dir, "t")
+		err = unix.MoveMount(fd, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH)
+		unix.Close(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if uid, _ := owner(t, filepath.Join(target, "f")); uid != testBase {
+			t.Errorf("recursive %v: the top mount's file shows as %d, want %d", recursive, uid, testBase)
+		}
+		if err := os.WriteFile(filepath.Join(target, "new"), nil, 0o644); err == nil {
+			t.Errorf("recursive %v: wrote through the read-only top mount", recursive)
+		}
+		_, err = os.Lstat(filepath.Join(target, "sub", "g"))
+		switch {
+		case recursive && err != nil:
+			t.Errorf("the recursive bind lacks the submount: %v", err)
+		case recursive:
+			if uid, _ := owner(t, filepath.Join(target, "sub", "g")); uid != 0 {
+				t.Errorf("the submount was idmapped: its file shows as %d", uid)
+			}
+			if err := os.WriteFile(filepath.Join(target, "sub", "new"), nil, 0o644); err != nil {
+				t.Errorf("the submount was made read-only: %v", err)
+			}
+		case err == nil:
+			t.Error("the non-recursive bind has the submount")
+		}
+		if err := unix.Unmount(target, unix.MNT_DETACH); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(target)
+	}
+}
