@@ -53,41 +53,61 @@ func (x Index) Path(key digest.Digest) string {
 // Entries lists the index; unreadable entries come back with an empty Image. paths are the
 // entries' files, in the same order.
 func (x Index) Entries() (entries []Entry, paths []string, err error) {
-	ents, err := os.ReadDir(x.Dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, nil
-	} else if err != nil {
-		return nil, nil, err
-	}
-	for _, de := range ents {
-		if filepath.Ext(de.Name()) != ".json" {
-			continue
-		}
-		p := filepath.Join(x.Dir, de.Name())
+	paths, err = x.paths()
+	for _, p := range paths {
 		var ce Entry
 		if b, err := os.ReadFile(p); err == nil {
 			json.Unmarshal(b, &ce)
 		}
 		entries = append(entries, ce)
-		paths = append(paths, p)
 	}
-	return entries, paths, nil
+	return entries, paths, err
+}
+
+// paths lists the entries' files.
+func (x Index) paths() ([]string, error) {
+	ents, err := os.ReadDir(x.Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	var paths []string
+	for _, de := range ents {
+		if filepath.Ext(de.Name()) == ".json" {
+			paths = append(paths, filepath.Join(x.Dir, de.Name()))
+		}
+	}
+	return paths, nil
 }
 
 // PruneMissing drops the entries whose image is not among imgs; the engine's GC calls it when it
-// collects snapshots (rmi, image prune), so the index does not grow with dead entries.
+// collects snapshots (rmi, image prune, builder prune), so the index does not grow with dead
+// entries.
 func (x Index) PruneMissing(imgs []image.Image) {
-	entries, paths, err := x.Entries()
-	if err != nil || len(entries) == 0 {
-		return
-	}
 	present := map[digest.Digest]bool{}
 	for _, i := range imgs {
 		present[i.ID] = true
 	}
-	for i, ce := range entries {
-		if !present[ce.Image] {
-			os.Remove(paths[i])
+	x.Remove(func(e Entry) bool { return !present[e.Image] })
+}
+
+// Remove drops the entries drop selects (each entry file is read once) and returns how many went;
+// a nil drop selects every entry without reading any.
+func (x Index) Remove(drop func(Entry) bool) (int, error) {
+	var entries []Entry
+	var paths []string
+	var err error
+	if drop == nil {
+		paths, err = x.paths()
+	} else {
+		entries, paths, err = x.Entries()
+	}
+	n := 0
+	for i, p := range paths {
+		if (drop == nil || drop(entries[i])) && os.Remove(p) == nil {
+			n++
 		}
 	}
+	return n, err
 }

@@ -2,9 +2,10 @@ package builder
 
 import (
 	"context"
-	"os"
+	"errors"
 	"time"
 
+	"github.com/hako-dev/hako/internal/buildcache"
 	"github.com/hako-dev/hako/internal/image"
 	digest "github.com/opencontainers/go-digest"
 )
@@ -20,7 +21,9 @@ type PruneOptions struct {
 
 // PruneResult says what went.
 type PruneResult struct {
-	Images  []string
+	Images []string
+	// Entries counts the cache entries -a removed; the entries of the images that went are
+	// dropped, uncounted, by the garbage collection.
 	Entries int
 	// CacheMounts are the RUN --mount=type=cache directories removed (those no build holds).
 	CacheMounts int
@@ -35,7 +38,6 @@ func (bd *Builder) PruneCache(ctx context.Context, opts PruneOptions) (PruneResu
 	var res PruneResult
 	err := bd.e.WithLock(func() error {
 		users := bd.e.ImageUsers(ctx)
-		removed := map[digest.Digest]bool{}
 		err := bd.e.Images.Update(ctx, func(t *image.Txn) error {
 			imgs := t.Images()
 			byID := map[digest.Digest]image.Image{}
@@ -67,7 +69,6 @@ func (bd *Builder) PruneCache(ctx context.Context, opts PruneOptions) (PruneResu
 					continue
 				}
 				t.Delete(i.Manifest.Digest)
-				removed[i.ID] = true
 				res.Images = append(res.Images, i.ID.String())
 			}
 			return nil
@@ -75,25 +76,18 @@ func (bd *Builder) PruneCache(ctx context.Context, opts PruneOptions) (PruneResu
 		if err != nil {
 			return err
 		}
-		entries, paths, err := bd.cache().Entries()
-		if err != nil {
-			return err
-		}
-		present := map[digest.Digest]bool{}
-		if imgs, err := bd.e.Images.List(ctx); err == nil {
-			for _, i := range imgs {
-				present[i.ID] = true
-			}
-		}
-		for i, ce := range entries {
-			if removed[ce.Image] || !present[ce.Image] || (opts.All && (opts.Until.IsZero() || ce.Created.Before(opts.Until))) {
-				if os.Remove(paths[i]) == nil {
-					res.Entries++
-				}
-			}
-		}
+		// The collection drops too the cache entries whose image is gone (those just removed
+		// among them); -a then takes the others made before until.
 		r, err := bd.e.GCLocked(ctx, true)
 		res.Bytes = r.Bytes
+		if opts.All {
+			var drop func(buildcache.Entry) bool // every entry
+			if !opts.Until.IsZero() {
+				drop = func(ce buildcache.Entry) bool { return ce.Created.Before(opts.Until) }
+			}
+			n, rerr := bd.cache().Remove(drop)
+			res.Entries, err = n, errors.Join(err, rerr)
+		}
 		n, bytes := bd.pruneCacheMounts(opts.Until)
 		res.CacheMounts, res.Bytes = n, res.Bytes+bytes
 		if opts.All || !opts.Until.IsZero() {
