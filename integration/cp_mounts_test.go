@@ -253,3 +253,51 @@ func TestCpEtcFiles(t *testing.T) {
 	}
 	s.ok("rm", "-f", "etc")
 }
+
+// TestCpEtcUnderMount: the monitor binds /etc/hostname, hosts and resolv.conf before the user's
+// mounts, so a volume on /etc hides them from the container; cp sees what the container sees,
+// running or stopped: the volume's files, without those three, and it never creates them in the
+// volume to bind them on. A read-only bind on /etc leaves cp working (nothing to create there).
+func TestCpEtcUnderMount(t *testing.T) {
+	s := runStore(t)
+	s.ok("run", "-d", "--name", "ev", "-v", "etcvol:/etc", "busybox", "sleep", "100000")
+	data := filepath.Join(s.root, "volumes", "etcvol", "_data")
+	s.ok("exec", "ev", "sh", "-c", "echo mine >/etc/mine")
+	out := t.TempDir()
+	for _, state := range []string{"running", "stopped"} {
+		if state == "stopped" {
+			s.ok("stop", "-t", "0", "ev")
+		}
+		dst := filepath.Join(out, state+"-mine")
+		s.ok("cp", "ev:/etc/mine", dst)
+		if b, _ := os.ReadFile(dst); string(b) != "mine\n" {
+			t.Errorf("%s: cp ev:/etc/mine: %q", state, b)
+		}
+		r := s.run("cp", "ev:/etc", "-")
+		names := tarNames(t, []byte(r.stdout))
+		if r.code != 0 || !slices.Contains(names, "etc/mine") || !slices.Contains(names, "etc/passwd") {
+			t.Errorf("%s: cp ev:/etc -: %v %s", state, names, r.stderr)
+		}
+		for _, f := range []string{"hostname", "hosts", "resolv.conf"} {
+			if slices.Contains(names, "etc/"+f) {
+				t.Errorf("%s: cp shows /etc/%s, which the volume hides from the container", state, f)
+			}
+			if _, err := os.Lstat(filepath.Join(data, f)); err == nil {
+				t.Errorf("%s: cp created %s in the volume on /etc", state, f)
+			}
+		}
+	}
+
+	hostEtc := t.TempDir()
+	os.Chmod(hostEtc, 0o755)
+	os.WriteFile(filepath.Join(hostEtc, "passwd"), []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644)
+	s.ok("run", "-d", "--name", "ro", "-v", hostEtc+":/etc:ro", "busybox", "sleep", "100000")
+	dst := filepath.Join(out, "passwd")
+	s.ok("cp", "ro:/etc/passwd", dst)
+	if b, _ := os.ReadFile(dst); string(b) != "root:x:0:0:root:/root:/bin/sh\n" {
+		t.Errorf("cp out of a read-only bind on /etc: %q", b)
+	}
+	if ents, _ := os.ReadDir(hostEtc); len(ents) != 1 {
+		t.Errorf("cp wrote into the host directory on /etc: %v", ents)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -90,11 +89,18 @@ func (e *Engine) mountContainerVolumes(c *container.Container, dir string, root 
 		}
 	}
 	// The /etc files the monitor writes for the container at every start (hostname, hosts,
-	// resolv.conf), bound where the container has them, unless a mount of the user's takes
-	// their place; a container that never started has none yet.
+	// resolv.conf), bound where the container has them; a container that never started has none
+	// yet. The monitor binds them first, the user's mounts after: a mount on one of them, or on a
+	// directory above it (-v vol:/etc), hides it from the container. The view leaves such a file
+	// out rather than bind it inside that mount (creating it there to bind it on).
+	covered := userMountDests(c, dir)
 	for _, f := range []string{"hostname", "hosts", "resolv.conf"} {
 		target := "/etc/" + f
-		if slices.ContainsFunc(ms, func(m volume.Mount) bool { return path.Clean(m.Target) == target }) {
+		dest, err := mountDest(dir, target)
+		if err != nil {
+			return nil, err
+		}
+		if slices.ContainsFunc(covered, func(d string) bool { return d == dest || strings.HasPrefix(dest, d+"/") }) {
 			continue
 		}
 		src := filepath.Join(e.Containers().Dir(c.ID), "etc", f)
@@ -163,6 +169,26 @@ func (e *Engine) mountContainerVolumes(c *container.Container, dir string, root 
 		}
 	}
 	return idmapped, nil
+}
+
+// userMountDests are the targets of the container's own mounts (volumes, binds, tmpfs, --tmpfs)
+// resolved inside its root at dir, as the runtime mounts them; one that does not resolve (the
+// container cannot start with it) is left out.
+func userMountDests(c *container.Container, dir string) []string {
+	targets := make([]string, 0, len(c.Config.Mounts)+len(c.Config.Options.Mounts))
+	for _, m := range c.Config.Mounts {
+		targets = append(targets, m.Target)
+	}
+	for _, m := range c.Config.Options.Mounts {
+		targets = append(targets, m.Destination)
+	}
+	var out []string
+	for _, t := range targets {
+		if d, err := mountDest(dir, t); err == nil {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // bindAt bind-mounts src, with its submounts, on the object target is a handle of, read-only
