@@ -1,8 +1,12 @@
 // Package buildcache is the build cache index of a hako root: it maps a build step's cache key
-// to the image the step made. It is one small JSON file per key under root/buildcache/, written
-// atomically (temp file and rename), so concurrent builds never see half an entry; two builds
-// that make the same step race to write equivalent entries, and either one is right. An entry
-// whose image is gone (pruned) is a miss.
+// to the image the step made. It is one small JSON file per key under root/buildcache/.
+//
+// Put writes an entry whole into a temp file and hard-links it into place, which fails when the
+// key has an entry already: the first writer wins, so builds that missed the cache at the same
+// moment continue on one shared chain of step images rather than each overwriting the others'
+// entries. An entry whose image is gone (pruned) is a miss, and Put replaces it (a rename).
+// Entries are not fsynced: a machine crash may lose one or leave it unreadable, which is a miss
+// too, and a cache can afford that rather than an fsync per build step.
 //
 // The package holds the index's files and what both of its users need: the builder
 // (internal/builder), which looks entries up and writes them, and the engine's garbage
@@ -48,6 +52,51 @@ func Open(root string) Index { return Index{Dir: filepath.Join(root, "buildcache
 // Path is the file of key's entry.
 func (x Index) Path(key digest.Digest) string {
 	return filepath.Join(x.Dir, key.Encoded()+".json")
+}
+
+// Get reads key's entry; ok is false when there is none, when it cannot be read, or when it was
+// written for another cache key version.
+func (x Index) Get(key digest.Digest, version string) (e Entry, ok bool) {
+	b, err := os.ReadFile(x.Path(key))
+	if err != nil || json.Unmarshal(b, &e) != nil || e.Version != version || e.Key != key {
+		return Entry{}, false
+	}
+	return e, true
+}
+
+// Put records e under e.Key unless the key has an entry that live accepts (its image is still
+// there): the first writer wins. It returns the entry that serves the key, e or the one found.
+func (x Index) Put(e Entry, live func(Entry) bool) (Entry, error) {
+	if err := os.MkdirAll(x.Dir, 0o700); err != nil {
+		return Entry{}, err
+	}
+	b, err := json.Marshal(e)
+	if err != nil {
+		return Entry{}, err
+	}
+	tmp, err := os.CreateTemp(x.Dir, ".entry-")
+	if err != nil {
+		return Entry{}, err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return Entry{}, err
+	}
+	if err := tmp.Close(); err != nil {
+		return Entry{}, err
+	}
+	p := x.Path(e.Key)
+	if err := os.Link(tmp.Name(), p); err == nil {
+		return e, nil
+	} else if !errors.Is(err, fs.ErrExist) {
+		return Entry{}, err
+	}
+	if cur, ok := x.Get(e.Key, e.Version); ok && live(cur) {
+		return cur, nil // another build got there first
+	}
+	// The entry there is stale (its image was pruned) or unreadable: replace it.
+	return e, os.Rename(tmp.Name(), p)
 }
 
 // Entries lists the index; unreadable entries come back with an empty Image. paths are the

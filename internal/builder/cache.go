@@ -2,10 +2,6 @@ package builder
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"io/fs"
-	"os"
 	"time"
 
 	"github.com/hako-dev/hako/internal/build"
@@ -21,14 +17,15 @@ func (bd *Builder) cache() buildcache.Index { return buildcache.Open(bd.e.Root) 
 
 // cacheLookup returns the image recorded for key, if the entry and the image both exist.
 func (bd *Builder) cacheLookup(ctx context.Context, key digest.Digest) (image.Image, bool) {
-	b, err := os.ReadFile(bd.cache().Path(key))
-	if err != nil {
+	ce, ok := bd.cache().Get(key, build.CacheKeyVersion)
+	if !ok {
 		return image.Image{}, false
 	}
-	var ce buildcache.Entry
-	if json.Unmarshal(b, &ce) != nil || ce.Version != build.CacheKeyVersion || ce.Key != key {
-		return image.Image{}, false
-	}
+	return bd.entryImage(ctx, ce)
+}
+
+// entryImage is the image a cache entry records, if it still exists.
+func (bd *Builder) entryImage(ctx context.Context, ce buildcache.Entry) (image.Image, bool) {
 	img, err := bd.e.Images.Get(ctx, ce.Image.String())
 	if err != nil || img.ID != ce.Image {
 		return image.Image{}, false
@@ -36,39 +33,24 @@ func (bd *Builder) cacheLookup(ctx context.Context, key digest.Digest) (image.Im
 	return img, true
 }
 
+// cacheStore records e (for this cache key version) unless another build recorded a live image
+// for its key first (buildcache.Index.Put), and returns the entry that serves the key.
+func (bd *Builder) cacheStore(ctx context.Context, e buildcache.Entry) (buildcache.Entry, error) {
+	e.Version, e.Created = build.CacheKeyVersion, time.Now().UTC()
+	return bd.cache().Put(e, func(cur buildcache.Entry) bool {
+		_, ok := bd.entryImage(ctx, cur)
+		return ok
+	})
+}
+
 // cacheStoreFirst records id for key unless another build recorded a live image for it first,
-// and returns the image that serves the key. The first writer wins (a hard link of a complete
-// temp file, which fails if the entry exists), so that builds which missed the cache at the same
-// moment continue on one shared chain of step images instead of each overwriting the others'
-// entries and leaving the cache pointing at a mix of chains.
+// and then returns that image (adopted): builds that missed the cache at the same moment
+// continue on one shared chain of step images.
 func (bd *Builder) cacheStoreFirst(ctx context.Context, key, id digest.Digest) (image.Image, bool, error) {
-	if err := os.MkdirAll(bd.cache().Dir, 0o700); err != nil {
+	ce, err := bd.cacheStore(ctx, buildcache.Entry{Key: key, Image: id})
+	if err != nil || ce.Image == id {
 		return image.Image{}, false, err
 	}
-	b, err := json.Marshal(buildcache.Entry{Version: build.CacheKeyVersion, Key: key, Image: id, Created: time.Now().UTC()})
-	if err != nil {
-		return image.Image{}, false, err
-	}
-	tmp, err := os.CreateTemp(bd.cache().Dir, ".entry-")
-	if err != nil {
-		return image.Image{}, false, err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return image.Image{}, false, err
-	}
-	if err := tmp.Close(); err != nil {
-		return image.Image{}, false, err
-	}
-	if err := os.Link(tmp.Name(), bd.cache().Path(key)); err == nil {
-		return image.Image{}, false, nil
-	} else if !errors.Is(err, fs.ErrExist) {
-		return image.Image{}, false, err
-	}
-	if img, ok := bd.cacheLookup(ctx, key); ok && img.ID != id {
-		return img, true, nil // another build got there first: continue on its image
-	}
-	// The entry there is stale (its image was pruned) or ours: replace it.
-	return image.Image{}, false, os.Rename(tmp.Name(), bd.cache().Path(key))
+	img, ok := bd.entryImage(ctx, ce)
+	return img, ok, nil
 }

@@ -2,14 +2,10 @@ package builder
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"github.com/hako-dev/hako/internal/atomicfile"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/hako-dev/hako/internal/build"
 	"github.com/hako-dev/hako/internal/buildcache"
@@ -69,7 +65,8 @@ func (b *job) linkStep(ctx context.Context, st *build.Stage, step *build.Step, p
 		return nil, false, err
 	}
 	if !cached {
-		if err := b.bd.linkStore(key, id, ll); err != nil {
+		// The first writer wins, as for other steps; this build keeps its own image either way.
+		if _, err := b.bd.cacheStore(ctx, buildcache.Entry{Key: key, Image: id, Link: ll}); err != nil {
 			return nil, false, err
 		}
 	}
@@ -102,15 +99,11 @@ func (b *job) resolveChownIn(ctx context.Context, parent *stepImage, spec string
 // linkLookup finds the layer of a --link step: the entry's image must still exist (it holds the
 // layer's blob), and the blob is leased for this build before it is trusted.
 func (b *job) linkLookup(ctx context.Context, key digest.Digest) *buildcache.Link {
-	raw, err := os.ReadFile(b.bd.cache().Path(key))
-	if err != nil {
+	ce, ok := b.bd.cache().Get(key, build.CacheKeyVersion)
+	if !ok || ce.Link == nil {
 		return nil
 	}
-	var ce buildcache.Entry
-	if json.Unmarshal(raw, &ce) != nil || ce.Version != build.CacheKeyVersion || ce.Key != key || ce.Link == nil {
-		return nil
-	}
-	if _, err := b.e.Images.Get(ctx, ce.Image.String()); err != nil {
+	if _, ok := b.bd.entryImage(ctx, ce); !ok {
 		return nil
 	}
 	if ce.Link.Layer != nil {
@@ -122,15 +115,4 @@ func (b *job) linkLookup(ctx context.Context, key digest.Digest) *buildcache.Lin
 		}
 	}
 	return ce.Link
-}
-
-func (bd *Builder) linkStore(key, id digest.Digest, ll *buildcache.Link) error {
-	if err := os.MkdirAll(bd.cache().Dir, 0o700); err != nil {
-		return err
-	}
-	b, err := json.Marshal(buildcache.Entry{Version: build.CacheKeyVersion, Key: key, Image: id, Created: time.Now().UTC(), Link: ll})
-	if err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(bd.cache().Path(key), b, 0o600)
 }
