@@ -976,9 +976,14 @@ func copyContent(out, in rawfd.FD) error {
 	}
 }
 
+// canChown says copies take the owners they are given: only root can. Without root (unit tests)
+// a copied file keeps the owner it has, ours. It is read once, not per copied file: Geteuid is a
+// system call.
+var canChown = os.Geteuid() == 0
+
 // fileMeta sets owner, mode and times of an open file (chown clears setuid bits: chmod after).
 func fileMeta(fd int, uid, gid int, mode os.FileMode, mtime time.Time) error {
-	if os.Geteuid() == 0 { // without root (unit tests) an owner that is already ours is kept
+	if canChown {
 		if err := unix.Fchown(fd, uid, gid); err != nil {
 			return fmt.Errorf("chown: %w", err)
 		}
@@ -994,9 +999,9 @@ func fileMeta(fd int, uid, gid int, mode os.FileMode, mtime time.Time) error {
 	return nil
 }
 
-// lchown changes the owner; without root (unit tests) an owner that is already ours is kept.
+// lchown changes the owner, unless canChown is false.
 func lchown(p string, uid, gid int) error {
-	if os.Geteuid() != 0 {
+	if !canChown {
 		return nil
 	}
 	return os.Lchown(p, uid, gid)
