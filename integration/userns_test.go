@@ -203,12 +203,46 @@ func TestUserNSMounts(t *testing.T) {
 	}
 }
 
-// TestUserNSNative: the native snapshotter's rootfs, a bind of a copy, is idmapped as a whole.
+// TestUserNSNative: the native snapshotter's rootfs, a bind of a copy, is idmapped as a whole:
+// its writable layer holds the container's IDs, which commit and export keep; cp out gives them
+// too, and cp into it (host root cannot create files on it) is refused as for a volume.
 func TestUserNSNative(t *testing.T) {
 	s := usernsStore(t, "--snapshotter", "native")
-	got := s.ok("--snapshotter", "native", "run", "--rm", "--uidmap", usernsMap, "busybox", "sh", "-c", "stat -c %u /bin/busybox; touch /x && stat -c %u /x; cat /proc/self/uid_map")
+	native := func(args ...string) []string { return append([]string{"--snapshotter", "native"}, args...) }
+	got := s.ok(native("run", "--rm", "--uidmap", usernsMap, "busybox", "sh", "-c", "stat -c %u /bin/busybox; touch /x && stat -c %u /x; cat /proc/self/uid_map")...)
 	if f := strings.Fields(got); strings.Join(f, " ") != "0 0 0 100000 65536" {
 		t.Errorf("native: %q", got)
+	}
+
+	s.ok(native("run", "-d", "--name", "n", "--uidmap", usernsMap, "busybox", "sh", "-c", "mkdir /made && echo x >/made/x && chown 1000:1001 /made/x && touch /tmp/ready; exec sleep 1000")...)
+	waitFor(t, "the container's files", func() bool { return s.run(native("exec", "n", "test", "-e", "/tmp/ready")...).code == 0 })
+	checkOwners := func(what, tarball string) {
+		t.Helper()
+		owners := tarOwners(t, tarball)
+		for name, want := range map[string]string{"made": "0:0", "made/x": "1000:1001"} {
+			if owners[name] != want {
+				t.Errorf("%s: %s is %q, want %s", what, name, owners[name], want)
+			}
+		}
+	}
+	s.ok(native("commit", "n", "nativecommit:1")...)
+	if got := s.ok(native("run", "--rm", "nativecommit:1", "stat", "-c", "%u:%g", "/made", "/made/x", "/bin/busybox")...); got != "0:0\n1000:1001\n0:0\n" {
+		t.Errorf("a container of the committed image (no user namespace) sees owners %q", got)
+	}
+	checkOwners("export", s.ok(native("export", "n")...))
+	checkOwners("cp -a", s.ok(native("cp", "-a", "n:/made", "-")...))
+	in := filepath.Join(t.TempDir(), "in")
+	os.WriteFile(in, []byte("in\n"), 0o644)
+	for _, state := range []string{"running", "stopped"} {
+		if state == "stopped" {
+			s.ok(native("stop", "-t", "0", "n")...)
+		}
+		if r := s.runIn(nil, native("cp", in, "n:/made/in")...); r.code != 125 || !strings.Contains(r.stderr, "user namespace is not supported yet") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("%s: cp into the idmapped root: %+v", state, r)
+		}
+		if r := s.run(native("cp", "n:/made/in", "-")...); r.code == 0 {
+			t.Errorf("%s: the refused cp wrote /made/in", state)
+		}
 	}
 }
 

@@ -178,8 +178,9 @@ func (e *Engine) writeContainerLayer(ctx context.Context, c *container.Container
 		pr.CloseWithError(err) // a failed filter fails the writer too, rather than blocking it
 		done <- err
 	}()
-	// A user namespace's writable layer holds its host IDs: the layer gets the container's.
-	owner := userNSSeedOwner(c.Config.Options) // userns.go
+	// In a user namespace, an overlay's upper dir holds the host IDs the container runs as (only
+	// its lower layers are idmapped, userns.go): the layer gets the container's. The other
+	// writable layers are binds, idmapped as a whole, which hold the container's IDs on disk.
 	var werr error
 	switch m := ms[0]; {
 	case m.Type == "overlay":
@@ -193,9 +194,9 @@ func (e *Engine) writeContainerLayer(ctx context.Context, c *container.Container
 			werr = errdefs.Invalidf("overlay snapshot of %s without an upper dir", c.Name)
 			break
 		}
-		werr = archive.WriteOverlayDiff(ctx, pw, upper, archive.DiffOptions{Owner: owner})
+		werr = archive.WriteOverlayDiff(ctx, pw, upper, archive.DiffOptions{Owner: userNSSeedOwner(c.Config.Options)})
 	case e.Snapshotter == "overlay":
-		werr = archive.WriteOverlayDiff(ctx, pw, m.Source, archive.DiffOptions{Owner: owner}) // an image without layers
+		werr = archive.WriteOverlayDiff(ctx, pw, m.Source, archive.DiffOptions{}) // an image without layers
 	default:
 		info, serr := e.Snapshots.Stat(ctx, c.ID)
 		if serr != nil {
@@ -213,7 +214,7 @@ func (e *Engine) writeContainerLayer(ctx context.Context, c *container.Container
 			defer e.Snapshots.Remove(context.WithoutCancel(ctx), key)
 			lower = vm[0].Source
 		}
-		werr = archive.WriteDiff(ctx, pw, lower, m.Source, archive.DiffOptions{Owner: owner})
+		werr = archive.WriteDiff(ctx, pw, lower, m.Source, archive.DiffOptions{})
 	}
 	pw.CloseWithError(werr)
 	if err := <-done; err != nil && werr == nil {

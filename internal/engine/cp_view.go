@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -65,6 +66,20 @@ func (e *Engine) inContainerFS(ctx context.Context, c *container.Container, fn f
 	idmapped, err := e.mountContainerVolumes(c, dir, root)
 	if err != nil {
 		return err
+	}
+	if c.Config.Options.UserNS {
+		// A root filesystem that is an idmapped bind, not an overlay, refuses hako's writes
+		// as the idmapped volumes do.
+		ms, err := e.Snapshots.Mounts(ctx, c.ID)
+		if err != nil {
+			return err
+		}
+		if userNSIDMappedRoot(ms) {
+			if idmapped == nil {
+				idmapped = map[uint64]bool{}
+			}
+			idmapped[st.Mnt_id] = true
+		}
 	}
 	if c.Config.Options.UserNS {
 		// Its view shows host IDs throughout (the root filesystem as the container runs it,
@@ -222,8 +237,7 @@ func bindAt(src string, target *os.File, ro bool, userns *os.File) (mountID uint
 type writeCheck struct {
 	rootMnt      uint64
 	readOnlyRoot bool
-	// idmapped are the mounts idmapped for a user namespace: hako, host root, cannot create
-	// files there (the mapping does not reach host uid 0; the kernel says EOVERFLOW).
+	// idmapped are the mounts idmapped for a user namespace (errIDMappedCopy).
 	idmapped map[uint64]bool
 }
 
@@ -236,17 +250,24 @@ func (w writeCheck) check(dir *os.File) error {
 		if w.readOnlyRoot {
 			return errdefs.Invalidf("container rootfs is marked read-only")
 		}
-		return nil
-	}
-	var fs unix.Statfs_t
-	if err := unix.Fstatfs(int(dir.Fd()), &fs); err != nil {
-		return fmt.Errorf("mount of the destination: %w", err)
-	}
-	if fs.Flags&unix.ST_RDONLY != 0 {
-		return errdefs.Invalidf("mounted volume is marked read-only")
+	} else {
+		var fs unix.Statfs_t
+		if err := unix.Fstatfs(int(dir.Fd()), &fs); err != nil {
+			return fmt.Errorf("mount of the destination: %w", err)
+		}
+		if fs.Flags&unix.ST_RDONLY != 0 {
+			return errdefs.Invalidf("mounted volume is marked read-only")
+		}
 	}
 	if w.idmapped[st.Mnt_id] {
-		return errdefs.NotImplemented(fmt.Errorf("copying into a volume or an idmapped bind of a container in a user namespace is not supported yet"))
+		return errIDMappedCopy()
 	}
 	return nil
+}
+
+// errIDMappedCopy is the refusal of a copy into an idmapped mount of a container in a user
+// namespace: hako, host root, cannot create files there (the mapping does not reach host uid 0;
+// the kernel says EOVERFLOW).
+func errIDMappedCopy() error {
+	return errdefs.NotImplemented(errors.New("copying into a volume, an idmapped bind or an idmapped root filesystem of a container in a user namespace is not supported yet"))
 }

@@ -40,6 +40,14 @@ func userNSMounts(ms []mount.Mount, o spec.Options) []mount.Mount {
 	return out
 }
 
+// userNSIDMappedRoot says whether the root filesystem of a container in a user namespace, of
+// these snapshot mounts, is a bind idmapped as a whole (the native snapshotter's, or the overlay
+// snapshotter's for an image without layers), whose files are on disk with the container's IDs,
+// rather than an overlay whose upper dir takes the host IDs the container runs as.
+func userNSIDMappedRoot(ms []mount.Mount) bool {
+	return !slices.ContainsFunc(ms, func(m mount.Mount) bool { return m.Type == "overlay" })
+}
+
 // userNSBinds marks the bind mounts among ms idmapped with the container's mappings, which runc
 // (1.2+) does with open_tree and mount_setattr on the host's side. A bind from a filesystem
 // without idmapped mounts (NFS, FUSE) fails to start, saying so.
