@@ -1,6 +1,8 @@
 package atomicfile
 
 import (
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -27,5 +29,32 @@ func TestReplaceLeavesOnlyTheTarget(t *testing.T) {
 	}
 	if err := Replace(filepath.Join(dir, "missing", "x"), nil, 0o600); err == nil {
 		t.Fatal("write into a missing directory succeeded")
+	}
+}
+
+func TestWriteStream(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "out.tar")
+	if err := WriteStream(p, 0o644, func(w io.Writer) error {
+		_, err := io.WriteString(w, "archive")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// A failed write leaves what was there, and no temporary file.
+	boom := errors.New("boom")
+	if err := WriteStream(p, 0o644, func(w io.Writer) error {
+		io.WriteString(w, "half")
+		return boom
+	}); err != boom {
+		t.Fatalf("error %v, want write's own", err)
+	}
+	b, _ := os.ReadFile(p)
+	fi, _ := os.Stat(p)
+	if string(b) != "archive" || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("content %q mode %v", b, fi.Mode())
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("%d files in the directory, want only the target", len(ents))
 	}
 }

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/hako-dev/hako/internal/archive"
+	"github.com/hako-dev/hako/internal/atomicfile"
 	"github.com/hako-dev/hako/internal/errdefs"
 	"github.com/hako-dev/hako/internal/image"
 	"github.com/hako-dev/hako/internal/reference"
@@ -161,23 +161,7 @@ func writeOutput(out *Output, fn func(io.Writer) error) error {
 		}
 		return fn(out.Writer)
 	}
-	f, err := os.CreateTemp(filepath.Dir(out.Dest), "."+filepath.Base(out.Dest)+".tmp-")
-	if err != nil {
-		return fmt.Errorf("--output dest=%s: %w", out.Dest, err)
-	}
-	defer os.Remove(f.Name())
-	if err := fn(f); err != nil {
-		f.Close()
-		return fmt.Errorf("--output dest=%s: %w", out.Dest, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), out.Dest); err != nil {
+	if err := atomicfile.WriteStream(out.Dest, 0o644, fn); err != nil {
 		return fmt.Errorf("--output dest=%s: %w", out.Dest, err)
 	}
 	return nil

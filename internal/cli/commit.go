@@ -3,9 +3,8 @@ package cli
 import (
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
+	"github.com/hako-dev/hako/internal/atomicfile"
 	"github.com/hako-dev/hako/internal/dockerfile"
 	"github.com/hako-dev/hako/internal/engine"
 	"github.com/hako-dev/hako/internal/errdefs"
@@ -71,19 +70,9 @@ func exportCmd(a *app) *cobra.Command {
 			} else {
 				// Written beside the target and renamed at the end: a failed export leaves no
 				// half a tar under the name.
-				f, err := os.CreateTemp(filepath.Dir(output), ".export-*")
-				if err != nil {
-					return err
-				}
-				defer os.Remove(f.Name())
-				defer f.Close()
-				if err := e.Export(cmd.Context(), args[0], f); err != nil {
-					return err
-				}
-				if err := f.Close(); err != nil {
-					return err
-				}
-				return os.Rename(f.Name(), output)
+				return atomicfile.WriteStream(output, 0o644, func(w io.Writer) error {
+					return e.Export(cmd.Context(), args[0], w)
+				})
 			}
 			return e.Export(cmd.Context(), args[0], w)
 		},

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/hako-dev/hako/internal/atomicfile"
 	"github.com/hako-dev/hako/internal/engine"
 	"github.com/hako-dev/hako/internal/errdefs"
 	"github.com/hako-dev/hako/internal/reference"
@@ -177,28 +177,19 @@ func saveCmd(a *app) *cobra.Command {
 				return bw.Flush()
 			}
 			// Write beside the target and rename, so a failed save never leaves a partial archive.
-			f, err := os.CreateTemp(filepath.Dir(output), "."+filepath.Base(output)+".tmp-")
-			if err != nil {
+			wrote := false
+			err = atomicfile.WriteStream(output, 0o644, func(w io.Writer) error {
+				wrote = true
+				bw := bufio.NewWriterSize(w, 1<<20)
+				if err := e.Save(cmd.Context(), args, bw); err != nil {
+					return err
+				}
+				return bw.Flush()
+			})
+			if err != nil && !wrote { // the temporary file could not be made
 				return errdefs.Invalidf("save -o %s: %v", output, unwrapPath(err))
 			}
-			defer os.Remove(f.Name())
-			bw := bufio.NewWriterSize(f, 1<<20)
-			if err := e.Save(cmd.Context(), args, bw); err != nil {
-				f.Close()
-				return err
-			}
-			if err := bw.Flush(); err != nil {
-				f.Close()
-				return err
-			}
-			if err := f.Chmod(0o644); err != nil {
-				f.Close()
-				return err
-			}
-			if err := f.Close(); err != nil {
-				return err
-			}
-			return os.Rename(f.Name(), output)
+			return err
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "Write to a file, instead of STDOUT")
