@@ -148,15 +148,9 @@ func globalDefaults(d *Document) *env {
 	return e
 }
 
-// baseImage is the normalised image a stage starts from.
-type baseImage struct{ ref reference.Named }
-
-// Name is the repository, docker.io/library/busybox.
-func (b baseImage) Name() string { return b.ref.Name }
-
 // baseRef is the normalised image a stage starts from, or ok=false for scratch, an earlier stage
 // or a name that does not expand.
-func baseRef(d *Document, s *Stage, g *env) (baseImage, string, bool) {
+func baseRef(d *Document, s *Stage, g *env) (reference.Named, string, bool) {
 	if b, ok := d.bases[s]; ok {
 		return b.ref, b.name, b.ok
 	}
@@ -169,24 +163,24 @@ func baseRef(d *Document, s *Stage, g *env) (baseImage, string, bool) {
 }
 
 type base struct {
-	ref  baseImage
+	ref  reference.Named
 	name string
 	ok   bool
 }
 
-func resolveBase(d *Document, s *Stage, g *env) (baseImage, string, bool) {
+func resolveBase(d *Document, s *Stage, g *env) (reference.Named, string, bool) {
 	if s.Parent != nil || strings.EqualFold(s.Base, "scratch") {
-		return baseImage{}, "", false
+		return reference.Named{}, "", false
 	}
 	name, _, err := shell.NewLex(d.Escape).ProcessWord(s.Base, g)
 	if err != nil || name == "" || strings.EqualFold(name, "scratch") {
-		return baseImage{}, "", false
+		return reference.Named{}, "", false
 	}
 	ref, err := reference.Parse(name)
 	if err != nil {
-		return baseImage{}, "", false
+		return reference.Named{}, "", false
 	}
-	return baseImage{ref}, name, true
+	return ref, name, true
 }
 
 func checkBaseImageTag(latest bool) func(*Document, *reporter) {
@@ -197,7 +191,7 @@ func checkBaseImageTag(latest bool) func(*Document, *reporter) {
 			if !ok {
 				continue
 			}
-			tag, digested := b.ref.Tag, b.ref.Digest != ""
+			tag, digested := b.Tag, b.Digest != ""
 			switch {
 			case latest && tag == "latest" && !digested:
 				r.at(s.From, "base image %s uses the latest tag", name)

@@ -185,7 +185,7 @@ func checkToolchain(d *Document, r *reporter) {
 		return nil
 	}
 	if ref, _, ok := baseRef(d, s, g); ok {
-		name := ref.Name()
+		name := ref.Name
 		short := strings.TrimPrefix(name, "docker.io/library/")
 		if toolchainImages[short] || toolchainImages[name] {
 			if in := compiles(); in != nil {
@@ -263,7 +263,7 @@ func checkTrustedBase(d *Document, r *reporter) {
 		if !ok {
 			continue
 		}
-		if !trusted(ref.Name(), list) {
+		if !trusted(ref.Name, list) {
 			r.at(s.From, "base image %s is not from a trusted registry", name)
 		}
 	}
