@@ -194,6 +194,16 @@ func TestUserNSMounts(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(data, "new")); err == nil {
 		t.Error("the refused cp wrote into the volume")
 	}
+	// A copy whose tar enters the volume below its destination is refused the same way.
+	etc := filepath.Join(t.TempDir(), "etc")
+	os.Mkdir(etc, 0o755)
+	os.WriteFile(filepath.Join(etc, "new"), []byte("new"), 0o644)
+	if r := s.runIn(nil, "cp", etc, "v:/"); r.code != 125 || !strings.Contains(r.stderr, "user namespace is not supported yet") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Errorf("cp of a directory into an idmapped volume below the destination: %+v", r)
+	}
+	if _, err := os.Stat(filepath.Join(data, "new")); err == nil {
+		t.Error("the refused cp wrote into the volume")
+	}
 	s.ok("rm", "v")
 	if r := s.run("run", "--rm", "-v", host+":/mapped:idmap", "busybox", "true"); r.code != 125 || !strings.Contains(r.stderr, "idmap needs a user namespace") {
 		t.Errorf(":idmap without --uidmap: %+v", r)

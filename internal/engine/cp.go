@@ -100,14 +100,22 @@ func (e *Engine) CopyToContainer(ctx context.Context, ref, src string, r io.Read
 		}
 	}
 	return e.withContainerFS(ctx, c, func(croot *cp.Root) error {
+		var err error
 		if src == "-" {
-			di, err := croot.Stat(dst, true)
-			if err != nil || !di.Exists || !di.IsDir {
+			di, serr := croot.Stat(dst, true)
+			if serr != nil || !di.Exists || !di.IsDir {
 				return errdefs.Invalidf("copy to container %s: destination %s must be an existing directory when copying from stdin", ref, dst)
 			}
-			return croot.ExtractTar(ctx, r, dst, cp.ExtractOptions{KeepOwner: o.Archive, Name: "stdin"})
+			err = croot.ExtractTar(ctx, r, dst, cp.ExtractOptions{KeepOwner: o.Archive, Name: "stdin"})
+		} else {
+			err = copyTree(ctx, hroot, hsrc, info, croot, dst, o, ref+":"+dst)
 		}
-		return copyTree(ctx, hroot, hsrc, info, croot, dst, o, ref+":"+dst)
+		if c.Config.Options.UserNS && errors.Is(err, syscall.EOVERFLOW) {
+			// The destination was not idmapped (cp_view.go's writeCheck refuses one), but the
+			// tar entered an idmapped mount below it (cp ./etc ctr:/ with a volume on /etc).
+			return errIDMappedCopy()
+		}
+		return err
 	})
 }
 
