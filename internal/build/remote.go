@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/hako-dev/hako/internal/atomicfile"
 	"io"
 	"io/fs"
 	"net/http"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/hako-dev/hako/internal/atomicfile"
 	"github.com/hako-dev/hako/internal/errdefs"
 	"golang.org/x/sys/unix"
 )

@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/hako-dev/hako/internal/atomicfile"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/hako-dev/hako/internal/atomicfile"
 	"github.com/hako-dev/hako/internal/content"
 	"github.com/hako-dev/hako/internal/image"
 	"github.com/hako-dev/hako/internal/lockfile"

@@ -171,9 +171,11 @@ func (r *Rule) Explain() string {
 	return b.String()
 }
 
-// lazyRegexp compiles a pattern on its first use. Every hako process links this package, and
-// most never lint: compiling its patterns at start-up cost each of them (the CLI, the monitor,
-// the container's init) part of a millisecond.
+// lazyRegexp compiles a pattern on its first use. The hako binary links this package, and most
+// of its processes never lint: compiling the patterns at start-up cost each of them (the CLI,
+// libcontainer's init of a container, which is hako re-executed, and the monitor when it runs as
+// the `hako __monitor` fallback) part of a millisecond. cmd/hako-monitor and cmd/hako-init do not
+// link it.
 func lazyRegexp(pattern string) func() *regexp.Regexp {
 	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pattern) })
 }
