@@ -1,4 +1,6 @@
-# lib.sh: what the benchmark scripts share. Source it once REPO, WORK and PEERS_SH are set.
+# lib.sh: what the benchmark scripts share. Sourcing it only defines functions, so the scripts
+# source it early, before they make WORK: the functions read REPO, WORK, PEERS_SH (and
+# PEERS_NETNS, HAKO_REV, KEEP) when they are called, and those must be set by then.
 
 # build_hako OUT: builds hako (cgo, -tags seccomp, as the scripts and CI do) into OUT, and
 # hako-monitor next to it (where hako looks for its monitor) when the source has it, from the

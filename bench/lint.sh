@@ -5,6 +5,7 @@
 #   N=5000 bash bench/lint.sh          # more files (default 1000)
 #   RUNS=10 bash bench/lint.sh         # more timed runs (default 5, plus 1 warm-up)
 #   HAKO_BIN=/path/hako bash bench/lint.sh   # use a built binary instead of building one
+#   HAKO_REV=HEAD bash bench/lint.sh   # build hako from a commit, not the working tree
 #
 # The Dockerfiles are the corpus of internal/lint/testdata/corpus (official-image and tutorial
 # patterns: multi-line RUNs, heredoc-free shell, multi-stage builds) plus the good Dockerfile,
@@ -17,13 +18,14 @@ set -euo pipefail
 N=${N:-1000}
 RUNS=${RUNS:-5}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$REPO/bench/lib.sh"
 WORK=$(mktemp -d /tmp/hako-lint-bench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
 BIN=${HAKO_BIN:-}
 if [[ -z $BIN ]]; then
-  BIN=$WORK/hako
-  (cd "$REPO" && go build -tags seccomp -o "$BIN" ./cmd/hako)
+  BIN=$WORK/bin/hako
+  build_hako "$BIN" >/dev/null
 fi
 
 mapfile -t SRC < <(ls "$REPO"/internal/lint/testdata/corpus/*.Dockerfile "$REPO"/internal/lint/testdata/good/Dockerfile)

@@ -29,7 +29,7 @@ done
 WORK=$(mktemp -d /var/tmp/hako-bench.XXXXXX)
 export PEERS_DIR=$WORK/peers PEERS_NETNS=hako-bench-$$
 HROOT=$WORK/hako-root
-HAKO="$WORK/hako --root $HROOT"
+HAKO="$WORK/bin/hako --root $HROOT"
 
 cleanup() {
   set +e
@@ -53,8 +53,8 @@ storesize() { # what hako's root holds: data (blobs, snapshots, ingests, leases)
     "$(du -sb "$HROOT" | cut -f1)" "$(find "$HROOT" -type f | wc -l)"
 }
 
-build_hako "$WORK/hako" || die "go build failed"
-$WORK/hako version
+build_hako "$WORK/bin/hako" || die "go build failed"
+$WORK/bin/hako version
 
 echo "--- starting dockerd (own netns) and configuring podman (own storage)"
 start_dockerd
