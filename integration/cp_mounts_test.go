@@ -1,7 +1,9 @@
 package integration
 
 import (
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -299,5 +301,37 @@ func TestCpEtcUnderMount(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(hostEtc); len(ents) != 1 {
 		t.Errorf("cp wrote into the host directory on /etc: %v", ents)
+	}
+}
+
+// TestExportStoppedPrivateMount: export of a stopped container mounts its snapshot where only the
+// export sees it, so a hako killed in the middle of one leaves no mount behind.
+func TestExportStoppedPrivateMount(t *testing.T) {
+	s := runStore(t)
+	s.ok("create", "--name", "stopped", "busybox")
+	cmd := exec.Command(hakoBin, "--root", s.root, "export", "stopped")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	// The tar is far longer than a pipe holds: export has its mount and waits for a reader.
+	if _, err := io.ReadFull(out, make([]byte, 4096)); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.mountLines(); n != 0 {
+		t.Errorf("export's mount is seen by the host: %d mounts of the store", n)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if n := s.mountLines(); n != 0 {
+		t.Errorf("the killed export left %d mounts of the store", n)
+	}
+	if tarNames(t, []byte(s.ok("export", "stopped"))) == nil {
+		t.Error("export after the killed one: an empty tar")
 	}
 }

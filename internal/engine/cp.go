@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/hako-dev/hako/internal/container"
 	"github.com/hako-dev/hako/internal/cp"
 	"github.com/hako-dev/hako/internal/errdefs"
@@ -187,19 +189,26 @@ func copyTree(ctx context.Context, from *cp.Root, src string, info cp.Info, to *
 // without its volumes and bind mounts (see withContainerFS for cp's view with them). A running
 // container's is the monitor's mount at containers/ID/rootfs, the very tree the container sees (a
 // second overlay mount of a live upper dir is undefined behaviour in overlayfs). A stopped one's
-// snapshot is mounted read-write at a private temporary directory for the call and unmounted
-// after, so the rootfs mount point stays free for a start that races with it.
+// snapshot is mounted read-write at a temporary directory for the call and unmounted after, so
+// the rootfs mount point stays free for a start that races with it; the mount is made in a mount
+// namespace of its own (mount.InPrivateNamespace), as cp's view is, so that a hako killed before
+// it unmounts leaves nothing mounted behind. fn then runs on that namespace's thread: what it
+// starts on other goroutines does not see the directory's content.
 func (e *Engine) withContainerRoot(ctx context.Context, c *container.Container, fn func(dir string) error) error {
 	if c.State.Running {
 		return fn(filepath.Join(e.Containers().Dir(c.ID), "rootfs"))
 	}
-	tmp, err := e.mountStopped(ctx, c)
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp)
-	defer mount.Unmount(tmp)
-	return fn(tmp)
+	return mount.InPrivateNamespace(func() error {
+		tmp, err := e.mountStopped(ctx, c)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(tmp)
+		// Detached in one call, as cp's view is (mount.Unmount may read /proc/self/mountinfo,
+		// the process's namespace rather than this thread's); nothing holds it by then.
+		defer unix.Unmount(tmp, unix.MNT_DETACH)
+		return fn(tmp)
+	})
 }
 
 // mountStopped mounts a stopped container's snapshot read-write at a new private directory in
