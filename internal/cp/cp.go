@@ -80,11 +80,21 @@ func (r *Root) MountPoint(p string, dir bool) (*os.File, error) {
 		return nil, err
 	}
 	defer parent.Close()
-	fd, err := unix.Openat(int(parent.Fd()), base, unix.O_RDONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
-	if err != nil {
+	return mountFile(parent, base, p)
+}
+
+// mountFile creates the empty file base in the directory parent, unless something is there by
+// then (a running container may have made it since it was found missing), and returns an O_PATH
+// handle of what is there. Nothing is ever opened for reading or writing: a FIFO put there would
+// block an open that is not O_PATH for good. p names it in errors.
+func mountFile(parent *os.File, base, p string) (*os.File, error) {
+	fd, err := unix.Openat(int(parent.Fd()), base, unix.O_RDONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	switch {
+	case err == nil:
+		unix.Close(fd)
+	case !errors.Is(err, unix.EEXIST):
 		return nil, &fs.PathError{Op: "create", Path: p, Err: err}
 	}
-	unix.Close(fd)
 	fd, err = unix.Openat(int(parent.Fd()), base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: p, Err: err}
