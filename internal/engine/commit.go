@@ -194,7 +194,7 @@ func (e *Engine) writeContainerLayer(ctx context.Context, c *container.Container
 			werr = errdefs.Invalidf("overlay snapshot of %s without an upper dir", c.Name)
 			break
 		}
-		werr = archive.WriteOverlayDiff(ctx, pw, upper, archive.DiffOptions{Owner: userNSSeedOwner(c.Config.Options)})
+		werr = archive.WriteOverlayDiff(ctx, pw, upper, archive.DiffOptions{Owner: userNSToContainer(c.Config.Options)})
 	case e.Snapshotter == "overlay":
 		werr = archive.WriteOverlayDiff(ctx, pw, m.Source, archive.DiffOptions{}) // an image without layers
 	default:

@@ -85,7 +85,7 @@ func (e *Engine) inContainerFS(ctx context.Context, c *container.Container, fn f
 		// Its view shows host IDs throughout (the root filesystem as the container runs it,
 		// the volumes idmapped above): tars carry the container's IDs, and what cp writes gets
 		// the host IDs of its owner in the container (userns.go).
-		root.MapOwners(userNSSeedOwner(c.Config.Options), userNSDiskOwner(c.Config.Options))
+		root.MapOwners(userNSToContainer(c.Config.Options), userNSToHost(c.Config.Options))
 	}
 	w := writeCheck{rootMnt: st.Mnt_id, readOnlyRoot: c.Config.Options.ReadOnly, idmapped: idmapped}
 	root.CheckWrites(w.check)
@@ -152,7 +152,7 @@ func (e *Engine) mountContainerVolumes(c *container.Container, dir string, root 
 		dests[i] = dest
 		if m.Type == volume.TypeVolume && !m.NoCopy && !c.State.Running {
 			if _, err := os.Stat(srcs[i]); err == nil {
-				if err := volume.SeedMapped(dir, dest, srcs[i], userNSSeedOwner(c.Config.Options)); err != nil {
+				if err := volume.SeedMapped(dir, dest, srcs[i], userNSToContainer(c.Config.Options)); err != nil {
 					return nil, fmt.Errorf("volume %s: %w", m.Source, err)
 				}
 			}

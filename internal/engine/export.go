@@ -25,7 +25,7 @@ func (e *Engine) Export(ctx context.Context, ref string, w io.Writer) error {
 	}
 	// A user namespace's root filesystem shows its host IDs (withContainerRoot mounts a
 	// stopped one idmapped, as it runs): the tar gets the container's.
-	opts := archive.DiffOptions{Owner: userNSSeedOwner(c.Config.Options)} // userns.go
+	opts := archive.DiffOptions{Owner: userNSToContainer(c.Config.Options)} // userns.go
 	return e.withContainerRoot(ctx, c, func(dir string) error {
 		if err := archive.WriteDiff(ctx, w, "", dir, opts); err != nil {
 			return fmt.Errorf("export %s: %w", ref, err)

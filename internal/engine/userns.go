@@ -64,35 +64,42 @@ func userNSBinds(ms []specs.Mount, o spec.Options) []specs.Mount {
 	return out
 }
 
-// userNSSeedOwner maps the owners that a container's root filesystem shows on the host (host
-// IDs) to the IDs stored in its idmapped volumes (the container's); an ID that the mappings do
-// not reach becomes the overflow ID 65534, as the container sees it.
-func userNSSeedOwner(o spec.Options) func(uid, gid int) (int, int) {
-	return userNSOwner(o, spec.ContainerID)
+// userNSToContainer maps owners that a container's files show on the host (host IDs: its root
+// filesystem, mounted idmapped, or its overlay upper dir) to the container's IDs, which its
+// idmapped volumes store, a layer or a tar of it holds, and the container sees. An ID that the
+// mappings do not reach becomes the overflow ID 65534, as the container sees it.
+func userNSToContainer(o spec.Options) func(uid, gid int) (int, int) {
+	return userNSOwner(o, spec.ContainerID, 65534, 65534)
 }
 
-// userNSDiskOwner is userNSSeedOwner's inverse: the host IDs that a container's IDs are on its
-// root filesystem (0 is 100000, say). An ID the mappings do not reach becomes host 65534, which
-// the container sees as its overflow ID too.
-func userNSDiskOwner(o spec.Options) func(uid, gid int) (int, int) {
-	return userNSOwner(o, spec.HostID)
+// userNSToHost is userNSToContainer's inverse: the host IDs that a container's IDs are on its
+// root filesystem (0 is 100000, say). An ID the mappings do not reach (the owner in a tar that
+// cp -a writes into the container) becomes the host IDs of the container's root, which owns it
+// then as it owns what it writes. Not host 65534: the mappings may reach that one, which is then
+// one of the container's users (with 0:60000:65536, its 5534).
+func userNSToHost(o spec.Options) func(uid, gid int) (int, int) {
+	uid, gid, err := userNSRoot(o)
+	if err != nil { // refused at create (CheckIDMappings)
+		uid, gid = 65534, 65534
+	}
+	return userNSOwner(o, spec.HostID, int(uid), int(gid))
 }
 
 // userNSOwner maps both IDs of an owner through the container's mappings with one direction of
-// them (spec.ContainerID or spec.HostID), 65534 where they do not reach; nil without a user
-// namespace.
-func userNSOwner(o spec.Options, through func([]specs.LinuxIDMapping, uint32) (uint32, bool)) func(uid, gid int) (int, int) {
+// them (spec.ContainerID or spec.HostID), to unreachedUID and unreachedGID where they do not
+// reach; nil without a user namespace.
+func userNSOwner(o spec.Options, through func([]specs.LinuxIDMapping, uint32) (uint32, bool), unreachedUID, unreachedGID int) func(uid, gid int) (int, int) {
 	if !o.UserNS {
 		return nil
 	}
-	one := func(ms []specs.LinuxIDMapping, id int) int {
+	one := func(ms []specs.LinuxIDMapping, id, unreached int) int {
 		if v, ok := through(ms, uint32(id)); ok {
 			return int(v)
 		}
-		return 65534
+		return unreached
 	}
 	return func(uid, gid int) (int, int) {
-		return one(o.UIDMappings, uid), one(o.GIDMappings, gid)
+		return one(o.UIDMappings, uid, unreachedUID), one(o.GIDMappings, gid, unreachedGID)
 	}
 }
 
