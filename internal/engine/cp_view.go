@@ -152,7 +152,7 @@ func (e *Engine) mountContainerVolumes(c *container.Container, dir string, root 
 		dests[i] = dest
 		if m.Type == volume.TypeVolume && !m.NoCopy && !c.State.Running {
 			if _, err := os.Stat(srcs[i]); err == nil {
-				if err := volume.SeedMapped(dir, dest, srcs[i], userNSToContainer(c.Config.Options)); err != nil {
+				if err := volume.Seed(dir, dest, srcs[i], userNSToContainer(c.Config.Options)); err != nil {
 					return nil, fmt.Errorf("volume %s: %w", m.Source, err)
 				}
 			}

@@ -291,7 +291,7 @@ func (e *Engine) mountSpecs(c *container.Container, rootfs string) ([]specs.Moun
 				return nil, err
 			}
 			if !m.NoCopy {
-				if err := volume.SeedMapped(rootfs, dest, vs.Path(m.Source), userNSToContainer(c.Config.Options)); err != nil {
+				if err := volume.Seed(rootfs, dest, vs.Path(m.Source), userNSToContainer(c.Config.Options)); err != nil {
 					return nil, fmt.Errorf("volume %s: %w", m.Source, err)
 				}
 			}

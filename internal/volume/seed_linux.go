@@ -16,16 +16,13 @@ import (
 // files, directories and symlinks with their modes, owners and times, and the ownership and mode
 // of the directory itself. A target that does not exist or is not a directory seeds nothing.
 //
+// owner, when not nil, maps the owners of the copies: for a container in a user namespace, whose
+// rootfs shows host IDs (100000 for its root, say) but whose volumes are idmapped binds that
+// store the IDs the container sees (0), it maps the first to the second.
+//
 // Both trees are walked through os.Root, without following a symlink: an image whose target or
 // content holds symlinks to the host cannot make Seed read or write outside the two roots.
-func Seed(rootfs, target, dst string) error {
-	return SeedMapped(rootfs, target, dst, nil)
-}
-
-// SeedMapped is Seed with the owners of the copies passed through owner: for a container in a
-// user namespace, whose rootfs shows host IDs (100000 for its root, say) but whose volumes are
-// idmapped binds that store the IDs the container sees (0), owner maps the first to the second.
-func SeedMapped(rootfs, target, dst string, owner func(uid, gid int) (int, int)) error {
+func Seed(rootfs, target, dst string, owner func(uid, gid int) (int, int)) error {
 	d, err := os.OpenRoot(dst)
 	if err != nil {
 		return fmt.Errorf("seed volume: %w", err)

@@ -9,11 +9,6 @@ import (
 )
 
 // Seed is Linux-only.
-func Seed(rootfs, target, dst string) error {
+func Seed(rootfs, target, dst string, owner func(uid, gid int) (int, int)) error {
 	return errdefs.NotImplemented(errors.New("seed volume: only on Linux"))
-}
-
-// SeedMapped is Linux-only.
-func SeedMapped(rootfs, target, dst string, owner func(uid, gid int) (int, int)) error {
-	return Seed(rootfs, target, dst)
 }
