@@ -2,12 +2,11 @@ package cli
 
 import (
 	"context"
-
 	"fmt"
-	"github.com/hako-dev/hako/internal/container"
 	"strings"
 
 	units "github.com/docker/go-units"
+	"github.com/hako-dev/hako/internal/container"
 	"github.com/hako-dev/hako/internal/engine"
 	"github.com/hako-dev/hako/internal/errdefs"
 	"github.com/spf13/cobra"

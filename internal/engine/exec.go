@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/hako-dev/hako/internal/image"
 	"io"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/hako-dev/hako/internal/container"
 	"github.com/hako-dev/hako/internal/errdefs"
+	"github.com/hako-dev/hako/internal/image"
 	"github.com/hako-dev/hako/internal/runtime"
 	"github.com/hako-dev/hako/internal/spec"
 	"github.com/moby/sys/capability"

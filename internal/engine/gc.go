@@ -3,7 +3,9 @@ package engine
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/hako-dev/hako/internal/buildcache"
 	"github.com/hako-dev/hako/internal/content"
@@ -13,8 +15,6 @@ import (
 	"github.com/hako-dev/hako/internal/lockfile"
 	"github.com/hako-dev/hako/internal/snapshot"
 	digest "github.com/opencontainers/go-digest"
-	"os"
-	"time"
 )
 
 // GCResult says what a collection freed.

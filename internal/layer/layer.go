@@ -5,13 +5,13 @@ package layer
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 
-	"crypto/rand"
-	"encoding/hex"
 	"github.com/hako-dev/hako/internal/archive"
 	"github.com/hako-dev/hako/internal/content"
 	"github.com/hako-dev/hako/internal/errdefs"
