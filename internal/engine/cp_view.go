@@ -120,24 +120,13 @@ func (e *Engine) mountContainerVolumes(c *container.Container, dir string, root 
 		}
 		src := filepath.Join(e.Containers().Dir(c.ID), "etc", f)
 		if _, err := os.Stat(src); err == nil {
-			// idmapped in a user namespace, as the monitor binds them (userNSBinds)
-			ms = append(ms, volume.Mount{Type: volume.TypeBind, Source: src, Target: target, IDMap: true})
+			ms = append(ms, etcFileMount(src, target)) // userns.go
 		}
 	}
 	sort.SliceStable(ms, func(i, j int) bool {
 		return strings.Count(ms[i].Target, "/") < strings.Count(ms[j].Target, "/")
 	})
-	// In a user namespace, the container has its volumes, its /etc files and the binds asked
-	// with idmap idmapped (volumes.go, run.go): so has the view.
 	var userns *os.File
-	if o := c.Config.Options; o.UserNS {
-		f, err := mount.UserNamespace(o.UIDMappings, o.GIDMappings)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		userns = f
-	}
 	srcs := make([]string, len(ms))
 	dests := make([]string, len(ms))
 	for i, m := range ms {
@@ -163,13 +152,21 @@ func (e *Engine) mountContainerVolumes(c *container.Container, dir string, root 
 		if err != nil {
 			return nil, fmt.Errorf("mount %s on %s: %w", m.Source, m.Target, err)
 		}
+		// idmapped where the container has it so (userns.go), with one user namespace made
+		// for the first such mount
+		var idmap *os.File
+		if o := c.Config.Options; userNSIDMapped(o, m) {
+			if userns == nil {
+				if userns, err = mount.UserNamespace(o.UIDMappings, o.GIDMappings); err != nil {
+					return nil, err
+				}
+				defer userns.Close()
+			}
+			idmap = userns
+		}
 		target, err := root.MountPoint(dests[i], fi.IsDir())
 		if err != nil {
 			return nil, fmt.Errorf("mount %s on %s: %w", m.Source, m.Target, err)
-		}
-		var idmap *os.File
-		if userns != nil && (m.Type == volume.TypeVolume || m.IDMap) {
-			idmap = userns
 		}
 		mnt, err := bindAt(srcs[i], target, m.ReadOnly, idmap)
 		target.Close()

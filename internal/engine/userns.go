@@ -13,6 +13,7 @@ import (
 	"github.com/hako-dev/hako/internal/errdefs"
 	"github.com/hako-dev/hako/internal/mount"
 	"github.com/hako-dev/hako/internal/spec"
+	"github.com/hako-dev/hako/internal/volume"
 )
 
 // A container run with --uidmap/--gidmap (spec.Options.UserNS) lives in a user namespace of its
@@ -48,16 +49,29 @@ func userNSIDMappedRoot(ms []mount.Mount) bool {
 	return !slices.ContainsFunc(ms, func(m mount.Mount) bool { return m.Type == "overlay" })
 }
 
-// userNSBinds marks the bind mounts among ms idmapped with the container's mappings, which runc
-// (1.2+) does with open_tree and mount_setattr on the host's side. A bind from a filesystem
-// without idmapped mounts (NFS, FUSE) fails to start, saying so.
+// userNSIDMapped says whether the mount m of a container with options o is idmapped with the
+// container's user namespace: in one, its volumes are, and the binds asked with idmap, which the
+// binds of its /etc files are (etcFileMount). The monitor's mounts (mountSpecs, userNSBinds) and
+// cp's view (cp_view.go) follow it alike.
+func userNSIDMapped(o spec.Options, m volume.Mount) bool {
+	return o.UserNS && (m.Type == volume.TypeVolume || m.IDMap)
+}
+
+// etcFileMount is the bind of one of the /etc files that hako writes for a container (hostname,
+// hosts, resolv.conf: spec.WriteEtcFiles) as a mount of the container's: asked idmapped, as a
+// volume is, so that in a user namespace they are the container's root's (host root's on disk).
+func etcFileMount(src, target string) volume.Mount {
+	return volume.Mount{Type: volume.TypeBind, Source: src, Target: target, IDMap: true}
+}
+
+// userNSBinds marks the binds of the container's /etc files among ms idmapped with the
+// container's mappings (userNSIDMapped), which runc (1.2+) does with open_tree and
+// mount_setattr on the host's side. A bind from a filesystem without idmapped mounts (NFS, FUSE)
+// fails to start, saying so.
 func userNSBinds(ms []specs.Mount, o spec.Options) []specs.Mount {
-	if !o.UserNS {
-		return ms
-	}
 	out := slices.Clone(ms)
 	for i, m := range out {
-		if m.Type == "bind" && !slices.Contains(m.Options, "idmap") && !slices.Contains(m.Options, "ridmap") {
+		if m.Type == "bind" && userNSIDMapped(o, etcFileMount(m.Source, m.Destination)) && !slices.Contains(m.Options, "idmap") && !slices.Contains(m.Options, "ridmap") {
 			out[i].Options = append(slices.Clone(m.Options), "idmap")
 		}
 	}

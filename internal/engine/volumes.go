@@ -276,8 +276,8 @@ func (e *Engine) mountSpecs(c *container.Container, rootfs string) ([]specs.Moun
 			if m.ReadOnly {
 				opts = append(opts, "ro")
 			}
-			if m.IDMap && c.Config.Options.UserNS {
-				opts = append(opts, "idmap") // userns.go
+			if userNSIDMapped(c.Config.Options, m) { // userns.go
+				opts = append(opts, "idmap")
 			}
 			out = append(out, specs.Mount{Destination: dest, Type: "bind", Source: m.Source, Options: opts})
 		case volume.TypeVolume:
@@ -299,8 +299,8 @@ func (e *Engine) mountSpecs(c *container.Container, rootfs string) ([]specs.Moun
 			if m.ReadOnly {
 				opts = append(opts, "ro")
 			}
-			if c.Config.Options.UserNS {
-				opts = append(opts, "idmap") // userns.go
+			if userNSIDMapped(c.Config.Options, m) { // userns.go
+				opts = append(opts, "idmap")
 			}
 			out = append(out, specs.Mount{Destination: dest, Type: "bind", Source: vs.Path(m.Source), Options: opts})
 		case volume.TypeTmpfs:
