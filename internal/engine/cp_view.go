@@ -68,6 +68,10 @@ func (e *Engine) inContainerFS(ctx context.Context, c *container.Container, fn f
 		return err
 	}
 	if c.Config.Options.UserNS {
+		// Its view shows host IDs throughout (the root filesystem as the container runs it,
+		// the volumes idmapped above): tars carry the container's IDs, and what cp writes gets
+		// the host IDs of its owner in the container (userns.go).
+		root.MapOwners(userNSToContainer(c.Config.Options), userNSToHost(c.Config.Options))
 		// A root filesystem that is an idmapped bind, not an overlay, refuses hako's writes
 		// as the idmapped volumes do.
 		ms, err := e.Snapshots.Mounts(ctx, c.ID)
@@ -80,12 +84,6 @@ func (e *Engine) inContainerFS(ctx context.Context, c *container.Container, fn f
 			}
 			idmapped[st.Mnt_id] = true
 		}
-	}
-	if c.Config.Options.UserNS {
-		// Its view shows host IDs throughout (the root filesystem as the container runs it,
-		// the volumes idmapped above): tars carry the container's IDs, and what cp writes gets
-		// the host IDs of its owner in the container (userns.go).
-		root.MapOwners(userNSToContainer(c.Config.Options), userNSToHost(c.Config.Options))
 	}
 	w := writeCheck{rootMnt: st.Mnt_id, readOnlyRoot: c.Config.Options.ReadOnly, idmapped: idmapped}
 	root.CheckWrites(w.check)

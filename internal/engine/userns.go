@@ -20,7 +20,8 @@ import (
 // own. Its image's layers are never chowned: the root filesystem mounts them idmapped
 // (mount.IDMapOptions), so that host uid 0 on disk is the container's root, while its writable
 // layer stores what it writes with the host IDs it runs as (100000 for its root, say), as
-// Docker's userns-remap does. Its volumes and its /etc/hostname, hosts and resolv.conf are
+// Docker's userns-remap does; a root filesystem that is one bind (the native snapshotter's) is
+// idmapped as a whole, its writable layer holding the container's IDs. Its volumes and its /etc/hostname, hosts and resolv.conf are
 // idmapped binds (runc's "idmap" option): on disk they keep the IDs the container sees, so a
 // volume is shared with containers of other mappings, or of none, without a chown. A bind of a
 // host path is idmapped only when asked (-v SRC:DST:idmap, as podman's): idmapped, the
