@@ -229,21 +229,30 @@ func TestBuildParallelStageFails(t *testing.T) {
 	}
 }
 
-// tarEntries lists the entries of a tar.
+// tarEntries lists the entries of a tar with their content.
 func tarEntries(t *testing.T, r io.Reader) map[string]string {
 	t.Helper()
 	out := map[string]string{}
+	eachTarEntry(t, r, func(h *tar.Header, body io.Reader) {
+		b, _ := io.ReadAll(body)
+		out[strings.TrimPrefix(h.Name, "./")] = string(b)
+	})
+	return out
+}
+
+// eachTarEntry calls fn with each entry of a tar and its content, failing the test on a bad tar.
+func eachTarEntry(t *testing.T, r io.Reader, fn func(h *tar.Header, body io.Reader)) {
+	t.Helper()
 	tr := tar.NewReader(r)
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
-			return out
+			return
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := io.ReadAll(tr)
-		out[strings.TrimPrefix(h.Name, "./")] = string(b)
+		fn(h, tr)
 	}
 }
 

@@ -310,15 +310,8 @@ func TestUserNSBadFlags(t *testing.T) {
 func tarOwners(t *testing.T, tarball string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	tr := tar.NewReader(strings.NewReader(tarball))
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	eachTarEntry(t, strings.NewReader(tarball), func(h *tar.Header, _ io.Reader) {
 		out[strings.Trim(filepath.Clean("/"+h.Name), "/")] = fmt.Sprintf("%d:%d", h.Uid, h.Gid)
-	}
+	})
+	return out
 }
