@@ -13,6 +13,9 @@ import (
 
 	"github.com/hako-dev/hako/internal/cli"
 	"github.com/hako-dev/hako/internal/runtime"
+	// The C path of `hako exec` (docs/exec.md): its constructor enters a running container and
+	// execs a plain exec's command before the Go runtime starts.
+	_ "github.com/hako-dev/hako/internal/fastexec"
 )
 
 func main() {

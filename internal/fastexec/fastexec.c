@@ -1,0 +1,1340 @@
+// The C path of `hako exec` (docs/exec.md): a constructor that runs before the Go runtime
+// exists, enters a running container the way libcontainer's setns init does, and execs the
+// user's command, so that a plain exec costs a few milliseconds instead of two Go start-ups.
+//
+// Three processes take part, all of them this binary:
+//
+//   P  the user's `hako exec`. It parses the command line, finds the container's exec profile
+//      (written by the container's monitor, package runtime), checks that the container runs
+//      and is not paused, opens a sealed copy of this binary (a read-only, detached overlayfs of
+//      its directory, as libcontainer's exeseal does), joins the container's PID namespace for
+//      its children only, forks C, and then stays on the host: it copies C's stdout and stderr
+//      from pipes to its own (the host's descriptors never reach the container) and exits with
+//      C's code. Whenever P is not sure it can do what the Go path would, it returns from the
+//      constructor and the Go path runs as if this file did not exist: the C path never decides
+//      an error about the container.
+//   C  P's child, not dumpable, in the container's PID namespace, re-executes itself from the
+//      sealed copy with `__fastexec` as its verb (C').
+//   C' joins the cgroups and the other namespaces, sets the keyring, rlimits, no_new_privs,
+//      seccomp filter, capabilities, user and working directory in libcontainer's order, looks
+//      the command up with Go's exec.LookPath rules and execs it. Until then it reports any
+//      failure on a pipe that the exec closes, and P prints it in the Go path's words.
+//
+// Why the re-execution: until its final execve, the process that enters the container has
+// this binary as /proc/self/exe. A container whose command is a link to /proc/self/exe, or a
+// script with #!/proc/self/exe, would make the kernel execute that binary inside the container,
+// and a process of the container could then write the host's hako through /proc/PID/exe
+// (CVE-2019-5736). From the sealed copy it finds a file on a read-only mount instead.
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef MOUNT_ATTR_RDONLY
+#define MOUNT_ATTR_RDONLY 0x00000001
+#define MOUNT_ATTR_NOSUID 0x00000002
+#define MOUNT_ATTR_NODEV 0x00000004
+#endif
+#ifndef FSOPEN_CLOEXEC
+#define FSOPEN_CLOEXEC 0x00000001
+#endif
+#ifndef FSMOUNT_CLOEXEC
+#define FSMOUNT_CLOEXEC 0x00000001
+#endif
+#ifndef KEYCTL_JOIN_SESSION_KEYRING
+#define KEYCTL_JOIN_SESSION_KEYRING 1
+#endif
+#ifndef AT_EACCESS
+#define AT_EACCESS 0x200
+#endif
+
+#define STAGE_VERB "__fastexec"
+#define MAX_LIST 256
+#define PROFILE_MAX (4 << 20)
+
+// ---- the request: the command line the C path takes --------------------------------------
+
+struct request {
+	const char *root;      // --root, HAKO_ROOT, or /var/lib/hako
+	const char *ref;       // the container, as given
+	const char *workdir;   // -w, or NULL
+	int interactive;       // -i
+	int privileged;        // --privileged
+	char *env[MAX_LIST];   // -e, resolved to KEY=VALUE, in order
+	int nenv;
+	char **cmd;            // the command and its arguments
+	int ncmd;
+};
+
+// The profile (docs/exec.md).
+struct profile {
+	char *id;
+	long pid;
+	unsigned long long start;
+	char *ns_type[16], *ns_path[16];
+	int nns;
+	char *cgroups[64];
+	int ncgroups;
+	char *freezer;
+	unsigned long uid, gid;
+	gid_t groups[MAX_LIST];
+	int ngroups;
+	char *cwd;
+	char **env;
+	int nenv;
+	int nnp;
+	uint64_t caps[5]; // bounding, effective, permitted, inheritable, ambient
+	struct { int res; unsigned long long soft, hard; } rlimits[32];
+	int nrlimits;
+	int has_oom;
+	int oom;
+	char *keyring;
+	int has_seccomp;
+	unsigned int seccomp_flags;
+	struct sock_filter *filter;
+	unsigned short nfilter;
+};
+
+static const char *why; // why the C path hands over to Go (for HAKO_EXEC_PATH=c)
+
+static int eq(const char *a, const char *b) { return strcmp(a, b) == 0; }
+static int has_prefix(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
+
+// clean_abs tells whether p is what Go's filepath.Clean leaves of an absolute path.
+static int clean_abs(const char *p)
+{
+	if (p[0] != '/')
+		return 0;
+	if (eq(p, "/"))
+		return 1;
+	size_t n = strlen(p);
+	if (p[n - 1] == '/')
+		return 0;
+	for (const char *s = p; *s; s++) {
+		if (*s != '/')
+			continue;
+		const char *e = s + 1;
+		if (*e == '/')
+			return 0;
+		if (e[0] == '.' && (e[1] == '/' || e[1] == 0))
+			return 0;
+		if (e[0] == '.' && e[1] == '.' && (e[2] == '/' || e[2] == 0))
+			return 0;
+	}
+	return 1;
+}
+
+// parse_request reads the command line (argv[1:]) the way cobra would for the forms the C path
+// takes. It returns 1 for those, -1 when the verb is not exec, and 0 for an exec the Go path
+// must parse (with why set).
+static int parse_request(int argc, char **argv, struct request *r)
+{
+	memset(r, 0, sizeof(*r));
+	const char *env_root = getenv("HAKO_ROOT");
+	r->root = env_root && *env_root ? env_root : "/var/lib/hako";
+	int i = 0, seen_exec = 0;
+	while (i < argc) {
+		const char *a = argv[i];
+		if (!seen_exec && eq(a, "exec")) {
+			seen_exec = 1;
+			i++;
+			continue;
+		}
+		if (a[0] != '-' || eq(a, "-")) {
+			if (!seen_exec)
+				return -1; // another verb
+			break;
+		}
+		if (eq(a, "--")) {
+			if (!seen_exec) {
+				why = "\"--\" before the verb";
+				return 0;
+			}
+			i++;
+			break;
+		}
+		if (eq(a, "--root") || eq(a, "--snapshotter")) {
+			if (i + 1 >= argc) {
+				why = "a flag without its value";
+				return 0;
+			}
+			if (eq(a, "--root"))
+				r->root = argv[i + 1];
+			i += 2;
+			continue;
+		}
+		if (has_prefix(a, "--root=")) {
+			r->root = a + 7;
+			i++;
+			continue;
+		}
+		if (has_prefix(a, "--snapshotter=")) {
+			i++;
+			continue;
+		}
+		if (!seen_exec) {
+			why = "a global flag it does not know";
+			return 0;
+		}
+		if (eq(a, "-i") || eq(a, "--interactive")) {
+			r->interactive = 1;
+			i++;
+			continue;
+		}
+		if (eq(a, "--privileged")) {
+			r->privileged = 1;
+			i++;
+			continue;
+		}
+		const char *val = NULL;
+		int env = 0, wd = 0;
+		if (eq(a, "-e") || eq(a, "--env") || eq(a, "-w") || eq(a, "--workdir")) {
+			if (i + 1 >= argc) {
+				why = "a flag without its value";
+				return 0;
+			}
+			env = a[1] == 'e' || eq(a, "--env");
+			wd = !env;
+			val = argv[i + 1];
+			i += 2;
+		} else if (has_prefix(a, "--env=")) {
+			env = 1, val = a + 6, i++;
+		} else if (has_prefix(a, "--workdir=")) {
+			wd = 1, val = a + 10, i++;
+		} else {
+			why = "a flag only the Go path takes (-t, -d, -u, --env-file, combined or unknown flags)";
+			return 0;
+		}
+		if (wd) {
+			if (!clean_abs(val)) {
+				why = "a working directory that is not a clean absolute path";
+				return 0;
+			}
+			r->workdir = val;
+			continue;
+		}
+		(void)env;
+		if (val[0] == '=' || val[0] == 0) {
+			why = "an -e without a variable name";
+			return 0;
+		}
+		if (r->nenv >= MAX_LIST) {
+			why = "too many -e";
+			return 0;
+		}
+		if (strchr(val, '=')) {
+			r->env[r->nenv++] = (char *)val;
+		} else {
+			const char *v = getenv(val); // -e KEY takes the host's value, or nothing
+			if (!v)
+				continue;
+			char *kv = malloc(strlen(val) + strlen(v) + 2);
+			if (!kv)
+				return 0;
+			sprintf(kv, "%s=%s", val, v);
+			r->env[r->nenv++] = kv;
+		}
+	}
+	if (!seen_exec)
+		return -1;
+	if (argc - i < 2 || argv[i + 1][0] == 0) {
+		why = "no container or no command";
+		return 0;
+	}
+	r->ref = argv[i];
+	if (r->ref[0] == '/')
+		r->ref++;
+	r->cmd = argv + i + 1;
+	r->ncmd = argc - i - 1;
+	return 1;
+}
+
+// ---- small I/O helpers ---------------------------------------------------------------------
+
+static ssize_t read_all(int fd, char *buf, size_t cap)
+{
+	size_t n = 0;
+	while (n < cap) {
+		ssize_t k = read(fd, buf + n, cap - n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -1;
+		if (k == 0)
+			break;
+		n += k;
+	}
+	return n;
+}
+
+static int write_all(int fd, const char *buf, size_t n)
+{
+	while (n > 0) {
+		ssize_t k = write(fd, buf, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return -1;
+		buf += k, n -= k;
+	}
+	return 0;
+}
+
+// read_small reads a small file (a /proc or cgroup file, a record's head) into buf, NUL-ended.
+static ssize_t read_small(int dirfd, const char *path, char *buf, size_t cap)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read_all(fd, buf, cap - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = 0;
+	return n;
+}
+
+static int is_hex64(const char *s)
+{
+	int n = 0;
+	for (; *s; s++, n++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+			return 0;
+	return n == 64;
+}
+
+// ---- the profile ---------------------------------------------------------------------------
+
+static int parse_u64(const char *s, unsigned long long *out, int base)
+{
+	char *end;
+	if (!*s)
+		return -1;
+	errno = 0;
+	*out = strtoull(s, &end, base);
+	return errno || *end ? -1 : 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+// parse_profile reads the NUL-separated entries of buf[0:n]. Strings point into buf.
+static int parse_profile(char *buf, size_t n, struct profile *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->env = calloc(n / 2 + 1, sizeof(char *));
+	if (!p->env || n == 0 || buf[n - 1] != 0)
+		return -1;
+	int first = 1, have_pid = 0, have_start = 0, have_caps = 0, have_uid = 0, have_gid = 0;
+	for (char *e = buf, *next; e < buf + n; e = next) {
+		next = e + strlen(e) + 1; // before the entry is cut at its '='
+		char *v = strchr(e, '=');
+		if (!v)
+			return -1;
+		*v++ = 0;
+		unsigned long long x;
+		if (first) {
+			if (!eq(e, "v") || !eq(v, "1"))
+				return -1;
+			first = 0;
+		} else if (eq(e, "id")) {
+			p->id = v;
+		} else if (eq(e, "pid")) {
+			if (parse_u64(v, &x, 10) || x == 0 || x > INT_MAX)
+				return -1;
+			p->pid = (long)x, have_pid = 1;
+		} else if (eq(e, "start")) {
+			if (parse_u64(v, &p->start, 10))
+				return -1;
+			have_start = 1;
+		} else if (eq(e, "ns")) {
+			char *c = strchr(v, ':');
+			if (!c || p->nns >= 16)
+				return -1;
+			*c = 0;
+			p->ns_type[p->nns] = v, p->ns_path[p->nns++] = c + 1;
+		} else if (eq(e, "cgroup")) {
+			if (p->ncgroups >= 64)
+				return -1;
+			p->cgroups[p->ncgroups++] = v;
+		} else if (eq(e, "freezer")) {
+			p->freezer = v;
+		} else if (eq(e, "uid")) {
+			if (parse_u64(v, &x, 10) || x > UINT32_MAX)
+				return -1;
+			p->uid = x, have_uid = 1;
+		} else if (eq(e, "gid")) {
+			if (parse_u64(v, &x, 10) || x > UINT32_MAX)
+				return -1;
+			p->gid = x, have_gid = 1;
+		} else if (eq(e, "groups")) {
+			for (char *g = v; *g;) {
+				char *c = strchr(g, ',');
+				if (c)
+					*c = 0;
+				if (parse_u64(g, &x, 10) || x > UINT32_MAX || p->ngroups >= MAX_LIST)
+					return -1;
+				p->groups[p->ngroups++] = (gid_t)x;
+				if (!c)
+					break;
+				g = c + 1;
+			}
+		} else if (eq(e, "cwd")) {
+			p->cwd = v;
+		} else if (eq(e, "env")) {
+			p->env[p->nenv++] = v;
+		} else if (eq(e, "nnp")) {
+			p->nnp = eq(v, "1");
+		} else if (eq(e, "caps")) {
+			char *s = v;
+			for (int k = 0; k < 5; k++) {
+				char *c = strchr(s, ',');
+				if ((k < 4) != (c != NULL))
+					return -1;
+				if (c)
+					*c = 0;
+				if (parse_u64(s, &x, 16))
+					return -1;
+				p->caps[k] = x;
+				s = c ? c + 1 : s;
+			}
+			have_caps = 1;
+		} else if (eq(e, "rlimit")) {
+			unsigned long long res, soft, hard;
+			if (p->nrlimits >= 32 || sscanf(v, "%llu,%llu,%llu", &res, &soft, &hard) != 3)
+				return -1;
+			p->rlimits[p->nrlimits].res = (int)res;
+			p->rlimits[p->nrlimits].soft = soft;
+			p->rlimits[p->nrlimits++].hard = hard;
+		} else if (eq(e, "oom")) {
+			p->has_oom = 1, p->oom = atoi(v);
+		} else if (eq(e, "keyring")) {
+			p->keyring = v;
+		} else if (eq(e, "seccomp")) {
+			char *c = strchr(v, ':');
+			if (!c)
+				return -1;
+			*c++ = 0;
+			if (parse_u64(v, &x, 10))
+				return -1;
+			p->seccomp_flags = (unsigned)x;
+			size_t h = strlen(c);
+			if (h == 0 || h % 16 || h / 16 > 65535)
+				return -1;
+			p->nfilter = h / 16;
+			unsigned char *b = malloc(h / 2);
+			if (!b)
+				return -1;
+			for (size_t k = 0; k < h / 2; k++) {
+				int hi = hexval(c[2 * k]), lo = hexval(c[2 * k + 1]);
+				if (hi < 0 || lo < 0)
+					return -1;
+				b[k] = hi << 4 | lo;
+			}
+			p->filter = (struct sock_filter *)b; // little-endian on the machines hako runs on
+			p->has_seccomp = 1;
+		}
+		// Unknown keys are ignored: a newer writer may add some.
+	}
+	if (first || !p->id || !have_pid || !have_start || !have_caps || !have_uid || !have_gid || !p->cwd || !p->freezer)
+		return -1;
+	return 0;
+}
+
+// proc_start reads the state and start time (fields 3 and 22) of /proc/PID/stat.
+static int proc_start(long pid, char *state, unsigned long long *start)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if (read_small(AT_FDCWD, path, buf, sizeof(buf)) < 0)
+		return -1;
+	char *s = strrchr(buf, ')');
+	if (!s || s[1] != ' ')
+		return -1;
+	s += 2;
+	*state = *s;
+	// Fields 3.. follow the command; the start time is the 22nd field in all.
+	for (int f = 3; f < 22; f++) {
+		s = strchr(s, ' ');
+		if (!s)
+			return -1;
+		s++;
+	}
+	*start = strtoull(s, NULL, 10);
+	return 0;
+}
+
+// ---- P: find the container ------------------------------------------------------------------
+
+// record_name_is tells whether the container record of id names it name: a record is written by
+// encoding/json with ID and Name first (container.Container), so its head is
+// {"ID":"<id>","Name":"<name>", and anything else is not a match.
+static int record_name_is(const char *root, const char *id, const char *name)
+{
+	char path[PATH_MAX], head[512], want[512];
+	if (snprintf(path, sizeof(path), "%s/containers/%s/container.json", root, id) >= (int)sizeof(path))
+		return 0;
+	if (snprintf(want, sizeof(want), "{\"ID\":\"%s\",\"Name\":\"%s\",", id, name) >= (int)sizeof(want))
+		return 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read_all(fd, head, strlen(want));
+	close(fd);
+	return n == (ssize_t)strlen(want) && memcmp(head, want, n) == 0;
+}
+
+static int profile_path(char *out, size_t cap, const char *root, const char *id)
+{
+	return snprintf(out, cap, "%s/runtime/%s/hako-exec.conf", root, id) < (int)cap ? 0 : -1;
+}
+
+// find_container sets id to the container ref names: a full ID, or the name of a running
+// container (one with a profile). A prefix, or anything not running, is left to Go.
+static int find_container(const struct request *r, char id[65])
+{
+	char path[PATH_MAX];
+	if (is_hex64(r->ref)) {
+		strcpy(id, r->ref);
+		return 0;
+	}
+	char dir[PATH_MAX];
+	if (snprintf(dir, sizeof(dir), "%s/runtime", r->root) >= (int)sizeof(dir))
+		return -1;
+	DIR *d = opendir(dir);
+	if (!d)
+		return -1;
+	struct dirent *de;
+	int found = -1;
+	while ((de = readdir(d))) {
+		if (!is_hex64(de->d_name))
+			continue;
+		if (profile_path(path, sizeof(path), r->root, de->d_name) || access(path, F_OK))
+			continue;
+		if (record_name_is(r->root, de->d_name, r->ref)) {
+			strcpy(id, de->d_name);
+			found = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+// monitor_alive: the container's monitor holds monitor.lock while it lives (package container);
+// a container whose monitor died is not running for hako, whatever its processes do.
+static int monitor_alive(const char *root, const char *id)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/containers/%s/monitor.lock", root, id);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	int alive = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd); // releases the lock if we took it
+	return alive;
+}
+
+// running checks that the profile's init is the container's, alive and not frozen.
+static int running(const struct profile *p)
+{
+	char state, buf[64];
+	unsigned long long start;
+	if (proc_start(p->pid, &state, &start) < 0 || start != p->start || state == 'Z' || state == 'X') {
+		why = "the container's init is gone";
+		return 0;
+	}
+	if (read_small(AT_FDCWD, p->freezer, buf, sizeof(buf)) < 0) {
+		why = "no freezer state";
+		return 0;
+	}
+	if (!(has_prefix(buf, "THAWED") || eq(buf, "0\n") || eq(buf, "0"))) {
+		why = "the container is paused";
+		return 0;
+	}
+	return 1;
+}
+
+// ---- P: the sealed copy of this binary --------------------------------------------------------
+
+static void escape_lowerdir(const char *in, char *out, size_t cap)
+{
+	size_t o = 0;
+	for (; *in && o + 2 < cap; in++) {
+		if (*in == ':' || *in == '\\' || *in == ',')
+			out[o++] = '\\';
+		out[o++] = *in;
+	}
+	out[o] = 0;
+}
+
+// sealed_self opens this binary through a read-only, detached overlay of its directory: a
+// process that reaches it through /proc/PID/exe cannot write it (EROFS). The second lower
+// layer (overlayfs needs two without an upper one) is an empty-of-"hako" directory of ours.
+static int sealed_self(const char *dummy)
+{
+	char exe[PATH_MAX], lower[4 * PATH_MAX + 8], a[2 * PATH_MAX], b[2 * PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return -1;
+	exe[n] = 0;
+	char *slash = strrchr(exe, '/');
+	if (!slash || slash == exe)
+		return -1;
+	*slash = 0;
+	const char *name = slash + 1;
+	escape_lowerdir(exe, a, sizeof(a));
+	escape_lowerdir(dummy, b, sizeof(b));
+	snprintf(lower, sizeof(lower), "%s:%s", a, b);
+	int fs = syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return -1;
+	int mnt = -1, fd = -1;
+	if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "lowerdir", lower, 0) < 0)
+		goto out;
+	syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "xino", "off", 0);
+	if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		goto out;
+	mnt = syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID);
+	if (mnt < 0)
+		goto out;
+	fd = openat(mnt, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+out:
+	if (mnt >= 0)
+		close(mnt);
+	close(fs);
+	return fd;
+}
+
+// ---- P: the parent on the host ----------------------------------------------------------------
+
+// copy_loop copies the child's stdout and stderr to ours, and with -i our stdin to the child's,
+// until both outputs reach EOF (as exec.Cmd.Wait waits for its copying goroutines).
+static void copy_loop(int out, int err, int in_w)
+{
+	char buf[65536], inbuf[65536];
+	size_t inlen = 0, inoff = 0;
+	int stdin_open = in_w >= 0;
+	while (out >= 0 || err >= 0) {
+		struct pollfd fds[4];
+		int n = 0, io = -1, ie = -1, ii = -1, iw = -1;
+		if (out >= 0)
+			fds[io = n++] = (struct pollfd){.fd = out, .events = POLLIN};
+		if (err >= 0)
+			fds[ie = n++] = (struct pollfd){.fd = err, .events = POLLIN};
+		if (stdin_open && inlen == inoff)
+			fds[ii = n++] = (struct pollfd){.fd = 0, .events = POLLIN};
+		if (in_w >= 0 && inlen > inoff)
+			fds[iw = n++] = (struct pollfd){.fd = in_w, .events = POLLOUT};
+		if (poll(fds, n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		int *srcs[2] = {&out, &err};
+		int idx[2] = {io, ie};
+		for (int k = 0; k < 2; k++) {
+			if (idx[k] < 0 || !fds[idx[k]].revents)
+				continue;
+			ssize_t r = read(*srcs[k], buf, sizeof(buf));
+			if (r < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (r <= 0) {
+				close(*srcs[k]);
+				*srcs[k] = -1;
+				continue;
+			}
+			if (write_all(k == 0 ? 1 : 2, buf, r) < 0 && errno == EPIPE) {
+				signal(SIGPIPE, SIG_DFL); // as a Go program writing to a closed stdout does
+				raise(SIGPIPE);
+			}
+		}
+		if (ii >= 0 && fds[ii].revents) {
+			ssize_t r = read(0, inbuf, sizeof(inbuf));
+			if (r < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (r <= 0) {
+				stdin_open = 0;
+				close(in_w);
+				in_w = -1;
+			} else {
+				inlen = r, inoff = 0;
+			}
+		}
+		if (iw >= 0 && fds[iw].revents) {
+			ssize_t w = write(in_w, inbuf + inoff, inlen - inoff);
+			if (w < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (w < 0) { // the process closed its stdin: stop feeding it
+				close(in_w);
+				in_w = -1, stdin_open = 0, inlen = inoff = 0;
+			} else {
+				inoff += w;
+				if (inoff == inlen)
+					inlen = inoff = 0;
+			}
+		}
+	}
+	if (in_w >= 0)
+		close(in_w);
+}
+
+static int cloexec(int fd, int on)
+{
+	int f = fcntl(fd, F_GETFD);
+	if (f < 0)
+		return -1;
+	return fcntl(fd, F_SETFD, on ? f | FD_CLOEXEC : f & ~FD_CLOEXEC);
+}
+
+// handover returns to the Go path, or with HAKO_EXEC_PATH=c fails saying why.
+static void handover(void)
+{
+	const char *mode = getenv("HAKO_EXEC_PATH");
+	if (mode && eq(mode, "c")) {
+		fprintf(stderr, "Error: exec: the C path was not taken: %s\n", why ? why : "unknown reason");
+		fflush(stderr);
+		_exit(125);
+	}
+}
+
+static void parent(int argc, char **argv, char **envp)
+{
+	struct request r;
+	int ours = parse_request(argc - 1, argv + 1, &r);
+	if (ours < 0)
+		return;
+	if (ours == 0)
+		return handover();
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0) {
+			why = "a standard descriptor is closed";
+			return handover();
+		}
+	char id[65], path[PATH_MAX];
+	if (find_container(&r, id) < 0) {
+		why = "no running container of that full ID or name";
+		return handover();
+	}
+	if (profile_path(path, sizeof(path), r.root, id) < 0)
+		return handover();
+	int pfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (pfd < 0) {
+		why = "the container has no exec profile";
+		return handover();
+	}
+	char *buf = malloc(PROFILE_MAX);
+	ssize_t n = buf ? read_all(pfd, buf, PROFILE_MAX) : -1;
+	struct profile p;
+	if (n <= 0 || n == PROFILE_MAX || parse_profile(buf, n, &p) < 0 || !eq(p.id, id)) {
+		why = "an exec profile it cannot read";
+		close(pfd);
+		return handover();
+	}
+	if (!running(&p) || !monitor_alive(r.root, id)) {
+		if (!why)
+			why = "the container's monitor is gone";
+		close(pfd);
+		return handover();
+	}
+	char dummy[PATH_MAX];
+	snprintf(dummy, sizeof(dummy), "%s/runtime/%s", r.root, id);
+	int seal = sealed_self(dummy);
+	if (seal < 0) {
+		why = "no sealed copy of the binary (overlayfs refused)";
+		close(pfd);
+		return handover();
+	}
+	int pidns = -1;
+	for (int k = 0; k < p.nns; k++)
+		if (eq(p.ns_type[k], "pid") && (pidns = open(p.ns_path[k], O_RDONLY | O_CLOEXEC)) < 0) {
+			why = "cannot open the container's PID namespace";
+			close(pfd), close(seal);
+			return handover();
+		}
+	// The namespace file is the container's only if the init still is.
+	if (!running(&p)) {
+		close(pfd), close(seal);
+		if (pidns >= 0)
+			close(pidns);
+		return handover();
+	}
+
+	// From here on the C path owns the exec: errors are reported, never handed over.
+	int errp[2], outp[2], errpipe[2], inp[2] = {-1, -1};
+	if (pipe2(errp, O_CLOEXEC) || pipe2(outp, O_CLOEXEC) || pipe2(errpipe, O_CLOEXEC) ||
+	    (r.interactive && pipe2(inp, O_CLOEXEC))) {
+		fprintf(stderr, "Error: exec in container %s: pipe: %s\n", id, strerror(errno));
+		_exit(125);
+	}
+	int devnull = -1;
+	if (!r.interactive && (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "Error: exec in container %s: open /dev/null: %s\n", id, strerror(errno));
+		_exit(125);
+	}
+	// Not dumpable: C, in the container's PID namespace until it re-executes, cannot be
+	// ptraced or have its /proc entries opened by the container's processes.
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (pidns >= 0 && setns(pidns, CLONE_NEWPID) < 0) {
+		fprintf(stderr, "Error: exec in container %s: join its PID namespace: %s\n", id, strerror(errno));
+		_exit(125);
+	}
+	pid_t child = fork();
+	if (child < 0) {
+		if (errno == ENOMEM) // the namespace's init died meanwhile
+			fprintf(stderr, "Error: container %s is not running\n", id);
+		else
+			fprintf(stderr, "Error: exec in container %s: fork: %s\n", id, strerror(errno));
+		_exit(125);
+	}
+	if (child == 0) {
+		// C: stdio onto 0, 1, 2; the error pipe and the profile kept for C'.
+		int in = r.interactive ? inp[0] : devnull;
+		if (dup2(in, 0) < 0 || dup2(outp[1], 1) < 0 || dup2(errpipe[1], 2) < 0)
+			_exit(125);
+		if (cloexec(errp[1], 0) < 0 || cloexec(pfd, 0) < 0)
+			_exit(125);
+		char efd[16], pfds[16];
+		snprintf(efd, sizeof(efd), "%d", errp[1]);
+		snprintf(pfds, sizeof(pfds), "%d", pfd);
+		char **nargv = calloc(argc + 5, sizeof(char *));
+		if (!nargv)
+			_exit(125);
+		nargv[0] = argv[0];
+		nargv[1] = STAGE_VERB;
+		nargv[2] = efd;
+		nargv[3] = pfds;
+		for (int k = 1; k < argc; k++)
+			nargv[3 + k] = argv[k];
+		syscall(SYS_execveat, seal, "", nargv, envp, AT_EMPTY_PATH);
+		char msg[256];
+		int m = snprintf(msg, sizeof(msg), "125\nexec in container %s: re-execute sealed binary: %s", id, strerror(errno));
+		write_all(errp[1], msg, m);
+		_exit(125);
+	}
+	close(errp[1]), close(outp[1]), close(errpipe[1]), close(pfd), close(seal);
+	if (inp[0] >= 0)
+		close(inp[0]);
+	if (devnull >= 0)
+		close(devnull);
+	if (pidns >= 0)
+		close(pidns);
+	signal(SIGPIPE, SIG_IGN); // a process that closes its stdin must not kill us
+	char msg[8192];
+	ssize_t m = read_all(errp[0], msg, sizeof(msg) - 1);
+	close(errp[0]);
+	int status;
+	if (m > 0) {
+		msg[m] = 0;
+		char *nl = strchr(msg, '\n');
+		int code = atoi(msg);
+		waitpid(child, &status, 0);
+		fprintf(stderr, "Error: %s\n", nl ? nl + 1 : msg);
+		_exit(code > 0 ? code : 125);
+	}
+	copy_loop(outp[0], errpipe[0], inp[1]);
+	while (waitpid(child, &status, 0) < 0)
+		if (errno != EINTR)
+			_exit(125);
+	if (WIFSIGNALED(status))
+		_exit(128 + WTERMSIG(status));
+	_exit(WEXITSTATUS(status));
+}
+
+// ---- C': enter the container and exec ----------------------------------------------------------
+
+static int errfd = -1;
+static const char *cid = "";
+
+// fail reports a failure to P in the Go path's words and ends C'.
+static void fail(int code, const char *fmt, ...)
+{
+	char msg[4096];
+	int n = snprintf(msg, sizeof(msg), "%d\n", code);
+	va_list ap;
+	va_start(ap, fmt);
+	n += vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
+	va_end(ap);
+	if (n > (int)sizeof(msg) - 1)
+		n = sizeof(msg) - 1;
+	write_all(errfd, msg, n);
+	_exit(code);
+}
+
+// goerr is Go's text for errno e: C's with a lower-case first letter (syscall.Errno's table).
+static const char *goerr(int e)
+{
+	static char buf[128];
+	snprintf(buf, sizeof(buf), "%s", strerror(e));
+	buf[0] = tolower((unsigned char)buf[0]);
+	return buf;
+}
+
+#define START_FAILED "exec in container %s: unable to start container process: "
+
+// user_home returns the home of uid in the container's /etc/passwd, or "/" (runc's getUserHome).
+static char *user_home(unsigned long uid)
+{
+	static char home[PATH_MAX];
+	strcpy(home, "/");
+	int fd = open("/etc/passwd", O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return home;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) { // a FIFO or device must not hang us
+		close(fd);
+		return home;
+	}
+	FILE *f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return home;
+	}
+	char *line = NULL;
+	size_t cap = 0;
+	while (getline(&line, &cap, f) > 0) {
+		line[strcspn(line, "\n")] = 0;
+		// name:password:uid:gid:gecos:home:shell
+		char *field[7] = {0};
+		int nf = 0;
+		char *s = line;
+		for (; nf < 7; nf++) {
+			field[nf] = s;
+			char *c = strchr(s, ':');
+			if (!c) {
+				nf++;
+				break;
+			}
+			*c = 0;
+			s = c + 1;
+		}
+		if (nf < 3 || line[0] == '#')
+			continue;
+		char *end;
+		unsigned long u = strtoul(field[2], &end, 10);
+		if (*field[2] == 0 || *end || u != uid)
+			continue;
+		snprintf(home, sizeof(home), "%s", nf > 5 ? field[5] : "");
+		break;
+	}
+	free(line);
+	fclose(f);
+	return home;
+}
+
+// set_env applies KEY=VALUE over env as image.SetEnv does: the first entry of KEY is replaced,
+// or it is appended.
+static void set_env(char **env, int *n, char *kv)
+{
+	size_t k = strcspn(kv, "=");
+	for (int i = 0; i < *n; i++)
+		if (strncmp(env[i], kv, k) == 0 && (env[i][k] == '=' || env[i][k] == 0)) {
+			env[i] = kv;
+			return;
+		}
+	env[(*n)++] = kv;
+}
+
+// prepare_env is libcontainer's prepareEnv: the last of each key, in place, an empty HOME
+// dropped, and HOME from the container's passwd when it is not set. It returns the PATH.
+static const char *prepare_env(char **env, int *n, unsigned long uid)
+{
+	char **out = calloc(*n + 2, sizeof(char *));
+	if (!out)
+		fail(125, START_FAILED "out of memory", cid);
+	int m = 0, home = 0;
+	const char *path = NULL;
+	for (int i = *n - 1; i >= 0; i--) {
+		char *kv = env[i];
+		char *eqs = strchr(kv, '=');
+		if (!eqs)
+			fail(125, START_FAILED "invalid environment variable: missing '='", cid);
+		if (eqs == kv)
+			fail(125, START_FAILED "invalid environment variable: name cannot be empty", cid);
+		size_t k = eqs - kv;
+		int dup = 0;
+		for (int j = 0; j < m && !dup; j++)
+			dup = strncmp(out[j], kv, k + 1) == 0;
+		if (dup)
+			continue;
+		if (k == 4 && strncmp(kv, "PATH", 4) == 0)
+			path = eqs + 1;
+		if (k == 4 && strncmp(kv, "HOME", 4) == 0) {
+			if (eqs[1] == 0)
+				continue;
+			home = 1;
+		}
+		out[m++] = kv;
+	}
+	for (int i = 0; i < m / 2; i++) {
+		char *t = out[i];
+		out[i] = out[m - 1 - i];
+		out[m - 1 - i] = t;
+	}
+	if (!home) {
+		char *h = user_home(uid);
+		char *kv = malloc(strlen(h) + 6);
+		if (!kv)
+			fail(125, START_FAILED "out of memory", cid);
+		sprintf(kv, "HOME=%s", h);
+		out[m++] = kv;
+	}
+	memcpy(env, out, m * sizeof(char *));
+	env[m] = NULL;
+	*n = m;
+	return path;
+}
+
+// find_executable is Go's (os/exec, lp_unix.go): 0, or the error for file.
+static int find_executable(const char *file, char *err, size_t cap)
+{
+	struct stat st;
+	if (stat(file, &st) < 0) {
+		snprintf(err, cap, "stat %s: %s", file, goerr(errno));
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		snprintf(err, cap, "%s", goerr(EISDIR));
+		return -1;
+	}
+	long r = syscall(SYS_faccessat2, AT_FDCWD, file, X_OK, AT_EACCESS);
+	if (r == 0)
+		return 0;
+	if (errno != ENOSYS && errno != EPERM) {
+		snprintf(err, cap, "%s", goerr(errno));
+		return -1;
+	}
+	if (st.st_mode & 0111)
+		return 0;
+	snprintf(err, cap, "%s", goerr(EACCES));
+	return -1;
+}
+
+// classify gives Docker's exit code for the failure to find or execute the command, by the
+// same words as runtime.classifyExecError.
+static int classify(const char *msg)
+{
+	if (strstr(msg, "executable file not found") || strstr(msg, "no such file or directory") ||
+	    strstr(msg, "not a directory"))
+		return 127;
+	if (strstr(msg, "permission denied") || strstr(msg, "is a directory") || strstr(msg, "exec format error"))
+		return 126;
+	return 125;
+}
+
+// look_path is Go's exec.LookPath with the process's PATH; it fails C' the way the Go path
+// reports it.
+static char *look_path(const char *file, const char *path)
+{
+	char err[PATH_MAX + 128], msg[2 * PATH_MAX + 256];
+	if (strchr(file, '/')) {
+		if (find_executable(file, err, sizeof(err)) == 0)
+			return (char *)file;
+		snprintf(msg, sizeof(msg), "exec: \"%s\": %s", file, err);
+		fail(classify(msg), START_FAILED "%s", cid, msg);
+	}
+	if (path && *path) { // an empty PATH is an empty list for Go's filepath.SplitList
+		const char *s = path;
+		for (;;) {
+			const char *c = strchr(s, ':');
+			size_t len = c ? (size_t)(c - s) : strlen(s);
+			char dir[PATH_MAX], *cand = malloc(PATH_MAX + strlen(file) + 2);
+			if (!cand)
+				fail(125, START_FAILED "out of memory", cid);
+			if (len == 0)
+				strcpy(dir, ".");
+			else
+				snprintf(dir, sizeof(dir), "%.*s", (int)len, s);
+			// filepath.Join(dir, file), cleaned the way Go cleans it for the cases PATH has.
+			if (eq(dir, "."))
+				snprintf(cand, PATH_MAX + strlen(file) + 2, "%s", file);
+			else if (dir[strlen(dir) - 1] == '/')
+				snprintf(cand, PATH_MAX + strlen(file) + 2, "%s%s", dir, file);
+			else
+				snprintf(cand, PATH_MAX + strlen(file) + 2, "%s/%s", dir, file);
+			if (find_executable(cand, err, sizeof(err)) == 0) {
+				if (cand[0] != '/') {
+					snprintf(msg, sizeof(msg), "exec: \"%s\": cannot run executable found relative to current directory", file);
+					fail(125, START_FAILED "%s", cid, msg);
+				}
+				return cand;
+			}
+			free(cand);
+			if (!c)
+				break;
+			s = c + 1;
+		}
+	}
+	snprintf(msg, sizeof(msg), "exec: \"%s\": executable file not found in $PATH", file);
+	fail(127, START_FAILED "%s", cid, msg);
+	return NULL;
+}
+
+static int last_cap(void)
+{
+	char buf[32];
+	if (read_small(AT_FDCWD, "/proc/sys/kernel/cap_last_cap", buf, sizeof(buf)) < 0)
+		return CAP_LAST_CAP;
+	return atoi(buf);
+}
+
+static void load_seccomp(const struct profile *p)
+{
+	struct sock_fprog prog = {.len = p->nfilter, .filter = p->filter};
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->seccomp_flags, &prog) < 0)
+		fail(125, START_FAILED "load the seccomp filter: %s", cid, goerr(errno));
+}
+
+static void stage2(int argc, char **argv)
+{
+	// argv: hako __fastexec ERRFD PROFILEFD ARGS...
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (argc < 5) {
+		fprintf(stderr, "Error: %s is hako's own verb\n", STAGE_VERB);
+		_exit(125);
+	}
+	errfd = atoi(argv[2]);
+	int pfd = atoi(argv[3]);
+	if (cloexec(errfd, 1) < 0 || cloexec(pfd, 1) < 0) {
+		fprintf(stderr, "Error: %s is hako's own verb\n", STAGE_VERB);
+		_exit(125);
+	}
+	struct request r;
+	if (parse_request(argc - 4, argv + 4, &r) != 1)
+		fail(125, "exec: the command line changed between the stages");
+	char *buf = malloc(PROFILE_MAX);
+	struct profile p;
+	ssize_t n = buf ? pread(pfd, buf, PROFILE_MAX, 0) : -1;
+	if (n <= 0 || n == PROFILE_MAX || parse_profile(buf, n, &p) < 0)
+		fail(125, "exec: cannot read the exec profile again");
+	close(pfd);
+	cid = p.id;
+
+	// Everything of the host first: namespace and cgroup files, oom_score_adj, rlimits.
+	int nsfd[16];
+	for (int k = 0; k < p.nns; k++)
+		if ((nsfd[k] = open(p.ns_path[k], O_RDONLY | O_CLOEXEC)) < 0)
+			fail(125, START_FAILED "open namespace %s: %s", cid, p.ns_path[k], goerr(errno));
+	char state;
+	unsigned long long start;
+	if (proc_start(p.pid, &state, &start) < 0 || start != p.start || state == 'Z' || state == 'X')
+		fail(125, "container %s is not running", cid);
+	int lastcap = last_cap();
+	if (p.has_oom) {
+		char v[32];
+		int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+		int len = snprintf(v, sizeof(v), "%d", p.oom);
+		if (fd < 0 || write_all(fd, v, len) < 0)
+			fail(125, START_FAILED "set oom_score_adj: %s", cid, goerr(errno));
+		close(fd);
+	}
+	for (int k = 0; k < p.nrlimits; k++) {
+		struct rlimit rl = {.rlim_cur = p.rlimits[k].soft, .rlim_max = p.rlimits[k].hard};
+		if (setrlimit(p.rlimits[k].res, &rl) < 0)
+			fail(125, START_FAILED "setrlimit %d: %s", cid, p.rlimits[k].res, goerr(errno));
+	}
+	for (int k = 0; k < p.ncgroups; k++) {
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/cgroup.procs", p.cgroups[k]);
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT)
+			continue; // libcontainer's EnterPid skips a controller that is not there
+		if (fd < 0 || write_all(fd, "0", 1) < 0)
+			fail(125, START_FAILED "join cgroup %s: %s", cid, p.cgroups[k], goerr(errno));
+		close(fd);
+	}
+	if (setsid() < 0)
+		fail(125, START_FAILED "setsid: %s", cid, goerr(errno));
+
+	// The namespaces: the user namespace first (the others belong to it), the mount namespace
+	// last but one, so that the cgroup namespace is joined from the container's view.
+	static const char *order[] = {"user", "ipc", "uts", "net", "mnt", "cgroup"};
+	static const int flags[] = {CLONE_NEWUSER, CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWCGROUP};
+	int allow_setgroups = 1;
+	for (int o = 0; o < 6; o++) {
+		for (int k = 0; k < p.nns; k++) {
+			if (!eq(p.ns_type[k], order[o]))
+				continue;
+			if (setns(nsfd[k], flags[o]) < 0)
+				fail(125, START_FAILED "join the %s namespace: %s", cid, order[o], goerr(errno));
+			if (flags[o] == CLONE_NEWUSER) {
+				// setgroups is per user namespace: read it from the host's /proc, before the
+				// container's mounts stand in for it.
+				char sg[32];
+				if (read_small(AT_FDCWD, "/proc/self/setgroups", sg, sizeof(sg)) > 0 && has_prefix(sg, "deny"))
+					allow_setgroups = 0;
+			}
+		}
+	}
+	for (int k = 0; k < p.nns; k++)
+		close(nsfd[k]);
+
+	// libcontainer's setns init, in its order.
+	if (p.keyring && syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, p.keyring) < 0 && errno != ENOSYS)
+		fail(125, START_FAILED "unable to join session keyring: %s", cid, goerr(errno));
+	if (p.nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		fail(125, START_FAILED "no_new_privs: %s", cid, goerr(errno));
+	if (p.has_seccomp && !p.nnp)
+		load_seccomp(&p);
+
+	// finalizeNamespace.
+	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+	const char *cwd = r.workdir ? r.workdir : p.cwd;
+	int chdir_later = 0;
+	if (chdir(cwd) < 0) {
+		if (errno == EACCES || errno == EPERM)
+			chdir_later = 1;
+		else
+			fail(125, START_FAILED "chdir to cwd (\"%s\") set in config.json failed: %s", cid, cwd, goerr(errno));
+	}
+	char **env = calloc(p.nenv + r.nenv + 2, sizeof(char *));
+	if (!env)
+		fail(125, START_FAILED "out of memory", cid);
+	int nenv = 0;
+	for (int k = 0; k < p.nenv; k++)
+		env[nenv++] = p.env[k];
+	for (int k = 0; k < r.nenv; k++)
+		set_env(env, &nenv, r.env[k]);
+	const char *path = prepare_env(env, &nenv, p.uid);
+
+	uint64_t caps[5];
+	memcpy(caps, p.caps, sizeof(caps));
+	if (r.privileged) {
+		// Every capability of this process's bounding set, none inheritable or ambient, as
+		// the Go path's exec --privileged (spec's allSupportedCapabilities).
+		uint64_t all = 0;
+		for (int c = 0; c <= lastcap && c < 64; c++)
+			if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1)
+				all |= 1ULL << c;
+		caps[0] = caps[1] = caps[2] = all;
+		caps[3] = caps[4] = 0;
+	}
+	for (int c = 0; c <= lastcap && c < 64; c++)
+		if (!(caps[0] & (1ULL << c)) && prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1 &&
+		    prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0)
+			fail(125, START_FAILED "unable to apply bounding set: %s", cid, goerr(errno));
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+		fail(125, START_FAILED "unable to set keep caps: %s", cid, goerr(errno));
+	// setupUser: stdio owned by the user (not /dev/null), groups, gid, uid.
+	for (int fd = 0; fd < 3; fd++) {
+		struct stat st;
+		if (fstat(fd, &st) < 0)
+			fail(125, START_FAILED "fstat: %s", cid, goerr(errno));
+		if (st.st_uid == p.uid || (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3)))
+			continue;
+		if (fchown(fd, p.uid, -1) < 0 && errno != EPERM && errno != EROFS)
+			fail(125, START_FAILED "unable to setup user: %s", cid, goerr(errno));
+	}
+	if (allow_setgroups && syscall(SYS_setgroups, p.ngroups, p.groups) < 0)
+		fail(125, START_FAILED "unable to setup user: setgroups: %s", cid, goerr(errno));
+	if (syscall(SYS_setgid, p.gid) < 0) {
+		if (errno == EINVAL)
+			fail(125, START_FAILED "unable to setup user: cannot setgid to unmapped gid %lu in user namespace", cid, p.gid);
+		fail(125, START_FAILED "unable to setup user: %s", cid, goerr(errno));
+	}
+	if (syscall(SYS_setuid, p.uid) < 0) {
+		if (errno == EINVAL)
+			fail(125, START_FAILED "unable to setup user: cannot setuid to unmapped uid %lu in user namespace", cid, p.uid);
+		fail(125, START_FAILED "unable to setup user: %s", cid, goerr(errno));
+	}
+	if (chdir_later && chdir(cwd) < 0)
+		fail(125, START_FAILED "chdir to cwd (\"%s\") set in config.json failed: %s", cid, cwd, goerr(errno));
+	char wd[PATH_MAX];
+	if (!getcwd(wd, sizeof(wd))) {
+		if (errno == ENOENT)
+			fail(125, START_FAILED "current working directory is outside of container mount namespace root -- possible container breakout detected", cid);
+		fail(125, START_FAILED "failed to verify if current working directory is safe: %s", cid, goerr(errno));
+	}
+	if (wd[0] != '/')
+		fail(125, START_FAILED "current working directory is not absolute -- possible container breakout detected: cwd is \"%s\"", cid, wd);
+	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
+		fail(125, START_FAILED "unable to clear keep caps: %s", cid, goerr(errno));
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	struct __user_cap_data_struct data[2];
+	for (int w = 0; w < 2; w++) {
+		data[w].effective = (uint32_t)(caps[1] >> (32 * w));
+		data[w].permitted = (uint32_t)(caps[2] >> (32 * w));
+		data[w].inheritable = (uint32_t)(caps[3] >> (32 * w));
+	}
+	if (syscall(SYS_capset, &hdr, data) < 0)
+		fail(125, START_FAILED "unable to apply caps: can't apply capabilities: %s", cid, goerr(errno));
+	// Ambient capabilities as libcontainer sets them: cleared, then raised one by one, a
+	// failure ignored.
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	for (int c = 0; c <= lastcap && c < 64; c++)
+		if (caps[4] & (1ULL << c))
+			prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0);
+
+	char *name = look_path(r.cmd[0], path);
+	if (p.has_seccomp && p.nnp)
+		load_seccomp(&p);
+	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+	char **args = calloc(r.ncmd + 1, sizeof(char *));
+	if (!args)
+		fail(125, START_FAILED "out of memory", cid);
+	memcpy(args, r.cmd, r.ncmd * sizeof(char *));
+	while (execve(name, args, env) < 0 && errno == EINTR)
+		;
+	char msg[PATH_MAX + 64];
+	snprintf(msg, sizeof(msg), "exec %s: %s", name, goerr(errno));
+	fail(classify(msg), START_FAILED "%s", cid, msg);
+}
+
+// ---- the constructor ------------------------------------------------------------------------------
+
+__attribute__((constructor)) static void hako_fastexec(int argc, char **argv, char **envp)
+{
+	if (argc < 3)
+		return;
+	if (eq(argv[1], STAGE_VERB))
+		stage2(argc, argv); // never returns
+	// Cheap refusals first: this runs in every hako process.
+	int verb = 0;
+	for (int i = 1; i < argc && i < 8; i++)
+		if (eq(argv[i], "exec")) {
+			verb = 1;
+			break;
+		}
+	if (!verb)
+		return;
+	const char *mode = getenv("HAKO_EXEC_PATH");
+	if (mode && eq(mode, "go"))
+		return;
+	const char *debug = getenv("HAKO_DEBUG");
+	if (debug && *debug) {
+		why = "HAKO_DEBUG is set (the Go path prints the phases)";
+		return handover();
+	}
+	parent(argc, argv, envp); // -D and --debug are flags parse_request leaves to Go
+}
