@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# exec.sh: times `exec box true` in a running busybox container in hako, docker 20.10 and podman
-# 4.3, in one run, with hyperfine. Prints the medians and the ratios docker/hako and podman/hako.
+# exec.sh: times `exec box true` in a running busybox container in hako (its C path and, as
+# hako-go, its libcontainer path), docker 20.10 and podman 4.3, in one run, with hyperfine.
+# Prints the medians and the ratios docker/hako and podman/hako.
 #
 #   bash bench/exec.sh                 # as root, from anywhere
 #   RUNS=20 bash bench/exec.sh         # runs per engine (default 30, plus 3 warm-ups)
@@ -58,6 +59,8 @@ podman run -d --name box --network none "$IMAGE" >/dev/null || die "podman run f
 for e in "$HAKO" docker podman; do
   [[ $($e exec box echo ok) == ok ]] || die "$e exec does not work"
 done
+# The row "hako" must be hako's C path (docs/exec.md), "hako-go" the libcontainer path beside it.
+HAKO_EXEC_PATH=c $HAKO exec box true || die "hako exec does not take its C path"
 
 OUT=$WORK/out
 mkdir -p "$OUT"
@@ -65,6 +68,7 @@ echo
 echo "=== exec box true ($RUNS runs each) ==="
 hyperfine --style basic -N --runs "$RUNS" --warmup 3 --time-unit millisecond --export-csv "$OUT/exec.csv" \
   -n hako "$HAKO exec box true" \
+  -n hako-go "env HAKO_EXEC_PATH=go $HAKO exec box true" \
   -n docker "docker exec box true" \
   -n podman "podman exec box true"
 
@@ -75,4 +79,6 @@ awk -F, 'NR > 1 { med[$1] = $4 * 1000 }
     printf "%-6s %10s %10s %10s %14s %14s\n", "op", "hako", "docker", "podman", "docker/hako", "podman/hako"
     h = med["hako"]
     printf "%-6s %10.1f %10.1f %10.1f %13.2fx %13.2fx\n", "exec", h, med["docker"], med["podman"], med["docker"] / h, med["podman"] / h
+    g = med["hako-go"]
+    printf "%-6s %10.1f %10.1f %10.1f %13.2fx %13.2fx   (HAKO_EXEC_PATH=go: libcontainer)\n", "exec", g, med["docker"], med["podman"], med["docker"] / g, med["podman"] / g
   }' "$OUT/exec.csv"

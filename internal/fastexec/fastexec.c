@@ -1144,8 +1144,11 @@ static void stage2(int argc, char **argv)
 	// Everything of the host first: namespace and cgroup files, oom_score_adj, rlimits.
 	int nsfd[16];
 	for (int k = 0; k < p.nns; k++)
-		if ((nsfd[k] = open(p.ns_path[k], O_RDONLY | O_CLOEXEC)) < 0)
+		if ((nsfd[k] = open(p.ns_path[k], O_RDONLY | O_CLOEXEC)) < 0) {
+			if (errno == ENOENT || errno == ESRCH) // the init exited since P looked
+				fail(125, "container %s is not running", cid);
 			fail(125, START_FAILED "open namespace %s: %s", cid, p.ns_path[k], goerr(errno));
+		}
 	char state;
 	unsigned long long start;
 	if (proc_start(p.pid, &state, &start) < 0 || start != p.start || state == 'Z' || state == 'X')
@@ -1304,6 +1307,9 @@ static void stage2(int argc, char **argv)
 	if (!args)
 		fail(125, START_FAILED "out of memory", cid);
 	memcpy(args, r.cmd, r.ncmd * sizeof(char *));
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL); // the caller's blocked signals are not the process's
 	while (execve(name, args, env) < 0 && errno == EINTR)
 		;
 	char msg[PATH_MAX + 64];
