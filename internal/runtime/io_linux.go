@@ -13,8 +13,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// run starts lp in c with stdio and returns the running Process, whose Wait reaps it.
-func run(c *libcontainer.Container, lp *libcontainer.Process, stdio IO) (*Process, error) {
+// run starts lp with stdio and returns the running Process, whose Wait reaps it. start starts
+// lp in its container once its standard streams are set: c.Run(lp) for an exec, c.Start then
+// c.Exec for an init (Runtime.Start does its own work between the two).
+func run(lp *libcontainer.Process, stdio IO, start func() error) (*Process, error) {
 	var afterStart []io.Closer // the child's ends: ours to close once it has them
 	closeAll := func() {
 		for _, f := range afterStart {
@@ -57,7 +59,7 @@ func run(c *libcontainer.Container, lp *libcontainer.Process, stdio IO) (*Proces
 		lp.Stdout, lp.Stderr = stdio.Stdout, stdio.Stderr
 	}
 
-	if err := c.Run(lp); err != nil {
+	if err := start(); err != nil {
 		closeAll()
 		if consoleParent != nil {
 			_ = consoleParent.Close()

@@ -113,11 +113,34 @@ func (r *Runtime) Start(ctx context.Context, id, bundle string, stdio IO) (*Proc
 	}
 	lp.Init = true
 	stdio.Tty = stdio.Tty || s.Process.Terminal
-	p, err := run(c, lp, stdio)
+	// The init is started in libcontainer's two steps, as `runc create` and `runc start` do:
+	// after Start it waits on its exec fifo with its seccomp filter loaded, which is when the
+	// exec profile reads that filter back; Exec then lets it exec the user's command.
+	ep := planExecProfile(id, s, config)
+	p, err := run(lp, stdio, func() error {
+		if err := c.Start(lp); err != nil {
+			return err
+		}
+		if ep != nil && config.Seccomp != nil {
+			phase("rt: init waits on its exec fifo")
+			pid, _ := lp.Pid() // set once Start succeeded
+			if !ep.captureSeccomp(pid) {
+				ep = nil
+			}
+			phase("rt: seccomp filter read back")
+		}
+		return c.Exec()
+	})
 	phase("rt: run")
 	if err != nil {
 		_ = c.Destroy()
 		return nil, classifyExecError(fmt.Errorf("start container %s: %w", id, err))
+	}
+	if ep != nil {
+		// After Exec, so that the command does not wait for it: an exec that comes before
+		// the profile takes the Go path.
+		ep.write(r.root, c)
+		phase("rt: exec profile written")
 	}
 	return p, nil
 }
@@ -159,7 +182,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, p specs.Process, stdio IO
 	nnp := p.NoNewPrivileges || c.Config().NoNewPrivileges
 	lp.NoNewPrivileges = &nnp
 	stdio.Tty = stdio.Tty || p.Terminal
-	proc, err := run(c, lp, stdio)
+	proc, err := run(lp, stdio, func() error { return c.Run(lp) })
 	if err != nil {
 		return nil, classifyExecError(fmt.Errorf("exec in container %s: %w", id, err))
 	}

@@ -1,0 +1,403 @@
+// Package fastexec is the C path of `hako exec` (docs/exec.md): a C constructor (fastexec.c)
+// that enters a running container before the Go runtime exists, and the exec profile it reads.
+//
+// This file is the contract between the two halves: package runtime builds a Profile when it
+// starts a container's init and writes it with WriteFile, and fastexec.c's parse_profile reads
+// it back. The format is defined in docs/exec.md; a change to one side is a change to that
+// document and to the other side. Parse is the Go mirror of the C reader, for tests.
+package fastexec
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hako-dev/hako/internal/atomicfile"
+)
+
+// ProfileName is the exec profile's file name in the container's runtime state directory
+// (<root>/runtime/<id>/), which libcontainer removes with the rest of the state.
+const ProfileName = "hako-exec.conf"
+
+// Version is the format version, the value of the first entry (`v=1`). A reader that finds
+// another version ignores the file.
+const Version = 1
+
+// maxFilterLen is the kernel's BPF_MAXINSNS: seccomp(2) refuses a longer program, so a filter
+// read back from a process can never exceed it.
+const maxFilterLen = 4096
+
+// sockFilterSize is the size of a struct sock_filter: code u16, jt u8, jf u8, k u32.
+const sockFilterSize = 8
+
+// Profile is what an exec into a container needs to know about it, as libcontainer would derive
+// it at each exec: see docs/exec.md for the meaning of each entry.
+type Profile struct {
+	ID        string
+	Pid       int    // the init's PID on the host
+	StartTime uint64 // field 22 of /proc/<Pid>/stat
+	// Namespaces are the namespaces the exec joins, in the order libcontainer joins them.
+	Namespaces []Namespace
+	// Cgroups are the cgroup directories the process enters: one for v2, one per
+	// hierarchy for v1.
+	Cgroups []string
+	// Freezer is the file that says whether the container is paused: v1 freezer.state,
+	// v2 cgroup.freeze.
+	Freezer         string
+	UID, GID        uint32
+	Groups          []uint32 // additional groups
+	Cwd             string
+	Env             []string // KEY=VALUE, in order
+	NoNewPrivileges bool
+	Caps            CapSets
+	Rlimits         []Rlimit
+	OOMScoreAdj     *int   // nil: not set
+	SessionKeyring  string // "": no new session keyring
+	// Seccomp is the classic BPF program the container's init loaded (struct sock_filter
+	// array), empty for none; SeccompFlags are the flags it was loaded with (seccomp(2)'s
+	// SECCOMP_FILTER_FLAG_*).
+	Seccomp      []unix.SockFilter
+	SeccompFlags uint
+}
+
+// Namespace is a namespace to join: Type is one of user, mnt, pid, net, ipc, uts, cgroup, and
+// Path a file that refers to it (/proc/<pid>/ns/<type>).
+type Namespace struct {
+	Type string
+	Path string
+}
+
+// CapSets are the process's capability sets as bit masks (bit N is capability N).
+type CapSets struct {
+	Bounding, Effective, Permitted, Inheritable, Ambient uint64
+}
+
+// Rlimit is a resource limit: Resource is an RLIMIT_* number.
+type Rlimit struct {
+	Resource   int
+	Soft, Hard uint64
+}
+
+// nsTypes are the namespace types a profile may name. The time namespace is not one of them:
+// a container with one has no profile (libcontainer's time offsets are not part of it).
+var nsTypes = []string{"user", "mnt", "pid", "net", "ipc", "uts", "cgroup"}
+
+// Marshal encodes p in the profile format: NUL-terminated key=value entries, `v=1` first. A
+// value that holds a NUL byte, which the format cannot carry, is an error that names its key.
+func (p *Profile) Marshal() ([]byte, error) {
+	if p.ID == "" {
+		return nil, errors.New("exec profile: no container id")
+	}
+	if p.Pid <= 0 {
+		return nil, fmt.Errorf("exec profile: bad pid %d", p.Pid)
+	}
+	if len(p.Seccomp) > maxFilterLen {
+		return nil, fmt.Errorf("exec profile: seccomp program of %d instructions, more than the kernel's %d", len(p.Seccomp), maxFilterLen)
+	}
+	if len(p.Seccomp) == 0 && p.SeccompFlags != 0 {
+		// Flags without a program would be dropped silently: say it instead.
+		return nil, errors.New("exec profile: seccomp flags without a seccomp program")
+	}
+	var b bytes.Buffer
+	var err error
+	put := func(key, value string) {
+		if err == nil && strings.IndexByte(value, 0) >= 0 {
+			err = fmt.Errorf("exec profile: the value of %q holds a NUL byte", key)
+		}
+		b.WriteString(key)
+		b.WriteByte('=')
+		b.WriteString(value)
+		b.WriteByte(0)
+	}
+	put("v", strconv.Itoa(Version))
+	put("id", p.ID)
+	put("pid", strconv.Itoa(p.Pid))
+	put("start", strconv.FormatUint(p.StartTime, 10))
+	for _, ns := range p.Namespaces {
+		if !slices.Contains(nsTypes, ns.Type) {
+			return nil, fmt.Errorf("exec profile: unknown namespace type %q", ns.Type)
+		}
+		if ns.Path == "" {
+			return nil, fmt.Errorf("exec profile: no path for the %s namespace", ns.Type)
+		}
+		put("ns", ns.Type+":"+ns.Path)
+	}
+	for _, c := range p.Cgroups {
+		put("cgroup", c)
+	}
+	put("freezer", p.Freezer)
+	put("uid", strconv.FormatUint(uint64(p.UID), 10))
+	put("gid", strconv.FormatUint(uint64(p.GID), 10))
+	groups := make([]string, len(p.Groups))
+	for i, g := range p.Groups {
+		groups[i] = strconv.FormatUint(uint64(g), 10)
+	}
+	put("groups", strings.Join(groups, ","))
+	put("cwd", p.Cwd)
+	for _, kv := range p.Env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return nil, fmt.Errorf("exec profile: environment entry %q is not KEY=VALUE", kv)
+		}
+		put("env", kv)
+	}
+	put("nnp", boolValue(p.NoNewPrivileges))
+	c := p.Caps
+	put("caps", strings.Join([]string{
+		strconv.FormatUint(c.Bounding, 16), strconv.FormatUint(c.Effective, 16),
+		strconv.FormatUint(c.Permitted, 16), strconv.FormatUint(c.Inheritable, 16),
+		strconv.FormatUint(c.Ambient, 16),
+	}, ","))
+	for _, rl := range p.Rlimits {
+		if rl.Resource < 0 {
+			return nil, fmt.Errorf("exec profile: bad rlimit resource %d", rl.Resource)
+		}
+		put("rlimit", fmt.Sprintf("%d,%d,%d", rl.Resource, rl.Soft, rl.Hard))
+	}
+	if p.OOMScoreAdj != nil {
+		put("oom", strconv.Itoa(*p.OOMScoreAdj))
+	}
+	if p.SessionKeyring != "" {
+		put("keyring", p.SessionKeyring)
+	}
+	if len(p.Seccomp) > 0 {
+		put("seccomp", strconv.FormatUint(uint64(p.SeccompFlags), 10)+":"+hex.EncodeToString(encodeFilter(p.Seccomp)))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+func boolValue(v bool) string {
+	if v {
+		return "1"
+	}
+	return "0"
+}
+
+// encodeFilter lays the program out as the kernel's struct sock_filter array, little-endian as
+// on every machine hako runs on (the C reader casts the decoded bytes to that array).
+func encodeFilter(prog []unix.SockFilter) []byte {
+	out := make([]byte, 0, len(prog)*sockFilterSize)
+	for _, ins := range prog {
+		out = binary.LittleEndian.AppendUint16(out, ins.Code)
+		out = append(out, ins.Jt, ins.Jf)
+		out = binary.LittleEndian.AppendUint32(out, ins.K)
+	}
+	return out
+}
+
+// WriteFile writes p to path atomically, mode 0600: a reader sees the old profile or the new
+// one, never part of one. It does not fsync: the file lives with libcontainer's state on a
+// tmpfs and means nothing after a reboot.
+func WriteFile(path string, p *Profile) error {
+	data, err := p.Marshal()
+	if err != nil {
+		return err
+	}
+	return atomicfile.Replace(path, data, 0o600)
+}
+
+// ErrVersion is Parse's error for a profile of another format version, which a reader ignores.
+var ErrVersion = errors.New("exec profile: unsupported version")
+
+// Parse decodes a profile. It is the Go mirror of fastexec.c's parse_profile, for tests, and
+// is stricter than the C reader: it also refuses unknown keys, a key repeated that may not be,
+// and numbers or hex that the writer would not produce, so that a round trip catches any drift
+// of Marshal from the format.
+func Parse(data []byte) (*Profile, error) {
+	if len(data) == 0 || data[len(data)-1] != 0 {
+		return nil, errors.New("exec profile: not NUL-terminated")
+	}
+	entries := strings.Split(string(data[:len(data)-1]), "\x00")
+	if entries[0] != "v="+strconv.Itoa(Version) {
+		if strings.HasPrefix(entries[0], "v=") {
+			return nil, fmt.Errorf("%w %q", ErrVersion, strings.TrimPrefix(entries[0], "v="))
+		}
+		return nil, errors.New("exec profile: the first entry is not the version")
+	}
+	p := &Profile{}
+	seen := map[string]bool{}
+	for _, e := range entries[1:] {
+		key, value, ok := strings.Cut(e, "=")
+		if !ok {
+			return nil, fmt.Errorf("exec profile: entry %q is not key=value", e)
+		}
+		switch key {
+		case "ns", "cgroup", "env", "rlimit":
+		default:
+			if seen[key] {
+				return nil, fmt.Errorf("exec profile: %q repeated", key)
+			}
+		}
+		seen[key] = true
+		if err := p.parseEntry(key, value); err != nil {
+			return nil, fmt.Errorf("exec profile: %s: %w", key, err)
+		}
+	}
+	for _, key := range []string{"id", "pid", "start", "freezer", "uid", "gid", "groups", "cwd", "nnp", "caps"} {
+		if !seen[key] {
+			return nil, fmt.Errorf("exec profile: no %q", key)
+		}
+	}
+	return p, nil
+}
+
+func (p *Profile) parseEntry(key, value string) error {
+	var err error
+	switch key {
+	case "v":
+		return errors.New("repeated")
+	case "id":
+		if value == "" {
+			return errors.New("empty")
+		}
+		p.ID = value
+	case "pid":
+		var pid uint64
+		pid, err = parseDecimal(value, 31)
+		if err == nil && pid == 0 {
+			err = errors.New("zero")
+		}
+		p.Pid = int(pid)
+	case "start":
+		p.StartTime, err = parseDecimal(value, 64)
+	case "ns":
+		typ, path, ok := strings.Cut(value, ":")
+		switch {
+		case !ok || !slices.Contains(nsTypes, typ):
+			return fmt.Errorf("%q is not TYPE:PATH with a known type", value)
+		case path == "":
+			return fmt.Errorf("no path for the %s namespace", typ)
+		}
+		p.Namespaces = append(p.Namespaces, Namespace{Type: typ, Path: path})
+	case "cgroup":
+		p.Cgroups = append(p.Cgroups, value)
+	case "freezer":
+		p.Freezer = value
+	case "uid", "gid":
+		var id uint64
+		id, err = parseDecimal(value, 32)
+		if key == "uid" {
+			p.UID = uint32(id)
+		} else {
+			p.GID = uint32(id)
+		}
+	case "groups":
+		p.Groups = nil
+		if value == "" {
+			return nil
+		}
+		for _, g := range strings.Split(value, ",") {
+			id, err := parseDecimal(g, 32)
+			if err != nil {
+				return err
+			}
+			p.Groups = append(p.Groups, uint32(id))
+		}
+	case "cwd":
+		p.Cwd = value
+	case "env":
+		if k, _, ok := strings.Cut(value, "="); !ok || k == "" {
+			return fmt.Errorf("%q is not KEY=VALUE", value)
+		}
+		p.Env = append(p.Env, value)
+	case "nnp":
+		switch value {
+		case "0", "1":
+			p.NoNewPrivileges = value == "1"
+		default:
+			return fmt.Errorf("%q is neither 0 nor 1", value)
+		}
+	case "caps":
+		f := strings.Split(value, ",")
+		if len(f) != 5 {
+			return fmt.Errorf("%q is not five masks", value)
+		}
+		var m [5]uint64
+		for i, s := range f {
+			if m[i], err = parseHexMask(s); err != nil {
+				return err
+			}
+		}
+		p.Caps = CapSets{Bounding: m[0], Effective: m[1], Permitted: m[2], Inheritable: m[3], Ambient: m[4]}
+	case "rlimit":
+		f := strings.Split(value, ",")
+		if len(f) != 3 {
+			return fmt.Errorf("%q is not RESOURCE,SOFT,HARD", value)
+		}
+		var v [3]uint64
+		for i, s := range f {
+			if v[i], err = parseDecimal(s, 64); err != nil {
+				return err
+			}
+		}
+		if v[0] > 1<<16 {
+			return fmt.Errorf("resource %d", v[0])
+		}
+		p.Rlimits = append(p.Rlimits, Rlimit{Resource: int(v[0]), Soft: v[1], Hard: v[2]})
+	case "oom":
+		n, err := strconv.Atoi(value)
+		if err != nil || strconv.Itoa(n) != value {
+			return fmt.Errorf("%q is not a decimal integer", value)
+		}
+		p.OOMScoreAdj = &n
+	case "keyring":
+		if value == "" {
+			return errors.New("empty")
+		}
+		p.SessionKeyring = value
+	case "seccomp":
+		flags, prog, ok := strings.Cut(value, ":")
+		if !ok {
+			return errors.New("not FLAGS:HEX")
+		}
+		f, err := parseDecimal(flags, 32)
+		if err != nil {
+			return err
+		}
+		if prog != strings.ToLower(prog) {
+			return errors.New("the program is not lower-case hex")
+		}
+		raw, err := hex.DecodeString(prog)
+		if err != nil {
+			return err
+		}
+		if len(raw) == 0 || len(raw)%sockFilterSize != 0 || len(raw)/sockFilterSize > maxFilterLen {
+			return fmt.Errorf("a program of %d bytes is not 1 to %d instructions", len(raw), maxFilterLen)
+		}
+		p.SeccompFlags = uint(f)
+		p.Seccomp = make([]unix.SockFilter, 0, len(raw)/sockFilterSize)
+		for b := raw; len(b) > 0; b = b[sockFilterSize:] {
+			p.Seccomp = append(p.Seccomp, unix.SockFilter{
+				Code: binary.LittleEndian.Uint16(b), Jt: b[2], Jf: b[3], K: binary.LittleEndian.Uint32(b[4:]),
+			})
+		}
+	default:
+		return errors.New("unknown key")
+	}
+	return err
+}
+
+// parseDecimal accepts what strconv.FormatUint writes: digits only, no sign, no leading zero.
+func parseDecimal(s string, bits int) (uint64, error) {
+	if s == "" || (len(s) > 1 && s[0] == '0') || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, fmt.Errorf("%q is not a decimal number", s)
+	}
+	return strconv.ParseUint(s, 10, bits)
+}
+
+// parseHexMask accepts what strconv.FormatUint(x, 16) writes: lower-case hex, no 0x.
+func parseHexMask(s string) (uint64, error) {
+	if s == "" || (len(s) > 1 && s[0] == '0') || strings.TrimLeft(s, "0123456789abcdef") != "" {
+		return 0, fmt.Errorf("%q is not a lower-case hex mask", s)
+	}
+	return strconv.ParseUint(s, 16, 64)
+}
