@@ -1154,6 +1154,13 @@ static void stage2(int argc, char **argv)
 	if (proc_start(p.pid, &state, &start) < 0 || start != p.start || state == 'Z' || state == 'X')
 		fail(125, "container %s is not running", cid);
 	int lastcap = last_cap();
+	// exec --privileged gets every capability of the host's bounding set, none inheritable or
+	// ambient, as the Go path's (spec's allSupportedCapabilities): read here, on the host, as
+	// joining a user namespace gives a full set.
+	uint64_t host_bounding = 0;
+	for (int c = 0; c <= lastcap && c < 64; c++)
+		if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1)
+			host_bounding |= 1ULL << c;
 	if (p.has_oom) {
 		char v[32];
 		int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
@@ -1234,13 +1241,7 @@ static void stage2(int argc, char **argv)
 	uint64_t caps[5];
 	memcpy(caps, p.caps, sizeof(caps));
 	if (r.privileged) {
-		// Every capability of this process's bounding set, none inheritable or ambient, as
-		// the Go path's exec --privileged (spec's allSupportedCapabilities).
-		uint64_t all = 0;
-		for (int c = 0; c <= lastcap && c < 64; c++)
-			if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1)
-				all |= 1ULL << c;
-		caps[0] = caps[1] = caps[2] = all;
+		caps[0] = caps[1] = caps[2] = host_bounding;
 		caps[3] = caps[4] = 0;
 	}
 	for (int c = 0; c <= lastcap && c < 64; c++)
