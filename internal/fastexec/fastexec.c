@@ -718,6 +718,27 @@ static int cloexec(int fd, int on)
 	return fcntl(fd, F_SETFD, on ? f | FD_CLOEXEC : f & ~FD_CLOEXEC);
 }
 
+// close_except_3 closes every descriptor from 3 up except a, b and c.
+static void close_except_3(int a, int b, int c)
+{
+	int keep[3] = {a, b, c};
+	for (int i = 0; i < 3; i++) // sort the three
+		for (int j = i + 1; j < 3; j++)
+			if (keep[j] < keep[i]) {
+				int t = keep[i];
+				keep[i] = keep[j];
+				keep[j] = t;
+			}
+	unsigned int from = 3;
+	for (int i = 0; i < 3; i++) {
+		if (keep[i] >= (int)from + 1)
+			syscall(SYS_close_range, from, keep[i] - 1, 0);
+		if (keep[i] + 1 > (int)from)
+			from = keep[i] + 1;
+	}
+	syscall(SYS_close_range, from, ~0U, 0);
+}
+
 // handover returns to the Go path, or with HAKO_EXEC_PATH=c fails saying why.
 static void handover(void)
 {
@@ -825,6 +846,9 @@ static void parent(int argc, char **argv, char **envp)
 			_exit(125);
 		if (cloexec(errp[1], 0) < 0 || cloexec(pfd, 0) < 0)
 			_exit(125);
+		// Nothing else of the host goes on: descriptors this hako inherited from its caller
+		// would otherwise stay open while C' joins the container (CVE-2024-21626 class).
+		close_except_3(errp[1], pfd, seal);
 		char efd[16], pfds[16];
 		snprintf(efd, sizeof(efd), "%d", errp[1]);
 		snprintf(pfds, sizeof(pfds), "%d", pfd);
