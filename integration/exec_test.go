@@ -175,3 +175,41 @@ func fileHash(t *testing.T, p string) string {
 	io.Copy(h, f)
 	return hex.EncodeToString(h.Sum(nil))
 }
+
+// TestExecNoHostDescriptors: CVE-2024-21626 class. A descriptor that the caller of `hako exec`
+// left open (here the host's root directory, as fd 3 and 9) reaches neither path's process:
+// the container cannot cd through /proc/self/fd into the host.
+func TestExecNoHostDescriptors(t *testing.T) {
+	s := runStore(t)
+	s.ok("run", "-d", "--name", "box", "busybox", "sleep", "1000")
+	for _, path := range []string{"c", "go"} {
+		hostRoot, err := os.Open("/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(hakoBin, "--root", s.root, "exec", "box", "sh", "-c",
+			"for fd in 3 9; do cd /proc/self/fd/$fd 2>/dev/null && echo LEAKED $fd && ls; done; ls /proc/self/fd | tr '\\n' ' '")
+		cmd.Env = append(os.Environ(), "HAKO_EXEC_PATH="+path)
+		cmd.ExtraFiles = []*os.File{hostRoot, nil, nil, nil, nil, nil, hostRoot} // fds 3 and 9
+		out, err := cmd.CombinedOutput()
+		hostRoot.Close()
+		if err != nil || strings.Contains(string(out), "LEAKED") {
+			t.Fatalf("HAKO_EXEC_PATH=%s: %v: %s", path, err, out)
+		}
+		// ls's own directory descriptor is 3; nothing above it.
+		if got := strings.TrimSpace(string(out)); got != "0 1 2 3" {
+			t.Errorf("HAKO_EXEC_PATH=%s: the process has descriptors %q, want 0 1 2 (and ls's 3)", path, got)
+		}
+		// The working directory is set while the process enters the container: through a
+		// leaked descriptor it would be the host's root.
+		hostRoot, _ = os.Open("/")
+		cmd = exec.Command(hakoBin, "--root", s.root, "exec", "-w", "/proc/self/fd/3", "box", "sh", "-c", "echo RAN; ls")
+		cmd.Env = append(os.Environ(), "HAKO_EXEC_PATH="+path)
+		cmd.ExtraFiles = []*os.File{hostRoot}
+		out, err = cmd.CombinedOutput()
+		hostRoot.Close()
+		if err == nil || strings.Contains(string(out), "RAN") {
+			t.Errorf("HAKO_EXEC_PATH=%s: exec -w /proc/self/fd/3 ran: %s", path, out)
+		}
+	}
+}
