@@ -750,6 +750,33 @@ static void handover(void)
 	}
 }
 
+struct child_args {
+	int in, out, err; // the process's stdin, stdout and stderr
+	int errw, pfd, seal;
+	char **argv, **envp;
+	const char *id;
+};
+
+// child_main is C: stdio onto 0, 1, 2, the error pipe and the profile kept for C', nothing
+// else, and the sealed copy executed. It runs on its own stack in our memory, so it only makes
+// system calls until it execs or exits.
+static int child_main(void *arg)
+{
+	struct child_args *a = arg;
+	if (dup2(a->in, 0) < 0 || dup2(a->out, 1) < 0 || dup2(a->err, 2) < 0)
+		_exit(125);
+	if (cloexec(a->errw, 0) < 0 || cloexec(a->pfd, 0) < 0)
+		_exit(125);
+	// Nothing else of the host goes on: descriptors this hako inherited from its caller would
+	// otherwise stay open while C' joins the container (CVE-2024-21626 class).
+	close_except_3(a->errw, a->pfd, a->seal);
+	syscall(SYS_execveat, a->seal, "", a->argv, a->envp, AT_EMPTY_PATH);
+	char msg[256];
+	int m = snprintf(msg, sizeof(msg), "125\nexec in container %s: re-execute sealed binary: %s", a->id, strerror(errno));
+	write_all(a->errw, msg, m);
+	_exit(125);
+}
+
 static void parent(int argc, char **argv, char **envp)
 {
 	struct request r;
@@ -831,40 +858,34 @@ static void parent(int argc, char **argv, char **envp)
 		fprintf(stderr, "Error: exec in container %s: join its PID namespace: %s\n", id, strerror(errno));
 		_exit(125);
 	}
-	pid_t child = fork();
+	char efd[16], pfds[16];
+	snprintf(efd, sizeof(efd), "%d", errp[1]);
+	snprintf(pfds, sizeof(pfds), "%d", pfd);
+	char **nargv = calloc(argc + 5, sizeof(char *));
+	size_t stack_size = 64 << 10;
+	char *stack = malloc(stack_size);
+	if (!nargv || !stack) {
+		fprintf(stderr, "Error: exec in container %s: out of memory\n", id);
+		_exit(125);
+	}
+	nargv[0] = argv[0];
+	nargv[1] = STAGE_VERB;
+	nargv[2] = efd;
+	nargv[3] = pfds;
+	for (int k = 1; k < argc; k++)
+		nargv[3 + k] = argv[k];
+	struct child_args ca = {
+		.in = r.interactive ? inp[0] : devnull, .out = outp[1], .err = errpipe[1],
+		.errw = errp[1], .pfd = pfd, .seal = seal, .argv = nargv, .envp = envp, .id = id,
+	};
+	// C shares our memory until it re-executes (CLONE_VM|CLONE_VFORK, as posix_spawn): no
+	// copy of the page tables, on its own stack, while we wait.
+	pid_t child = clone(child_main, stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &ca);
 	if (child < 0) {
 		if (errno == ENOMEM) // the namespace's init died meanwhile
 			fprintf(stderr, "Error: container %s is not running\n", id);
 		else
 			fprintf(stderr, "Error: exec in container %s: fork: %s\n", id, strerror(errno));
-		_exit(125);
-	}
-	if (child == 0) {
-		// C: stdio onto 0, 1, 2; the error pipe and the profile kept for C'.
-		int in = r.interactive ? inp[0] : devnull;
-		if (dup2(in, 0) < 0 || dup2(outp[1], 1) < 0 || dup2(errpipe[1], 2) < 0)
-			_exit(125);
-		if (cloexec(errp[1], 0) < 0 || cloexec(pfd, 0) < 0)
-			_exit(125);
-		// Nothing else of the host goes on: descriptors this hako inherited from its caller
-		// would otherwise stay open while C' joins the container (CVE-2024-21626 class).
-		close_except_3(errp[1], pfd, seal);
-		char efd[16], pfds[16];
-		snprintf(efd, sizeof(efd), "%d", errp[1]);
-		snprintf(pfds, sizeof(pfds), "%d", pfd);
-		char **nargv = calloc(argc + 5, sizeof(char *));
-		if (!nargv)
-			_exit(125);
-		nargv[0] = argv[0];
-		nargv[1] = STAGE_VERB;
-		nargv[2] = efd;
-		nargv[3] = pfds;
-		for (int k = 1; k < argc; k++)
-			nargv[3 + k] = argv[k];
-		syscall(SYS_execveat, seal, "", nargv, envp, AT_EMPTY_PATH);
-		char msg[256];
-		int m = snprintf(msg, sizeof(msg), "125\nexec in container %s: re-execute sealed binary: %s", id, strerror(errno));
-		write_all(errp[1], msg, m);
 		_exit(125);
 	}
 	close(errp[1]), close(outp[1]), close(errpipe[1]), close(pfd), close(seal);
