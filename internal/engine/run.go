@@ -447,6 +447,8 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	}
 	Phase("monitor: running recorded")
 	monitorReady(h, nil)
+	// For `hako exec`'s C path (docs/exec.md), once `run` has its answer.
+	p.WriteExecProfile()
 	stopHealth := e.startHealthcheck(c, cfg.Config.Healthcheck) // health.go
 	// Trimmed only once the container has run for a while: a short one (`run --rm x true`, a
 	// build's RUN) would otherwise wait for a forced GC and then fault the freed heap back in

@@ -36,6 +36,10 @@ func (c *ctr) startSleeping(opts spec.Options, edit func(*specs.Spec)) (*specs.S
 	if err != nil {
 		c.t.Fatal(err)
 	}
+	if _, err := os.Stat(c.profilePath()); err == nil {
+		c.t.Fatal("Start wrote the exec profile itself: it is the caller's to write, off the start's path")
+	}
+	p.WriteExecProfile()
 	return s, p
 }
 

@@ -49,6 +49,20 @@ type Process struct {
 	done    chan struct{}
 	exit    int
 	err     error
+	// execProfile writes the container's exec profile; nil for an exec, or for a container
+	// that gets none.
+	execProfile func()
+}
+
+// WriteExecProfile writes the exec profile (docs/exec.md) of the container whose init Start
+// returned, so that its execs can take the C path. It is left to the caller so that the
+// caller can do it once it has told its own caller that the container runs: it is off the
+// start's path. Calling it more than once, or for an exec, does nothing.
+func (p *Process) WriteExecProfile() {
+	if f := p.execProfile; f != nil {
+		p.execProfile = nil
+		f()
+	}
 }
 
 // Wait waits for the process to exit and returns its exit code in Docker's convention: the

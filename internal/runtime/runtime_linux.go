@@ -137,10 +137,13 @@ func (r *Runtime) Start(ctx context.Context, id, bundle string, stdio IO) (*Proc
 		return nil, classifyExecError(fmt.Errorf("start container %s: %w", id, err))
 	}
 	if ep != nil {
-		// After Exec, so that the command does not wait for it: an exec that comes before
-		// the profile takes the Go path.
-		ep.write(r.root, c)
-		phase("rt: exec profile written")
+		// After Exec, when the caller calls for it, so that neither the command nor the
+		// caller's own caller waits for it: an exec that comes before the profile takes the
+		// Go path.
+		p.execProfile = func() {
+			ep.write(r.root, c)
+			phase("rt: exec profile written")
+		}
 	}
 	return p, nil
 }
