@@ -292,7 +292,24 @@ func startExecPathsContainer(s *store, c execPathsContainer) string {
 	if len(id) != 64 {
 		s.t.Fatalf("run -d %s printed %q", c.name, id)
 	}
+	s.waitExecProfile(id)
 	return id
+}
+
+// waitExecProfile waits for the monitor to write the container's exec profile, which it does
+// just after `run -d`, `start` or `restart` returned (docs/exec.md): an exec before it takes
+// the Go path.
+func (s *store) waitExecProfile(id string) {
+	s.t.Helper()
+	profile := filepath.Join(s.root, "runtime", id, "hako-exec.conf")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Stat(profile); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("container %s: no exec profile 10 s after it started", id)
+		}
+	}
 }
 
 // execProbeBoth runs the probe in container name (full ID id) with variant v on both paths (and,
@@ -671,6 +688,7 @@ func TestExecPathsLifecycle(t *testing.T) {
 	refused("stopped", "is not running", c.name)
 	refused("stopped, by full ID", "is not running", id)
 	s.ok("start", c.name)
+	s.waitExecProfile(id)
 	profilePID("started again")
 	cOK("started again", c.name)
 	cOK("started again, by full ID", id)
@@ -678,6 +696,7 @@ func TestExecPathsLifecycle(t *testing.T) {
 	execProbeBoth(s, "started again, exec variant all", c.name, id, execPathsVariants[len(execPathsVariants)-1])
 
 	s.ok("restart", "-t", "0", c.name)
+	s.waitExecProfile(id)
 	profilePID("restarted")
 	cOK("restarted", c.name)
 	execProbeBoth(s, "restarted, exec variant plain", c.name, id, plain)

@@ -181,7 +181,8 @@ func fileHash(t *testing.T, p string) string {
 // the container cannot cd through /proc/self/fd into the host.
 func TestExecNoHostDescriptors(t *testing.T) {
 	s := runStore(t)
-	s.ok("run", "-d", "--name", "box", "busybox", "sleep", "1000")
+	id := strings.TrimSpace(s.ok("run", "-d", "--name", "box", "busybox", "sleep", "1000"))
+	s.waitExecProfile(id)
 	for _, path := range []string{"c", "go"} {
 		hostRoot, err := os.Open("/")
 		if err != nil {
