@@ -514,6 +514,24 @@ func TestExecPathsErrors(t *testing.T) {
 		t.Errorf("after 20 execs on the C path, host processes of this store or of the C path:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 
+	// An ID prefix is the C path's when it is unique and no container has it for its name
+	// (container.Resolve: a name beats a prefix); otherwise it is Go's to answer.
+	for _, ref := range []string{id[:12], id[:8]} {
+		if r := s.runEnv(execCPath, nil, "exec", ref, "sh", "-c", "hostname"); r.code != 0 || r.stdout != id[:12]+"\n" {
+			t.Errorf("HAKO_EXEC_PATH=c exec %s (an ID prefix):\n%s", ref, execShowResult(execCPath, r))
+		}
+	}
+	s.ok("create", "--name", id[:6], "busybox", "true") // stopped, named like box's ID prefix
+	for _, env := range [][]string{execGoPath, nil} {
+		if r := s.runEnv(env, nil, "exec", id[:6], "true"); r.code != 125 || !strings.Contains(r.stderr, "is not running") {
+			t.Errorf("exec %s, the name of a stopped container and box's ID prefix: want Go's refusal:\n%s", id[:6], execShowResult(env, r))
+		}
+	}
+	if r := s.runEnv(execCPath, nil, "exec", id[:6], "true"); r.code != 125 || !execNotTakenRE.MatchString(r.stderr) {
+		t.Errorf("HAKO_EXEC_PATH=c exec %s, a stopped container's name: want the C path not taken:\n%s", id[:6], execShowResult(execCPath, r))
+	}
+	s.ok("rm", id[:6])
+
 	// It hands over the rest: with HAKO_EXEC_PATH=c a refusal that says so, without it the Go
 	// path as before.
 	envFile := filepath.Join(t.TempDir(), "env")
@@ -529,7 +547,6 @@ func TestExecPathsErrors(t *testing.T) {
 		{[]string{"exec", "-it", "box", "true"}, 0, ""},
 		{[]string{"exec", "-u", "0", "box", "true"}, 0, ""},
 		{[]string{"exec", "-d", "box", "true"}, 0, ""},
-		{[]string{"exec", id[:12], "true"}, 0, ""},
 		{[]string{"exec", "nosuchbox", "true"}, 125, "Error: No such container: nosuchbox\n"},
 		{[]string{"exec", "--env-file", envFile, "box", "true"}, 0, ""},
 		{[]string{"exec", "-w", "tmp", "box", "true"}, 125, "needs to be an absolute path"},

@@ -269,6 +269,10 @@ static int parse_request(int argc, char **argv, struct request *r)
 	r->ref = argv[i];
 	if (r->ref[0] == '/')
 		r->ref++;
+	if (!r->ref[0]) {
+		why = "an empty container reference";
+		return 0;
+	}
 	r->cmd = argv + i + 1;
 	r->ncmd = argc - i - 1;
 	return 1;
@@ -497,22 +501,29 @@ static int proc_start(long pid, char *state, unsigned long long *start)
 
 // ---- P: find the container ------------------------------------------------------------------
 
-// record_name_is tells whether the container record of id names it name: a record is written by
+// record_name reads the name in the container record of id into name: a record is written by
 // encoding/json with ID and Name first (container.Container), so its head is
-// {"ID":"<id>","Name":"<name>", and anything else is not a match.
-static int record_name_is(const char *root, const char *id, const char *name)
+// {"ID":"<id>","Name":"<name>", and a name holds no character JSON escapes. It returns 0, -1
+// for a record that is missing or empty (a container being created or removed, which
+// container.List skips too), and -2 for a record of another shape.
+static int record_name(const char *root, const char *id, char *name, size_t cap)
 {
-	char path[PATH_MAX], head[512], want[512];
+	char path[PATH_MAX], head[640], want[128];
 	if (snprintf(path, sizeof(path), "%s/containers/%s/container.json", root, id) >= (int)sizeof(path))
-		return 0;
-	if (snprintf(want, sizeof(want), "{\"ID\":\"%s\",\"Name\":\"%s\",", id, name) >= (int)sizeof(want))
-		return 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0)
-		return 0;
-	ssize_t n = read_all(fd, head, strlen(want));
-	close(fd);
-	return n == (ssize_t)strlen(want) && memcmp(head, want, n) == 0;
+		return -2;
+	snprintf(want, sizeof(want), "{\"ID\":\"%s\",\"Name\":\"", id);
+	ssize_t n = read_small(AT_FDCWD, path, head, sizeof(head));
+	if (n <= 0)
+		return -1;
+	size_t w = strlen(want);
+	if ((size_t)n < w || memcmp(head, want, w) != 0)
+		return -2;
+	char *q = strchr(head + w, '"');
+	if (!q || memchr(head + w, '\\', q - (head + w)) || (size_t)(q - (head + w)) >= cap)
+		return -2;
+	memcpy(name, head + w, q - (head + w));
+	name[q - (head + w)] = 0;
+	return 0;
 }
 
 static int profile_path(char *out, size_t cap, const char *root, const char *id)
@@ -520,16 +531,28 @@ static int profile_path(char *out, size_t cap, const char *root, const char *id)
 	return snprintf(out, cap, "%s/runtime/%s/hako-exec.conf", root, id) < (int)cap ? 0 : -1;
 }
 
-// find_container sets id to the container ref names: a full ID, or the name of a running
-// container (one with a profile). A prefix, or anything not running, is left to Go.
+static int is_hex_prefix(const char *s)
+{
+	if (!*s || strlen(s) >= 64)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+			return 0;
+	return 1;
+}
+
+// find_container sets id to the container ref names, as container.Store.Get resolves it: a
+// full ID; else the container of that name, among all; else the one ID with that prefix.
+// Names are looked up among the running containers first (those with a profile: few records
+// to read), and among all the records only for a ref that could be an ID prefix. Anything it
+// cannot settle is left to Go.
 static int find_container(const struct request *r, char id[65])
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], name[256], dir[PATH_MAX];
 	if (is_hex64(r->ref)) {
 		strcpy(id, r->ref);
 		return 0;
 	}
-	char dir[PATH_MAX];
 	if (snprintf(dir, sizeof(dir), "%s/runtime", r->root) >= (int)sizeof(dir))
 		return -1;
 	DIR *d = opendir(dir);
@@ -542,14 +565,36 @@ static int find_container(const struct request *r, char id[65])
 			continue;
 		if (profile_path(path, sizeof(path), r->root, de->d_name) || access(path, F_OK))
 			continue;
-		if (record_name_is(r->root, de->d_name, r->ref)) {
+		if (record_name(r->root, de->d_name, name, sizeof(name)) == 0 && eq(name, r->ref)) {
 			strcpy(id, de->d_name);
 			found = 0;
 			break;
 		}
 	}
 	closedir(d);
-	return found;
+	if (found == 0 || !is_hex_prefix(r->ref))
+		return found;
+
+	// An ID prefix, unless some container (a stopped one, by now) has it for its name.
+	snprintf(dir, sizeof(dir), "%s/containers", r->root);
+	if (!(d = opendir(dir)))
+		return -1;
+	int matches = 0;
+	while ((de = readdir(d))) {
+		if (!is_hex64(de->d_name))
+			continue;
+		int rc = record_name(r->root, de->d_name, name, sizeof(name));
+		if (rc == -1)
+			continue;
+		if (rc == -2 || eq(name, r->ref)) {
+			matches = -1;
+			break;
+		}
+		if (has_prefix(de->d_name, r->ref) && matches++ == 0)
+			strcpy(id, de->d_name);
+	}
+	closedir(d);
+	return matches == 1 ? 0 : -1;
 }
 
 // monitor_alive: the container's monitor holds monitor.lock while it lives (package container);
@@ -792,7 +837,7 @@ static void parent(int argc, char **argv, char **envp)
 		}
 	char id[65], path[PATH_MAX];
 	if (find_container(&r, id) < 0) {
-		why = "no running container of that full ID or name";
+		why = "no container of that full ID, name or unique ID prefix";
 		return handover();
 	}
 	if (profile_path(path, sizeof(path), r.root, id) < 0)
