@@ -474,12 +474,12 @@ func (ep *execProfile) build(c *libcontainer.Container) (*fastexec.Profile, erro
 	if p.Caps, err = capMasks(caps); err != nil {
 		return nil, err
 	}
-	for _, rl := range sp.Rlimits {
-		res, ok := rlimitTypes[rl.Type]
-		if !ok {
-			return nil, fmt.Errorf("unknown rlimit %q", rl.Type)
-		}
-		p.Rlimits = append(p.Rlimits, fastexec.Rlimit{Resource: res, Soft: rl.Soft, Hard: rl.Hard})
+	rls, err := rlimitsOf(sp)
+	if err != nil {
+		return nil, err
+	}
+	for _, rl := range rls {
+		p.Rlimits = append(p.Rlimits, fastexec.Rlimit{Resource: rl.Type, Soft: rl.Soft, Hard: rl.Hard})
 	}
 	return p, nil
 }

@@ -420,14 +420,24 @@ func newProcess(p *specs.Process) (*libcontainer.Process, error) {
 	for _, g := range p.User.AdditionalGids {
 		lp.AdditionalGroups = append(lp.AdditionalGroups, int(g))
 	}
+	var err error
+	if lp.Rlimits, err = rlimitsOf(p); err != nil {
+		return nil, err
+	}
+	return lp, nil
+}
+
+// rlimitsOf is the process's rlimits as libcontainer takes them.
+func rlimitsOf(p *specs.Process) ([]configs.Rlimit, error) {
+	var out []configs.Rlimit
 	for _, rl := range p.Rlimits {
 		res, ok := rlimitTypes[rl.Type]
 		if !ok {
 			return nil, errdefs.Invalidf("unknown rlimit %q", rl.Type)
 		}
-		lp.Rlimits = append(lp.Rlimits, configs.Rlimit{Type: res, Hard: rl.Hard, Soft: rl.Soft})
+		out = append(out, configs.Rlimit{Type: res, Hard: rl.Hard, Soft: rl.Soft})
 	}
-	return lp, nil
+	return out, nil
 }
 
 // errClassed adds an errdefs class to an error and keeps its message.
