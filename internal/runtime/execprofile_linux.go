@@ -275,8 +275,9 @@ func ptraceSeccompFilters(tid, n int) (_ [][]unix.SockFilter, err error) {
 	if err := unix.PtraceSeize(tid); err != nil {
 		return nil, fmt.Errorf("PTRACE_SEIZE %d: %w", tid, err)
 	}
+	var redeliver int // a signal the init was about to receive when it stopped
 	defer func() {
-		if derr := ptraceDetach(tid); derr != nil && err == nil {
+		if derr := ptraceDetach(tid, redeliver); derr != nil && err == nil {
 			err = fmt.Errorf("%w: %w", errStillAttached, derr)
 		} else if derr != nil {
 			err = fmt.Errorf("%w (%w: %w)", err, errStillAttached, derr)
@@ -285,8 +286,15 @@ func ptraceSeccompFilters(tid, n int) (_ [][]unix.SockFilter, err error) {
 	if err := unix.PtraceInterrupt(tid); err != nil {
 		return nil, fmt.Errorf("PTRACE_INTERRUPT %d: %w", tid, err)
 	}
-	if err := waitPtraceStop(tid, time.Second); err != nil {
+	status, err := waitPtraceStop(tid, time.Second)
+	if err != nil {
 		return nil, err
+	}
+	if status>>8 == 0 {
+		// A signal-delivery stop, not the interrupt's (SIGTRAP | PTRACE_EVENT_STOP<<8): a
+		// signal (a `hako stop` during the start, say) reached the init first. The detach
+		// hands it back, or it would be lost.
+		redeliver = status & 0xff
 	}
 	progs := make([][]unix.SockFilter, 0, n)
 	for i := range n {
@@ -319,29 +327,40 @@ func ptraceSeccompFilters(tid, n int) (_ [][]unix.SockFilter, err error) {
 // return, nor the container's start. Between polls the thread sleeps in nanosleep(2) itself,
 // not time.Sleep: a locked goroutine's wake-up would wait for the Go scheduler to hand it its
 // thread back.
-func waitPtraceStop(tid int, timeout time.Duration) error {
+//
+// It returns the stop's status (si_status): the stop's signal, with the ptrace event above it.
+func waitPtraceStop(tid int, timeout time.Duration) (int, error) {
 	for deadline := time.Now().Add(timeout); ; pollPause() {
 		info := unix.Siginfo{} // Signo stays 0 when nothing is waitable
 		err := unix.Waitid(unix.P_PID, tid, &info, unix.WSTOPPED|unix.WEXITED|unix.WNOWAIT|unix.WALL|unix.WNOHANG, nil)
 		switch {
 		case err != nil && !errors.Is(err, unix.EINTR):
-			return fmt.Errorf("wait for %d to stop: %w", tid, err)
+			return 0, fmt.Errorf("wait for %d to stop: %w", tid, err)
 		case err == nil && info.Signo != 0 && info.Code == cldTrapped:
-			return nil
+			return int(siStatus(&info)), nil
 		case err == nil && info.Signo != 0:
-			return fmt.Errorf("thread %d exited instead of stopping (siginfo code %d)", tid, info.Code)
+			return 0, fmt.Errorf("thread %d exited instead of stopping (siginfo code %d)", tid, info.Code)
 		case time.Now().After(deadline):
-			return fmt.Errorf("thread %d did not stop within %v of PTRACE_INTERRUPT", tid, timeout)
+			return 0, fmt.Errorf("thread %d did not stop within %v of PTRACE_INTERRUPT", tid, timeout)
 		}
 	}
 }
 
-// ptraceDetach detaches from tid. PTRACE_DETACH needs the tracee in a ptrace stop: one that
+// siStatus is the si_status of a SIGCHLD siginfo: after si_signo, si_errno, si_code and the
+// padding to 8 bytes, then si_pid and si_uid, at byte 24 on the 64-bit Linux ABIs.
+func siStatus(info *unix.Siginfo) int32 {
+	return *(*int32)(unsafe.Add(unsafe.Pointer(info), 24))
+}
+
+// ptraceDetach detaches from tid, delivering sig (0: none). PTRACE_DETACH needs the tracee in a ptrace stop: one that
 // PTRACE_INTERRUPT has not stopped yet (when waitPtraceStop gave up) will stop, and is waited
 // for; one that is gone needs no detaching.
-func ptraceDetach(tid int) error {
+func ptraceDetach(tid, sig int) error {
 	for deadline := time.Now().Add(5 * time.Second); ; pollPause() {
-		err := unix.PtraceDetach(tid)
+		var err error
+		if _, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_DETACH, uintptr(tid), 0, uintptr(sig), 0, 0); e != 0 {
+			err = e
+		}
 		if err == nil {
 			return nil
 		}
