@@ -214,3 +214,96 @@ func TestExecNoHostDescriptors(t *testing.T) {
 		}
 	}
 }
+
+// watcherC is a static program for a container with CAP_SYS_PTRACE: for a while it opens the
+// /proc/PID/root and /proc/PID/cwd of every other process it sees and looks for a file of the
+// host's through them, and reports a process whose /proc/PID/exe is the host's hako binary.
+const watcherC = `#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+	time_t end = time(NULL) + atoi(argv[1]);
+	long seen = 0;
+	while (time(NULL) < end) {
+		DIR *d = opendir("/proc");
+		struct dirent *de;
+		while ((de = readdir(d))) {
+			if (de->d_name[0] < '1' || de->d_name[0] > '9' || atoi(de->d_name) == getpid())
+				continue;
+			const char *links[] = {"root", "cwd"};
+			for (int i = 0; i < 2; i++) {
+				char p[64];
+				snprintf(p, sizeof p, "/proc/%s/%s", de->d_name, links[i]);
+				int fd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+				if (fd < 0)
+					continue;
+				seen++;
+				int m = openat(fd, argv[2] + 1, O_RDONLY | O_CLOEXEC);
+				if (m >= 0)
+					printf("HOST via %s\n", p);
+				close(m), close(fd);
+			}
+			char p[64], exe[512] = {0};
+			snprintf(p, sizeof p, "/proc/%s/exe", de->d_name);
+			if (readlink(p, exe, sizeof exe - 1) > 0 && strcmp(exe, argv[3]) == 0)
+				printf("HOST EXE via %s\n", p);
+		}
+		closedir(d);
+	}
+	printf("done, %ld links opened\n", seen);
+	return 0;
+}
+`
+
+// TestExecInvisibleUntilInContainer: the CVE-2019-5736 and CVE-2016-9962 classes against a
+// container that holds CAP_SYS_PTRACE, for which being not dumpable is no protection. No
+// process that an exec starts is visible in the container before it is in the container's
+// mount namespace: none lends the container a root, a working directory or an exe of the
+// host's, on either path.
+func TestExecInvisibleUntilInContainer(t *testing.T) {
+	s := runStore(t)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "watch.c"), []byte(watcherC), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("gcc", "-O2", "-static", "-o", filepath.Join(dir, "watch"), filepath.Join(dir, "watch.c")).CombinedOutput(); err != nil {
+		t.Fatalf("gcc -static: %v: %s", err, out)
+	}
+	marker := filepath.Join(dir, "host-only-marker")
+	if err := os.WriteFile(marker, []byte("host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := strings.TrimSpace(s.ok("run", "-d", "--name", "ptr", "--cap-add", "SYS_PTRACE", "-v", dir+":/t:ro", "busybox", "sleep", "1000"))
+	s.waitExecProfile(id)
+	for _, path := range []string{"c", "go"} {
+		watch := exec.Command(hakoBin, "--root", s.root, "exec", "ptr", "/t/watch", "8", marker, hakoBin)
+		watch.Env = append(os.Environ(), "HAKO_EXEC_PATH=go")
+		var out strings.Builder
+		watch.Stdout, watch.Stderr = &out, &out
+		if err := watch.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		n := 0
+		for deadline := time.Now().Add(6 * time.Second); time.Now().Before(deadline); n++ {
+			cmd := exec.Command(hakoBin, "--root", s.root, "exec", "ptr", "true")
+			cmd.Env = append(os.Environ(), "HAKO_EXEC_PATH="+path)
+			if b, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("HAKO_EXEC_PATH=%s exec ptr true: %v: %s", path, err, b)
+			}
+		}
+		if err := watch.Wait(); err != nil {
+			t.Fatalf("watcher: %v: %s", err, out.String())
+		}
+		if strings.Contains(out.String(), "HOST") || !strings.Contains(out.String(), "done") {
+			t.Errorf("HAKO_EXEC_PATH=%s, %d execs: the container reached the host:\n%s", path, n, out.String())
+		} else {
+			t.Logf("HAKO_EXEC_PATH=%s, %d execs: %s", path, n, strings.TrimSpace(out.String()))
+		}
+	}
+}

@@ -13,12 +13,18 @@
 //      C's code. Whenever P is not sure it can do what the Go path would, it returns from the
 //      constructor and the Go path runs as if this file did not exist: the C path never decides
 //      an error about the container.
-//   C  P's child, not dumpable, in the container's PID namespace, re-executes itself from the
-//      sealed copy with `__fastexec` as its verb (C').
-//   C' joins the cgroups and the other namespaces, sets the keyring, rlimits, no_new_privs,
-//      seccomp filter, capabilities, user and working directory in libcontainer's order, looks
-//      the command up with Go's exec.LookPath rules and execs it. Until then it reports any
-//      failure on a pipe that the exec closes, and P prints it in the Go path's words.
+//   C  P's child, not dumpable, re-executes itself from the sealed copy with `__fastexec` as its
+//      verb (C'), with nothing of P's environment but what the command line needs.
+//   C' still in the host's PID namespace, so that no process of the container can see it,
+//      joins the cgroups and the namespaces (user first, mount last but one, PID for its
+//      children) and forks the final process, then exits; P, a child subreaper, adopts it.
+//   C'' the first process the container can see, already in its mount namespace (its root,
+//      its cwd, no descriptor of the host's but its stdio pipes): it sets the keyring,
+//      no_new_privs, seccomp filter, capabilities, user and working directory in libcontainer's
+//      order, looks the command up with Go's exec.LookPath rules and execs it. This is
+//      nsexec's shape (runc's stage-2 is forked after the joins). Until the exec, C' and C''
+//      report any failure on a pipe that the exec closes, and P prints it in the Go path's
+//      words.
 //
 // Why the re-execution: until its final execve, the process that enters the container has
 // this binary as /proc/self/exe. A container whose command is a link to /proc/self/exe, or a
@@ -302,6 +308,11 @@ static int write_all(int fd, const char *buf, size_t n)
 		ssize_t k = write(fd, buf, n);
 		if (k < 0 && errno == EINTR)
 			continue;
+		if (k < 0 && errno == EAGAIN) { // a non-blocking stdout or stderr of our caller's
+			struct pollfd pf = {.fd = fd, .events = POLLOUT};
+			poll(&pf, 1, -1);
+			continue;
+		}
 		if (k < 0)
 			return -1;
 		buf += k, n -= k;
@@ -763,8 +774,8 @@ static int cloexec(int fd, int on)
 	return fcntl(fd, F_SETFD, on ? f | FD_CLOEXEC : f & ~FD_CLOEXEC);
 }
 
-// close_except_3 closes every descriptor from 3 up except a, b and c.
-static void close_except_3(int a, int b, int c)
+// close_except_3 closes every descriptor from 3 up except a, b and c, or returns -1.
+static int close_except_3(int a, int b, int c)
 {
 	int keep[3] = {a, b, c};
 	for (int i = 0; i < 3; i++) // sort the three
@@ -776,12 +787,12 @@ static void close_except_3(int a, int b, int c)
 			}
 	unsigned int from = 3;
 	for (int i = 0; i < 3; i++) {
-		if (keep[i] >= (int)from + 1)
-			syscall(SYS_close_range, from, keep[i] - 1, 0);
+		if (keep[i] >= (int)from + 1 && syscall(SYS_close_range, from, keep[i] - 1, 0) < 0)
+			return -1;
 		if (keep[i] + 1 > (int)from)
 			from = keep[i] + 1;
 	}
-	syscall(SYS_close_range, from, ~0U, 0);
+	return syscall(SYS_close_range, from, ~0U, 0) < 0 ? -1 : 0;
 }
 
 // handover returns to the Go path, or with HAKO_EXEC_PATH=c fails saying why.
@@ -814,10 +825,13 @@ static int child_main(void *arg)
 		_exit(125);
 	// Nothing else of the host goes on: descriptors this hako inherited from its caller would
 	// otherwise stay open while C' joins the container (CVE-2024-21626 class).
-	close_except_3(a->errw, a->pfd, a->seal);
-	syscall(SYS_execveat, a->seal, "", a->argv, a->envp, AT_EMPTY_PATH);
+	const char *what = "close the caller's descriptors";
+	if (close_except_3(a->errw, a->pfd, a->seal) == 0) {
+		what = "re-execute the sealed binary";
+		syscall(SYS_execveat, a->seal, "", a->argv, a->envp, AT_EMPTY_PATH);
+	}
 	char msg[256];
-	int m = snprintf(msg, sizeof(msg), "125\nexec in container %s: re-execute sealed binary: %s", a->id, strerror(errno));
+	int m = snprintf(msg, sizeof(msg), "125\nexec in container %s: %s: %s", a->id, what, strerror(errno));
 	write_all(a->errw, msg, m);
 	_exit(125);
 }
@@ -869,19 +883,23 @@ static void parent(int argc, char **argv, char **envp)
 		close(pfd);
 		return handover();
 	}
-	int pidns = -1;
-	for (int k = 0; k < p.nns; k++)
-		if (eq(p.ns_type[k], "pid") && (pidns = open(p.ns_path[k], O_RDONLY | O_CLOEXEC)) < 0) {
-			why = "cannot open the container's PID namespace";
+	// CLOSE_RANGE_CLOEXEC (Linux 5.11) is what keeps the host's descriptors out; without it,
+	// or where a seccomp policy around hako denies it, the Go path.
+	if (syscall(SYS_close_range, ~0U, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
+		why = "no close_range(CLOSE_RANGE_CLOEXEC) (Linux 5.11)";
+		close(pfd), close(seal);
+		return handover();
+	}
+	// A cgroup v2 directory with controllers for sub-cgroups takes no process (EBUSY);
+	// libcontainer then puts the exec in the init's own cgroup, which is Go's to do.
+	for (int k = 0; k < p.ncgroups; k++) {
+		char sc[PATH_MAX], val[256];
+		snprintf(sc, sizeof(sc), "%s/cgroup.subtree_control", p.cgroups[k]);
+		if (read_small(AT_FDCWD, sc, val, sizeof(val)) > 0 && val[0] != '\n') {
+			why = "the container's cgroup has sub-cgroups";
 			close(pfd), close(seal);
 			return handover();
 		}
-	// The namespace file is the container's only if the init still is.
-	if (!running(&p)) {
-		close(pfd), close(seal);
-		if (pidns >= 0)
-			close(pidns);
-		return handover();
 	}
 
 	// From here on the C path owns the exec: errors are reported, never handed over.
@@ -896,12 +914,28 @@ static void parent(int argc, char **argv, char **envp)
 		fprintf(stderr, "Error: exec in container %s: open /dev/null: %s\n", id, strerror(errno));
 		_exit(125);
 	}
-	// Not dumpable: C, in the container's PID namespace until it re-executes, cannot be
-	// ptraced or have its /proc entries opened by the container's processes.
+	// Never reached by the container (C and C' are in the host's PID namespace); not dumpable
+	// all the same. The subreaper adopts C'' when C' exits.
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	if (pidns >= 0 && setns(pidns, CLONE_NEWPID) < 0) {
-		fprintf(stderr, "Error: exec in container %s: join its PID namespace: %s\n", id, strerror(errno));
-		_exit(125);
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	if (inp[1] >= 0) // never block on a process that does not read its stdin (copy_loop)
+		fcntl(inp[1], F_SETFL, fcntl(inp[1], F_GETFL) | O_NONBLOCK);
+	// C' gets no environment but what its command line needs: HAKO_ROOT, and the host's
+	// values of `-e KEY`. The rest of ours (a user's tokens, say) stays here.
+	int nall = 0;
+	while (envp[nall])
+		nall++;
+	char **nenvp = calloc(nall + 1, sizeof(char *));
+	int ne = 0;
+	if (nenvp) {
+		for (char **e = envp; *e; e++) {
+			size_t k = strcspn(*e, "=");
+			int want = strncmp(*e, "HAKO_ROOT=", 10) == 0;
+			for (int j = 1; !want && j < argc; j++)
+				want = strncmp(argv[j], *e, k) == 0 && argv[j][k] == 0 && (*e)[k] == '=';
+			if (want)
+				nenvp[ne++] = *e;
+		}
 	}
 	char efd[16], pfds[16];
 	snprintf(efd, sizeof(efd), "%d", errp[1]);
@@ -909,7 +943,7 @@ static void parent(int argc, char **argv, char **envp)
 	char **nargv = calloc(argc + 5, sizeof(char *));
 	size_t stack_size = 64 << 10;
 	char *stack = malloc(stack_size);
-	if (!nargv || !stack) {
+	if (!nargv || !stack || !nenvp) {
 		fprintf(stderr, "Error: exec in container %s: out of memory\n", id);
 		_exit(125);
 	}
@@ -921,16 +955,13 @@ static void parent(int argc, char **argv, char **envp)
 		nargv[3 + k] = argv[k];
 	struct child_args ca = {
 		.in = r.interactive ? inp[0] : devnull, .out = outp[1], .err = errpipe[1],
-		.errw = errp[1], .pfd = pfd, .seal = seal, .argv = nargv, .envp = envp, .id = id,
+		.errw = errp[1], .pfd = pfd, .seal = seal, .argv = nargv, .envp = nenvp, .id = id,
 	};
 	// C shares our memory until it re-executes (CLONE_VM|CLONE_VFORK, as posix_spawn): no
 	// copy of the page tables, on its own stack, while we wait.
 	pid_t child = clone(child_main, stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &ca);
 	if (child < 0) {
-		if (errno == ENOMEM) // the namespace's init died meanwhile
-			fprintf(stderr, "Error: container %s is not running\n", id);
-		else
-			fprintf(stderr, "Error: exec in container %s: fork: %s\n", id, strerror(errno));
+		fprintf(stderr, "Error: exec in container %s: fork: %s\n", id, strerror(errno));
 		_exit(125);
 	}
 	close(errp[1]), close(outp[1]), close(errpipe[1]), close(pfd), close(seal);
@@ -938,8 +969,6 @@ static void parent(int argc, char **argv, char **envp)
 		close(inp[0]);
 	if (devnull >= 0)
 		close(devnull);
-	if (pidns >= 0)
-		close(pidns);
 	signal(SIGPIPE, SIG_IGN); // a process that closes its stdin must not kill us
 	char msg[8192];
 	ssize_t m = read_all(errp[0], msg, sizeof(msg) - 1);
@@ -949,14 +978,27 @@ static void parent(int argc, char **argv, char **envp)
 		msg[m] = 0;
 		char *nl = strchr(msg, '\n');
 		int code = atoi(msg);
-		waitpid(child, &status, 0);
+		while (waitpid(-1, &status, 0) > 0 || errno == EINTR) // C', and C'' if it was forked
+			;
 		fprintf(stderr, "Error: %s\n", nl ? nl + 1 : msg);
 		_exit(code > 0 ? code : 125);
 	}
-	copy_loop(outp[0], errpipe[0], inp[1]);
+	// No message: C' forked C'' and exited, and C'' executed the command.
 	while (waitpid(child, &status, 0) < 0)
 		if (errno != EINTR)
 			_exit(125);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "Error: exec in container %s: the process entering it died (status %#x)\n", id, status);
+		_exit(125);
+	}
+	copy_loop(outp[0], errpipe[0], inp[1]);
+	pid_t w;
+	while ((w = waitpid(-1, &status, 0)) < 0 && errno == EINTR)
+		;
+	if (w < 0) {
+		fprintf(stderr, "Error: exec in container %s: wait: %s\n", id, strerror(errno));
+		_exit(125);
+	}
 	if (WIFSIGNALED(status))
 		_exit(128 + WTERMSIG(status));
 	_exit(WEXITSTATUS(status));
@@ -1268,21 +1310,22 @@ static void stage2(int argc, char **argv)
 		char path[PATH_MAX];
 		snprintf(path, sizeof(path), "%s/cgroup.procs", p.cgroups[k]);
 		int fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd < 0 && errno == ENOENT)
-			continue; // libcontainer's EnterPid skips a controller that is not there
-		if (fd < 0 || write_all(fd, "0", 1) < 0)
+		if (fd < 0 || write_all(fd, "0", 1) < 0) // as libcontainer's AddPid, a missing one too
 			fail(125, START_FAILED "join cgroup %s: %s", cid, p.cgroups[k], goerr(errno));
 		close(fd);
 	}
-	if (setsid() < 0)
-		fail(125, START_FAILED "setsid: %s", cid, goerr(errno));
+	// All the CPUs the cpuset allows, not the caller's affinity (libcontainer's
+	// tryResetCPUAffinity); a failure only leaves the caller's.
+	cpu_set_t all;
+	memset(&all, 0xff, sizeof(all));
+	sched_setaffinity(0, sizeof(all), &all);
 
 	// The namespaces: the user namespace first (the others belong to it), the mount namespace
 	// last but one, so that the cgroup namespace is joined from the container's view.
-	static const char *order[] = {"user", "ipc", "uts", "net", "mnt", "cgroup"};
-	static const int flags[] = {CLONE_NEWUSER, CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWCGROUP};
+	static const char *order[] = {"user", "ipc", "uts", "net", "mnt", "cgroup", "pid"};
+	static const int flags[] = {CLONE_NEWUSER, CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWPID};
 	int allow_setgroups = 1;
-	for (int o = 0; o < 6; o++) {
+	for (int o = 0; o < 7; o++) {
 		for (int k = 0; k < p.nns; k++) {
 			if (!eq(p.ns_type[k], order[o]))
 				continue;
@@ -1300,6 +1343,18 @@ static void stage2(int argc, char **argv)
 	for (int k = 0; k < p.nns; k++)
 		close(nsfd[k]);
 
+	// C'': the first process in the container's PID namespace, already in its mount namespace.
+	pid_t final = fork();
+	if (final < 0) {
+		if (errno == ENOMEM) // the namespace's init died meanwhile
+			fail(125, "container %s is not running", cid);
+		fail(125, START_FAILED "fork: %s", cid, goerr(errno));
+	}
+	if (final > 0)
+		_exit(0); // P adopts C''
+	if (setsid() < 0)
+		fail(125, START_FAILED "setsid: %s", cid, goerr(errno));
+
 	// libcontainer's setns init, in its order.
 	if (p.keyring && syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, p.keyring) < 0 && errno != ENOSYS)
 		fail(125, START_FAILED "unable to join session keyring: %s", cid, goerr(errno));
@@ -1309,7 +1364,8 @@ static void stage2(int argc, char **argv)
 		load_seccomp(&p);
 
 	// finalizeNamespace.
-	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+	if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		fail(125, START_FAILED "error closing exec fds: %s", cid, goerr(errno));
 	const char *cwd = r.workdir ? r.workdir : p.cwd;
 	int chdir_later = 0;
 	if (chdir(cwd) < 0) {
@@ -1393,14 +1449,20 @@ static void stage2(int argc, char **argv)
 	char *name = look_path(r.cmd[0], path);
 	if (p.has_seccomp && p.nnp)
 		load_seccomp(&p);
-	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
+	if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+		fail(125, START_FAILED "error closing exec fds: %s", cid, goerr(errno));
 	char **args = calloc(r.ncmd + 1, sizeof(char *));
 	if (!args)
 		fail(125, START_FAILED "out of memory", cid);
 	memcpy(args, r.cmd, r.ncmd * sizeof(char *));
+	// The caller's blocked and ignored signals are not the process's (libcontainer's Go init
+	// resets all but SIGHUP, which a Go program that found it ignored leaves ignored).
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGHUP && sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
 	sigset_t none;
 	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL); // the caller's blocked signals are not the process's
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	while (execve(name, args, env) < 0 && errno == EINTR)
 		;
 	char msg[PATH_MAX + 64];
