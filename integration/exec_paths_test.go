@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -723,4 +724,71 @@ func TestExecPathsLifecycle(t *testing.T) {
 	s.ok("kill", c.name)
 	s.ok("wait", c.name)
 	refused("killed", "is not running", c.name)
+}
+
+// TestExecPathsStreamsAndInheritance: what the security review of the C path found, each on
+// both paths: a process that writes much before it reads its stdin (exec -i deadlocked), a
+// non-blocking stdout (output was cut), and what a process inherits from hako's caller that
+// libcontainer's init resets (ignored signals, CPU affinity).
+func TestExecPathsStreamsAndInheritance(t *testing.T) {
+	s := runStore(t)
+	id := strings.TrimSpace(s.ok("run", "-d", "--name", "box", "busybox", "sleep", "1000"))
+	s.waitExecProfile(id)
+
+	// 70 kB out for every 1 kB line in: both pipes fill up unless hako keeps reading the
+	// process's stdout while it feeds its stdin.
+	in := bytes.Repeat(append(bytes.Repeat([]byte("a"), 999), '\n'), 200)
+	for _, env := range [][]string{execCPath, execGoPath} {
+		r := s.runEnv(env, in, "exec", "-i", "box", "sh", "-c", "while read l; do printf '%70000s\\n' x; done; echo end")
+		if r.code != 0 || len(r.stdout) != 200*70001+4 || !strings.HasSuffix(r.stdout, "end\n") {
+			t.Errorf("%v exec -i, 70 kB out per 1 kB line in: exit %d, %d bytes out, stderr %q", env, r.code, len(r.stdout), r.stderr)
+		}
+	}
+
+	// A non-blocking pipe for stdout, read late: every byte arrives.
+	for _, path := range []string{"c", "go"} {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(hakoBin, "--root", s.root, "exec", "box", "head", "-c", "1000000", "/dev/zero")
+		cmd.Env = append(os.Environ(), "HAKO_EXEC_PATH="+path)
+		cmd.Stdout = pw
+		wfd := int(pw.Fd())
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// After Start, which makes the descriptor blocking; hako has not written yet.
+		if err := syscall.SetNonblock(wfd, true); err != nil {
+			t.Fatal(err)
+		}
+		pw.Close()
+		time.Sleep(500 * time.Millisecond) // hako finds the pipe full: EAGAIN
+		n, buf := 0, make([]byte, 65536)
+		for {
+			k, err := pr.Read(buf)
+			n += k
+			if err != nil {
+				break
+			}
+		}
+		pr.Close()
+		if err := cmd.Wait(); err != nil || n != 1000000 {
+			t.Errorf("HAKO_EXEC_PATH=%s, a non-blocking stdout: %v, %d bytes of 1000000", path, err, n)
+		}
+	}
+
+	// Ignored signals and a narrowed CPU affinity of the caller do not reach the process: it
+	// sees what it sees when hako's caller has neither.
+	probe := "grep -E '^(SigIgn|Cpus_allowed_list)' /proc/self/status"
+	want := s.runEnv(execGoPath, nil, "exec", "box", "sh", "-c", probe).stdout
+	for _, path := range []string{"c", "go"} {
+		cmd := exec.Command("sh", "-c", "trap '' TERM QUIT USR1 PIPE; exec taskset -c 0 \"$@\"", "sh",
+			hakoBin, "--root", s.root, "exec", "box", "sh", "-c", probe)
+		cmd.Env = append(os.Environ(), "HAKO_EXEC_PATH="+path)
+		out, err := cmd.CombinedOutput()
+		if err != nil || string(out) != want {
+			t.Errorf("HAKO_EXEC_PATH=%s, the caller ignoring TERM QUIT USR1 PIPE on CPU 0 only: %v\n%swant (no traps, all CPUs):\n%s", path, err, out, want)
+		}
+	}
 }
