@@ -1248,110 +1248,22 @@ static void load_seccomp(const struct profile *p)
 		fail(125, START_FAILED "load the seccomp filter: %s", cid, goerr(errno));
 }
 
-static void stage2(int argc, char **argv)
-{
-	// argv: hako __fastexec ERRFD PROFILEFD ARGS...
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	if (argc < 5) {
-		fprintf(stderr, "Error: %s is hako's own verb\n", STAGE_VERB);
-		_exit(125);
-	}
-	errfd = atoi(argv[2]);
-	int pfd = atoi(argv[3]);
-	if (cloexec(errfd, 1) < 0 || cloexec(pfd, 1) < 0) {
-		fprintf(stderr, "Error: %s is hako's own verb\n", STAGE_VERB);
-		_exit(125);
-	}
+// stage is what C' hands C''.
+struct stage {
 	struct request r;
-	if (parse_request(argc - 4, argv + 4, &r) != 1)
-		fail(125, "exec: the command line changed between the stages");
-	char *buf = malloc(PROFILE_MAX);
 	struct profile p;
-	ssize_t n = buf ? pread(pfd, buf, PROFILE_MAX, 0) : -1;
-	if (n <= 0 || n == PROFILE_MAX || parse_profile(buf, n, &p) < 0)
-		fail(125, "exec: cannot read the exec profile again");
-	close(pfd);
-	cid = p.id;
+	int lastcap, allow_setgroups;
+	uint64_t host_bounding;
+};
 
-	// Everything of the host first: namespace and cgroup files, oom_score_adj, rlimits.
-	int nsfd[16];
-	for (int k = 0; k < p.nns; k++)
-		if ((nsfd[k] = open(p.ns_path[k], O_RDONLY | O_CLOEXEC)) < 0) {
-			if (errno == ENOENT || errno == ESRCH) // the init exited since P looked
-				fail(125, "container %s is not running", cid);
-			fail(125, START_FAILED "open namespace %s: %s", cid, p.ns_path[k], goerr(errno));
-		}
-	char state;
-	unsigned long long start;
-	if (proc_start(p.pid, &state, &start) < 0 || start != p.start || state == 'Z' || state == 'X')
-		fail(125, "container %s is not running", cid);
-	int lastcap = last_cap();
-	// exec --privileged gets every capability of the host's bounding set, none inheritable or
-	// ambient, as the Go path's (spec's allSupportedCapabilities): read here, on the host, as
-	// joining a user namespace gives a full set.
-	uint64_t host_bounding = 0;
-	for (int c = 0; c <= lastcap && c < 64; c++)
-		if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1)
-			host_bounding |= 1ULL << c;
-	if (p.has_oom) {
-		char v[32];
-		int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-		int len = snprintf(v, sizeof(v), "%d", p.oom);
-		if (fd < 0 || write_all(fd, v, len) < 0)
-			fail(125, START_FAILED "set oom_score_adj: %s", cid, goerr(errno));
-		close(fd);
-	}
-	for (int k = 0; k < p.nrlimits; k++) {
-		struct rlimit rl = {.rlim_cur = p.rlimits[k].soft, .rlim_max = p.rlimits[k].hard};
-		if (setrlimit(p.rlimits[k].res, &rl) < 0)
-			fail(125, START_FAILED "setrlimit %d: %s", cid, p.rlimits[k].res, goerr(errno));
-	}
-	for (int k = 0; k < p.ncgroups; k++) {
-		char path[PATH_MAX];
-		snprintf(path, sizeof(path), "%s/cgroup.procs", p.cgroups[k]);
-		int fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd < 0 || write_all(fd, "0", 1) < 0) // as libcontainer's AddPid, a missing one too
-			fail(125, START_FAILED "join cgroup %s: %s", cid, p.cgroups[k], goerr(errno));
-		close(fd);
-	}
-	// All the CPUs the cpuset allows, not the caller's affinity (libcontainer's
-	// tryResetCPUAffinity); a failure only leaves the caller's.
-	cpu_set_t all;
-	memset(&all, 0xff, sizeof(all));
-	sched_setaffinity(0, sizeof(all), &all);
-
-	// The namespaces: the user namespace first (the others belong to it), the mount namespace
-	// last but one, so that the cgroup namespace is joined from the container's view.
-	static const char *order[] = {"user", "ipc", "uts", "net", "mnt", "cgroup", "pid"};
-	static const int flags[] = {CLONE_NEWUSER, CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWPID};
-	int allow_setgroups = 1;
-	for (int o = 0; o < 7; o++) {
-		for (int k = 0; k < p.nns; k++) {
-			if (!eq(p.ns_type[k], order[o]))
-				continue;
-			if (setns(nsfd[k], flags[o]) < 0)
-				fail(125, START_FAILED "join the %s namespace: %s", cid, order[o], goerr(errno));
-			if (flags[o] == CLONE_NEWUSER) {
-				// setgroups is per user namespace: read it from the host's /proc, before the
-				// container's mounts stand in for it.
-				char sg[32];
-				if (read_small(AT_FDCWD, "/proc/self/setgroups", sg, sizeof(sg)) > 0 && has_prefix(sg, "deny"))
-					allow_setgroups = 0;
-			}
-		}
-	}
-	for (int k = 0; k < p.nns; k++)
-		close(nsfd[k]);
-
-	// C'': the first process in the container's PID namespace, already in its mount namespace.
-	pid_t final = fork();
-	if (final < 0) {
-		if (errno == ENOMEM) // the namespace's init died meanwhile
-			fail(125, "container %s is not running", cid);
-		fail(125, START_FAILED "fork: %s", cid, goerr(errno));
-	}
-	if (final > 0)
-		_exit(0); // P adopts C''
+// final_main is C'': libcontainer's setns init from the keyring on, then the command.
+static int final_main(void *arg)
+{
+	struct stage *st = arg;
+	struct request r = st->r;
+	struct profile p = st->p;
+	int lastcap = st->lastcap, allow_setgroups = st->allow_setgroups;
+	uint64_t host_bounding = st->host_bounding;
 	if (setsid() < 0)
 		fail(125, START_FAILED "setsid: %s", cid, goerr(errno));
 
@@ -1467,7 +1379,119 @@ static void stage2(int argc, char **argv)
 		;
 	char msg[PATH_MAX + 64];
 	snprintf(msg, sizeof(msg), "exec %s: %s", name, goerr(errno));
-	fail(classify(msg), START_FAILED "%s", cid, msg);
+	fail(classify(msg), START_FAILED "%s", cid, msg);	return 125;
+}
+
+static void stage2(int argc, char **argv)
+{
+	// argv: hako __fastexec ERRFD PROFILEFD ARGS...
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (argc < 5) {
+		fprintf(stderr, "Error: %s is hako's own verb\n", STAGE_VERB);
+		_exit(125);
+	}
+	errfd = atoi(argv[2]);
+	int pfd = atoi(argv[3]);
+	if (cloexec(errfd, 1) < 0 || cloexec(pfd, 1) < 0) {
+		fprintf(stderr, "Error: %s is hako's own verb\n", STAGE_VERB);
+		_exit(125);
+	}
+	struct request r;
+	if (parse_request(argc - 4, argv + 4, &r) != 1)
+		fail(125, "exec: the command line changed between the stages");
+	char *buf = malloc(PROFILE_MAX);
+	struct profile p;
+	ssize_t n = buf ? pread(pfd, buf, PROFILE_MAX, 0) : -1;
+	if (n <= 0 || n == PROFILE_MAX || parse_profile(buf, n, &p) < 0)
+		fail(125, "exec: cannot read the exec profile again");
+	close(pfd);
+	cid = p.id;
+
+	// Everything of the host first: namespace and cgroup files, oom_score_adj, rlimits.
+	int nsfd[16];
+	for (int k = 0; k < p.nns; k++)
+		if ((nsfd[k] = open(p.ns_path[k], O_RDONLY | O_CLOEXEC)) < 0) {
+			if (errno == ENOENT || errno == ESRCH) // the init exited since P looked
+				fail(125, "container %s is not running", cid);
+			fail(125, START_FAILED "open namespace %s: %s", cid, p.ns_path[k], goerr(errno));
+		}
+	char state;
+	unsigned long long start;
+	if (proc_start(p.pid, &state, &start) < 0 || start != p.start || state == 'Z' || state == 'X')
+		fail(125, "container %s is not running", cid);
+	int lastcap = last_cap();
+	// exec --privileged gets every capability of the host's bounding set, none inheritable or
+	// ambient, as the Go path's (spec's allSupportedCapabilities): read here, on the host, as
+	// joining a user namespace gives a full set.
+	uint64_t host_bounding = 0;
+	for (int c = 0; c <= lastcap && c < 64; c++)
+		if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1)
+			host_bounding |= 1ULL << c;
+	if (p.has_oom) {
+		char v[32];
+		int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+		int len = snprintf(v, sizeof(v), "%d", p.oom);
+		if (fd < 0 || write_all(fd, v, len) < 0)
+			fail(125, START_FAILED "set oom_score_adj: %s", cid, goerr(errno));
+		close(fd);
+	}
+	for (int k = 0; k < p.nrlimits; k++) {
+		struct rlimit rl = {.rlim_cur = p.rlimits[k].soft, .rlim_max = p.rlimits[k].hard};
+		if (setrlimit(p.rlimits[k].res, &rl) < 0)
+			fail(125, START_FAILED "setrlimit %d: %s", cid, p.rlimits[k].res, goerr(errno));
+	}
+	for (int k = 0; k < p.ncgroups; k++) {
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/cgroup.procs", p.cgroups[k]);
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write_all(fd, "0", 1) < 0) // as libcontainer's AddPid, a missing one too
+			fail(125, START_FAILED "join cgroup %s: %s", cid, p.cgroups[k], goerr(errno));
+		close(fd);
+	}
+	// All the CPUs the cpuset allows, not the caller's affinity (libcontainer's
+	// tryResetCPUAffinity); a failure only leaves the caller's.
+	cpu_set_t all;
+	memset(&all, 0xff, sizeof(all));
+	sched_setaffinity(0, sizeof(all), &all);
+
+	// The namespaces: the user namespace first (the others belong to it), the mount namespace
+	// last but one, so that the cgroup namespace is joined from the container's view.
+	static const char *order[] = {"user", "ipc", "uts", "net", "mnt", "cgroup", "pid"};
+	static const int flags[] = {CLONE_NEWUSER, CLONE_NEWIPC, CLONE_NEWUTS, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWPID};
+	int allow_setgroups = 1;
+	for (int o = 0; o < 7; o++) {
+		for (int k = 0; k < p.nns; k++) {
+			if (!eq(p.ns_type[k], order[o]))
+				continue;
+			if (setns(nsfd[k], flags[o]) < 0)
+				fail(125, START_FAILED "join the %s namespace: %s", cid, order[o], goerr(errno));
+			if (flags[o] == CLONE_NEWUSER) {
+				// setgroups is per user namespace: read it from the host's /proc, before the
+				// container's mounts stand in for it.
+				char sg[32];
+				if (read_small(AT_FDCWD, "/proc/self/setgroups", sg, sizeof(sg)) > 0 && has_prefix(sg, "deny"))
+					allow_setgroups = 0;
+			}
+		}
+	}
+	for (int k = 0; k < p.nns; k++)
+		close(nsfd[k]);
+
+	// C'': the first process in the container's PID namespace, already in its mount namespace.
+	// It shares our memory until it execs (CLONE_VM|CLONE_VFORK, no page tables copied):
+	// we only wait for that and exit, and P adopts it.
+	static struct stage st;
+	st.r = r, st.p = p, st.lastcap = lastcap, st.host_bounding = host_bounding, st.allow_setgroups = allow_setgroups;
+	size_t stack_size = 256 << 10;
+	char *stack = malloc(stack_size);
+	if (!stack)
+		fail(125, START_FAILED "out of memory", cid);
+	if (clone(final_main, stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &st) < 0) {
+		if (errno == ENOMEM) // the namespace's init died meanwhile
+			fail(125, "container %s is not running", cid);
+		fail(125, START_FAILED "fork: %s", cid, goerr(errno));
+	}
+	_exit(0);
 }
 
 // ---- the constructor ------------------------------------------------------------------------------
