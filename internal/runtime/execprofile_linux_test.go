@@ -212,6 +212,22 @@ func TestExecProfileUnconfined(t *testing.T) {
 }
 
 // A container whose spec asks for what the C path does not do has no profile, and starts.
+// TestExecProfileOnlyForMonitors: a runtime without ExecProfiles (a build's RUN steps) neither
+// reads the filter back nor writes a profile.
+func TestExecProfileOnlyForMonitors(t *testing.T) {
+	c := newCtr(t, nil)
+	c.rt = &Runtime{root: c.rt.root}
+	c.writeSpec(spec.Options{}, "sh", "-c", "sleep 100 & wait")
+	p, err := c.start(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.WriteExecProfile()
+	if _, err := os.Stat(c.profilePath()); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("profile of a container started without ExecProfiles: %v", err)
+	}
+}
+
 func TestExecProfileBlocked(t *testing.T) {
 	umask := uint32(0o027)
 	c := newCtr(t, nil)

@@ -68,7 +68,9 @@ func setup(t *testing.T) *Runtime {
 		baseRootfs = filepath.Join(dir, "rootfs")
 		baseErr = makeBusybox(baseRootfs)
 		if baseErr == nil {
-			testRT, baseErr = New(filepath.Join(dir, "state"))
+			if testRT, baseErr = New(filepath.Join(dir, "state")); baseErr == nil {
+				testRT.ExecProfiles = true // as a monitor's
+			}
 		}
 	})
 	if baseErr != nil {

@@ -18,7 +18,7 @@ var errLinuxOnly = errdefs.NotImplemented(errors.New("containers need Linux"))
 func Init() bool { return false }
 
 // Runtime runs containers on Linux only.
-type Runtime struct{}
+type Runtime struct{ ExecProfiles bool }
 
 func New(string) (*Runtime, error) { return nil, errLinuxOnly }
 
