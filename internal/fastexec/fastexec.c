@@ -2,22 +2,22 @@
 // exists, enters a running container the way libcontainer's setns init does, and execs the
 // user's command, so that a plain exec costs a few milliseconds instead of two Go start-ups.
 //
-// Three processes take part, all of them this binary:
+// Four processes take part, all of them this binary:
 //
 //   P  the user's `hako exec`. It parses the command line, finds the container's exec profile
 //      (written by the container's monitor, package runtime), checks that the container runs
 //      and is not paused, opens a sealed copy of this binary (a read-only, detached overlayfs of
-//      its directory, as libcontainer's exeseal does), joins the container's PID namespace for
-//      its children only, forks C, and then stays on the host: it copies C's stdout and stderr
-//      from pipes to its own (the host's descriptors never reach the container) and exits with
-//      C's code. Whenever P is not sure it can do what the Go path would, it returns from the
+//      its directory, as libcontainer's exeseal does), starts C, and then stays on the host: it
+//      copies the command's stdout and stderr from pipes to its own (the host's descriptors
+//      never reach the container) and exits with the command's code. Whenever P is not sure it can do what the Go path would, it returns from the
 //      constructor and the Go path runs as if this file did not exist: the C path never decides
 //      an error about the container.
-//   C  P's child, not dumpable, re-executes itself from the sealed copy with `__fastexec` as its
+//   C  P's child (CLONE_VM|CLONE_VFORK, as posix_spawn), not dumpable, re-executes itself from the sealed copy with `__fastexec` as its
 //      verb (C'), with nothing of P's environment but what the command line needs.
 //   C' still in the host's PID namespace, so that no process of the container can see it,
 //      joins the cgroups and the namespaces (user first, mount last but one, PID for its
-//      children) and forks the final process, then exits; P, a child subreaper, adopts it.
+//      children) and starts the final process (CLONE_VM|CLONE_VFORK too), then exits; P, a
+//      child subreaper, adopts it.
 //   C'' the first process the container can see, already in its mount namespace (its root,
 //      its cwd, no descriptor of the host's but its stdio pipes): it sets the keyring,
 //      no_new_privs, seccomp filter, capabilities, user and working directory in libcontainer's
