@@ -533,6 +533,29 @@ func TestExecPathsErrors(t *testing.T) {
 	}
 	s.ok("rm", id[:6])
 
+	// exec -d: the C path returns once the command runs, which has /dev/null for its stdio.
+	start := time.Now()
+	if r := s.runEnv(execCPath, nil, "exec", "-d", "box", "sh", "-c", "me=$$; sleep 1; (ls -l /proc/$me/fd/) >/tmp/detached-c; true"); r.code != 0 || r.stdout != "" || r.stderr != "" || time.Since(start) > 900*time.Millisecond {
+		t.Errorf("HAKO_EXEC_PATH=c exec -d:\n%s", execShowResult(execCPath, r))
+	}
+	if r := s.runEnv(execCPath, nil, "exec", "-d", "box", "nosuchcmd"); r.code != 127 || !strings.Contains(r.stderr, "executable file not found") {
+		t.Errorf("HAKO_EXEC_PATH=c exec -d nosuchcmd:\n%s", execShowResult(execCPath, r))
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		r := s.runEnv(execGoPath, nil, "exec", "box", "cat", "/tmp/detached-c")
+		if r.code == 0 {
+			for _, fd := range []string{"0", "1", "2"} {
+				if !regexp.MustCompile(`(?m) ` + fd + ` -> /dev/null$`).MatchString(r.stdout) {
+					t.Errorf("exec -d: fd %s of the command is not /dev/null:\n%s", fd, r.stdout)
+				}
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("HAKO_EXEC_PATH=c exec -d: the command never ran")
+		}
+	}
+
 	// It hands over the rest: with HAKO_EXEC_PATH=c a refusal that says so, without it the Go
 	// path as before.
 	envFile := filepath.Join(t.TempDir(), "env")
@@ -547,7 +570,6 @@ func TestExecPathsErrors(t *testing.T) {
 		{[]string{"exec", "-t", "box", "true"}, 0, ""},
 		{[]string{"exec", "-it", "box", "true"}, 0, ""},
 		{[]string{"exec", "-u", "0", "box", "true"}, 0, ""},
-		{[]string{"exec", "-d", "box", "true"}, 0, ""},
 		{[]string{"exec", "nosuchbox", "true"}, 125, "Error: No such container: nosuchbox\n"},
 		{[]string{"exec", "--env-file", envFile, "box", "true"}, 0, ""},
 		{[]string{"exec", "-w", "tmp", "box", "true"}, 125, "needs to be an absolute path"},

@@ -90,6 +90,7 @@ struct request {
 	const char *ref;       // the container, as given
 	const char *workdir;   // -w, or NULL
 	int interactive;       // -i
+	int detach;            // -d
 	int privileged;        // --privileged
 	char *env[MAX_LIST];   // -e, resolved to KEY=VALUE, in order
 	int nenv;
@@ -207,6 +208,11 @@ static int parse_request(int argc, char **argv, struct request *r)
 			why = "a global flag it does not know";
 			return 0;
 		}
+		if (eq(a, "-d") || eq(a, "--detach")) {
+			r->detach = 1;
+			i++;
+			continue;
+		}
 		if (eq(a, "-i") || eq(a, "--interactive")) {
 			r->interactive = 1;
 			i++;
@@ -233,7 +239,7 @@ static int parse_request(int argc, char **argv, struct request *r)
 		} else if (has_prefix(a, "--workdir=")) {
 			wd = 1, val = a + 10, i++;
 		} else {
-			why = "a flag only the Go path takes (-t, -d, -u, --env-file, combined or unknown flags)";
+			why = "a flag only the Go path takes (-t, -u, --env-file, combined or unknown flags)";
 			return 0;
 		}
 		if (wd) {
@@ -903,6 +909,8 @@ static void parent(int argc, char **argv, char **envp)
 	}
 
 	// From here on the C path owns the exec: errors are reported, never handed over.
+	if (r.detach)
+		r.interactive = 0; // as the Go path: exec -d never reads stdin
 	int errp[2], outp[2], errpipe[2], inp[2] = {-1, -1};
 	if (pipe2(errp, O_CLOEXEC) || pipe2(outp, O_CLOEXEC) || pipe2(errpipe, O_CLOEXEC) ||
 	    (r.interactive && pipe2(inp, O_CLOEXEC))) {
@@ -910,7 +918,7 @@ static void parent(int argc, char **argv, char **envp)
 		_exit(125);
 	}
 	int devnull = -1;
-	if (!r.interactive && (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+	if (!r.interactive && (devnull = open("/dev/null", (r.detach ? O_RDWR : O_RDONLY) | O_CLOEXEC)) < 0) {
 		fprintf(stderr, "Error: exec in container %s: open /dev/null: %s\n", id, strerror(errno));
 		_exit(125);
 	}
@@ -954,7 +962,8 @@ static void parent(int argc, char **argv, char **envp)
 	for (int k = 1; k < argc; k++)
 		nargv[3 + k] = argv[k];
 	struct child_args ca = {
-		.in = r.interactive ? inp[0] : devnull, .out = outp[1], .err = errpipe[1],
+		// exec -d: /dev/null for all three, as the Go path's; P does not stay.
+		.in = r.interactive ? inp[0] : devnull, .out = r.detach ? devnull : outp[1], .err = r.detach ? devnull : errpipe[1],
 		.errw = errp[1], .pfd = pfd, .seal = seal, .argv = nargv, .envp = nenvp, .id = id,
 	};
 	// C shares our memory until it re-executes (CLONE_VM|CLONE_VFORK, as posix_spawn): no
@@ -991,6 +1000,8 @@ static void parent(int argc, char **argv, char **envp)
 		fprintf(stderr, "Error: exec in container %s: the process entering it died (status %#x)\n", id, status);
 		_exit(125);
 	}
+	if (r.detach)
+		_exit(0); // the command runs on; whoever adopts it reaps it
 	copy_loop(outp[0], errpipe[0], inp[1]);
 	pid_t w;
 	while ((w = waitpid(-1, &status, 0)) < 0 && errno == EINTR)
