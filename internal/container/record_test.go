@@ -2,6 +2,8 @@ package container
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -62,5 +64,23 @@ func TestRecordSizes(t *testing.T) {
 	cs, err := s.List()
 	if err != nil || len(cs) != 6 {
 		t.Fatalf("List: %d records, %v", len(cs), err)
+	}
+}
+
+// TestRecordHead: `hako exec`'s C path (internal/fastexec) finds a container by name from the
+// head of its record alone, {"ID":"<id>","Name":"<name>",; ID and Name must stay the first
+// fields of Container, or every exec by name or prefix falls back to the Go path.
+func TestRecordHead(t *testing.T) {
+	s := &Store{Root: t.TempDir()}
+	c := &Container{ID: strings.Repeat("ab", 32), Name: "web-1.x_y", Config: Config{Labels: map[string]string{"Name": "decoy"}}}
+	if err := s.Save(c); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(s.Dir(c.ID), "container.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"ID":"` + c.ID + `","Name":"` + c.Name + `",`; !strings.HasPrefix(string(b), want) {
+		t.Fatalf("the record starts %.80q, want %q", b, want)
 	}
 }

@@ -16,8 +16,6 @@ import (
 	"github.com/hako-dev/hako/internal/image"
 	"github.com/hako-dev/hako/internal/runtime"
 	"github.com/hako-dev/hako/internal/spec"
-	"github.com/moby/sys/capability"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -143,41 +141,13 @@ func (e *Engine) execProcess(ctx context.Context, c *container.Container, o Exec
 		p.User = u
 	}
 	if o.Privileged {
-		full, err := spec.Generate(ocispec.ImageConfig{}, spec.Options{ID: c.ID, Privileged: true, Cmd: []string{"x"}, Seccomp: "unconfined"})
-		if err != nil {
-			return specs.Process{}, err
-		}
-		// Every capability this hako holds itself: a host root without one (CAP_SYS_RESOURCE
-		// on some machines) cannot hand it on, and asking for it fails the exec.
-		keep := boundingFilter()
-		cp := *full.Process.Capabilities
-		cp.Bounding, cp.Effective, cp.Permitted = keep(cp.Bounding), keep(cp.Effective), keep(cp.Permitted)
-		p.Capabilities = &cp
+		// What a --privileged container's process gets, which spec already narrows to this
+		// hako's own bounding set (a host root without CAP_SYS_RESOURCE cannot hand it on).
+		p.Capabilities = spec.PrivilegedCapabilities()
 	}
 	return p, nil
 }
 
 func hasEnv(env []string, k string) bool {
 	return slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, k+"=") })
-}
-
-// boundingFilter returns a filter that keeps the capability names in this process's bounding set.
-func boundingFilter() func([]string) []string {
-	caps, err := capability.NewPid2(0)
-	if err == nil {
-		err = caps.Load()
-	}
-	return func(in []string) []string {
-		if err != nil {
-			return in
-		}
-		var out []string
-		for _, c := range capability.ListKnown() {
-			name := "CAP_" + strings.ToUpper(c.String())
-			if slices.Contains(in, name) && caps.Get(capability.BOUNDING, c) {
-				out = append(out, name)
-			}
-		}
-		return out
-	}
 }

@@ -486,9 +486,9 @@ func (ep *execProfile) build(c *libcontainer.Container) (*fastexec.Profile, erro
 		return nil, errors.New("no freezer cgroup, so no way to tell a paused container")
 	}
 	p.Freezer = filepath.Join(dir, file)
-	caps := cfg.Capabilities
-	if c := sp.Capabilities; c != nil {
-		caps = &configs.Capabilities{Bounding: c.Bounding, Effective: c.Effective, Inheritable: c.Inheritable, Permitted: c.Permitted, Ambient: c.Ambient}
+	caps := capabilitiesOf(sp)
+	if caps == nil {
+		caps = cfg.Capabilities
 	}
 	if p.Caps, err = capMasks(caps); err != nil {
 		return nil, err

@@ -418,12 +418,7 @@ func newProcess(p *specs.Process) (*libcontainer.Process, error) {
 	if p.ConsoleSize != nil {
 		lp.ConsoleWidth, lp.ConsoleHeight = uint16(p.ConsoleSize.Width), uint16(p.ConsoleSize.Height)
 	}
-	if c := p.Capabilities; c != nil {
-		lp.Capabilities = &configs.Capabilities{
-			Bounding: c.Bounding, Effective: c.Effective, Inheritable: c.Inheritable,
-			Permitted: c.Permitted, Ambient: c.Ambient,
-		}
-	}
+	lp.Capabilities = capabilitiesOf(p)
 	for _, g := range p.User.AdditionalGids {
 		lp.AdditionalGroups = append(lp.AdditionalGroups, int(g))
 	}
@@ -432,6 +427,18 @@ func newProcess(p *specs.Process) (*libcontainer.Process, error) {
 		return nil, err
 	}
 	return lp, nil
+}
+
+// capabilitiesOf is the process's capabilities as libcontainer takes them, nil for none.
+func capabilitiesOf(p *specs.Process) *configs.Capabilities {
+	c := p.Capabilities
+	if c == nil {
+		return nil
+	}
+	return &configs.Capabilities{
+		Bounding: c.Bounding, Effective: c.Effective, Inheritable: c.Inheritable,
+		Permitted: c.Permitted, Ambient: c.Ambient,
+	}
 }
 
 // rlimitsOf is the process's rlimits as libcontainer takes them.

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/moby/sys/capability"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hako-dev/hako/internal/errdefs"
 )
@@ -40,6 +41,18 @@ func knownCapabilities() []string {
 		out = append(out, "CAP_"+strings.ToUpper(c.String()))
 	}
 	return out
+}
+
+// PrivilegedCapabilities are the capabilities of a --privileged process, which
+// `exec --privileged` gives too.
+func PrivilegedCapabilities() *specs.LinuxCapabilities {
+	return capabilitySets(allSupportedCapabilities())
+}
+
+// capabilitySets gives a process caps as bounding, effective and permitted; none inheritable
+// (Docker dropped those for CVE-2022-24769) or ambient.
+func capabilitySets(caps []string) *specs.LinuxCapabilities {
+	return &specs.LinuxCapabilities{Bounding: caps, Effective: slices.Clone(caps), Permitted: slices.Clone(caps)}
 }
 
 // allSupportedCapabilities is what --privileged and --cap-add ALL grant: every capability the

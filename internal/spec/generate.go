@@ -137,12 +137,7 @@ func Generate(img ocispec.ImageConfig, opts Options) (*specs.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Process.Capabilities = &specs.LinuxCapabilities{
-		Bounding:  caps,
-		Effective: slices.Clone(caps),
-		Permitted: slices.Clone(caps),
-		// Inheritable stays empty: Docker dropped it for CVE-2022-24769.
-	}
+	s.Process.Capabilities = capabilitySets(caps)
 
 	if err := namespaces(s, opts); err != nil {
 		return nil, err
