@@ -224,18 +224,17 @@ static int parse_request(int argc, char **argv, struct request *r)
 			continue;
 		}
 		const char *val = NULL;
-		int env = 0, wd = 0;
+		int wd = 0; // -w, else -e
 		if (eq(a, "-e") || eq(a, "--env") || eq(a, "-w") || eq(a, "--workdir")) {
 			if (i + 1 >= argc) {
 				why = "a flag without its value";
 				return 0;
 			}
-			env = a[1] == 'e' || eq(a, "--env");
-			wd = !env;
+			wd = eq(a, "-w") || eq(a, "--workdir");
 			val = argv[i + 1];
 			i += 2;
 		} else if (has_prefix(a, "--env=")) {
-			env = 1, val = a + 6, i++;
+			val = a + 6, i++;
 		} else if (has_prefix(a, "--workdir=")) {
 			wd = 1, val = a + 10, i++;
 		} else {
@@ -250,7 +249,6 @@ static int parse_request(int argc, char **argv, struct request *r)
 			r->workdir = val;
 			continue;
 		}
-		(void)env;
 		if (val[0] == '=' || val[0] == 0) {
 			why = "an -e without a variable name";
 			return 0;
@@ -327,9 +325,9 @@ static int write_all(int fd, const char *buf, size_t n)
 }
 
 // read_small reads a small file (a /proc or cgroup file, a record's head) into buf, NUL-ended.
-static ssize_t read_small(int dirfd, const char *path, char *buf, size_t cap)
+static ssize_t read_small(const char *path, char *buf, size_t cap)
 {
-	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -1;
 	ssize_t n = read_all(fd, buf, cap - 1);
@@ -498,7 +496,7 @@ static int proc_start(long pid, char *state, unsigned long long *start)
 {
 	char path[64], buf[1024];
 	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	if (read_small(AT_FDCWD, path, buf, sizeof(buf)) < 0)
+	if (read_small(path, buf, sizeof(buf)) < 0)
 		return -1;
 	char *s = strrchr(buf, ')');
 	if (!s || s[1] != ' ')
@@ -529,7 +527,7 @@ static int record_name(const char *root, const char *id, char *name, size_t cap)
 	if (snprintf(path, sizeof(path), "%s/containers/%s/container.json", root, id) >= (int)sizeof(path))
 		return -2;
 	snprintf(want, sizeof(want), "{\"ID\":\"%s\",\"Name\":\"", id);
-	ssize_t n = read_small(AT_FDCWD, path, head, sizeof(head));
+	ssize_t n = read_small(path, head, sizeof(head));
 	if (n <= 0)
 		return -1;
 	size_t w = strlen(want);
@@ -637,7 +635,7 @@ static int running(const struct profile *p)
 		why = "the container's init is gone";
 		return 0;
 	}
-	if (read_small(AT_FDCWD, p->freezer, buf, sizeof(buf)) < 0) {
+	if (read_small(p->freezer, buf, sizeof(buf)) < 0) {
 		why = "no freezer state";
 		return 0;
 	}
@@ -901,7 +899,7 @@ static void parent(int argc, char **argv, char **envp)
 	for (int k = 0; k < p.ncgroups; k++) {
 		char sc[PATH_MAX], val[256];
 		snprintf(sc, sizeof(sc), "%s/cgroup.subtree_control", p.cgroups[k]);
-		if (read_small(AT_FDCWD, sc, val, sizeof(val)) > 0 && val[0] != '\n') {
+		if (read_small(sc, val, sizeof(val)) > 0 && val[0] != '\n') {
 			why = "the container's cgroup has sub-cgroups";
 			close(pfd), close(seal);
 			return handover();
@@ -1247,7 +1245,7 @@ static char *look_path(const char *file, const char *path)
 static int last_cap(void)
 {
 	char buf[32];
-	if (read_small(AT_FDCWD, "/proc/sys/kernel/cap_last_cap", buf, sizeof(buf)) < 0)
+	if (read_small("/proc/sys/kernel/cap_last_cap", buf, sizeof(buf)) < 0)
 		return CAP_LAST_CAP;
 	return atoi(buf);
 }
@@ -1480,7 +1478,7 @@ static void stage2(int argc, char **argv)
 				// setgroups is per user namespace: read it from the host's /proc, before the
 				// container's mounts stand in for it.
 				char sg[32];
-				if (read_small(AT_FDCWD, "/proc/self/setgroups", sg, sizeof(sg)) > 0 && has_prefix(sg, "deny"))
+				if (read_small("/proc/self/setgroups", sg, sizeof(sg)) > 0 && has_prefix(sg, "deny"))
 					allow_setgroups = 0;
 			}
 		}
