@@ -38,6 +38,10 @@ type ExecOptions struct {
 // the caller is its parent and collects its exit code with Wait (exec -d simply returns; the
 // process then belongs to the container's init, which reaps it).
 //
+// A plain `hako exec` (no -t, -u, --env-file) never gets here: the C constructor of package
+// fastexec takes it before Go starts, from the exec profile the monitor writes (docs/exec.md),
+// and hands everything else, every error about the container included, to this path.
+//
 // Why this is sound although Go cannot setns(2) into a mount or PID namespace (those need a
 // single-threaded process, and the Go runtime starts threads before main): libcontainer
 // re-executes this very binary as `hako init` with its pipes in the environment, and the C
