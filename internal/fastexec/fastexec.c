@@ -58,6 +58,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fastexec.h"
+
 #ifndef CLOSE_RANGE_CLOEXEC
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
@@ -80,7 +82,7 @@
 #endif
 
 #define STAGE_VERB "__fastexec"
-#define MAX_LIST 256
+#define MAX_LIST HAKO_MAX_LIST
 #define PROFILE_MAX (4 << 20)
 
 // ---- the request: the command line the C path takes --------------------------------------
@@ -98,34 +100,6 @@ struct request {
 	int ncmd;
 };
 
-// The profile (docs/exec.md).
-struct profile {
-	char *id;
-	long pid;
-	unsigned long long start;
-	char *ns_type[16], *ns_path[16];
-	int nns;
-	char *cgroups[64];
-	int ncgroups;
-	char *freezer;
-	unsigned long uid, gid;
-	gid_t groups[MAX_LIST];
-	int ngroups;
-	char *cwd;
-	char **env;
-	int nenv;
-	int nnp;
-	uint64_t caps[5]; // bounding, effective, permitted, inheritable, ambient
-	struct { int res; unsigned long long soft, hard; } rlimits[32];
-	int nrlimits;
-	int has_oom;
-	int oom;
-	char *keyring;
-	int has_seccomp;
-	unsigned int seccomp_flags;
-	struct sock_filter *filter;
-	unsigned short nfilter;
-};
 
 static const char *why; // why the C path hands over to Go (for HAKO_EXEC_PATH=c)
 
@@ -133,7 +107,7 @@ static int eq(const char *a, const char *b) { return strcmp(a, b) == 0; }
 static int has_prefix(const char *s, const char *p) { return strncmp(s, p, strlen(p)) == 0; }
 
 // clean_abs tells whether p is what Go's filepath.Clean leaves of an absolute path.
-static int clean_abs(const char *p)
+int hako_clean_abs(const char *p)
 {
 	if (p[0] != '/')
 		return 0;
@@ -242,7 +216,7 @@ static int parse_request(int argc, char **argv, struct request *r)
 			return 0;
 		}
 		if (wd) {
-			if (!clean_abs(val)) {
+			if (!hako_clean_abs(val)) {
 				why = "a working directory that is not a clean absolute path";
 				return 0;
 			}
@@ -306,7 +280,7 @@ static ssize_t read_all(int fd, char *buf, size_t cap)
 	return n;
 }
 
-static int write_all(int fd, const char *buf, size_t n)
+int hako_write_all(int fd, const char *buf, size_t n)
 {
 	while (n > 0) {
 		ssize_t k = write(fd, buf, n);
@@ -325,7 +299,7 @@ static int write_all(int fd, const char *buf, size_t n)
 }
 
 // read_small reads a small file (a /proc or cgroup file, a record's head) into buf, NUL-ended.
-static ssize_t read_small(const char *path, char *buf, size_t cap)
+ssize_t hako_read_small(const char *path, char *buf, size_t cap)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
@@ -368,125 +342,143 @@ static int hexval(char c)
 	return -1;
 }
 
-// parse_profile reads the NUL-separated entries of buf[0:n]. Strings point into buf.
-static int parse_profile(char *buf, size_t n, struct profile *p)
+int hako_profile_begin(struct profile *p, const char *buf, size_t n)
 {
 	memset(p, 0, sizeof(*p));
-	p->env = calloc(n / 2 + 1, sizeof(char *));
-	if (!p->env || n == 0 || buf[n - 1] != 0)
+	if (n == 0 || buf[n - 1] != 0)
 		return -1;
-	int first = 1, have_pid = 0, have_start = 0, have_caps = 0, have_uid = 0, have_gid = 0;
+	p->env = calloc(n / 2 + 1, sizeof(char *));
+	return p->env ? 0 : -1;
+}
+
+int hako_profile_entry(struct profile *p, const char *e, char *v)
+{
+	unsigned long long x;
+	if (eq(e, "id")) {
+		p->id = v;
+	} else if (eq(e, "pid")) {
+		if (parse_u64(v, &x, 10) || x == 0 || x > INT_MAX)
+			return -1;
+		p->pid = (long)x, p->have_pid = 1;
+	} else if (eq(e, "start")) {
+		if (parse_u64(v, &p->start, 10))
+			return -1;
+		p->have_start = 1;
+	} else if (eq(e, "ns")) {
+		char *c = strchr(v, ':');
+		if (!c || p->nns >= 16)
+			return -1;
+		*c = 0;
+		p->ns_type[p->nns] = v, p->ns_path[p->nns++] = c + 1;
+	} else if (eq(e, "cgroup")) {
+		if (p->ncgroups >= 64)
+			return -1;
+		p->cgroups[p->ncgroups++] = v;
+	} else if (eq(e, "freezer")) {
+		p->freezer = v;
+	} else if (eq(e, "uid")) {
+		if (parse_u64(v, &x, 10) || x > UINT32_MAX)
+			return -1;
+		p->uid = x, p->have_uid = 1;
+	} else if (eq(e, "gid")) {
+		if (parse_u64(v, &x, 10) || x > UINT32_MAX)
+			return -1;
+		p->gid = x, p->have_gid = 1;
+	} else if (eq(e, "groups")) {
+		for (char *g = v; *g;) {
+			char *c = strchr(g, ',');
+			if (c)
+				*c = 0;
+			if (parse_u64(g, &x, 10) || x > UINT32_MAX || p->ngroups >= MAX_LIST)
+				return -1;
+			p->groups[p->ngroups++] = (gid_t)x;
+			if (!c)
+				break;
+			g = c + 1;
+		}
+	} else if (eq(e, "cwd")) {
+		p->cwd = v;
+	} else if (eq(e, "env")) {
+		p->env[p->nenv++] = v;
+	} else if (eq(e, "nnp")) {
+		p->nnp = eq(v, "1");
+	} else if (eq(e, "caps")) {
+		char *s = v;
+		for (int k = 0; k < 5; k++) {
+			char *c = strchr(s, ',');
+			if ((k < 4) != (c != NULL))
+				return -1;
+			if (c)
+				*c = 0;
+			if (parse_u64(s, &x, 16))
+				return -1;
+			p->caps[k] = x;
+			s = c ? c + 1 : s;
+		}
+		p->have_caps = 1;
+	} else if (eq(e, "rlimit")) {
+		unsigned long long res, soft, hard;
+		if (p->nrlimits >= 32 || sscanf(v, "%llu,%llu,%llu", &res, &soft, &hard) != 3)
+			return -1;
+		p->rlimits[p->nrlimits].res = (int)res;
+		p->rlimits[p->nrlimits].soft = soft;
+		p->rlimits[p->nrlimits++].hard = hard;
+	} else if (eq(e, "oom")) {
+		p->has_oom = 1, p->oom = atoi(v);
+	} else if (eq(e, "keyring")) {
+		p->keyring = v;
+	} else if (eq(e, "seccomp")) {
+		char *c = strchr(v, ':');
+		if (!c)
+			return -1;
+		*c++ = 0;
+		if (parse_u64(v, &x, 10))
+			return -1;
+		p->seccomp_flags = (unsigned)x;
+		size_t h = strlen(c);
+		if (h == 0 || h % 16 || h / 16 > 65535)
+			return -1;
+		p->nfilter = h / 16;
+		unsigned char *b = malloc(h / 2);
+		if (!b)
+			return -1;
+		for (size_t k = 0; k < h / 2; k++) {
+			int hi = hexval(c[2 * k]), lo = hexval(c[2 * k + 1]);
+			if (hi < 0 || lo < 0)
+				return -1;
+			b[k] = hi << 4 | lo;
+		}
+		p->filter = (struct sock_filter *)b; // little-endian on the machines hako runs on
+		p->has_seccomp = 1;
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
+// parse_profile reads the NUL-separated entries of buf[0:n], an exec profile. Strings point
+// into buf.
+static int parse_profile(char *buf, size_t n, struct profile *p)
+{
+	if (hako_profile_begin(p, buf, n) < 0)
+		return -1;
+	int first = 1;
 	for (char *e = buf, *next; e < buf + n; e = next) {
 		next = e + strlen(e) + 1; // before the entry is cut at its '='
 		char *v = strchr(e, '=');
 		if (!v)
 			return -1;
 		*v++ = 0;
-		unsigned long long x;
 		if (first) {
 			if (!eq(e, "v") || !eq(v, "1"))
 				return -1;
 			first = 0;
-		} else if (eq(e, "id")) {
-			p->id = v;
-		} else if (eq(e, "pid")) {
-			if (parse_u64(v, &x, 10) || x == 0 || x > INT_MAX)
-				return -1;
-			p->pid = (long)x, have_pid = 1;
-		} else if (eq(e, "start")) {
-			if (parse_u64(v, &p->start, 10))
-				return -1;
-			have_start = 1;
-		} else if (eq(e, "ns")) {
-			char *c = strchr(v, ':');
-			if (!c || p->nns >= 16)
-				return -1;
-			*c = 0;
-			p->ns_type[p->nns] = v, p->ns_path[p->nns++] = c + 1;
-		} else if (eq(e, "cgroup")) {
-			if (p->ncgroups >= 64)
-				return -1;
-			p->cgroups[p->ncgroups++] = v;
-		} else if (eq(e, "freezer")) {
-			p->freezer = v;
-		} else if (eq(e, "uid")) {
-			if (parse_u64(v, &x, 10) || x > UINT32_MAX)
-				return -1;
-			p->uid = x, have_uid = 1;
-		} else if (eq(e, "gid")) {
-			if (parse_u64(v, &x, 10) || x > UINT32_MAX)
-				return -1;
-			p->gid = x, have_gid = 1;
-		} else if (eq(e, "groups")) {
-			for (char *g = v; *g;) {
-				char *c = strchr(g, ',');
-				if (c)
-					*c = 0;
-				if (parse_u64(g, &x, 10) || x > UINT32_MAX || p->ngroups >= MAX_LIST)
-					return -1;
-				p->groups[p->ngroups++] = (gid_t)x;
-				if (!c)
-					break;
-				g = c + 1;
-			}
-		} else if (eq(e, "cwd")) {
-			p->cwd = v;
-		} else if (eq(e, "env")) {
-			p->env[p->nenv++] = v;
-		} else if (eq(e, "nnp")) {
-			p->nnp = eq(v, "1");
-		} else if (eq(e, "caps")) {
-			char *s = v;
-			for (int k = 0; k < 5; k++) {
-				char *c = strchr(s, ',');
-				if ((k < 4) != (c != NULL))
-					return -1;
-				if (c)
-					*c = 0;
-				if (parse_u64(s, &x, 16))
-					return -1;
-				p->caps[k] = x;
-				s = c ? c + 1 : s;
-			}
-			have_caps = 1;
-		} else if (eq(e, "rlimit")) {
-			unsigned long long res, soft, hard;
-			if (p->nrlimits >= 32 || sscanf(v, "%llu,%llu,%llu", &res, &soft, &hard) != 3)
-				return -1;
-			p->rlimits[p->nrlimits].res = (int)res;
-			p->rlimits[p->nrlimits].soft = soft;
-			p->rlimits[p->nrlimits++].hard = hard;
-		} else if (eq(e, "oom")) {
-			p->has_oom = 1, p->oom = atoi(v);
-		} else if (eq(e, "keyring")) {
-			p->keyring = v;
-		} else if (eq(e, "seccomp")) {
-			char *c = strchr(v, ':');
-			if (!c)
-				return -1;
-			*c++ = 0;
-			if (parse_u64(v, &x, 10))
-				return -1;
-			p->seccomp_flags = (unsigned)x;
-			size_t h = strlen(c);
-			if (h == 0 || h % 16 || h / 16 > 65535)
-				return -1;
-			p->nfilter = h / 16;
-			unsigned char *b = malloc(h / 2);
-			if (!b)
-				return -1;
-			for (size_t k = 0; k < h / 2; k++) {
-				int hi = hexval(c[2 * k]), lo = hexval(c[2 * k + 1]);
-				if (hi < 0 || lo < 0)
-					return -1;
-				b[k] = hi << 4 | lo;
-			}
-			p->filter = (struct sock_filter *)b; // little-endian on the machines hako runs on
-			p->has_seccomp = 1;
+		} else if (hako_profile_entry(p, e, v) < 0) {
+			return -1;
 		}
 		// Unknown keys are ignored: a newer writer may add some.
 	}
-	if (first || !p->id || !have_pid || !have_start || !have_caps || !have_uid || !have_gid || !p->cwd || !p->freezer)
+	if (first || !p->id || !p->have_pid || !p->have_start || !p->have_caps || !p->have_uid || !p->have_gid || !p->cwd || !p->freezer)
 		return -1;
 	return 0;
 }
@@ -496,7 +488,7 @@ static int proc_start(long pid, char *state, unsigned long long *start)
 {
 	char path[64], buf[1024];
 	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	if (read_small(path, buf, sizeof(buf)) < 0)
+	if (hako_read_small(path, buf, sizeof(buf)) < 0)
 		return -1;
 	char *s = strrchr(buf, ')');
 	if (!s || s[1] != ' ')
@@ -527,7 +519,7 @@ static int record_name(const char *root, const char *id, char *name, size_t cap)
 	if (snprintf(path, sizeof(path), "%s/containers/%s/container.json", root, id) >= (int)sizeof(path))
 		return -2;
 	snprintf(want, sizeof(want), "{\"ID\":\"%s\",\"Name\":\"", id);
-	ssize_t n = read_small(path, head, sizeof(head));
+	ssize_t n = hako_read_small(path, head, sizeof(head));
 	if (n <= 0)
 		return -1;
 	size_t w = strlen(want);
@@ -635,7 +627,7 @@ static int running(const struct profile *p)
 		why = "the container's init is gone";
 		return 0;
 	}
-	if (read_small(p->freezer, buf, sizeof(buf)) < 0) {
+	if (hako_read_small(p->freezer, buf, sizeof(buf)) < 0) {
 		why = "no freezer state";
 		return 0;
 	}
@@ -662,7 +654,7 @@ static void escape_lowerdir(const char *in, char *out, size_t cap)
 // sealed_self opens this binary through a read-only, detached overlay of its directory: a
 // process that reaches it through /proc/PID/exe cannot write it (EROFS). The second lower
 // layer (overlayfs needs two without an upper one) is an empty-of-"hako" directory of ours.
-static int sealed_self(const char *dummy)
+int hako_sealed_self(const char *dummy)
 {
 	char exe[PATH_MAX], lower[4 * PATH_MAX + 8], a[2 * PATH_MAX], b[2 * PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -735,7 +727,7 @@ static void copy_loop(int out, int err, int in_w)
 				*srcs[k] = -1;
 				continue;
 			}
-			if (write_all(k == 0 ? 1 : 2, buf, r) < 0 && errno == EPIPE) {
+			if (hako_write_all(k == 0 ? 1 : 2, buf, r) < 0 && errno == EPIPE) {
 				signal(SIGPIPE, SIG_DFL); // as a Go program writing to a closed stdout does
 				raise(SIGPIPE);
 			}
@@ -770,7 +762,7 @@ static void copy_loop(int out, int err, int in_w)
 		close(in_w);
 }
 
-static int cloexec(int fd, int on)
+int hako_cloexec(int fd, int on)
 {
 	int f = fcntl(fd, F_GETFD);
 	if (f < 0)
@@ -825,7 +817,7 @@ static int child_main(void *arg)
 	struct child_args *a = arg;
 	if (dup2(a->in, 0) < 0 || dup2(a->out, 1) < 0 || dup2(a->err, 2) < 0)
 		_exit(125);
-	if (cloexec(a->errw, 0) < 0 || cloexec(a->pfd, 0) < 0)
+	if (hako_cloexec(a->errw, 0) < 0 || hako_cloexec(a->pfd, 0) < 0)
 		_exit(125);
 	// Nothing else of the host goes on: descriptors this hako inherited from its caller would
 	// otherwise stay open while C' joins the container (CVE-2024-21626 class).
@@ -836,7 +828,7 @@ static int child_main(void *arg)
 	}
 	char msg[256];
 	int m = snprintf(msg, sizeof(msg), "125\nexec in container %s: %s: %s", a->id, what, strerror(errno));
-	write_all(a->errw, msg, m);
+	hako_write_all(a->errw, msg, m);
 	_exit(125);
 }
 
@@ -881,7 +873,7 @@ static void parent(int argc, char **argv, char **envp)
 	}
 	char dummy[PATH_MAX];
 	snprintf(dummy, sizeof(dummy), "%s/runtime/%s", r.root, id);
-	int seal = sealed_self(dummy);
+	int seal = hako_sealed_self(dummy);
 	if (seal < 0) {
 		why = "no sealed copy of the binary (overlayfs refused)";
 		close(pfd);
@@ -899,7 +891,7 @@ static void parent(int argc, char **argv, char **envp)
 	for (int k = 0; k < p.ncgroups; k++) {
 		char sc[PATH_MAX], val[256];
 		snprintf(sc, sizeof(sc), "%s/cgroup.subtree_control", p.cgroups[k]);
-		if (read_small(sc, val, sizeof(val)) > 0 && val[0] != '\n') {
+		if (hako_read_small(sc, val, sizeof(val)) > 0 && val[0] != '\n') {
 			why = "the container's cgroup has sub-cgroups";
 			close(pfd), close(seal);
 			return handover();
@@ -1015,34 +1007,49 @@ static void parent(int argc, char **argv, char **envp)
 
 // ---- C': enter the container and exec ----------------------------------------------------------
 
-static int errfd = -1;
+int hako_errfd = -1;
+char hako_prefix[256];
 static const char *cid = "";
 
-// fail reports a failure to P in the Go path's words and ends C'.
-static void fail(int code, const char *fmt, ...)
+static __attribute__((noreturn)) void vfail(int code, const char *prefix, const char *fmt, va_list ap)
 {
 	char msg[4096];
-	int n = snprintf(msg, sizeof(msg), "%d\n", code);
-	va_list ap;
-	va_start(ap, fmt);
-	n += vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
-	va_end(ap);
+	int n = snprintf(msg, sizeof(msg), "%d\n%s", code, prefix);
 	if (n > (int)sizeof(msg) - 1)
 		n = sizeof(msg) - 1;
-	write_all(errfd, msg, n);
+	n += vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
+	if (n > (int)sizeof(msg) - 1)
+		n = sizeof(msg) - 1;
+	hako_write_all(hako_errfd, msg, n);
 	_exit(code);
 }
 
-// goerr is Go's text for errno e: C's with a lower-case first letter (syscall.Errno's table).
-static const char *goerr(int e)
+// hako_fail reports a failure to P (or M) in the Go path's words and ends the stage.
+void hako_fail(int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfail(code, "", fmt, ap);
+	va_end(ap);
+}
+
+// hako_sfail is hako_fail for the init's own errors: hako_prefix goes before them.
+void hako_sfail(int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfail(code, hako_prefix, fmt, ap);
+	va_end(ap);
+}
+
+// hako_goerr is Go's text for errno e: C's with a lower-case first letter (syscall.Errno's table).
+const char *hako_goerr(int e)
 {
 	static char buf[128];
 	snprintf(buf, sizeof(buf), "%s", strerror(e));
 	buf[0] = tolower((unsigned char)buf[0]);
 	return buf;
 }
-
-#define START_FAILED "exec in container %s: unable to start container process: "
 
 // user_home returns the home of uid in the container's /etc/passwd, or "/" (runc's getUserHome).
 static char *user_home(unsigned long uid)
@@ -1113,16 +1120,16 @@ static const char *prepare_env(char **env, int *n, unsigned long uid)
 {
 	char **out = calloc(*n + 2, sizeof(char *));
 	if (!out)
-		fail(125, START_FAILED "out of memory", cid);
+		hako_sfail(125, "out of memory");
 	int m = 0, home = 0;
 	const char *path = NULL;
 	for (int i = *n - 1; i >= 0; i--) {
 		char *kv = env[i];
 		char *eqs = strchr(kv, '=');
 		if (!eqs)
-			fail(125, START_FAILED "invalid environment variable: missing '='", cid);
+			hako_sfail(125, "invalid environment variable: missing '='");
 		if (eqs == kv)
-			fail(125, START_FAILED "invalid environment variable: name cannot be empty", cid);
+			hako_sfail(125, "invalid environment variable: name cannot be empty");
 		size_t k = eqs - kv;
 		int dup = 0;
 		for (int j = 0; j < m && !dup; j++)
@@ -1147,7 +1154,7 @@ static const char *prepare_env(char **env, int *n, unsigned long uid)
 		char *h = user_home(uid);
 		char *kv = malloc(strlen(h) + 6);
 		if (!kv)
-			fail(125, START_FAILED "out of memory", cid);
+			hako_sfail(125, "out of memory");
 		sprintf(kv, "HOME=%s", h);
 		out[m++] = kv;
 	}
@@ -1162,23 +1169,23 @@ static int find_executable(const char *file, char *err, size_t cap)
 {
 	struct stat st;
 	if (stat(file, &st) < 0) {
-		snprintf(err, cap, "stat %s: %s", file, goerr(errno));
+		snprintf(err, cap, "stat %s: %s", file, hako_goerr(errno));
 		return -1;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		snprintf(err, cap, "%s", goerr(EISDIR));
+		snprintf(err, cap, "%s", hako_goerr(EISDIR));
 		return -1;
 	}
 	long r = syscall(SYS_faccessat2, AT_FDCWD, file, X_OK, AT_EACCESS);
 	if (r == 0)
 		return 0;
 	if (errno != ENOSYS && errno != EPERM) {
-		snprintf(err, cap, "%s", goerr(errno));
+		snprintf(err, cap, "%s", hako_goerr(errno));
 		return -1;
 	}
 	if (st.st_mode & 0111)
 		return 0;
-	snprintf(err, cap, "%s", goerr(EACCES));
+	snprintf(err, cap, "%s", hako_goerr(EACCES));
 	return -1;
 }
 
@@ -1203,7 +1210,7 @@ static char *look_path(const char *file, const char *path)
 		if (find_executable(file, err, sizeof(err)) == 0)
 			return (char *)file;
 		snprintf(msg, sizeof(msg), "exec: \"%s\": %s", file, err);
-		fail(classify(msg), START_FAILED "%s", cid, msg);
+		hako_sfail(classify(msg), "%s", msg);
 	}
 	if (path && *path) { // an empty PATH is an empty list for Go's filepath.SplitList
 		const char *s = path;
@@ -1212,7 +1219,7 @@ static char *look_path(const char *file, const char *path)
 			size_t len = c ? (size_t)(c - s) : strlen(s);
 			char dir[PATH_MAX], *cand = malloc(PATH_MAX + strlen(file) + 2);
 			if (!cand)
-				fail(125, START_FAILED "out of memory", cid);
+				hako_sfail(125, "out of memory");
 			if (len == 0)
 				strcpy(dir, ".");
 			else
@@ -1227,7 +1234,7 @@ static char *look_path(const char *file, const char *path)
 			if (find_executable(cand, err, sizeof(err)) == 0) {
 				if (cand[0] != '/') {
 					snprintf(msg, sizeof(msg), "exec: \"%s\": cannot run executable found relative to current directory", file);
-					fail(125, START_FAILED "%s", cid, msg);
+					hako_sfail(125, "%s", msg);
 				}
 				return cand;
 			}
@@ -1238,14 +1245,14 @@ static char *look_path(const char *file, const char *path)
 		}
 	}
 	snprintf(msg, sizeof(msg), "exec: \"%s\": executable file not found in $PATH", file);
-	fail(127, START_FAILED "%s", cid, msg);
+	hako_sfail(127, "%s", msg);
 	return NULL;
 }
 
-static int last_cap(void)
+int hako_last_cap(void)
 {
 	char buf[32];
-	if (read_small("/proc/sys/kernel/cap_last_cap", buf, sizeof(buf)) < 0)
+	if (hako_read_small("/proc/sys/kernel/cap_last_cap", buf, sizeof(buf)) < 0)
 		return CAP_LAST_CAP;
 	return atoi(buf);
 }
@@ -1254,7 +1261,7 @@ static void load_seccomp(const struct profile *p)
 {
 	struct sock_fprog prog = {.len = p->nfilter, .filter = p->filter};
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, p->seccomp_flags, &prog) < 0)
-		fail(125, START_FAILED "load the seccomp filter: %s", cid, goerr(errno));
+		hako_sfail(125, "load the seccomp filter: %s", hako_goerr(errno));
 }
 
 // stage is what C' hands C''.
@@ -1269,88 +1276,102 @@ struct stage {
 static int final_main(void *arg)
 {
 	struct stage *st = arg;
-	struct request r = st->r;
-	struct profile p = st->p;
-	int lastcap = st->lastcap, allow_setgroups = st->allow_setgroups;
-	uint64_t host_bounding = st->host_bounding;
+	const struct profile *p = &st->p;
 	if (setsid() < 0)
-		fail(125, START_FAILED "setsid: %s", cid, goerr(errno));
+		hako_sfail(125, "setsid: %s", hako_goerr(errno));
 
 	// libcontainer's setns init, in its order.
-	if (p.keyring && syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, p.keyring) < 0 && errno != ENOSYS)
-		fail(125, START_FAILED "unable to join session keyring: %s", cid, goerr(errno));
-	if (p.nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		fail(125, START_FAILED "no_new_privs: %s", cid, goerr(errno));
-	if (p.has_seccomp && !p.nnp)
-		load_seccomp(&p);
+	if (p->keyring && syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, p->keyring) < 0 && errno != ENOSYS)
+		hako_sfail(125, "unable to join session keyring: %s", hako_goerr(errno));
+	struct hako_final f = {
+		.p = p, .xenv = st->r.env, .nxenv = st->r.nenv,
+		.cwd = st->r.workdir ? st->r.workdir : p->cwd,
+		.lastcap = st->lastcap, .allow_setgroups = st->allow_setgroups,
+	};
+	memcpy(f.caps, p->caps, sizeof(f.caps));
+	if (st->r.privileged) {
+		f.caps[0] = f.caps[1] = f.caps[2] = st->host_bounding;
+		f.caps[3] = f.caps[4] = 0;
+	}
+	f.cmd = calloc(st->r.ncmd + 1, sizeof(char *));
+	if (!f.cmd)
+		hako_sfail(125, "out of memory");
+	memcpy(f.cmd, st->r.cmd, st->r.ncmd * sizeof(char *));
+	hako_finalize(&f);
+}
+
+// hako_finalize: libcontainer's inits from no_new_privs on (fastexec.h).
+void hako_finalize(const struct hako_final *f)
+{
+	const struct profile *p = f->p;
+	int lastcap = f->lastcap;
+	if (p->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		hako_sfail(125, "no_new_privs: %s", hako_goerr(errno));
+	if (p->has_seccomp && !p->nnp)
+		load_seccomp(p);
 
 	// finalizeNamespace.
 	if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-		fail(125, START_FAILED "error closing exec fds: %s", cid, goerr(errno));
-	const char *cwd = r.workdir ? r.workdir : p.cwd;
+		hako_sfail(125, "error closing exec fds: %s", hako_goerr(errno));
+	const char *cwd = f->cwd;
 	int chdir_later = 0;
 	if (chdir(cwd) < 0) {
 		if (errno == EACCES || errno == EPERM)
 			chdir_later = 1;
 		else
-			fail(125, START_FAILED "chdir to cwd (\"%s\") set in config.json failed: %s", cid, cwd, goerr(errno));
+			hako_sfail(125, "chdir to cwd (\"%s\") set in config.json failed: %s", cwd, hako_goerr(errno));
 	}
-	char **env = calloc(p.nenv + r.nenv + 2, sizeof(char *));
+	char **env = calloc(p->nenv + f->nxenv + 2, sizeof(char *));
 	if (!env)
-		fail(125, START_FAILED "out of memory", cid);
+		hako_sfail(125, "out of memory");
 	int nenv = 0;
-	for (int k = 0; k < p.nenv; k++)
-		env[nenv++] = p.env[k];
-	for (int k = 0; k < r.nenv; k++)
-		set_env(env, &nenv, r.env[k]);
-	const char *path = prepare_env(env, &nenv, p.uid);
+	for (int k = 0; k < p->nenv; k++)
+		env[nenv++] = p->env[k];
+	for (int k = 0; k < f->nxenv; k++)
+		set_env(env, &nenv, f->xenv[k]);
+	const char *path = prepare_env(env, &nenv, p->uid);
 
-	uint64_t caps[5];
-	memcpy(caps, p.caps, sizeof(caps));
-	if (r.privileged) {
-		caps[0] = caps[1] = caps[2] = host_bounding;
-		caps[3] = caps[4] = 0;
-	}
+	const uint64_t *caps = f->caps;
 	for (int c = 0; c <= lastcap && c < 64; c++)
 		if (!(caps[0] & (1ULL << c)) && prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1 &&
 		    prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0)
-			fail(125, START_FAILED "unable to apply bounding set: %s", cid, goerr(errno));
+			hako_sfail(125, "unable to apply bounding set: %s", hako_goerr(errno));
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
-		fail(125, START_FAILED "unable to set keep caps: %s", cid, goerr(errno));
+		hako_sfail(125, "unable to set keep caps: %s", hako_goerr(errno));
 	// setupUser: stdio owned by the user (not /dev/null), groups, gid, uid.
 	for (int fd = 0; fd < 3; fd++) {
 		struct stat st;
 		if (fstat(fd, &st) < 0)
-			fail(125, START_FAILED "fstat: %s", cid, goerr(errno));
-		if (st.st_uid == p.uid || (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3)))
+			hako_sfail(125, "fstat: %s", hako_goerr(errno));
+		if (st.st_uid == p->uid || (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3)))
 			continue;
-		if (fchown(fd, p.uid, -1) < 0 && errno != EPERM && errno != EROFS)
-			fail(125, START_FAILED "unable to setup user: %s", cid, goerr(errno));
+		if (fchown(fd, p->uid, -1) < 0 && errno != EPERM && errno != EROFS)
+			hako_sfail(125, "unable to setup user: %s", hako_goerr(errno));
 	}
-	if (allow_setgroups && syscall(SYS_setgroups, p.ngroups, p.groups) < 0)
-		fail(125, START_FAILED "unable to setup user: setgroups: %s", cid, goerr(errno));
-	if (syscall(SYS_setgid, p.gid) < 0) {
+	if (f->allow_setgroups && syscall(SYS_setgroups, p->ngroups, p->groups) < 0)
+		hako_sfail(125, "unable to setup user: setgroups: %s", hako_goerr(errno));
+	if (syscall(SYS_setgid, p->gid) < 0) {
 		if (errno == EINVAL)
-			fail(125, START_FAILED "unable to setup user: cannot setgid to unmapped gid %lu in user namespace", cid, p.gid);
-		fail(125, START_FAILED "unable to setup user: %s", cid, goerr(errno));
+			hako_sfail(125, "unable to setup user: cannot setgid to unmapped gid %lu in user namespace", p->gid);
+		hako_sfail(125, "unable to setup user: %s", hako_goerr(errno));
 	}
-	if (syscall(SYS_setuid, p.uid) < 0) {
+	if (syscall(SYS_setuid, p->uid) < 0) {
 		if (errno == EINVAL)
-			fail(125, START_FAILED "unable to setup user: cannot setuid to unmapped uid %lu in user namespace", cid, p.uid);
-		fail(125, START_FAILED "unable to setup user: %s", cid, goerr(errno));
+			hako_sfail(125, "unable to setup user: cannot setuid to unmapped uid %lu in user namespace", p->uid);
+		hako_sfail(125, "unable to setup user: %s", hako_goerr(errno));
 	}
 	if (chdir_later && chdir(cwd) < 0)
-		fail(125, START_FAILED "chdir to cwd (\"%s\") set in config.json failed: %s", cid, cwd, goerr(errno));
+		hako_sfail(125, "chdir to cwd (\"%s\") set in config.json failed: %s", cwd, hako_goerr(errno));
 	char wd[PATH_MAX];
 	if (!getcwd(wd, sizeof(wd))) {
 		if (errno == ENOENT)
-			fail(125, START_FAILED "current working directory is outside of container mount namespace root -- possible container breakout detected", cid);
-		fail(125, START_FAILED "failed to verify if current working directory is safe: %s", cid, goerr(errno));
+			hako_sfail(125, "current working directory is outside of container mount namespace root -- possible container breakout detected");
+		hako_sfail(125, "failed to verify if current working directory is safe: %s", hako_goerr(errno));
 	}
 	if (wd[0] != '/')
-		fail(125, START_FAILED "current working directory is not absolute -- possible container breakout detected: cwd is \"%s\"", cid, wd);
+		hako_sfail(125, "current working directory is not absolute -- possible container breakout detected: cwd is \"%s\"", wd);
 	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0)
-		fail(125, START_FAILED "unable to clear keep caps: %s", cid, goerr(errno));
+		hako_sfail(125, "unable to clear keep caps: %s", hako_goerr(errno));
 	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
 	struct __user_cap_data_struct data[2];
 	for (int w = 0; w < 2; w++) {
@@ -1359,23 +1380,22 @@ static int final_main(void *arg)
 		data[w].inheritable = (uint32_t)(caps[3] >> (32 * w));
 	}
 	if (syscall(SYS_capset, &hdr, data) < 0)
-		fail(125, START_FAILED "unable to apply caps: can't apply capabilities: %s", cid, goerr(errno));
+		hako_sfail(125, "unable to apply caps: can't apply capabilities: %s", hako_goerr(errno));
 	// Ambient capabilities as libcontainer sets them: cleared, then raised one by one, a
 	// failure ignored.
 	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	for (int c = 0; c <= lastcap && c < 64; c++)
 		if (caps[4] & (1ULL << c))
 			prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0);
+	// setuid cleared the parent death signal: libcontainer restores it.
+	if (f->pdeathsig && prctl(PR_SET_PDEATHSIG, f->pdeathsig, 0, 0, 0) < 0)
+		hako_sfail(125, "can't restore pdeath signal: %s", hako_goerr(errno));
 
-	char *name = look_path(r.cmd[0], path);
-	if (p.has_seccomp && p.nnp)
-		load_seccomp(&p);
+	char *name = look_path(f->cmd[0], path);
+	if (p->has_seccomp && p->nnp)
+		load_seccomp(p);
 	if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
-		fail(125, START_FAILED "error closing exec fds: %s", cid, goerr(errno));
-	char **args = calloc(r.ncmd + 1, sizeof(char *));
-	if (!args)
-		fail(125, START_FAILED "out of memory", cid);
-	memcpy(args, r.cmd, r.ncmd * sizeof(char *));
+		hako_sfail(125, "error closing exec fds: %s", hako_goerr(errno));
 	// The caller's blocked and ignored signals are not the process's (libcontainer's Go init
 	// resets all but SIGHUP, which a Go program that found it ignored leaves ignored).
 	for (int sig = 1; sig < NSIG; sig++)
@@ -1384,11 +1404,11 @@ static int final_main(void *arg)
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	while (execve(name, args, env) < 0 && errno == EINTR)
+	while (execve(name, f->cmd, env) < 0 && errno == EINTR)
 		;
 	char msg[PATH_MAX + 64];
-	snprintf(msg, sizeof(msg), "exec %s: %s", name, goerr(errno));
-	fail(classify(msg), START_FAILED "%s", cid, msg);	return 125;
+	snprintf(msg, sizeof(msg), "exec %s: %s", name, hako_goerr(errno));
+	hako_sfail(classify(msg), "%s", msg);
 }
 
 static void stage2(int argc, char **argv)
@@ -1399,36 +1419,37 @@ static void stage2(int argc, char **argv)
 		fprintf(stderr, "Error: %s is hako's own verb\n", STAGE_VERB);
 		_exit(125);
 	}
-	errfd = atoi(argv[2]);
+	hako_errfd = atoi(argv[2]);
 	int pfd = atoi(argv[3]);
-	if (cloexec(errfd, 1) < 0 || cloexec(pfd, 1) < 0) {
+	if (hako_cloexec(hako_errfd, 1) < 0 || hako_cloexec(pfd, 1) < 0) {
 		fprintf(stderr, "Error: %s is hako's own verb\n", STAGE_VERB);
 		_exit(125);
 	}
 	struct request r;
 	if (parse_request(argc - 4, argv + 4, &r) != 1)
-		fail(125, "exec: the command line changed between the stages");
+		hako_fail(125, "exec: the command line changed between the stages");
 	char *buf = malloc(PROFILE_MAX);
 	struct profile p;
 	ssize_t n = buf ? pread(pfd, buf, PROFILE_MAX, 0) : -1;
 	if (n <= 0 || n == PROFILE_MAX || parse_profile(buf, n, &p) < 0)
-		fail(125, "exec: cannot read the exec profile again");
+		hako_fail(125, "exec: cannot read the exec profile again");
 	close(pfd);
 	cid = p.id;
+	snprintf(hako_prefix, sizeof(hako_prefix), "exec in container %s: unable to start container process: ", cid);
 
 	// Everything of the host first: namespace and cgroup files, oom_score_adj, rlimits.
 	int nsfd[16];
 	for (int k = 0; k < p.nns; k++)
 		if ((nsfd[k] = open(p.ns_path[k], O_RDONLY | O_CLOEXEC)) < 0) {
 			if (errno == ENOENT || errno == ESRCH) // the init exited since P looked
-				fail(125, "container %s is not running", cid);
-			fail(125, START_FAILED "open namespace %s: %s", cid, p.ns_path[k], goerr(errno));
+				hako_fail(125, "container %s is not running", cid);
+			hako_sfail(125, "open namespace %s: %s", p.ns_path[k], hako_goerr(errno));
 		}
 	char state;
 	unsigned long long start;
 	if (proc_start(p.pid, &state, &start) < 0 || start != p.start || state == 'Z' || state == 'X')
-		fail(125, "container %s is not running", cid);
-	int lastcap = last_cap();
+		hako_fail(125, "container %s is not running", cid);
+	int lastcap = hako_last_cap();
 	// exec --privileged gets every capability of the host's bounding set, none inheritable or
 	// ambient, as the Go path's (spec's allSupportedCapabilities): read here, on the host, as
 	// joining a user namespace gives a full set.
@@ -1440,21 +1461,21 @@ static void stage2(int argc, char **argv)
 		char v[32];
 		int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
 		int len = snprintf(v, sizeof(v), "%d", p.oom);
-		if (fd < 0 || write_all(fd, v, len) < 0)
-			fail(125, START_FAILED "set oom_score_adj: %s", cid, goerr(errno));
+		if (fd < 0 || hako_write_all(fd, v, len) < 0)
+			hako_sfail(125, "set oom_score_adj: %s", hako_goerr(errno));
 		close(fd);
 	}
 	for (int k = 0; k < p.nrlimits; k++) {
 		struct rlimit rl = {.rlim_cur = p.rlimits[k].soft, .rlim_max = p.rlimits[k].hard};
 		if (setrlimit(p.rlimits[k].res, &rl) < 0)
-			fail(125, START_FAILED "setrlimit %d: %s", cid, p.rlimits[k].res, goerr(errno));
+			hako_sfail(125, "setrlimit %d: %s", p.rlimits[k].res, hako_goerr(errno));
 	}
 	for (int k = 0; k < p.ncgroups; k++) {
 		char path[PATH_MAX];
 		snprintf(path, sizeof(path), "%s/cgroup.procs", p.cgroups[k]);
 		int fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd < 0 || write_all(fd, "0", 1) < 0) // as libcontainer's AddPid, a missing one too
-			fail(125, START_FAILED "join cgroup %s: %s", cid, p.cgroups[k], goerr(errno));
+		if (fd < 0 || hako_write_all(fd, "0", 1) < 0) // as libcontainer's AddPid, a missing one too
+			hako_sfail(125, "join cgroup %s: %s", p.cgroups[k], hako_goerr(errno));
 		close(fd);
 	}
 	// All the CPUs the cpuset allows, not the caller's affinity (libcontainer's
@@ -1473,12 +1494,12 @@ static void stage2(int argc, char **argv)
 			if (!eq(p.ns_type[k], order[o]))
 				continue;
 			if (setns(nsfd[k], flags[o]) < 0)
-				fail(125, START_FAILED "join the %s namespace: %s", cid, order[o], goerr(errno));
+				hako_sfail(125, "join the %s namespace: %s", order[o], hako_goerr(errno));
 			if (flags[o] == CLONE_NEWUSER) {
 				// setgroups is per user namespace: read it from the host's /proc, before the
 				// container's mounts stand in for it.
 				char sg[32];
-				if (read_small("/proc/self/setgroups", sg, sizeof(sg)) > 0 && has_prefix(sg, "deny"))
+				if (hako_read_small("/proc/self/setgroups", sg, sizeof(sg)) > 0 && has_prefix(sg, "deny"))
 					allow_setgroups = 0;
 			}
 		}
@@ -1494,11 +1515,11 @@ static void stage2(int argc, char **argv)
 	size_t stack_size = 256 << 10;
 	char *stack = malloc(stack_size);
 	if (!stack)
-		fail(125, START_FAILED "out of memory", cid);
+		hako_sfail(125, "out of memory");
 	if (clone(final_main, stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &st) < 0) {
 		if (errno == ENOMEM) // the namespace's init died meanwhile
-			fail(125, "container %s is not running", cid);
-		fail(125, START_FAILED "fork: %s", cid, goerr(errno));
+			hako_fail(125, "container %s is not running", cid);
+		hako_sfail(125, "fork: %s", hako_goerr(errno));
 	}
 	_exit(0);
 }
@@ -1507,6 +1528,8 @@ static void stage2(int argc, char **argv)
 
 __attribute__((constructor)) static void hako_fastexec(int argc, char **argv, char **envp)
 {
+	if (argc == 2 && eq(argv[1], "__faststart"))
+		hako_faststart(); // never returns
 	if (argc < 3)
 		return;
 	if (eq(argv[1], STAGE_VERB))

@@ -98,28 +98,11 @@ func (p *Profile) Marshal() ([]byte, error) {
 	if p.Pid <= 0 {
 		return nil, fmt.Errorf("exec profile: bad pid %d", p.Pid)
 	}
-	if len(p.Seccomp) > maxFilterLen {
-		return nil, fmt.Errorf("exec profile: seccomp program of %d instructions, more than the kernel's %d", len(p.Seccomp), maxFilterLen)
-	}
-	if len(p.Seccomp) == 0 && p.SeccompFlags != 0 {
-		// Flags without a program would be dropped silently: say it instead.
-		return nil, errors.New("exec profile: seccomp flags without a seccomp program")
-	}
-	var b bytes.Buffer
-	var err error
-	put := func(key, value string) {
-		if err == nil && strings.IndexByte(value, 0) >= 0 {
-			err = fmt.Errorf("exec profile: the value of %q holds a NUL byte", key)
-		}
-		b.WriteString(key)
-		b.WriteByte('=')
-		b.WriteString(value)
-		b.WriteByte(0)
-	}
-	put("v", strconv.Itoa(Version))
-	put("id", p.ID)
-	put("pid", strconv.Itoa(p.Pid))
-	put("start", strconv.FormatUint(p.StartTime, 10))
+	e := &encoder{what: "exec profile"}
+	e.put("v", strconv.Itoa(Version))
+	e.put("id", p.ID)
+	e.put("pid", strconv.Itoa(p.Pid))
+	e.put("start", strconv.FormatUint(p.StartTime, 10))
 	for _, ns := range p.Namespaces {
 		if !slices.Contains(nsTypes, ns.Type) {
 			return nil, fmt.Errorf("exec profile: unknown namespace type %q", ns.Type)
@@ -127,52 +110,92 @@ func (p *Profile) Marshal() ([]byte, error) {
 		if ns.Path == "" {
 			return nil, fmt.Errorf("exec profile: no path for the %s namespace", ns.Type)
 		}
-		put("ns", ns.Type+":"+ns.Path)
+		e.put("ns", ns.Type+":"+ns.Path)
 	}
 	for _, c := range p.Cgroups {
-		put("cgroup", c)
+		e.put("cgroup", c)
 	}
-	put("freezer", p.Freezer)
-	put("uid", strconv.FormatUint(uint64(p.UID), 10))
-	put("gid", strconv.FormatUint(uint64(p.GID), 10))
+	e.put("freezer", p.Freezer)
+	p.putProcess(e)
+	return e.bytes()
+}
+
+// encoder writes NUL-terminated key=value entries and keeps the first error.
+type encoder struct {
+	b    bytes.Buffer
+	err  error
+	what string // "exec profile" or "start profile", for errors
+}
+
+func (e *encoder) put(key, value string) {
+	if e.err == nil && strings.IndexByte(value, 0) >= 0 {
+		e.err = fmt.Errorf("%s: the value of %q holds a NUL byte", e.what, key)
+	}
+	e.b.WriteString(key)
+	e.b.WriteByte('=')
+	e.b.WriteString(value)
+	e.b.WriteByte(0)
+}
+
+func (e *encoder) fail(format string, args ...any) {
+	if e.err == nil {
+		e.err = fmt.Errorf(e.what+": "+format, args...)
+	}
+}
+
+func (e *encoder) bytes() ([]byte, error) {
+	if e.err != nil {
+		return nil, e.err
+	}
+	return e.b.Bytes(), nil
+}
+
+// putProcess writes the entries that describe the process, which the exec and the start
+// profiles share (uid to seccomp, in this order).
+func (p *Profile) putProcess(e *encoder) {
+	e.put("uid", strconv.FormatUint(uint64(p.UID), 10))
+	e.put("gid", strconv.FormatUint(uint64(p.GID), 10))
 	groups := make([]string, len(p.Groups))
 	for i, g := range p.Groups {
 		groups[i] = strconv.FormatUint(uint64(g), 10)
 	}
-	put("groups", strings.Join(groups, ","))
-	put("cwd", p.Cwd)
+	e.put("groups", strings.Join(groups, ","))
+	e.put("cwd", p.Cwd)
 	for _, kv := range p.Env {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
-			return nil, fmt.Errorf("exec profile: environment entry %q is not KEY=VALUE", kv)
+			e.fail("environment entry %q is not KEY=VALUE", kv)
 		}
-		put("env", kv)
+		e.put("env", kv)
 	}
-	put("nnp", boolValue(p.NoNewPrivileges))
+	e.put("nnp", boolValue(p.NoNewPrivileges))
 	c := p.Caps
-	put("caps", strings.Join([]string{
+	e.put("caps", strings.Join([]string{
 		strconv.FormatUint(c.Bounding, 16), strconv.FormatUint(c.Effective, 16),
 		strconv.FormatUint(c.Permitted, 16), strconv.FormatUint(c.Inheritable, 16),
 		strconv.FormatUint(c.Ambient, 16),
 	}, ","))
 	for _, rl := range p.Rlimits {
 		if rl.Resource < 0 {
-			return nil, fmt.Errorf("exec profile: bad rlimit resource %d", rl.Resource)
+			e.fail("bad rlimit resource %d", rl.Resource)
 		}
-		put("rlimit", fmt.Sprintf("%d,%d,%d", rl.Resource, rl.Soft, rl.Hard))
+		e.put("rlimit", fmt.Sprintf("%d,%d,%d", rl.Resource, rl.Soft, rl.Hard))
 	}
 	if p.OOMScoreAdj != nil {
-		put("oom", strconv.Itoa(*p.OOMScoreAdj))
+		e.put("oom", strconv.Itoa(*p.OOMScoreAdj))
 	}
 	if p.SessionKeyring != "" {
-		put("keyring", p.SessionKeyring)
+		e.put("keyring", p.SessionKeyring)
+	}
+	if len(p.Seccomp) > maxFilterLen {
+		e.fail("seccomp program of %d instructions, more than the kernel's %d", len(p.Seccomp), maxFilterLen)
+	}
+	if len(p.Seccomp) == 0 && p.SeccompFlags != 0 {
+		// Flags without a program would be dropped silently: say it instead.
+		e.fail("seccomp flags without a seccomp program")
 	}
 	if len(p.Seccomp) > 0 {
-		put("seccomp", strconv.FormatUint(uint64(p.SeccompFlags), 10)+":"+hex.EncodeToString(encodeFilter(p.Seccomp)))
+		e.put("seccomp", strconv.FormatUint(uint64(p.SeccompFlags), 10)+":"+hex.EncodeToString(EncodeFilter(p.Seccomp)))
 	}
-	if err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
 }
 
 func boolValue(v bool) string {
@@ -182,9 +205,24 @@ func boolValue(v bool) string {
 	return "0"
 }
 
-// encodeFilter lays the program out as the kernel's struct sock_filter array, little-endian as
+// DecodeFilter is EncodeFilter's inverse; it refuses what the kernel would: an empty program,
+// a partial instruction, more than BPF_MAXINSNS instructions.
+func DecodeFilter(raw []byte) ([]unix.SockFilter, error) {
+	if len(raw) == 0 || len(raw)%sockFilterSize != 0 || len(raw)/sockFilterSize > maxFilterLen {
+		return nil, fmt.Errorf("a program of %d bytes is not 1 to %d instructions", len(raw), maxFilterLen)
+	}
+	prog := make([]unix.SockFilter, 0, len(raw)/sockFilterSize)
+	for b := raw; len(b) > 0; b = b[sockFilterSize:] {
+		prog = append(prog, unix.SockFilter{
+			Code: binary.LittleEndian.Uint16(b), Jt: b[2], Jf: b[3], K: binary.LittleEndian.Uint32(b[4:]),
+		})
+	}
+	return prog, nil
+}
+
+// EncodeFilter lays the program out as the kernel's struct sock_filter array, little-endian as
 // on every machine hako runs on (the C reader casts the decoded bytes to that array).
-func encodeFilter(prog []unix.SockFilter) []byte {
+func EncodeFilter(prog []unix.SockFilter) []byte {
 	out := make([]byte, 0, len(prog)*sockFilterSize)
 	for _, ins := range prog {
 		out = binary.LittleEndian.AppendUint16(out, ins.Code)
@@ -370,16 +408,10 @@ func (p *Profile) parseEntry(key, value string) error {
 		if err != nil {
 			return err
 		}
-		if len(raw) == 0 || len(raw)%sockFilterSize != 0 || len(raw)/sockFilterSize > maxFilterLen {
-			return fmt.Errorf("a program of %d bytes is not 1 to %d instructions", len(raw), maxFilterLen)
+		if p.Seccomp, err = DecodeFilter(raw); err != nil {
+			return err
 		}
 		p.SeccompFlags = uint(f)
-		p.Seccomp = make([]unix.SockFilter, 0, len(raw)/sockFilterSize)
-		for b := raw; len(b) > 0; b = b[sockFilterSize:] {
-			p.Seccomp = append(p.Seccomp, unix.SockFilter{
-				Code: binary.LittleEndian.Uint16(b), Jt: b[2], Jf: b[3], K: binary.LittleEndian.Uint32(b[4:]),
-			})
-		}
 	default:
 		return errors.New("unknown key")
 	}

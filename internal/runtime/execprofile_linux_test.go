@@ -59,16 +59,10 @@ func (c *ctr) readProfile() ([]byte, *fastexec.Profile) {
 	return data, prof
 }
 
-// procStartTime is field 22 of /proc/PID/stat.
-func procStartTime(t *testing.T, pid int) uint64 {
+// startTimeOf is field 22 of /proc/PID/stat.
+func startTimeOf(t *testing.T, pid int) uint64 {
 	t.Helper()
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := bytes.LastIndexByte(data, ')')
-	f := strings.Fields(string(data[i+2:])) // from field 3 on
-	v, err := strconv.ParseUint(f[22-3], 10, 64)
+	v, err := procStartTime(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +104,7 @@ func TestExecProfile(t *testing.T) {
 			if prof.ID != c.id || prof.Pid != p.Pid {
 				t.Errorf("id %q pid %d, want %q %d", prof.ID, prof.Pid, c.id, p.Pid)
 			}
-			if want := procStartTime(t, p.Pid); prof.StartTime != want {
+			if want := startTimeOf(t, p.Pid); prof.StartTime != want {
 				t.Errorf("start %d, want %d", prof.StartTime, want)
 			}
 			var want []string

@@ -110,6 +110,45 @@ func (r *Runtime) Start(ctx context.Context, id, bundle string, stdio IO) (*Proc
 		}
 		return nil, fmt.Errorf("start container %s: %w", id, err)
 	}
+	// The C path (docs/run.md) where it does all that libcontainer would; libcontainer's
+	// own start otherwise.
+	var ep *execProfile
+	if r.ExecProfiles {
+		ep = planExecProfile(id, s, config)
+	}
+	if r.ExecProfiles {
+		fs, err := r.planFastStart(id, s, config, stdio)
+		switch {
+		case err == nil:
+			p, err := r.startFast(c, fs, config, stdio)
+			phase("rt: C start done")
+			if err != nil {
+				_ = c.Destroy()
+				return nil, err
+			}
+			if ep != nil {
+				ep.filter = fs.filter
+				p.execProfile = func() {
+					// c knows nothing of the init the C path started: its state file does.
+					if lc, err := libcontainer.Load(r.root, id); err != nil {
+						logrus.Debugf("container %s: no exec profile: %v", id, err)
+					} else {
+						ep.write(r.root, lc)
+					}
+					phase("rt: exec profile written")
+				}
+			}
+			return p, nil
+		case runPath == "c":
+			_ = c.Destroy()
+			return nil, fmt.Errorf("start container %s: HAKO_RUN_PATH=c: %w", id, err)
+		case errors.Is(err, errNotFast):
+			logrus.Debugf("container %s: %v", id, err)
+		default:
+			_ = c.Destroy()
+			return nil, fmt.Errorf("start container %s: %w", id, err)
+		}
+	}
 	lp, err := newProcess(s.Process)
 	if err != nil {
 		_ = c.Destroy()
@@ -120,10 +159,6 @@ func (r *Runtime) Start(ctx context.Context, id, bundle string, stdio IO) (*Proc
 	// The init is started in libcontainer's two steps, as `runc create` and `runc start` do:
 	// after Start it waits on its exec fifo with its seccomp filter loaded, which is when the
 	// exec profile reads that filter back; Exec then lets it exec the user's command.
-	var ep *execProfile
-	if r.ExecProfiles {
-		ep = planExecProfile(id, s, config)
-	}
 	p, err := run(lp, stdio, func() error {
 		if err := c.Start(lp); err != nil {
 			return err
@@ -133,6 +168,8 @@ func (r *Runtime) Start(ctx context.Context, id, bundle string, stdio IO) (*Proc
 			pid, _ := lp.Pid() // set once Start succeeded
 			if !ep.captureSeccomp(pid) {
 				ep = nil
+			} else if err := r.cacheSeccomp(config.Seccomp, ep.filter); err != nil {
+				logrus.Debugf("container %s: seccomp cache: %v", id, err)
 			}
 			phase("rt: seccomp filter read back")
 		}

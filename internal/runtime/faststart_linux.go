@@ -1,0 +1,641 @@
+package runtime
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/opencontainers/cgroups"
+	devconfig "github.com/opencontainers/cgroups/devices/config"
+	"github.com/opencontainers/cgroups/manager"
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hako-dev/hako/internal/atomicfile"
+	"github.com/hako-dev/hako/internal/errdefs"
+	"github.com/hako-dev/hako/internal/fastexec"
+)
+
+// The C start path (docs/run.md): the monitor plans a container's init in Go and a C
+// constructor in a sealed copy of this binary carries the plan out, without libcontainer's
+// re-executed Go init. libcontainer still creates the container (its checks, its state
+// directory) and does everything after the start: the state file written here is its own.
+
+// runPath is HAKO_RUN_PATH: "go" forces libcontainer's start, "c" makes the C path mandatory
+// (a container it would hand to libcontainer is then an error that says why).
+var runPath = os.Getenv("HAKO_RUN_PATH")
+
+// errNotFast is wrapped by the reasons the C path does not take a container.
+var errNotFast = errors.New("the C start path does not take this container")
+
+// fastStart is a planned C start.
+type fastStart struct {
+	profile fastexec.StartProfile
+	filter  []unix.SockFilter
+}
+
+// planFastStart plans the C start of a container, or says why libcontainer must start it.
+func (r *Runtime) planFastStart(id string, s *specs.Spec, config *configs.Config, stdio IO) (*fastStart, error) {
+	if runPath == "go" {
+		return nil, fmt.Errorf("%w: HAKO_RUN_PATH=go", errNotFast)
+	}
+	if why := startBlocker(s, config, stdio); why != "" {
+		return nil, fmt.Errorf("%w: %s", errNotFast, why)
+	}
+	fs := &fastStart{}
+	p := &fs.profile
+	if config.Seccomp != nil {
+		flags, err := seccompFilterFlags(config.Seccomp)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errNotFast, err)
+		}
+		prog, err := r.cachedSeccomp(config.Seccomp)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errNotFast, err)
+		}
+		fs.filter, p.Seccomp, p.SeccompFlags = prog, prog, flags
+	}
+	sp := s.Process
+	p.ID = id
+	p.Args = slices.Clone(sp.Args)
+	p.UID, p.GID = sp.User.UID, sp.User.GID
+	p.Groups = slices.Clone(sp.User.AdditionalGids)
+	p.Cwd = sp.Cwd
+	if p.Cwd == "" {
+		p.Cwd = "/"
+	}
+	p.Env = slices.Clone(sp.Env)
+	p.NoNewPrivileges = sp.NoNewPrivileges || config.NoNewPrivileges
+	p.OOMScoreAdj = sp.OOMScoreAdj
+	if !config.NoNewKeyring {
+		p.SessionKeyring = "_ses." + id // libcontainer's standard init creates this one
+	}
+	caps := capabilitiesOf(sp)
+	if caps == nil {
+		caps = config.Capabilities
+	}
+	var err error
+	if p.Caps, err = capMasks(caps); err != nil {
+		return nil, fmt.Errorf("%w: %v", errNotFast, err)
+	}
+	rls, err := rlimitsOf(sp)
+	if err != nil {
+		return nil, err
+	}
+	for _, rl := range rls {
+		p.Rlimits = append(p.Rlimits, fastexec.Rlimit{Resource: rl.Type, Soft: rl.Soft, Hard: rl.Hard})
+	}
+	for _, ns := range config.Namespaces {
+		p.Namespaces = append(p.Namespaces, fastexec.Namespace{Type: configs.NsName(ns.Type), Path: ns.Path})
+		if ns.Type == configs.NEWNET && ns.Path == "" {
+			p.Loopback = slices.ContainsFunc(config.Networks, func(n *configs.Network) bool { return n.Type == "loopback" })
+		}
+	}
+	p.Rootfs = config.Rootfs
+	p.RootPropagation = uint64(config.RootPropagation)
+	if p.RootPropagation == 0 {
+		p.RootPropagation = unix.MS_SLAVE | unix.MS_REC // prepareRoot's default
+	}
+	p.Hostname, p.Domainname = config.Hostname, config.Domainname
+	for _, k := range sortedKeys(config.Sysctl) {
+		p.Sysctls = append(p.Sysctls, k+"="+config.Sysctl[k])
+	}
+	p.MaskPaths = slices.Clone(config.MaskPaths)
+	p.ReadonlyPaths = slices.Clone(config.ReadonlyPaths)
+	p.ReadonlyRoot = config.Readonlyfs
+	return fs, nil
+}
+
+// startBlocker names what the C path does not do that libcontainer would for this container,
+// or returns "". It covers the exec profile's blockers (the finalization is the same code)
+// and what only an init does.
+func startBlocker(s *specs.Spec, config *configs.Config, stdio IO) string {
+	if why := execProfileBlocker(s, config); why != "" {
+		return why
+	}
+	p := s.Process
+	switch {
+	case stdio.Tty || p.Terminal:
+		return "a terminal"
+	case config.Namespaces.Contains(configs.NEWUSER) || len(config.UIDMappings) > 0:
+		return "a user namespace"
+	case config.RootlessEUID || config.RootlessCgroups:
+		return "rootless"
+	case config.Hooks != nil && len(config.Hooks) > 0:
+		return "hooks"
+	case config.NoPivotRoot:
+		return "no pivot_root"
+	case !config.Namespaces.Contains(configs.NEWNS) || config.Namespaces.PathOf(configs.NEWNS) != "":
+		return "no new mount namespace"
+	case !config.Namespaces.Contains(configs.NEWPID) || config.Namespaces.PathOf(configs.NEWPID) != "":
+		return "no new PID namespace"
+	case config.RootPropagation != 0 && config.RootPropagation != unix.MS_SLAVE|unix.MS_REC && config.RootPropagation != unix.MS_PRIVATE|unix.MS_REC:
+		return "a root propagation other than rslave or rprivate"
+	case config.MountLabel != "":
+		return "a mount label"
+	case config.Cgroups == nil || config.Cgroups.Systemd || config.Cgroups.Path == "":
+		return "no cgroup path of hako's own (or the systemd driver)"
+	case config.ParentDeathSignal != 0:
+		return "a parent death signal"
+	case len(config.NetDevices) > 0:
+		return "network devices"
+	case len(config.Networks) > 0 && slices.ContainsFunc(config.Networks, func(n *configs.Network) bool { return n.Type != "loopback" }):
+		return "a network other than loopback"
+	case len(config.Routes) > 0:
+		return "routes"
+	case len(config.Devices) > 0 && slices.ContainsFunc(config.Devices, func(d *devconfig.Device) bool {
+		return d.Path != "" && (d.Type != devconfig.CharDevice && d.Type != devconfig.BlockDevice && d.Type != devconfig.FifoDevice)
+	}):
+		return "a device of unknown type"
+	}
+	for _, ns := range config.Namespaces {
+		switch ns.Type {
+		case configs.NEWNS, configs.NEWPID, configs.NEWNET, configs.NEWIPC, configs.NEWUTS, configs.NEWCGROUP:
+		default:
+			return "a " + configs.NsName(ns.Type) + " namespace"
+		}
+	}
+	for _, m := range config.Mounts {
+		if why := mountBlocker(m); why != "" {
+			return fmt.Sprintf("mount %s: %s", m.Destination, why)
+		}
+	}
+	if cgroups.IsCgroup2UnifiedMode() {
+		return ""
+	}
+	if config.Namespaces.Contains(configs.NEWCGROUP) && slices.ContainsFunc(config.Mounts, func(m *configs.Mount) bool { return m.Device == "cgroup" }) {
+		return "a cgroup v1 mount in a cgroup namespace"
+	}
+	return ""
+}
+
+func mountBlocker(m *configs.Mount) string {
+	switch {
+	case m.IDMapping != nil:
+		return "an ID-mapped mount"
+	case m.RecAttr != nil:
+		return "recursive mount attributes"
+	case m.Extensions != 0:
+		return "a tmpfs copy-up"
+	case !filepath.IsAbs(m.Destination) || filepath.Clean(m.Destination) != m.Destination || m.Destination == "/":
+		return "a destination that is not absolute and clean"
+	}
+	under := func(dir string) bool { return strings.HasPrefix(m.Destination+"/", dir+"/") }
+	switch m.Device {
+	case "bind":
+		if under("/proc") || under("/sys") {
+			return "a bind mount under /proc or /sys"
+		}
+		if _, err := os.Stat(m.Source); err != nil {
+			return "a source that libcontainer must report on"
+		}
+	case "proc":
+		if m.Destination != "/proc" {
+			return "proc elsewhere than /proc"
+		}
+	case "sysfs":
+		if m.Destination != "/sys" {
+			return "sysfs elsewhere than /sys"
+		}
+	case "tmpfs", "devpts", "mqueue", "cgroup":
+		if (under("/proc") || under("/sys")) && m.Device != "cgroup" {
+			return "a mount under /proc or /sys"
+		}
+	default:
+		return "a mount of type " + m.Device
+	}
+	return ""
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// planMounts completes the profile with the mount plan: libcontainer's prepareRootfs
+// (mountToRootfs for each mount, then /dev's nodes and links) as steps, with the cgroup paths
+// the manager created.
+func planMounts(p *fastexec.StartProfile, config *configs.Config, cgroupPaths map[string]string) error {
+	var later []fastexec.MountOp // tmpfs made read-only after their contents (finalizeRootfs)
+	bind := func(src, dst string, flags uint64, cleared int, pflags []int) fastexec.MountOp {
+		op := fastexec.MountOp{Kind: "bind", Src: src, Dst: dst, Flags: flags, PropagationFlags: toU64(pflags)}
+		if flags&^uint64(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) != 0 || cleared != 0 {
+			op.Remount = flags | unix.MS_BIND | unix.MS_REMOUNT
+		}
+		return op
+	}
+	setupDev := true
+	for _, m := range config.Mounts {
+		flags := uint64(m.Flags)
+		switch m.Device {
+		case "bind":
+			if m.Destination == "/dev" {
+				setupDev = false
+			}
+			p.Ops = append(p.Ops, bind(m.Source, m.Destination, flags, m.ClearedFlags, m.PropagationFlags))
+		case "cgroup":
+			if cgroups.IsCgroup2UnifiedMode() {
+				p.Ops = append(p.Ops, fastexec.MountOp{Kind: "fs", Src: m.Source, Dst: m.Destination, Type: "cgroup2",
+					Flags: flags, Data: m.Data, PropagationFlags: toU64(m.PropagationFlags)})
+				continue
+			}
+			ops, err := cgroupV1Ops(m, cgroupPaths)
+			if err != nil {
+				return err
+			}
+			p.Ops = append(p.Ops, ops...)
+		default: // proc, sysfs, tmpfs, devpts, mqueue (startBlocker let nothing else through)
+			mf := flags
+			if m.Device == "tmpfs" || m.Destination == "/dev" {
+				// mountPropagate: read-only only after what goes inside.
+				mf &^= unix.MS_RDONLY
+				if flags&unix.MS_RDONLY != 0 {
+					later = append(later, fastexec.MountOp{Kind: "remount", Dst: m.Destination,
+						Flags: flags | unix.MS_BIND | unix.MS_RDONLY})
+				}
+			}
+			p.Ops = append(p.Ops, fastexec.MountOp{Kind: "fs", Src: m.Source, Dst: m.Destination, Type: m.Device,
+				Flags: mf, Data: m.Data, PropagationFlags: toU64(m.PropagationFlags)})
+		}
+	}
+	if setupDev {
+		for _, d := range config.Devices {
+			if d.Path == "" || filepath.Clean(d.Path) == "/dev/ptmx" {
+				continue
+			}
+			mode := uint32(d.FileMode.Perm())
+			switch d.Type {
+			case devconfig.BlockDevice:
+				mode |= unix.S_IFBLK
+			case devconfig.CharDevice:
+				mode |= unix.S_IFCHR
+			case devconfig.FifoDevice:
+				mode |= unix.S_IFIFO
+			}
+			p.Ops = append(p.Ops, fastexec.MountOp{Kind: "mknod", Dst: filepath.Clean(d.Path), Mode: mode,
+				Major: d.Major, Minor: d.Minor, UID: d.Uid, GID: d.Gid})
+		}
+		p.Ops = append(p.Ops,
+			fastexec.MountOp{Kind: "unlink", Dst: "/dev/ptmx"},
+			fastexec.MountOp{Kind: "symlink", Dst: "/dev/ptmx", Target: "pts/ptmx"})
+		links := [][2]string{
+			{"/proc/self/fd", "/dev/fd"},
+			{"/proc/self/fd/0", "/dev/stdin"},
+			{"/proc/self/fd/1", "/dev/stdout"},
+			{"/proc/self/fd/2", "/dev/stderr"},
+		}
+		if _, err := os.Stat("/proc/kcore"); err == nil {
+			links = append(links, [2]string{"/proc/kcore", "/dev/core"})
+		}
+		for _, l := range links {
+			p.Ops = append(p.Ops, fastexec.MountOp{Kind: "symlink", Dst: l[1], Target: l[0]})
+		}
+	}
+	p.Ops = append(p.Ops, later...)
+	return nil
+}
+
+// cgroupV1Ops is libcontainer's mountCgroupV1 without a cgroup namespace: a tmpfs, each host
+// hierarchy's cgroup of the container bound into it, and links for the co-mounted ones
+// (cpu -> cpu,cpuacct).
+func cgroupV1Ops(m *configs.Mount, paths map[string]string) ([]fastexec.MountOp, error) {
+	const defaultMountFlags = unix.MS_NOEXEC | unix.MS_NOSUID | unix.MS_NODEV
+	mounts, err := cgroups.GetCgroupMounts(false)
+	if err != nil {
+		return nil, err
+	}
+	own, err := cgroups.ParseCgroupFile("/proc/self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	ops := []fastexec.MountOp{{Kind: "fs", Src: "tmpfs", Dst: m.Destination, Type: "tmpfs",
+		Flags: defaultMountFlags, Data: "mode=755", PropagationFlags: toU64(m.PropagationFlags)}}
+	var merged []string
+	for _, mm := range mounts {
+		// The init's cgroup in this hierarchy: the container's where the manager made one,
+		// else the one it inherits from this process.
+		src := ""
+		for _, ss := range mm.Subsystems {
+			// The manager names a named hierarchy "name=systemd"; its mount says "systemd".
+			if p := cmp.Or(paths[ss], paths["name="+ss]); p != "" {
+				src = p
+				break
+			}
+		}
+		if src == "" {
+			dir, err := mm.GetOwnCgroup(own)
+			if err != nil {
+				return nil, err
+			}
+			rel, err := filepath.Rel(mm.Root, dir)
+			if err != nil {
+				return nil, err
+			}
+			src = filepath.Join(mm.Mountpoint, rel)
+		}
+		base := filepath.Base(mm.Mountpoint)
+		if strings.Contains(base, ",") {
+			merged = append(merged, base)
+		}
+		flags := uint64(unix.MS_BIND|unix.MS_REC) | uint64(m.Flags)
+		op := fastexec.MountOp{Kind: "bind", Src: src, Dst: filepath.Join(m.Destination, base), Flags: flags,
+			PropagationFlags: toU64(m.PropagationFlags)}
+		if flags&^uint64(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) != 0 {
+			op.Remount = flags | unix.MS_BIND | unix.MS_REMOUNT
+		}
+		ops = append(ops, op)
+	}
+	for _, mc := range merged {
+		for _, ss := range strings.Split(mc, ",") {
+			ops = append(ops, fastexec.MountOp{Kind: "symlink", Dst: filepath.Join(m.Destination, ss), Target: mc})
+		}
+	}
+	return ops, nil
+}
+
+func toU64(v []int) []uint64 {
+	out := make([]uint64, len(v))
+	for i, x := range v {
+		out[i] = uint64(x)
+	}
+	return out
+}
+
+// startFast starts the planned init of container c (created by libcontainer.Create, not
+// started) through the C path and returns it running. On an error the caller destroys c.
+func (r *Runtime) startFast(c *libcontainer.Container, fs *fastStart, config *configs.Config, stdio IO) (*Process, error) {
+	id := c.ID()
+	p := &fs.profile
+	cm, err := manager.New(config.Cgroups)
+	if err != nil {
+		return nil, err
+	}
+	// The cgroups, with their limits, before anything runs in them; S moves itself in, and
+	// the init inherits them.
+	if err := cm.Apply(-1); err != nil {
+		return nil, fmt.Errorf("unable to apply cgroup configuration: %w", err)
+	}
+	if err := cm.Set(config.Cgroups.Resources); err != nil {
+		return nil, fmt.Errorf("unable to set cgroup configuration: %w", err)
+	}
+	paths := cm.GetPaths()
+	for _, dir := range paths {
+		if dir != "" && !slices.Contains(p.Cgroups, dir) {
+			p.Cgroups = append(p.Cgroups, dir)
+		}
+	}
+	slices.Sort(p.Cgroups)
+	if err := planMounts(p, config, paths); err != nil {
+		return nil, fmt.Errorf("plan the container's mounts: %w", err)
+	}
+	data, err := p.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	phase("rt: C start planned")
+
+	profile, err := memfdWith("hako-start-profile", data)
+	if err != nil {
+		return nil, err
+	}
+	defer profile.Close()
+	stateDir := filepath.Join(r.root, id)
+	seal, err := fastexec.SealedSelf(stateDir)
+	if err != nil {
+		return nil, err
+	}
+	defer seal.Close()
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer errR.Close()
+	pidR, pidW, err := os.Pipe()
+	if err != nil {
+		errW.Close()
+		return nil, err
+	}
+	defer pidR.Close()
+	sio, err := newStdio(stdio)
+	if err != nil {
+		errW.Close()
+		pidW.Close()
+		return nil, err
+	}
+	s, err := os.StartProcess("/proc/self/fd/6", []string{os.Args[0], "__faststart"}, &os.ProcAttr{
+		Env:   []string{},
+		Files: []*os.File{sio.child[0], sio.child[1], sio.child[2], profile, errW, pidW, seal},
+	})
+	errW.Close()
+	pidW.Close()
+	sio.closeChild()
+	if err != nil {
+		sio.abort()
+		return nil, fmt.Errorf("start the sealed hako: %w", err)
+	}
+	phase("rt: C start S started")
+	// EOF on the error pipe: S and the init have both closed it, S by exiting, the init by
+	// executing the command (or by dying, which the message says).
+	msg, _ := io.ReadAll(errR)
+	pidText, _ := io.ReadAll(pidR)
+	sst, _ := s.Wait()
+	phase("rt: C start command executed")
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(pidText)))
+	var init *os.Process
+	if pid > 0 {
+		init, _ = os.FindProcess(pid) // a pidfd: the init is our child (CLONE_PARENT)
+	}
+	fail := func(err error) (*Process, error) {
+		if init != nil {
+			_ = init.Kill()
+			_, _ = init.Wait()
+		}
+		sio.abort()
+		return nil, err
+	}
+	if len(msg) > 0 || pid <= 0 {
+		return fail(fastStartError(id, msg, sst))
+	}
+	start, err := procStartTime(pid)
+	if err != nil {
+		return fail(fmt.Errorf("start container %s: the init: %w", id, err))
+	}
+	st, err := c.State()
+	if err != nil {
+		return fail(err)
+	}
+	st.InitProcessPid, st.InitProcessStartTime = pid, start
+	st.CgroupPaths = paths
+	st.NamespacePaths = make(map[configs.NamespaceType]string)
+	for _, ns := range config.Namespaces {
+		st.NamespacePaths[ns.Type] = ns.GetPath(pid)
+	}
+	for _, t := range configs.NamespaceTypes() {
+		if _, ok := st.NamespacePaths[t]; !ok && configs.IsNamespaceSupported(t) {
+			st.NamespacePaths[t] = (&configs.Namespace{Type: t}).GetPath(pid)
+		}
+	}
+	js, err := json.Marshal(st)
+	if err != nil {
+		return fail(err)
+	}
+	if err := atomicfile.Replace(filepath.Join(stateDir, "state.json"), js, 0o600); err != nil {
+		return fail(fmt.Errorf("start container %s: save state: %w", id, err))
+	}
+	proc := &Process{Pid: pid, done: make(chan struct{}), signal: init.Signal}
+	go func() {
+		ps, err := init.Wait()
+		sio.wait()
+		proc.exit, proc.err = exitCode(ps, err)
+		close(proc.done)
+	}()
+	return proc, nil
+}
+
+// fastStartError turns what the C path reported ("CODE\nMESSAGE") into Start's error.
+func fastStartError(id string, msg []byte, s *os.ProcessState) error {
+	code, text, ok := bytes.Cut(msg, []byte("\n"))
+	if !ok || len(text) == 0 {
+		return fmt.Errorf("start container %s: the C start path failed without a word (%v)", id, s)
+	}
+	err := fmt.Errorf("start container %s: %s", id, text)
+	switch string(code) {
+	case "127":
+		return errClassed{err, errdefs.ErrCommandNotFound}
+	case "126":
+		return errClassed{err, errdefs.ErrCannotExecute}
+	}
+	return err
+}
+
+func memfdWith(name string, data []byte) (*os.File, error) {
+	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return nil, fmt.Errorf("memfd: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), name)
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("memfd: %w", err)
+	}
+	// Sealed: nothing can change the plan between here and its reader.
+	_, _ = unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, unix.F_SEAL_SEAL|unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_WRITE)
+	return f, nil
+}
+
+// procStartTime is field 22 of /proc/PID/stat, as libcontainer records it.
+func procStartTime(pid int) (uint64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0, errors.New("malformed stat")
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 20 {
+		return 0, errors.New("malformed stat")
+	}
+	return strconv.ParseUint(f[19], 10, 64) // field 22; f[0] is field 3
+}
+
+// stdioFiles are the init's stdin, stdout and stderr as files, with pipes and copying
+// goroutines for a reader or writer that is not one (as exec.Cmd does).
+type stdioFiles struct {
+	child   [3]*os.File
+	closers []*os.File // ours to close once the child has them
+	copying sync.WaitGroup
+	parents []*os.File // our ends, closed on abort
+}
+
+func newStdio(stdio IO) (*stdioFiles, error) {
+	s := &stdioFiles{}
+	devNull := func() (*os.File, error) {
+		f, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+		if err == nil {
+			s.closers = append(s.closers, f)
+		}
+		return f, err
+	}
+	var err error
+	switch in := stdio.Stdin.(type) {
+	case nil:
+		s.child[0], err = devNull()
+	case *os.File:
+		s.child[0] = in
+	default:
+		var pr, pw *os.File
+		if pr, pw, err = os.Pipe(); err == nil {
+			s.child[0] = pr
+			s.closers = append(s.closers, pr)
+			s.parents = append(s.parents, pw)
+			go func() {
+				_, _ = io.Copy(pw, in)
+				_ = pw.Close()
+			}()
+		}
+	}
+	for i, w := range []io.Writer{stdio.Stdout, stdio.Stderr} {
+		if err != nil {
+			break
+		}
+		switch out := w.(type) {
+		case nil:
+			s.child[i+1], err = devNull()
+		case *os.File:
+			s.child[i+1] = out
+		default:
+			var pr, pw *os.File
+			if pr, pw, err = os.Pipe(); err == nil {
+				s.child[i+1] = pw
+				s.closers = append(s.closers, pw)
+				s.parents = append(s.parents, pr)
+				s.copying.Add(1)
+				go func() {
+					defer s.copying.Done()
+					_, _ = io.Copy(out, pr)
+					_ = pr.Close()
+				}()
+			}
+		}
+	}
+	if err != nil {
+		s.closeChild()
+		s.abort()
+		return nil, fmt.Errorf("stdio: %w", err)
+	}
+	return s, nil
+}
+
+func (s *stdioFiles) closeChild() {
+	for _, f := range s.closers {
+		_ = f.Close()
+	}
+	s.closers = nil
+}
+
+// abort closes our ends, ending the copying.
+func (s *stdioFiles) abort() {
+	for _, f := range s.parents {
+		_ = f.Close()
+	}
+}
+
+// wait waits for the output to be copied (EOF: every holder of the pipes exited).
+func (s *stdioFiles) wait() { s.copying.Wait() }

@@ -1,0 +1,190 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/hako-dev/hako/internal/errdefs"
+	"github.com/hako-dev/hako/internal/spec"
+)
+
+// withRunPath sets HAKO_RUN_PATH's variable for the test.
+func withRunPath(t *testing.T, v string) {
+	old := runPath
+	runPath = v
+	t.Cleanup(func() { runPath = old })
+}
+
+// warmSeccomp starts one container with opts on libcontainer's path, which fills the
+// seccomp cache for its configuration.
+func warmSeccomp(t *testing.T, opts spec.Options) {
+	t.Helper()
+	old := runPath
+	runPath = "go"
+	defer func() { runPath = old }()
+	c := newCtr(t, nil)
+	if r := c.mustRun(opts, "true"); r.exit != 0 {
+		t.Fatalf("warm-up: %+v", r)
+	}
+}
+
+// cgroupDirs are the container's cgroup directories on the host, of any version.
+func cgroupDirs(id string) []string {
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/hako-test/" + id)
+	more, _ := filepath.Glob("/sys/fs/cgroup/hako-test/" + id)
+	return append(dirs, more...)
+}
+
+// The same probe on both paths gives the same output: the C path makes the container that
+// libcontainer makes (the integration tests compare many more kinds of container).
+func TestFastStartSameContainer(t *testing.T) {
+	probe := `cat /proc/self/status | grep -E '^(Uid|Gid|Groups|Cap|NoNewPrivs|Seccomp|SigBlk|SigIgn)'; ` +
+		`cat /proc/self/limits; hostname; pwd; umask; cat /proc/self/oom_score_adj; ` +
+		`ls -la /dev /dev/pts /sys/fs/cgroup | sed 's/ [A-Z][a-z][a-z] [ 0-9]* [0-9:]* / DATE /'; ` +
+		`sed -E 's/^[0-9]+ [0-9]+ [0-9]+:[0-9]+ //; s/(shared|master):[0-9]+//g; s/hako-test-[0-9]+-[0-9]+/ID/g; s@/tmp/[^ ]*@TMP@g' /proc/self/mountinfo; ` +
+		`cat /sys/class/net/lo/flags; echo x > /proc/sysrq-trigger; cat /proc/kcore | head -c 10; ls /proc/acpi; touch /x; env | sort`
+	for _, opts := range []spec.Options{
+		{},
+		{User: "bob", WorkingDir: "/home/bob/new", Env: []string{"A=b"}, Hostname: "box"},
+		{ReadOnly: true, NoNewPrivileges: true},
+		{Seccomp: spec.SeccompUnconfined, CapAdd: []string{"NET_ADMIN"}},
+	} {
+		warmSeccomp(t, opts)
+		var out [2]result
+		for i, path := range []string{"go", "c"} {
+			withRunPath(t, path)
+			c := newCtr(t, nil)
+			out[i] = c.mustRun(opts, "sh", "-c", probe)
+			out[i].stdout = strings.ReplaceAll(out[i].stdout, c.id, "ID")
+			out[i].stderr = strings.ReplaceAll(out[i].stderr, c.id, "ID")
+		}
+		for _, want := range []string{"CapBnd:", " - proc proc ", " /sys/fs/cgroup/memory ", " null\n", "PWD="} {
+			if !strings.Contains(out[1].stdout, want) {
+				t.Errorf("%+v: the probe's output lacks %q:\n%s%s", opts, want, out[1].stdout, out[1].stderr)
+			}
+		}
+		if out[0] != out[1] {
+			t.Errorf("%+v: the paths differ:\n--- go (exit %d)\n%s%s\n--- c (exit %d)\n%s%s", opts,
+				out[0].exit, out[0].stdout, out[0].stderr, out[1].exit, out[1].stdout, out[1].stderr)
+		}
+	}
+}
+
+// A container the C path started is libcontainer's like any other: state, exec, signals,
+// pause, delete.
+func TestFastStartLifecycle(t *testing.T) {
+	warmSeccomp(t, spec.Options{})
+	withRunPath(t, "c")
+	c := newCtr(t, nil)
+	c.writeSpec(spec.Options{}, "sh", "-c", "trap 'exit 7' TERM; while :; do sleep 0.05; done")
+	var stdout bytes.Buffer
+	p, err := c.start(&stdout, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.rt.State(c.id)
+	if err != nil || st.Status != StatusRunning || st.Pid != p.Pid || st.Bundle != c.bundle {
+		t.Fatalf("state %+v, %v; want running, pid %d", st, err, p.Pid)
+	}
+	var out bytes.Buffer
+	ep, err := c.rt.Exec(context.Background(), c.id, specs.Process{Args: []string{"sh", "-c", "echo in; cat /proc/1/cmdline"}, Cwd: "/", Env: []string{"PATH=/bin"}}, IO{Stdout: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, err := waitTimeout(t, ep, 10*time.Second); code != 0 || err != nil || !strings.HasPrefix(out.String(), "in\nsh") {
+		t.Errorf("exec: %d %v %q", code, err, out.String())
+	}
+	if err := c.rt.Pause(c.id); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := c.rt.State(c.id); st.Status != StatusPaused {
+		t.Errorf("paused: %+v", st)
+	}
+	if err := c.rt.Resume(c.id); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.rt.Signal(c.id, unix.SIGTERM, false); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := waitTimeout(t, p, 10*time.Second); code != 7 || err != nil {
+		t.Errorf("exit %d %v, want 7", code, err)
+	}
+	if st, _ := c.rt.State(c.id); st.Status != StatusStopped {
+		t.Errorf("after exit: %+v", st)
+	}
+	if len(cgroupDirs(c.id)) == 0 {
+		t.Error("no cgroup directories while the container exists")
+	}
+	if err := c.rt.Delete(c.id, false); err != nil {
+		t.Fatal(err)
+	}
+	if d := cgroupDirs(c.id); len(d) != 0 {
+		t.Errorf("cgroups left after delete: %q", d)
+	}
+	if _, err := os.Stat(filepath.Join(c.rt.root, c.id)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state left after delete: %v", err)
+	}
+}
+
+// The C path's errors are the Go path's, and a failed start leaves nothing behind.
+func TestFastStartErrors(t *testing.T) {
+	warmSeccomp(t, spec.Options{})
+	for _, tc := range []struct {
+		args  []string
+		class error
+	}{
+		{[]string{"nope"}, errdefs.ErrCommandNotFound},
+		{[]string{"/nope"}, errdefs.ErrCommandNotFound},
+		{[]string{"/etc/passwd"}, errdefs.ErrCannotExecute},
+		{[]string{"/etc"}, errdefs.ErrCannotExecute},
+	} {
+		var msgs [2]string
+		for i, path := range []string{"go", "c"} {
+			withRunPath(t, path)
+			c := newCtr(t, nil)
+			_, err := c.run(spec.Options{}, tc.args...)
+			if !errors.Is(err, tc.class) {
+				t.Errorf("%s path, %q: %v, want %v", path, tc.args, err, tc.class)
+			}
+			if err != nil {
+				msgs[i] = strings.ReplaceAll(err.Error(), c.id, "ID")
+			}
+			if _, err := os.Stat(filepath.Join(c.rt.root, c.id)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("%s path, %q: state left: %v", path, tc.args, err)
+			}
+			if d := cgroupDirs(c.id); len(d) != 0 {
+				t.Errorf("%s path, %q: cgroups left: %q", path, tc.args, d)
+			}
+		}
+		if msgs[0] != msgs[1] {
+			t.Errorf("%q: go says\n%s\nc says\n%s", tc.args, msgs[0], msgs[1])
+		}
+	}
+}
+
+// What the C path does not do goes to libcontainer, or with HAKO_RUN_PATH=c is an error that
+// says why.
+func TestFastStartHandsOver(t *testing.T) {
+	warmSeccomp(t, spec.Options{})
+	withRunPath(t, "c")
+	c := newCtr(t, nil)
+	s := c.writeSpec(spec.Options{}, "true")
+	s.Process.Terminal = true
+	c.saveSpec(s)
+	_, err := c.rt.Start(context.Background(), c.id, c.bundle, IO{Tty: true})
+	if err == nil || !strings.Contains(err.Error(), "HAKO_RUN_PATH=c: the C start path does not take this container: a terminal") {
+		t.Errorf("terminal under HAKO_RUN_PATH=c: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(c.rt.root, c.id)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state left: %v", err)
+	}
+}

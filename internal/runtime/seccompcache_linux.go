@@ -1,0 +1,99 @@
+package runtime
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"runtime/debug"
+	"sync"
+
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runc/libcontainer/seccomp"
+	"golang.org/x/sys/unix"
+
+	"github.com/hako-dev/hako/internal/atomicfile"
+	"github.com/hako-dev/hako/internal/fastexec"
+)
+
+// The seccomp cache (docs/run.md): the filters that libcontainer's inits loaded, read back
+// from the kernel, by configuration. The C start path loads them instead of compiling the
+// profile; a configuration not seen yet takes libcontainer's path once, which fills the cache.
+
+// seccompCacheDir is beside the runtime's state: <root>/seccomp-cache for <root>/runtime.
+func (r *Runtime) seccompCacheDir() string {
+	return filepath.Join(filepath.Dir(r.root), "seccomp-cache")
+}
+
+// seccompCacheKey names a configuration's compiled filter: the configuration and everything
+// else the compiled program depends on (libcontainer and libseccomp, which compile it, and
+// the kernel and architecture, which they probe).
+func seccompCacheKey(sc *configs.Seccomp) (string, error) {
+	js, err := json.Marshal(sc)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	h.Write(js)
+	fmt.Fprintf(h, "\x00%s\x00%s\x00%s", compilerVersions(), kernelRelease(), goruntime.GOARCH)
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+var compilerVersions = sync.OnceValue(func() string {
+	v := "libcontainer unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, d := range bi.Deps {
+			if d.Path == "github.com/opencontainers/runc" {
+				v = "libcontainer " + d.Version + " " + d.Sum
+			}
+		}
+	}
+	major, minor, micro := seccomp.Version()
+	return fmt.Sprintf("%s libseccomp %d.%d.%d", v, major, minor, micro)
+})
+
+var kernelRelease = sync.OnceValue(func() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return "unknown"
+	}
+	return unix.ByteSliceToString(u.Release[:]) + " " + unix.ByteSliceToString(u.Version[:])
+})
+
+// cachedSeccomp returns the filter cached for sc, or an error that says it is not there.
+func (r *Runtime) cachedSeccomp(sc *configs.Seccomp) ([]unix.SockFilter, error) {
+	key, err := seccompCacheKey(sc)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(filepath.Join(r.seccompCacheDir(), key))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, errors.New("the seccomp filter of this configuration is not cached yet (the first container with it takes libcontainer's path)")
+	}
+	if err != nil {
+		return nil, err
+	}
+	prog, err := fastexec.DecodeFilter(data)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp cache %s: %w", key, err)
+	}
+	return prog, nil
+}
+
+// cacheSeccomp stores the filter an init loaded for sc. Failing only means a later start
+// takes libcontainer's path again.
+func (r *Runtime) cacheSeccomp(sc *configs.Seccomp, prog []unix.SockFilter) error {
+	key, err := seccompCacheKey(sc)
+	if err != nil {
+		return err
+	}
+	dir := r.seccompCacheDir()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	return atomicfile.Replace(filepath.Join(dir, key), fastexec.EncodeFilter(prog), 0o600)
+}
