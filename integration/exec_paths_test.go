@@ -28,18 +28,19 @@ var (
 )
 
 // runEnv runs hako as runIn does, with env over the test's environment (from which any
-// HAKO_EXEC_PATH and HAKO_DEBUG are removed, so that nil env means "hako chooses"). stdin, when
-// not nil, is a regular file holding it, and stdout and stderr are regular files too: a path that
-// handed the host's own descriptors to the container would show them as files there, where the
-// Go path shows its pipes. A run that takes longer than runEnvTimeout is killed and reported
-// (code -1), so that an exec stuck in a frozen cgroup fails the test instead of hanging it.
+// HAKO_EXEC_PATH, HAKO_RUN_PATH and HAKO_DEBUG are removed, so that nil env means "hako
+// chooses"). stdin, when not nil, is a regular file holding it, and stdout and stderr are regular
+// files too: a path that handed the host's own descriptors to the container would show them as
+// files there, where the Go path shows its pipes. A run that takes longer than runEnvTimeout is
+// killed and reported (code -1), so that an exec stuck in a frozen cgroup fails the test instead
+// of hanging it.
 func (s *store) runEnv(env []string, stdin []byte, args ...string) result {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), runEnvTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, hakoBin, append([]string{"--root", s.root}, args...)...)
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "HAKO_EXEC_PATH=") && !strings.HasPrefix(kv, "HAKO_DEBUG=") {
+		if !strings.HasPrefix(kv, "HAKO_EXEC_PATH=") && !strings.HasPrefix(kv, "HAKO_DEBUG=") && !strings.HasPrefix(kv, "HAKO_RUN_PATH=") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}

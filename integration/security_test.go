@@ -126,15 +126,18 @@ func cleanFailure(r result) bool {
 }
 
 // TestSecurityWorkdirFD: no host file descriptor reaches the container (runc CVE-2024-21626):
-// a working directory of /proc/self/fd/N never lands in a host directory.
-func TestSecurityWorkdirFD(t *testing.T) {
-	s := runStore(t)
+// a working directory of /proc/self/fd/N never lands in a host directory. On both start paths.
+func TestSecurityWorkdirFD(t *testing.T) { forEachRunPath(t, testSecurityWorkdirFD) }
+
+func testSecurityWorkdirFD(t *testing.T) {
+	s := runPathStore(t)
 	var st syscall.Stat_t
 	syscall.Stat("/", &st)
 	hostRoot := fmt.Sprintf("%d:%d", st.Dev, st.Ino)
 	for n := 3; n <= 10; n++ {
 		r := s.runTimeout(time.Minute, "run", "--rm", "-w", fmt.Sprintf("/proc/self/fd/%d", n), "busybox", "sh", "-c",
 			"cd ../../../../../../../..; stat -c %d:%i .; ls -a "+s.root+" 2>&1")
+		runPathTook(t, r)
 		if r.code == 0 {
 			if strings.Contains(r.stdout, hostRoot) || strings.Contains(r.stdout, "containers") {
 				t.Fatalf("-w /proc/self/fd/%d reached the host: %+v", n, r)
@@ -152,11 +155,16 @@ func TestSecurityWorkdirFD(t *testing.T) {
 	}
 }
 
-// TestSecurityProcSelfExe: the container cannot overwrite the hako binary through
-// /proc/self/exe or /proc/1/exe (runc CVE-2019-5736).
-func TestSecurityProcSelfExe(t *testing.T) {
-	s := runStore(t)
+// TestSecurityProcSelfExe: the container cannot overwrite the hako binary (nor the monitor's,
+// which the C start path executes) through /proc/self/exe or /proc/1/exe (runc CVE-2019-5736).
+// On both start paths.
+func TestSecurityProcSelfExe(t *testing.T) { forEachRunPath(t, testSecurityProcSelfExe) }
+
+func testSecurityProcSelfExe(t *testing.T) {
+	s := runPathStore(t)
 	before := sha256File(t, hakoBin)
+	monitorBin := filepath.Join(filepath.Dir(hakoBin), "hako-monitor")
+	monitorBefore := sha256File(t, monitorBin)
 	for _, script := range []string{
 		"cat /proc/self/exe >/proc/self/exe",
 		"echo pwned >/proc/1/exe",
@@ -183,14 +191,19 @@ func TestSecurityProcSelfExe(t *testing.T) {
 	if after := sha256File(t, hakoBin); after != before {
 		t.Fatalf("the hako binary changed: %s -> %s", before, after)
 	}
+	if after := sha256File(t, monitorBin); after != monitorBefore {
+		t.Fatalf("the hako-monitor binary changed: %s -> %s", monitorBefore, after)
+	}
 }
 
 // TestSecurityHostileImages: an image whose /dev, /dev/null, /proc, /etc or /etc/passwd is a
 // symlink to a host path or a FIFO cannot make hako create, open or write a host path; the run
 // either works inside the container or fails cleanly, and never hangs (podman CVE-2024-9676,
-// runc CVE-2025-31133 and CVE-2025-52565 classes).
-func TestSecurityHostileImages(t *testing.T) {
-	s := runStore(t)
+// runc CVE-2025-31133 and CVE-2025-52565 classes). On both start paths.
+func TestSecurityHostileImages(t *testing.T) { forEachRunPath(t, testSecurityHostileImages) }
+
+func testSecurityHostileImages(t *testing.T) {
+	s := runPathStore(t)
 	canary := t.TempDir()
 	os.WriteFile(filepath.Join(canary, "passwd"), []byte("evil:x:4242:4242::/:/bin/sh\n"), 0o644)
 	os.WriteFile(filepath.Join(canary, "group"), []byte("evil:x:4242:\n"), 0o644)
@@ -232,6 +245,7 @@ func TestSecurityHostileImages(t *testing.T) {
 			}
 			r := s.runTimeout(2*time.Minute, append(args, ref, "sh", "-c", "id -u; echo x >/dev/null; echo inside")...)
 			t.Logf("exit %d: %s", r.code, strings.TrimSpace(r.stdout+r.stderr))
+			runPathTook(t, r)
 			switch {
 			case r.code == 0:
 				if !strings.HasSuffix(r.stdout, "inside\n") || strings.HasPrefix(r.stdout, "4242\n") {
@@ -253,9 +267,12 @@ func TestSecurityHostileImages(t *testing.T) {
 	}
 }
 
-// TestSecurityIsolation: the container sees only its own processes and mounts.
-func TestSecurityIsolation(t *testing.T) {
-	s := runStore(t)
+// TestSecurityIsolation: the container sees only its own processes and mounts. On both start
+// paths.
+func TestSecurityIsolation(t *testing.T) { forEachRunPath(t, testSecurityIsolation) }
+
+func testSecurityIsolation(t *testing.T) {
+	s := runPathStore(t)
 	if out := s.ok("run", "--rm", "busybox", "ps", "-o", "pid,comm"); !regexp.MustCompile(`^PID\s+COMMAND\n\s*1 ps\n$`).MatchString(out) {
 		t.Fatalf("ps: %q", out)
 	}

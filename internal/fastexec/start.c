@@ -404,6 +404,81 @@ static int mkdir_all(const char *dst, int *existed)
 	}
 }
 
+// in_root_join resolves dst (absolute, clean) inside the root as filepath-securejoin does for
+// libcontainer: every symlink met, a dangling one included, is replaced by its target, read
+// relative to the root, and ".." never climbs above the root. Where dst exists it names what
+// RESOLVE_IN_ROOT finds; where it does not, the path that creating it through the image's
+// symlinks makes (a systemd image's /etc/resolv.conf -> ../run/systemd/resolve/...). The
+// result is only a path: it is opened with RESOLVE_IN_ROOT again, so it can never lead out.
+static int in_root_join(const char *dst, char *out, size_t cap)
+{
+	char rest[2 * PATH_MAX], done[PATH_MAX], target[PATH_MAX], comp[NAME_MAX + 1];
+	done[0] = 0;
+	if (snprintf(rest, sizeof(rest), "%s", dst) >= (int)sizeof(rest)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	int links = 0;
+	for (char *p = rest; *p;) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		char *end = strchrnul(p, '/');
+		size_t len = end - p;
+		if (len > NAME_MAX) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(comp, p, len);
+		comp[len] = 0;
+		p = end;
+		if (eq(comp, "."))
+			continue;
+		if (eq(comp, "..")) {
+			char *s = strrchr(done, '/');
+			if (s)
+				*s = 0;
+			continue;
+		}
+		size_t dl = strlen(done);
+		if (dl + 1 + len >= sizeof(done)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		done[dl] = '/';
+		memcpy(done + dl + 1, comp, len + 1);
+		// The components before this one are directories or missing, never links: the
+		// kernel follows none on the way.
+		ssize_t n = readlinkat(rootfd, done + 1, target, sizeof(target) - 1);
+		if (n < 0) {
+			if (errno == EINVAL || errno == ENOENT || errno == ENOTDIR)
+				continue; // not a link, or missing: kept as it is
+			return -1;
+		}
+		target[n] = 0;
+		if (++links > 255) {
+			errno = ELOOP;
+			return -1;
+		}
+		done[dl] = 0; // the link's directory, or the root for an absolute target
+		if (target[0] == '/')
+			done[0] = 0;
+		char next[2 * PATH_MAX];
+		if (snprintf(next, sizeof(next), "%s/%s", target, p) >= (int)sizeof(next)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(rest, next, strlen(next) + 1);
+		p = rest;
+	}
+	if (snprintf(out, cap, "%s", done[0] ? done : "/") >= (int)cap) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
 // mkdir_parent opens the parent directory of dst inside the root (created as mkdir_all does)
 // and points *name at dst's last component.
 static int mkdir_parent(const char *dst, const char **name)
@@ -488,11 +563,38 @@ static int reopen_target(const struct op *o, const char *rel)
 	return fd;
 }
 
+// mount_flags names flags as libcontainer's stringifyMountFlags does.
+static const char *mount_flags(unsigned long flags)
+{
+	static const struct { const char *name; unsigned long bits; } names[] = {
+		{"MS_RDONLY", MS_RDONLY}, {"MS_NOSUID", MS_NOSUID}, {"MS_NODEV", MS_NODEV},
+		{"MS_NOEXEC", MS_NOEXEC}, {"MS_SYNCHRONOUS", MS_SYNCHRONOUS}, {"MS_REMOUNT", MS_REMOUNT},
+		{"MS_MANDLOCK", MS_MANDLOCK}, {"MS_DIRSYNC", MS_DIRSYNC}, {"MS_NOSYMFOLLOW", MS_NOSYMFOLLOW},
+		{"MS_NOATIME", MS_NOATIME}, {"MS_NODIRATIME", MS_NODIRATIME}, {"MS_BIND", MS_BIND},
+		{"MS_MOVE", MS_MOVE}, {"MS_REC", MS_REC}, {"MS_SILENT", MS_SILENT},
+		{"MS_POSIXACL", MS_POSIXACL}, {"MS_UNBINDABLE", MS_UNBINDABLE}, {"MS_PRIVATE", MS_PRIVATE},
+		{"MS_SLAVE", MS_SLAVE}, {"MS_SHARED", MS_SHARED}, {"MS_RELATIME", MS_RELATIME},
+		{"MS_I_VERSION", MS_I_VERSION}, {"MS_STRICTATIME", MS_STRICTATIME}, {"MS_LAZYTIME", MS_LAZYTIME},
+	};
+	static char buf[512];
+	size_t n = 0;
+	unsigned long seen = 0;
+	buf[0] = 0;
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+		if ((flags & names[k].bits) == names[k].bits) {
+			seen |= names[k].bits;
+			n += snprintf(buf + n, sizeof(buf) - n, "%s%s", n ? "|" : "", names[k].name);
+		}
+	if (flags & ~seen)
+		snprintf(buf + n, sizeof(buf) - n, "%s%#lx", n ? "|" : "", flags & ~seen);
+	return buf;
+}
+
 static void mount_fail(const struct op *o, const char *src, const char *fdp, unsigned long flags, const char *data, int e)
 {
-	hako_sfail(125, "error mounting \"%s\" to rootfs at \"%s\": mount %s%s%sdst=%s, dstFd=%s, flags=%#lx%s%s: %s",
+	hako_sfail(125, "error mounting \"%s\" to rootfs at \"%s\": mount %s%s%sdst=%s, dstFd=%s, flags=%s%s%s: %s",
 		   o->src ? o->src : "", o->dst, src && *src ? "src=" : "", src && *src ? src : "", src && *src ? ", " : "",
-		   o->dst, fdp, flags, data && *data ? ", data=" : "", data && *data ? data : "", hako_goerr(e));
+		   o->dst, fdp, mount_flags(flags), data && *data ? ", data=" : "", data && *data ? data : "", hako_goerr(e));
 }
 
 static void propagate(const struct op *o, int fd)
@@ -500,8 +602,8 @@ static void propagate(const struct op *o, int fd)
 	char p[32];
 	for (int k = 0; k < o->npflags; k++)
 		if (mount("", procfd(fd, p), "", o->pflags[k], "") < 0)
-			hako_sfail(125, "error mounting \"%s\" to rootfs at \"%s\": change mount propagation through procfd: mount dst=%s, dstFd=%s, flags=%#lx: %s",
-				   o->src ? o->src : "", o->dst, o->dst, p, o->pflags[k], hako_goerr(errno));
+			hako_sfail(125, "error mounting \"%s\" to rootfs at \"%s\": change mount propagation through procfd: mount dst=%s, dstFd=%s, flags=%s: %s",
+				   o->src ? o->src : "", o->dst, o->dst, p, mount_flags(o->pflags[k]), hako_goerr(errno));
 }
 
 // statfs_flags is libcontainer's statfsToMountFlags.
@@ -543,7 +645,10 @@ static void op_fs(const struct op *o)
 		}
 	}
 	int existed;
-	int fd = mkdir_all(o->dst, &existed);
+	char joined[PATH_MAX];
+	int fd = in_root_join(o->dst, joined, sizeof(joined));
+	if (fd == 0)
+		fd = mkdir_all(joined, &existed);
 	if (fd < 0)
 		hako_sfail(125, "error mounting \"%s\" to rootfs at \"%s\": create mountpoint for %s mount: make mountpoint \"%s\": %s",
 			   o->src ? o->src : "", o->dst, o->dst, o->dst, hako_goerr(errno));
@@ -580,12 +685,15 @@ static void op_bind(const struct op *o)
 			   o->src, o->dst, o->dst, o->src, hako_goerr(errno));
 	int isdir = S_ISDIR(sst.st_mode);
 	int fd = open_in_root(o->dst + 1, O_PATH, 0);
-	if (fd < 0 && errno == ENOENT) {
+	char joined[PATH_MAX];
+	if (fd < 0 && errno == ENOENT && in_root_join(o->dst, joined, sizeof(joined)) == 0) {
 		if (isdir) {
-			fd = mkdir_all(o->dst, NULL);
+			fd = mkdir_all(joined, NULL);
+		} else if (eq(joined, "/")) {
+			errno = EEXIST;
 		} else {
 			const char *name;
-			int parent = mkdir_parent(o->dst, &name);
+			int parent = mkdir_parent(joined, &name);
 			if (parent >= 0) {
 				fd = openat(parent, name, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 				int e = errno;
@@ -622,12 +730,12 @@ static void op_bind(const struct op *o)
 					   o->src, o->dst, o->src, hako_goerr(errno));
 			unsigned long srcflags = statfs_flags(&sf);
 			if ((o->remount & ATIME_FLAGS) && (o->remount & ATIME_FLAGS) != (srcflags & ATIME_FLAGS))
-				hako_sfail(125, "error mounting \"%s\" to rootfs at \"%s\": failed to set user-requested vfs flags on bind-mount: cannot change locked atime flags: mount dst=%s, dstFd=%s, flags=%#lx: %s",
-					   o->src, o->dst, o->dst, p, rf, hako_goerr(e));
+				hako_sfail(125, "error mounting \"%s\" to rootfs at \"%s\": failed to set user-requested vfs flags on bind-mount: cannot change locked atime flags: mount dst=%s, dstFd=%s, flags=%s: %s",
+					   o->src, o->dst, o->dst, p, mount_flags(rf), hako_goerr(e));
 			rf |= srcflags & LOCK_FLAGS;
 			if (mount("", p, "", rf, "") < 0)
-				hako_sfail(125, "error mounting \"%s\" to rootfs at \"%s\": failed to set user-requested vfs flags on bind-mount: remount with locked flags re-applied: mount dst=%s, dstFd=%s, flags=%#lx: %s",
-					   o->src, o->dst, o->dst, p, rf, hako_goerr(errno));
+				hako_sfail(125, "error mounting \"%s\" to rootfs at \"%s\": failed to set user-requested vfs flags on bind-mount: remount with locked flags re-applied: mount dst=%s, dstFd=%s, flags=%s: %s",
+					   o->src, o->dst, o->dst, p, mount_flags(rf), hako_goerr(errno));
 		}
 	}
 	close(fd);
@@ -646,7 +754,7 @@ static void op_remount(const struct op *o)
 		if (mount("", procfd(fd, p), "", flags, o->data ? o->data : "") == 0)
 			break;
 		if (errno != EBUSY)
-			hako_sfail(125, "mount dst=%s, dstFd=%s, flags=%#lx: %s", o->dst, p, flags, hako_goerr(errno));
+			hako_sfail(125, "mount dst=%s, dstFd=%s, flags=%s: %s", o->dst, p, mount_flags(flags), hako_goerr(errno));
 		if (i == 4)
 			hako_sfail(125, "unable to mount %s as readonly max retries reached", o->dst);
 		struct timespec ts = {0, 100 * 1000 * 1000};
@@ -742,15 +850,11 @@ static void pivot(void)
 	rootfd = -1;
 }
 
-// mkdir_p is os.MkdirAll(path, 0755), inside the jail.
+// mkdir_p is os.MkdirAll(path, 0755), inside the jail, with its errors: the first component
+// that exists and is not a directory is the one named.
 static void mkdir_p(const char *path)
 {
 	struct stat st;
-	if (stat(path, &st) == 0) {
-		if (!S_ISDIR(st.st_mode))
-			hako_sfail(125, "mkdir %s: not a directory", path);
-		return;
-	}
 	char buf[PATH_MAX];
 	snprintf(buf, sizeof(buf), "%s", path);
 	for (char *s = buf + 1;; s++) {
@@ -758,8 +862,12 @@ static void mkdir_p(const char *path)
 			continue;
 		char c = *s;
 		*s = 0;
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+		if (stat(buf, &st) == 0) {
+			if (!S_ISDIR(st.st_mode))
+				hako_sfail(125, "mkdir %s: not a directory", buf);
+		} else if (mkdir(buf, 0755) < 0 && errno != EEXIST) {
 			hako_sfail(125, "mkdir %s: %s", buf, hako_goerr(errno));
+		}
 		if (!c)
 			break;
 		*s = c;
@@ -812,7 +920,7 @@ static void readonly_path(const char *path)
 		hako_sfail(125, "can't make \"%s\" read-only: statfs %s: %s", path, path, hako_goerr(errno));
 	unsigned long flags = (sf.f_flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC)) | MS_BIND | MS_REMOUNT | MS_RDONLY;
 	if (mount(path, path, "", flags, "") < 0)
-		hako_sfail(125, "can't make \"%s\" read-only: mount src=%s, dst=%s, flags=%#lx: %s", path, path, path, flags, hako_goerr(errno));
+		hako_sfail(125, "can't make \"%s\" read-only: mount src=%s, dst=%s, flags=%s: %s", path, path, path, mount_flags(flags), hako_goerr(errno));
 }
 
 // mask_paths is runc 1.5.3's maskPaths: /dev/null (the container's, checked) bound over a
@@ -942,7 +1050,7 @@ static int init_main(void *arg)
 
 	// prepareRoot.
 	if (mount("", "/", "", s->rootprop, "") < 0)
-		hako_sfail(125, "error preparing rootfs: mount dst=/, flags=%#lx: %s", s->rootprop, hako_goerr(errno));
+		hako_sfail(125, "error preparing rootfs: mount dst=/, flags=%s: %s", mount_flags(s->rootprop), hako_goerr(errno));
 	unsigned long parentprop = (s->rootprop & MS_SLAVE) ? MS_SLAVE : MS_PRIVATE;
 	char up[PATH_MAX];
 	snprintf(up, sizeof(up), "%s", s->rootfs);
@@ -950,7 +1058,7 @@ static int init_main(void *arg)
 		if (mount("", up, "", parentprop, "") == 0)
 			break;
 		if (errno != EINVAL || eq(up, "/"))
-			hako_sfail(125, "error preparing rootfs: remount-propagation dst=%s, flags=%#lx: %s", up, parentprop, hako_goerr(errno));
+			hako_sfail(125, "error preparing rootfs: remount-propagation dst=%s, flags=%s: %s", up, mount_flags(parentprop), hako_goerr(errno));
 		char *sl = strrchr(up, '/');
 		if (sl == up)
 			sl[1] = 0;
@@ -1004,7 +1112,7 @@ static int init_main(void *arg)
 			hako_sfail(125, "error setting rootfs as readonly: statfs /: %s", hako_goerr(errno));
 		unsigned long flags = (statfs_flags(&sf) & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOSYMFOLLOW)) | MS_BIND | MS_REMOUNT | MS_RDONLY;
 		if (mount("", "/", "", flags, "") < 0)
-			hako_sfail(125, "error setting rootfs as readonly: mount dst=/, flags=%#lx: %s", flags, hako_goerr(errno));
+			hako_sfail(125, "error setting rootfs as readonly: mount dst=/, flags=%s: %s", mount_flags(flags), hako_goerr(errno));
 	}
 	umask(022);
 	if (s->hostname && sethostname(s->hostname, strlen(s->hostname)) < 0)
