@@ -459,11 +459,15 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	settle.Stop()
 	Phase("monitor: container exited")
 	stopHealth()
-	st, _ := rt.State(c.ID) // OOMKilled included: one load of libcontainer's state, not two
+	oomKilled := p.OOMKilled()
 	runtimeDeleted = make(chan struct{})
 	go func() {
 		defer close(runtimeDeleted)
-		rt.Delete(c.ID, true)
+		// What Start knew removes it; loading the state from disk is the fallback (and
+		// kills what an exec may have left running).
+		if p.Delete() != nil {
+			rt.Delete(c.ID, true)
+		}
 	}()
 	lw.Close()
 	if fresh, err := cs.Get(c.ID); err == nil {
@@ -472,7 +476,7 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	c.State.Status = container.Exited
 	c.State.Running, c.State.Paused, c.State.Pid = false, false, 0
 	c.State.ExitCode = code
-	c.State.OOMKilled = st.OOMKilled
+	c.State.OOMKilled = oomKilled
 	c.State.FinishedAt = time.Now().UTC()
 	cs.Save(c)
 	Phase("monitor: exit recorded")

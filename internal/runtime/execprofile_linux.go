@@ -413,7 +413,17 @@ func ptraceGetFilter(tid, index int, buf []unix.SockFilter) (int, error) {
 // write completes the profile with the state of the started container c and writes it into
 // its state directory under root, or logs why it cannot.
 func (ep *execProfile) write(root string, c *libcontainer.Container) {
-	p, err := ep.build(c)
+	st, err := c.State()
+	if err != nil {
+		logrus.Debugf("container %s: no exec profile: %v", ep.id, err)
+		return
+	}
+	ep.writeState(root, st)
+}
+
+// writeState is write with the container's state at hand.
+func (ep *execProfile) writeState(root string, st *libcontainer.State) {
+	p, err := ep.build(st)
 	if err == nil {
 		err = fastexec.WriteFile(filepath.Join(root, ep.id, fastexec.ProfileName), p)
 	}
@@ -422,11 +432,8 @@ func (ep *execProfile) write(root string, c *libcontainer.Container) {
 	}
 }
 
-func (ep *execProfile) build(c *libcontainer.Container) (*fastexec.Profile, error) {
-	st, err := c.State()
-	if err != nil {
-		return nil, err
-	}
+func (ep *execProfile) build(st *libcontainer.State) (*fastexec.Profile, error) {
+	var err error
 	if st.InitProcessPid <= 0 || st.InitProcessStartTime == 0 {
 		// The init has exited already (its stat is gone): nothing to exec into.
 		return nil, errors.New("the init is gone")

@@ -378,7 +378,7 @@ func toU64(v []int) []uint64 {
 
 // startFast starts the planned init of container c (created by libcontainer.Create, not
 // started) through the C path and returns it running. On an error the caller destroys c.
-func (r *Runtime) startFast(c *libcontainer.Container, fs *fastStart, config *configs.Config, stdio IO) (*Process, error) {
+func (r *Runtime) startFast(c *libcontainer.Container, fs *fastStart, config *configs.Config, stdio IO, ep *execProfile) (*Process, error) {
 	id := c.ID()
 	p := &fs.profile
 	cm, err := manager.New(config.Cgroups)
@@ -394,6 +394,7 @@ func (r *Runtime) startFast(c *libcontainer.Container, fs *fastStart, config *co
 		return nil, fmt.Errorf("unable to set cgroup configuration: %w", err)
 	}
 	paths := cm.GetPaths()
+	phase("rt: C start cgroups made")
 	for _, dir := range paths {
 		if dir != "" && !slices.Contains(p.Cgroups, dir) {
 			p.Cgroups = append(p.Cgroups, dir)
@@ -408,6 +409,17 @@ func (r *Runtime) startFast(c *libcontainer.Container, fs *fastStart, config *co
 		return nil, err
 	}
 	phase("rt: C start planned")
+
+	// libcontainer's state, all but the init's PID and start time, is put into JSON while S
+	// and the init work: the configuration (Docker's seccomp profile and all) takes
+	// milliseconds to encode.
+	st, err := c.State()
+	if err != nil {
+		return nil, err
+	}
+	st.CgroupPaths = paths
+	stateJSON := make(chan stateParts, 1)
+	go func() { stateJSON <- encodeState(st) }()
 
 	profile, err := memfdWith("hako-start-profile", data)
 	if err != nil {
@@ -471,33 +483,34 @@ func (r *Runtime) startFast(c *libcontainer.Container, fs *fastStart, config *co
 	if len(msg) > 0 || pid <= 0 {
 		return fail(fastStartError(id, msg, sst))
 	}
+	phase("rt: C start S reaped")
 	start, err := procStartTime(pid)
 	if err != nil {
 		return fail(fmt.Errorf("start container %s: the init: %w", id, err))
 	}
-	st, err := c.State()
+	parts := <-stateJSON
+	if parts.err != nil {
+		return fail(parts.err)
+	}
+	js, err := parts.complete(pid, start, config)
 	if err != nil {
 		return fail(err)
 	}
-	st.InitProcessPid, st.InitProcessStartTime = pid, start
-	st.CgroupPaths = paths
-	st.NamespacePaths = make(map[configs.NamespaceType]string)
-	for _, ns := range config.Namespaces {
-		st.NamespacePaths[ns.Type] = ns.GetPath(pid)
-	}
-	for _, t := range configs.NamespaceTypes() {
-		if _, ok := st.NamespacePaths[t]; !ok && configs.IsNamespaceSupported(t) {
-			st.NamespacePaths[t] = (&configs.Namespace{Type: t}).GetPath(pid)
-		}
-	}
-	js, err := json.Marshal(st)
-	if err != nil {
-		return fail(err)
-	}
+	phase("rt: C start state built")
 	if err := atomicfile.Replace(filepath.Join(stateDir, "state.json"), js, 0o600); err != nil {
 		return fail(fmt.Errorf("start container %s: save state: %w", id, err))
 	}
-	proc := &Process{Pid: pid, done: make(chan struct{}), signal: init.Signal}
+	proc := &Process{Pid: pid, done: make(chan struct{}), signal: init.Signal, cgroupPaths: paths, destroy: c.Destroy}
+	if ep != nil {
+		// From what is known here: no state to load.
+		ep.filter = fs.filter
+		est := &libcontainer.State{CgroupPaths: paths, NamespacePaths: parts.nsPaths}
+		est.InitProcessPid, est.InitProcessStartTime = pid, start
+		proc.execProfile = func() {
+			ep.writeState(r.root, est)
+			phase("rt: exec profile written")
+		}
+	}
 	go func() {
 		ps, err := init.Wait()
 		sio.wait()
@@ -639,3 +652,54 @@ func (s *stdioFiles) abort() {
 
 // wait waits for the output to be copied (EOF: every holder of the pipes exited).
 func (s *stdioFiles) wait() { s.copying.Wait() }
+
+// stateParts is libcontainer's state as JSON, without the init: its object's members, each
+// encoded.
+type stateParts struct {
+	members map[string]json.RawMessage
+	nsPaths map[configs.NamespaceType]string // set by complete
+	err     error
+}
+
+func encodeState(st *libcontainer.State) stateParts {
+	js, err := json.Marshal(st)
+	if err != nil {
+		return stateParts{err: err}
+	}
+	var m map[string]json.RawMessage
+	err = json.Unmarshal(js, &m)
+	return stateParts{members: m, err: err}
+}
+
+// complete adds the init: its PID and start time, and its namespaces' paths (for each type,
+// as libcontainer's currentState lists them: the configured ones, then every other type the
+// kernel has, which is the host's, seen through the init).
+func (sp *stateParts) complete(pid int, start uint64, config *configs.Config) ([]byte, error) {
+	nsPaths := make(map[configs.NamespaceType]string)
+	sp.nsPaths = nsPaths
+	for _, ns := range config.Namespaces {
+		nsPaths[ns.Type] = ns.GetPath(pid)
+	}
+	for _, t := range configs.NamespaceTypes() {
+		if _, ok := nsPaths[t]; !ok && configs.IsNamespaceSupported(t) {
+			nsPaths[t] = (&configs.Namespace{Type: t}).GetPath(pid)
+		}
+	}
+	m := make(map[string]json.RawMessage, len(sp.members)+3)
+	for k, v := range sp.members {
+		m[k] = v
+	}
+	var err error
+	put := func(key string, v any) {
+		if err == nil {
+			m[key], err = json.Marshal(v)
+		}
+	}
+	put("init_process_pid", pid)
+	put("init_process_start", start)
+	put("namespace_paths", nsPaths)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(m)
+}

@@ -52,6 +52,11 @@ type Process struct {
 	// execProfile writes the container's exec profile; nil for an exec, or for a container
 	// that gets none.
 	execProfile func()
+	// For a container's init (nil for an exec): its cgroup directories, and the removal of
+	// the container once the init has exited (libcontainer's Destroy, without loading the
+	// state from disk again).
+	cgroupPaths map[string]string
+	destroy     func() error
 }
 
 // WriteExecProfile writes the exec profile (docs/exec.md) of the container whose init Start

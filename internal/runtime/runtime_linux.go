@@ -120,23 +120,11 @@ func (r *Runtime) Start(ctx context.Context, id, bundle string, stdio IO) (*Proc
 		fs, err := r.planFastStart(id, s, config, stdio)
 		switch {
 		case err == nil:
-			p, err := r.startFast(c, fs, config, stdio)
+			p, err := r.startFast(c, fs, config, stdio, ep)
 			phase("rt: C start done")
 			if err != nil {
 				_ = c.Destroy()
 				return nil, err
-			}
-			if ep != nil {
-				ep.filter = fs.filter
-				p.execProfile = func() {
-					// c knows nothing of the init the C path started: its state file does.
-					if lc, err := libcontainer.Load(r.root, id); err != nil {
-						logrus.Debugf("container %s: no exec profile: %v", id, err)
-					} else {
-						ep.write(r.root, lc)
-					}
-					phase("rt: exec profile written")
-				}
 			}
 			return p, nil
 		case runPath == "c":
@@ -180,6 +168,10 @@ func (r *Runtime) Start(ctx context.Context, id, bundle string, stdio IO) (*Proc
 		_ = c.Destroy()
 		return nil, classifyExecError(fmt.Errorf("start container %s: %w", id, err))
 	}
+	if st, err := c.State(); err == nil {
+		p.cgroupPaths = st.CgroupPaths
+	}
+	p.destroy = c.Destroy
 	if ep != nil {
 		// After Exec, when the caller calls for it, so that neither the command nor the
 		// caller's own caller waits for it: an exec that comes before the profile takes the
@@ -530,4 +522,25 @@ func classifyStateError(id string, err error) error {
 		return errdefs.Conflict(fmt.Errorf("container %s is paused: %w", id, err))
 	}
 	return err
+}
+
+// OOMKilled reports whether the OOM killer killed a process of the container whose init p is,
+// as Runtime.OOMKilled does, from what Start knew: no state to load.
+func (p *Process) OOMKilled() bool {
+	return oomKilled(p.cgroupPaths)
+}
+
+// Delete removes the container whose init p is, once p has exited (Wait returned): its
+// cgroups and its state, as Runtime.Delete does for a stopped container, without loading the
+// state from disk. It is an error for an exec'd process.
+func (p *Process) Delete() error {
+	if p.destroy == nil {
+		return errors.New("delete: not a container's init")
+	}
+	select {
+	case <-p.done:
+	default:
+		return errdefs.Conflictf("delete: the container's init is still running")
+	}
+	return p.destroy()
 }
