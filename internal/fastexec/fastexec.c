@@ -38,6 +38,7 @@
 #include <limits.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/magic.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <sched.h>
@@ -55,6 +56,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1051,6 +1053,25 @@ const char *hako_goerr(int e)
 	return buf;
 }
 
+// pseudo_fs tells the kernel's own filesystems (their files are views of the kernel, not data
+// of the image) from the others.
+static int pseudo_fs(long type)
+{
+	switch ((unsigned long)type) {
+	case PROC_SUPER_MAGIC:
+	case SYSFS_MAGIC:
+	case DEBUGFS_MAGIC:
+	case SECURITYFS_MAGIC:
+	case TRACEFS_MAGIC:
+	case CGROUP_SUPER_MAGIC:
+	case CGROUP2_SUPER_MAGIC:
+	case BPF_FS_MAGIC:
+	case DEVPTS_SUPER_MAGIC:
+		return 1;
+	}
+	return 0;
+}
+
 // user_home returns the home of uid in the container's /etc/passwd, or "/" (runc's getUserHome).
 static char *user_home(unsigned long uid)
 {
@@ -1060,7 +1081,11 @@ static char *user_home(unsigned long uid)
 	if (fd < 0)
 		return home;
 	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) { // a FIFO or device must not hang us
+	struct statfs sf;
+	// A FIFO or a device must not hang us; and a "regular" file of the kernel's, such as
+	// /proc/kmsg behind an image's symlink, must not be read with the capabilities we still
+	// have (it would drain the host's kernel log into HOME).
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || fstatfs(fd, &sf) < 0 || pseudo_fs(sf.f_type)) {
 		close(fd);
 		return home;
 	}
@@ -1287,6 +1312,7 @@ static int final_main(void *arg)
 		.p = p, .xenv = st->r.env, .nxenv = st->r.nenv,
 		.cwd = st->r.workdir ? st->r.workdir : p->cwd,
 		.lastcap = st->lastcap, .allow_setgroups = st->allow_setgroups,
+		.ready_fd = -1, .go_fd = -1,
 	};
 	memcpy(f.caps, p->caps, sizeof(f.caps));
 	if (st->r.privileged) {
@@ -1392,6 +1418,18 @@ void hako_finalize(const struct hako_final *f)
 		hako_sfail(125, "can't restore pdeath signal: %s", hako_goerr(errno));
 
 	char *name = look_path(f->cmd[0], path);
+	if (f->ready_fd >= 0) {
+		char b = 'R';
+		if (hako_write_all(f->ready_fd, &b, 1) < 0)
+			_exit(125); // the monitor is gone: nobody would track the command
+		close(f->ready_fd);
+		ssize_t n;
+		while ((n = read(f->go_fd, &b, 1)) < 0 && errno == EINTR)
+			;
+		if (n != 1 || b != 'G')
+			_exit(125); // the monitor died, or gave up on the container
+		close(f->go_fd);
+	}
 	if (p->has_seccomp && p->nnp)
 		load_seccomp(p);
 	if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)

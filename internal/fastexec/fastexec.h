@@ -82,6 +82,11 @@ struct hako_final {
 	uint64_t caps[5];
 	int lastcap, allow_setgroups;
 	int pdeathsig; // restored after the user changes (it clears it); 0: none
+	// ready_fd and go_fd (start path; -1 for an exec): once the command is found, the
+	// process says so with a byte on ready_fd and waits for one on go_fd before it execs it,
+	// as libcontainer's init waits on its exec fifo: the command never runs before the
+	// monitor has recorded the container, and never if the monitor died meanwhile.
+	int ready_fd, go_fd;
 };
 HAKO_HIDDEN __attribute__((noreturn)) void hako_finalize(const struct hako_final *f);
 

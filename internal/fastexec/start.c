@@ -1,7 +1,8 @@
 // The C path of `hako run` (docs/run.md): the `__faststart` stage, S and I.
 //
 //   S  the sealed hako binary, executed by the container's monitor M with the container's
-//      stdio on 0, 1 and 2, the start profile on 3, the error pipe on 4 and the PID pipe on 5.
+//      stdio on 0, 1 and 2, the start profile on 3, the error pipe on 4, the PID pipe on 5 and
+//      the go pipe on 6.
 //      Still on the host: joins the cgroups, sets oom_score_adj, the rlimits, a full CPU
 //      affinity and umask 022, joins the namespaces that have a path, and clones I with the
 //      new namespaces and CLONE_PARENT (M waits for I). It writes I's PID on 5 and exits.
@@ -73,6 +74,7 @@
 #define PROFILE_FD 3
 #define ERROR_FD 4
 #define PID_FD 5
+#define GO_FD 6
 #define START_PROFILE_MAX (4 << 20)
 
 static int eq(const char *a, const char *b) { return strcmp(a, b) == 0; }
@@ -218,7 +220,7 @@ static const char *parse_start(char *buf, size_t n, struct start *s)
 	s->ops = calloc(cnt + 1, sizeof(struct op));
 	if (!s->args || !s->sysctl || !s->mask || !s->ropath || !s->ops)
 		return "out of memory";
-	s->rootprop = MS_SLAVE | MS_REC;
+	s->rootprop = 0; // libcontainer's RootPropagation, as configured (0: its defaults)
 	int first = 1, have_rootfs = 0;
 	struct op *cur = NULL;
 	for (char *e = buf, *next; e < buf + n; e = next) {
@@ -273,8 +275,6 @@ static const char *parse_start(char *buf, size_t n, struct start *s)
 		} else if (eq(e, "rootprop")) {
 			if (parse_ul(v, &s->rootprop, 10))
 				return "a malformed rootprop";
-			if (s->rootprop == 0)
-				s->rootprop = MS_SLAVE | MS_REC; // libcontainer's default
 		} else if (eq(e, "hostname")) {
 			s->hostname = v;
 		} else if (eq(e, "domainname")) {
@@ -313,15 +313,17 @@ static const char *parse_start(char *buf, size_t n, struct start *s)
 			return "an op without a field it needs";
 		if (!hako_clean_abs(o->dst) || eq(o->dst, "/"))
 			return "an op whose dst is not a clean absolute path below the root";
+		if (strlen(o->dst) >= PATH_MAX || (o->src && strlen(o->src) >= PATH_MAX))
+			return "an op whose path is longer than PATH_MAX";
 		if (o->kind == OP_BIND && o->src[0] != '/')
 			return "a bind whose source is not absolute";
 	}
 	for (int k = 0; k < s->nmask; k++)
-		if (s->mask[k][0] != '/')
-			return "a relative masked path";
+		if (s->mask[k][0] != '/' || strlen(s->mask[k]) >= PATH_MAX)
+			return "a relative or too long masked path";
 	for (int k = 0; k < s->nropath; k++)
-		if (s->ropath[k][0] != '/')
-			return "a relative read-only path";
+		if (s->ropath[k][0] != '/' || strlen(s->ropath[k]) >= PATH_MAX)
+			return "a relative or too long read-only path";
 	return NULL;
 }
 
@@ -808,7 +810,7 @@ static void op_unlink(const struct op *o)
 {
 	const char *slash = strrchr(o->dst, '/');
 	char parent[PATH_MAX];
-	snprintf(parent, sizeof(parent), "%.*s", (int)(slash - o->dst), o->dst + 1);
+	snprintf(parent, sizeof(parent), "%.*s", (int)(slash - o->dst) - 1 > 0 ? (int)(slash - o->dst) - 1 : 0, o->dst + 1);
 	int fd = open_in_root(parent, O_PATH | O_DIRECTORY, 0);
 	if (fd < 0) {
 		if (errno == ENOENT)
@@ -1032,7 +1034,8 @@ static int init_main(void *arg)
 	struct start *s = ia->s;
 	snprintf(hako_prefix, sizeof(hako_prefix), "unable to start container process: error during container init: ");
 	close(PROFILE_FD);
-	close(PID_FD);
+	// PID_FD stays: the init says on it that it is ready to exec the command, and waits for
+	// the word to do it on GO_FD (hako_finalize).
 
 	// nsexec's stage-2.
 	if (setsid() < 0)
@@ -1049,8 +1052,13 @@ static int init_main(void *arg)
 		loopback_up();
 
 	// prepareRoot.
-	if (mount("", "/", "", s->rootprop, "") < 0)
-		hako_sfail(125, "error preparing rootfs: mount dst=/, flags=%s: %s", mount_flags(s->rootprop), hako_goerr(errno));
+	// prepareRoot: "/" gets the configured propagation or rslave; the rootfs's parent mount
+	// becomes a slave only if that was asked, else private (rootfsParentMountPropagationFlags
+	// of the configured value), so that nothing mounted on the host under the rootfs later
+	// reaches the container.
+	unsigned long rootflag = s->rootprop ? s->rootprop : MS_SLAVE | MS_REC;
+	if (mount("", "/", "", rootflag, "") < 0)
+		hako_sfail(125, "error preparing rootfs: mount dst=/, flags=%s: %s", mount_flags(rootflag), hako_goerr(errno));
 	unsigned long parentprop = (s->rootprop & MS_SLAVE) ? MS_SLAVE : MS_PRIVATE;
 	char up[PATH_MAX];
 	snprintf(up, sizeof(up), "%s", s->rootfs);
@@ -1127,6 +1135,7 @@ static int init_main(void *arg)
 	struct hako_final f = {
 		.p = &s->p, .cmd = s->args, .cwd = s->p.cwd,
 		.lastcap = ia->lastcap, .allow_setgroups = 1, .pdeathsig = s->pdeathsig,
+		.ready_fd = PID_FD, .go_fd = GO_FD,
 	};
 	memcpy(f.caps, s->p.caps, sizeof(f.caps));
 	hako_finalize(&f);
@@ -1136,7 +1145,7 @@ static int init_main(void *arg)
 
 void hako_faststart(void)
 {
-	for (int fd = 0; fd <= PID_FD; fd++)
+	for (int fd = 0; fd <= GO_FD; fd++)
 		if (fcntl(fd, F_GETFD) < 0) {
 			fprintf(stderr, "Error: __faststart is hako's own verb\n");
 			_exit(125);
@@ -1144,7 +1153,7 @@ void hako_faststart(void)
 	hako_errfd = ERROR_FD;
 	snprintf(hako_prefix, sizeof(hako_prefix), "unable to start container process: ");
 	if (hako_cloexec(PROFILE_FD, 1) < 0 || hako_cloexec(ERROR_FD, 1) < 0 || hako_cloexec(PID_FD, 1) < 0 ||
-	    syscall(SYS_close_range, PID_FD + 1, ~0U, 0) < 0)
+	    hako_cloexec(GO_FD, 1) < 0 || syscall(SYS_close_range, GO_FD + 1, ~0U, 0) < 0)
 		hako_sfail(125, "start: descriptors: %s", hako_goerr(errno));
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 

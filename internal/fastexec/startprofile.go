@@ -21,8 +21,9 @@ type StartProfile struct {
 	// Loopback brings lo up: a new network namespace of hako's own.
 	Loopback bool
 	Rootfs   string // absolute host path
-	// RootPropagation is what "/" gets before the rootfs is bound (libcontainer's default:
-	// MS_SLAVE|MS_REC).
+	// RootPropagation is libcontainer's RootPropagation as configured: "/" gets it (0:
+	// MS_SLAVE|MS_REC) and the rootfs's parent mount becomes a slave if it has MS_SLAVE,
+	// else private.
 	RootPropagation      uint64
 	Hostname, Domainname string
 	Sysctls              []string // KEY=VALUE, in the order written

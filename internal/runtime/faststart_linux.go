@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/opencontainers/cgroups"
 	devconfig "github.com/opencontainers/cgroups/devices/config"
@@ -35,6 +36,10 @@ import (
 // runPath is HAKO_RUN_PATH: "go" forces libcontainer's start, "c" makes the C path mandatory
 // (a container it would hand to libcontainer is then an error that says why).
 var runPath = os.Getenv("HAKO_RUN_PATH")
+
+// testHookBeforeGo runs just before the init is told to exec the command (tests make the
+// monitor give up there).
+var testHookBeforeGo = func() error { return nil }
 
 // errNotFast is wrapped by the reasons the C path does not take a container.
 var errNotFast = errors.New("the C start path does not take this container")
@@ -103,10 +108,7 @@ func (r *Runtime) planFastStart(id string, s *specs.Spec, config *configs.Config
 		}
 	}
 	p.Rootfs = config.Rootfs
-	p.RootPropagation = uint64(config.RootPropagation)
-	if p.RootPropagation == 0 {
-		p.RootPropagation = unix.MS_SLAVE | unix.MS_REC // prepareRoot's default
-	}
+	p.RootPropagation = uint64(config.RootPropagation) // as configured: 0 means libcontainer's defaults
 	p.Hostname, p.Domainname = config.Hostname, config.Domainname
 	for _, k := range sortedKeys(config.Sysctl) {
 		p.Sysctls = append(p.Sysctls, k+"="+config.Sysctl[k])
@@ -443,36 +445,47 @@ func (r *Runtime) startFast(c *libcontainer.Container, fs *fastStart, config *co
 		return nil, err
 	}
 	defer pidR.Close()
-	sio, err := newStdio(stdio)
+	goR, goW, err := os.Pipe()
 	if err != nil {
 		errW.Close()
 		pidW.Close()
 		return nil, err
 	}
-	s, err := os.StartProcess("/proc/self/fd/6", []string{os.Args[0], "__faststart"}, &os.ProcAttr{
+	defer goW.Close()
+	sio, err := newStdio(stdio)
+	if err != nil {
+		errW.Close()
+		pidW.Close()
+		goR.Close()
+		return nil, err
+	}
+	s, err := os.StartProcess("/proc/self/fd/7", []string{os.Args[0], "__faststart"}, &os.ProcAttr{
 		Env:   []string{},
-		Files: []*os.File{sio.child[0], sio.child[1], sio.child[2], profile, errW, pidW, seal},
+		Files: []*os.File{sio.child[0], sio.child[1], sio.child[2], profile, errW, pidW, goR, seal},
 	})
 	errW.Close()
 	pidW.Close()
+	goR.Close()
 	sio.closeChild()
 	if err != nil {
 		sio.abort()
 		return nil, fmt.Errorf("start the sealed hako: %w", err)
 	}
 	phase("rt: C start S started")
-	// EOF on the error pipe: S and the init have both closed it, S by exiting, the init by
-	// executing the command (or by dying, which the message says).
-	msg, _ := io.ReadAll(errR)
+	// The PID pipe carries S's "PID\n", then the init's "R" once it has found the command and
+	// waits for the word to exec it: EOF comes when both have closed it, S by exiting, the
+	// init after its "R" or by dying.
 	pidText, _ := io.ReadAll(pidR)
 	sst, _ := s.Wait()
-	phase("rt: C start command executed")
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(pidText)))
+	phase("rt: C start init ready")
+	pidLine, ready, _ := strings.Cut(string(pidText), "\n")
+	pid, _ := strconv.Atoi(pidLine)
 	var init *os.Process
 	if pid > 0 {
 		init, _ = os.FindProcess(pid) // a pidfd: the init is our child (CLONE_PARENT)
 	}
 	fail := func(err error) (*Process, error) {
+		goW.Close() // an init that waits for the word exits
 		if init != nil {
 			_ = init.Kill()
 			_, _ = init.Wait()
@@ -480,10 +493,10 @@ func (r *Runtime) startFast(c *libcontainer.Container, fs *fastStart, config *co
 		sio.abort()
 		return nil, err
 	}
-	if len(msg) > 0 || pid <= 0 {
+	if ready != "R" || pid <= 0 {
+		msg, _ := io.ReadAll(errR) // the init has exited: its message, if any, is all there
 		return fail(fastStartError(id, msg, sst))
 	}
-	phase("rt: C start S reaped")
 	start, err := procStartTime(pid)
 	if err != nil {
 		return fail(fmt.Errorf("start container %s: the init: %w", id, err))
@@ -492,14 +505,27 @@ func (r *Runtime) startFast(c *libcontainer.Container, fs *fastStart, config *co
 	if parts.err != nil {
 		return fail(parts.err)
 	}
-	js, err := parts.complete(pid, start, config)
+	js, err := parts.complete(pid, start, config, stdioPaths(pid))
 	if err != nil {
 		return fail(err)
 	}
-	phase("rt: C start state built")
 	if err := atomicfile.Replace(filepath.Join(stateDir, "state.json"), js, 0o600); err != nil {
 		return fail(fmt.Errorf("start container %s: save state: %w", id, err))
 	}
+	phase("rt: C start state written")
+	if err := testHookBeforeGo(); err != nil {
+		return fail(err)
+	}
+	// The container is recorded: the init may exec the command. EOF on the error pipe is the
+	// exec (the pipe is close-on-exec); a message is a command that could not be executed.
+	if _, err := goW.Write([]byte("G")); err != nil {
+		return fail(fmt.Errorf("start container %s: the init is gone", id))
+	}
+	goW.Close()
+	if msg, _ := io.ReadAll(errR); len(msg) > 0 {
+		return fail(fastStartError(id, msg, sst))
+	}
+	phase("rt: C start command executed")
 	proc := &Process{Pid: pid, done: make(chan struct{}), signal: init.Signal, cgroupPaths: paths, destroy: c.Destroy}
 	if ep != nil {
 		// From what is known here: no state to load.
@@ -674,7 +700,7 @@ func encodeState(st *libcontainer.State) stateParts {
 // complete adds the init: its PID and start time, and its namespaces' paths (for each type,
 // as libcontainer's currentState lists them: the configured ones, then every other type the
 // kernel has, which is the host's, seen through the init).
-func (sp *stateParts) complete(pid int, start uint64, config *configs.Config) ([]byte, error) {
+func (sp *stateParts) complete(pid int, start uint64, config *configs.Config, stdio []string) ([]byte, error) {
 	nsPaths := make(map[configs.NamespaceType]string)
 	sp.nsPaths = nsPaths
 	for _, ns := range config.Namespaces {
@@ -698,8 +724,20 @@ func (sp *stateParts) complete(pid int, start uint64, config *configs.Config) ([
 	put("init_process_pid", pid)
 	put("init_process_start", start)
 	put("namespace_paths", nsPaths)
+	put("created", time.Now().UTC()) // libcontainer's Start sets it; Create does not
+	put("external_descriptors", stdio)
 	if err != nil {
 		return nil, err
 	}
 	return json.Marshal(m)
+}
+
+// stdioPaths are what the init's stdin, stdout and stderr are, as libcontainer records them
+// (its ExternalDescriptors, for checkpoints): /proc/PID/fd/N's links.
+func stdioPaths(pid int) []string {
+	out := make([]string, 3)
+	for fd := range out {
+		out[fd], _ = os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", pid, fd))
+	}
+	return out
 }

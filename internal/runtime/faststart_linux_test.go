@@ -188,3 +188,91 @@ func TestFastStartHandsOver(t *testing.T) {
 		t.Errorf("state left: %v", err)
 	}
 }
+
+// An image's /etc/passwd that is a FIFO, or a link to a kernel file, is never read by the
+// init for HOME (the start would hang, or the init would drain the host's kernel log): the
+// process gets HOME=/, on both paths.
+func TestHostilePasswdHome(t *testing.T) {
+	warmSeccomp(t, spec.Options{})
+	for _, tc := range []struct {
+		name string
+		prep func(rootfs string)
+	}{
+		{"fifo", func(rootfs string) {
+			p := filepath.Join(rootfs, "etc/passwd")
+			os.Remove(p)
+			if err := unix.Mkfifo(p, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"kmsg", func(rootfs string) {
+			p := filepath.Join(rootfs, "etc/passwd")
+			os.Remove(p)
+			if err := os.Symlink("/proc/kmsg", p); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"sysfs", func(rootfs string) {
+			p := filepath.Join(rootfs, "etc/passwd")
+			os.Remove(p)
+			if err := os.Symlink("../sys/kernel/uevent_seqnum", p); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		for _, path := range []string{"go", "c"} {
+			withRunPath(t, path)
+			c := newCtr(t, tc.prep)
+			r := c.mustRun(spec.Options{}, "sh", "-c", `echo "HOME=$HOME"`)
+			if r.exit != 0 || r.stdout != "HOME=/\n" {
+				t.Errorf("%s, %s path: %+v, want HOME=/", tc.name, path, r)
+			}
+		}
+	}
+	// A plain passwd still gives the user's home.
+	c := newCtr(t, nil)
+	if r := c.mustRun(spec.Options{User: "bob"}, "sh", "-c", `echo "HOME=$HOME"`); r.stdout != "HOME=/home/bob\n" {
+		t.Errorf("bob: %+v", r)
+	}
+}
+
+// The command never runs before the monitor has recorded the container, nor at all if the
+// monitor gives up (or dies) before that: the init waits for its word, as libcontainer's init
+// waits on its exec fifo.
+func TestFastStartCommandWaitsForMonitor(t *testing.T) {
+	warmSeccomp(t, spec.Options{})
+	withRunPath(t, "c")
+	marks := t.TempDir()
+	old := testHookBeforeGo
+	testHookBeforeGo = func() error {
+		// The init is ready and waiting: it has not run the command.
+		if _, err := os.Stat(filepath.Join(marks, "ran")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the command ran before the word: %v", err)
+		}
+		return errors.New("the monitor gives up")
+	}
+	t.Cleanup(func() { testHookBeforeGo = old })
+	c := newCtr(t, nil)
+	_, err := c.run(spec.Options{Mounts: []specs.Mount{{Destination: "/marks", Type: "bind", Source: marks, Options: []string{"rbind"}}}},
+		"sh", "-c", "touch /marks/ran")
+	if err == nil || !strings.Contains(err.Error(), "the monitor gives up") {
+		t.Fatalf("start: %v", err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if _, err := os.Stat(filepath.Join(marks, "ran")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the command ran after the monitor gave up: %v", err)
+	}
+	if d := cgroupDirs(c.id); len(d) != 0 {
+		t.Errorf("cgroups left: %q", d)
+	}
+	// And with the word, it runs.
+	testHookBeforeGo = old
+	c2 := newCtr(t, nil)
+	if r := c2.mustRun(spec.Options{Mounts: []specs.Mount{{Destination: "/marks", Type: "bind", Source: marks, Options: []string{"rbind"}}}},
+		"sh", "-c", "touch /marks/ran"); r.exit != 0 {
+		t.Fatalf("%+v", r)
+	}
+	if _, err := os.Stat(filepath.Join(marks, "ran")); err != nil {
+		t.Errorf("the command did not run: %v", err)
+	}
+}

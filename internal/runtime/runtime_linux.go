@@ -90,6 +90,7 @@ func (r *Runtime) Start(ctx context.Context, id, bundle string, stdio IO) (*Proc
 	}
 	phase("rt: spec loaded")
 	prepareSpec(s, bundle)
+	guardHome(s)
 	config, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{CgroupName: id, Spec: s})
 	if err != nil {
 		return nil, errdefs.InvalidArgument(fmt.Errorf("start container %s: %w", id, err))

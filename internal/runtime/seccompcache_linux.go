@@ -49,6 +49,9 @@ var compilerVersions = sync.OnceValue(func() string {
 		for _, d := range bi.Deps {
 			if d.Path == "github.com/opencontainers/runc" {
 				v = "libcontainer " + d.Version + " " + d.Sum
+				if r := d.Replace; r != nil { // a fork or a local copy compiles its own way
+					v += " => " + r.Path + " " + r.Version + " " + r.Sum
+				}
 			}
 		}
 	}
