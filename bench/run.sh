@@ -11,6 +11,7 @@
 #   SLEEPERS=100 PS_CONTAINERS=1000 bash bench/run.sh
 #   HAKO_REV=HEAD bash bench/run.sh      # build hako from a commit, not the working tree
 #   KEEP=1 bash bench/run.sh             # keep the work directory (hyperfine JSON)
+#   SETTLE=60 bash bench/run.sh          # seconds to let the peers settle before part 1 (20)
 #
 # Needs root, go, hyperfine, jq, crun, runc and the peers of /work/shared/peers/peers.sh
 # (HAKO_PEERS_SH overrides the path; `bash peers.sh install` installs them). Everything runs in a
@@ -85,6 +86,12 @@ done
 
 OUT=$WORK/out
 mkdir -p "$OUT"
+
+# dockerd, containerd and podman keep working for a while after the imports above (their load
+# average reached 3 on 2 cores): the engine measured first, hako, would pay for it (104 ms
+# median with a p95 of 138, against 86 +- 4 measured alone). Let them settle first.
+echo "--- letting the peers settle (${SETTLE:=20} s)"
+sleep "$SETTLE"
 
 echo
 echo "=== 1. run --rm busybox true ($RUNS runs each, under nov2; docker and podman with --network none, as hako) ==="

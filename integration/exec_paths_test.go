@@ -187,6 +187,16 @@ func (s *store) compareExecPaths(what string, norm func(string) string, stdin []
 // unless withDefault (time).
 func (s *store) compareExecPathsOpt(what string, withDefault bool, norm func(string) string, stdin []byte, env []string, args ...string) result {
 	s.t.Helper()
+	g, _ := s.comparePaths(what, execGoPath, execCPath, nil, withDefault, norm, stdin, env, args...)
+	return g
+}
+
+// comparePaths runs the same hako command with goEnv, then cEnv (the two settings of
+// HAKO_EXEC_PATH or HAKO_RUN_PATH), then (if withDefault and the two agree) with neither,
+// which unsetName names in a report, and fails the test unless they give the same stdout,
+// stderr and exit code after norm (nil: none). It returns the first two results.
+func (s *store) comparePaths(what string, goEnv, cEnv, unsetName []string, withDefault bool, norm func(string) string, stdin []byte, env []string, args ...string) (result, result) {
+	s.t.Helper()
 	run := func(path []string) result {
 		r := s.runEnv(append(append([]string(nil), env...), path...), stdin, args...)
 		if norm != nil {
@@ -194,11 +204,11 @@ func (s *store) compareExecPathsOpt(what string, withDefault bool, norm func(str
 		}
 		return r
 	}
-	g, c := run(execGoPath), run(execCPath)
-	if !execDiffer(s.t, what, execGoPath, g, execCPath, c) && withDefault {
-		execDiffer(s.t, what, execGoPath, g, nil, run(nil))
+	g, c := run(goEnv), run(cEnv)
+	if !execDiffer(s.t, what, goEnv, g, cEnv, c) && withDefault {
+		execDiffer(s.t, what, goEnv, g, unsetName, run(nil))
 	}
-	return g
+	return g, c
 }
 
 // The probe: what the exec'd process is (sh, whose /proc/$$ is the exec'd process itself; the

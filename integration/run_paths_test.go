@@ -140,18 +140,7 @@ func runNorm(s string) string {
 // stderr and exit code after norm (nil: none). It returns the Go path's and the C path's results.
 func (s *store) compareRunPaths(what string, withDefault bool, norm func(string) string, stdin []byte, env []string, args ...string) (result, result) {
 	s.t.Helper()
-	run := func(path []string) result {
-		r := s.runEnv(append(append([]string(nil), env...), path...), stdin, args...)
-		if norm != nil {
-			r.stdout, r.stderr = norm(r.stdout), norm(r.stderr)
-		}
-		return r
-	}
-	g, c := run(runGoPath), run(runCPath)
-	if !execDiffer(s.t, what, runGoPath, g, runCPath, c) && withDefault {
-		execDiffer(s.t, what, runGoPath, g, runUnsetName, run(nil))
-	}
-	return g, c
+	return s.comparePaths(what, runGoPath, runCPath, runUnsetName, withDefault, norm, stdin, env, args...)
 }
 
 // runHostNS is the test's own namespaces, as the probe takes them.
