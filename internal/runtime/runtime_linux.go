@@ -29,8 +29,10 @@ import (
 type Runtime struct {
 	root string
 	// ExecProfiles makes Start prepare each container's exec profile (docs/exec.md), for
-	// containers that are exec'd into: a container monitor's runtime. A build's RUN steps
-	// are not, and skip the seccomp read-back.
+	// containers that are exec'd into: a container monitor's runtime. Such a runtime also
+	// starts containers on the C path where it can (docs/run.md), with the seccomp filters
+	// that its read-backs cache. A build's RUN steps are not exec'd into, skip the read-back
+	// and take libcontainer's start.
 	ExecProfiles bool
 }
 
