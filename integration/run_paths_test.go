@@ -499,7 +499,7 @@ var runNotTakenRE = regexp.MustCompile(`^Error: start container [0-9a-f]{64}: HA
 
 // runTookC says whether a run with HAKO_DEBUG=1 shows the monitor's phase line of a C start
 // (the monitor's stderr is hako's then: engine.SpawnMonitor).
-func runTookC(r result) bool { return strings.Contains(r.stderr, " rt: C start done\n") }
+func runTookC(r result) bool { return strings.Contains(r.stderr, " rt: C start command executed\n") }
 
 // runTookGo says whether it shows libcontainer's start.
 func runTookGo(r result) bool { return strings.Contains(r.stderr, " rt: run\n") }

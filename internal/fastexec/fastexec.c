@@ -1067,6 +1067,7 @@ static int pseudo_fs(long type)
 	case CGROUP2_SUPER_MAGIC:
 	case BPF_FS_MAGIC:
 	case DEVPTS_SUPER_MAGIC:
+	case 0x19800202: // MQUEUE_MAGIC (the kernel's ipc/mqueue.c; not in linux/magic.h)
 		return 1;
 	}
 	return 0;
@@ -1413,10 +1414,6 @@ void hako_finalize(const struct hako_final *f)
 	for (int c = 0; c <= lastcap && c < 64; c++)
 		if (caps[4] & (1ULL << c))
 			prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0);
-	// setuid cleared the parent death signal: libcontainer restores it.
-	if (f->pdeathsig && prctl(PR_SET_PDEATHSIG, f->pdeathsig, 0, 0, 0) < 0)
-		hako_sfail(125, "can't restore pdeath signal: %s", hako_goerr(errno));
-
 	char *name = look_path(f->cmd[0], path);
 	if (f->ready_fd >= 0) {
 		char b = 'R';

@@ -18,7 +18,7 @@ struct profile {
 	char *id;
 	long pid;
 	unsigned long long start;
-	char *ns_type[16], *ns_path[16]; // ns_path NULL: a new namespace (start profile only)
+	char *ns_type[16], *ns_path[16]; // the exec profile's TYPE:PATH (start.c parses its own ns)
 	int nns;
 	char *cgroups[64];
 	int ncgroups;
@@ -81,7 +81,6 @@ struct hako_final {
 	const char *cwd; // the working directory
 	uint64_t caps[5];
 	int lastcap, allow_setgroups;
-	int pdeathsig; // restored after the user changes (it clears it); 0: none
 	// ready_fd and go_fd (start path; -1 for an exec): once the command is found, the
 	// process says so with a byte on ready_fd and waits for one on go_fd before it execs it,
 	// as libcontainer's init waits on its exec fifo: the command never runs before the

@@ -82,8 +82,8 @@ static int has_prefix(const char *s, const char *p) { return strncmp(s, p, strle
 
 // ---- the start profile -----------------------------------------------------------------------
 
-enum { OP_FS, OP_BIND, OP_REMOUNT, OP_MKNOD, OP_SYMLINK, OP_UNLINK };
-static const char *op_names[] = {"fs", "bind", "remount", "mknod", "symlink", "unlink"};
+enum { OP_FS, OP_BIND, OP_MKNOD, OP_SYMLINK, OP_UNLINK, NOPS };
+static const char *op_names[NOPS] = {"fs", "bind", "mknod", "symlink", "unlink"};
 
 // The fields each kind of op takes (docs/run.md).
 enum { F_SRC = 1, F_DST = 2, F_TYPE = 4, F_FLAGS = 8, F_DATA = 16, F_PFLAG = 32, F_REMOUNT = 64,
@@ -96,7 +96,6 @@ static const struct { const char *name; int bit; } op_fields[] = {
 static const int op_allowed[] = {
 	[OP_FS] = F_SRC | F_DST | F_TYPE | F_FLAGS | F_DATA | F_PFLAG,
 	[OP_BIND] = F_SRC | F_DST | F_FLAGS | F_DATA | F_REMOUNT | F_PFLAG,
-	[OP_REMOUNT] = F_DST | F_FLAGS | F_DATA,
 	[OP_MKNOD] = F_DST | F_MODE | F_MAJOR | F_MINOR | F_UID | F_GID,
 	[OP_SYMLINK] = F_DST | F_TARGET,
 	[OP_UNLINK] = F_DST,
@@ -104,7 +103,6 @@ static const int op_allowed[] = {
 static const int op_required[] = {
 	[OP_FS] = F_DST | F_TYPE,
 	[OP_BIND] = F_SRC | F_DST,
-	[OP_REMOUNT] = F_DST,
 	[OP_MKNOD] = F_DST | F_MODE,
 	[OP_SYMLINK] = F_DST | F_TARGET,
 	[OP_UNLINK] = F_DST,
@@ -133,9 +131,12 @@ struct start {
 	char **sysctl, **mask, **ropath;
 	int nsysctl, nmask, nropath;
 	int rootro;
+	int devnull;                          // reOpenDevNull: hako made the container's /dev
+	char **late_dst;                      // tmpfs made read-only after pivot_root (finalizeRootfs)
+	unsigned long *late_flags;
+	int nlate;
 	struct op *ops;
 	int nops;
-	int pdeathsig;
 };
 
 static const char *ns_names[] = {"mnt", "pid", "net", "ipc", "uts", "cgroup"};
@@ -218,9 +219,10 @@ static const char *parse_start(char *buf, size_t n, struct start *s)
 	s->mask = calloc(cnt + 1, sizeof(char *));
 	s->ropath = calloc(cnt + 1, sizeof(char *));
 	s->ops = calloc(cnt + 1, sizeof(struct op));
-	if (!s->args || !s->sysctl || !s->mask || !s->ropath || !s->ops)
+	s->late_dst = calloc(cnt + 1, sizeof(char *));
+	s->late_flags = calloc(cnt + 1, sizeof(unsigned long));
+	if (!s->args || !s->sysctl || !s->mask || !s->ropath || !s->ops || !s->late_dst || !s->late_flags)
 		return "out of memory";
-	s->rootprop = 0; // libcontainer's RootPropagation, as configured (0: its defaults)
 	int first = 1, have_rootfs = 0;
 	struct op *cur = NULL;
 	for (char *e = buf, *next; e < buf + n; e = next) {
@@ -245,7 +247,7 @@ static const char *parse_start(char *buf, size_t n, struct start *s)
 		}
 		if (eq(e, "op")) {
 			int kind = -1;
-			for (int k = 0; k < 6; k++)
+			for (int k = 0; k < NOPS; k++)
 				if (eq(v, op_names[k]))
 					kind = k;
 			if (kind < 0)
@@ -289,11 +291,16 @@ static const char *parse_start(char *buf, size_t n, struct start *s)
 			s->ropath[s->nropath++] = v;
 		} else if (eq(e, "rootro")) {
 			s->rootro = eq(v, "1");
-		} else if (eq(e, "pdeathsig")) {
-			unsigned int sig;
-			if (parse_uint(v, &sig, 10) || sig >= NSIG)
-				return "a malformed pdeathsig";
-			s->pdeathsig = sig;
+		} else if (eq(e, "devnull")) {
+			s->devnull = eq(v, "1");
+		} else if (eq(e, "lateremount")) {
+			char *c = strchr(v, ':');
+			if (!c)
+				return "a malformed lateremount";
+			*c = 0;
+			if (parse_ul(v, &s->late_flags[s->nlate], 10))
+				return "a malformed lateremount";
+			s->late_dst[s->nlate++] = c + 1;
 		} else if (hako_profile_entry(&s->p, e, v) < 0) {
 			return "a malformed entry";
 		}
@@ -318,6 +325,14 @@ static const char *parse_start(char *buf, size_t n, struct start *s)
 		if (o->kind == OP_BIND && o->src[0] != '/')
 			return "a bind whose source is not absolute";
 	}
+	if (strlen(s->p.cwd) >= PATH_MAX)
+		return "a working directory longer than PATH_MAX";
+	for (int k = 0; k < s->nsysctl; k++)
+		if (strlen(s->sysctl[k]) >= PATH_MAX)
+			return "a sysctl longer than PATH_MAX";
+	for (int k = 0; k < s->nlate; k++)
+		if (!hako_clean_abs(s->late_dst[k]) || eq(s->late_dst[k], "/") || strlen(s->late_dst[k]) >= PATH_MAX)
+			return "a lateremount that is not a clean absolute path below the root";
 	for (int k = 0; k < s->nmask; k++)
 		if (s->mask[k][0] != '/' || strlen(s->mask[k]) >= PATH_MAX)
 			return "a relative or too long masked path";
@@ -535,12 +550,10 @@ static void check_target(int fd, const struct op *o, char *rel, size_t cap)
 	if (eq(rel, "/proc")) {
 		if (o->kind == OP_FS && eq(o->type, "proc"))
 			return;
-		if (o->kind == OP_REMOUNT)
-			return;
 		hako_sfail(125, "error mounting \"%s\" to rootfs at \"%s\": \"%s\" cannot be mounted because it is not of type proc",
 			   o->src ? o->src : "", o->dst, full);
 	}
-	if (has_prefix(rel, "/proc/") && o->kind != OP_REMOUNT) {
+	if (has_prefix(rel, "/proc/")) {
 		for (size_t k = 0; k < sizeof(valid_proc_mounts) / sizeof(valid_proc_mounts[0]); k++)
 			if (eq(rel, valid_proc_mounts[k]))
 				return;
@@ -585,9 +598,10 @@ static const char *mount_flags(unsigned long flags)
 	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
 		if ((flags & names[k].bits) == names[k].bits) {
 			seen |= names[k].bits;
-			n += snprintf(buf + n, sizeof(buf) - n, "%s%s", n ? "|" : "", names[k].name);
+			if (n < sizeof(buf))
+				n += snprintf(buf + n, sizeof(buf) - n, "%s%s", n ? "|" : "", names[k].name);
 		}
-	if (flags & ~seen)
+	if ((flags & ~seen) && n < sizeof(buf))
 		snprintf(buf + n, sizeof(buf) - n, "%s%#lx", n ? "|" : "", flags & ~seen);
 	return buf;
 }
@@ -744,27 +758,6 @@ static void op_bind(const struct op *o)
 	close(src);
 }
 
-static void op_remount(const struct op *o)
-{
-	char rel[PATH_MAX], p[32];
-	int fd = open_in_root(o->dst + 1, O_PATH, 0);
-	if (fd < 0)
-		hako_sfail(125, "remount %s: %s", o->dst, hako_goerr(errno));
-	check_target(fd, o, rel, sizeof(rel));
-	unsigned long flags = MS_REMOUNT | o->flags;
-	for (int i = 0;; i++) { // remountReadonly: EBUSY, five times
-		if (mount("", procfd(fd, p), "", flags, o->data ? o->data : "") == 0)
-			break;
-		if (errno != EBUSY)
-			hako_sfail(125, "mount dst=%s, dstFd=%s, flags=%s: %s", o->dst, p, mount_flags(flags), hako_goerr(errno));
-		if (i == 4)
-			hako_sfail(125, "unable to mount %s as readonly max retries reached", o->dst);
-		struct timespec ts = {0, 100 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-	}
-	close(fd);
-}
-
 static void op_mknod(const struct op *o)
 {
 	const char *name;
@@ -850,6 +843,33 @@ static void pivot(void)
 	close(oldroot);
 	close(rootfd);
 	rootfd = -1;
+}
+
+// late_remount is libcontainer's remountReadonly, after pivot_root: path (inside the container,
+// which is now the root) remounted with flags | MS_REMOUNT, retried on EBUSY.
+static void late_remount(const char *path, unsigned long flags)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+	if (fd < 0)
+		hako_sfail(125, "remount %s read-only: %s", path, hako_goerr(errno));
+	char p[32];
+	procfd(fd, p);
+	flags |= MS_REMOUNT;
+	for (int i = 0;; i++) {
+		if (mount("", p, "", flags, "") == 0)
+			break;
+		if (errno != EBUSY)
+			hako_sfail(125, "mount dst=%s, dstFd=%s, flags=%s: %s", path, p, mount_flags(flags), hako_goerr(errno));
+		if (i == 4)
+			hako_sfail(125, "unable to mount %s as readonly max retries reached", path);
+		struct timespec ts = {0, 100 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	close(fd);
 }
 
 // mkdir_p is os.MkdirAll(path, 0755), inside the jail, with its errors: the first component
@@ -1042,8 +1062,6 @@ static int init_main(void *arg)
 		hako_sfail(125, "setsid failed: %s", hako_goerr(errno));
 	if (setuid(0) < 0 || setgid(0) < 0 || setgroups(0, NULL) < 0)
 		hako_sfail(125, "setuid, setgid or setgroups failed: %s", hako_goerr(errno));
-	if (s->pdeathsig && prctl(PR_SET_PDEATHSIG, s->pdeathsig, 0, 0, 0) < 0)
-		hako_sfail(125, "set pdeath signal: %s", hako_goerr(errno));
 
 	// libcontainer's standard init, in its order.
 	if (s->p.keyring)
@@ -1051,7 +1069,6 @@ static int init_main(void *arg)
 	if (s->lo)
 		loopback_up();
 
-	// prepareRoot.
 	// prepareRoot: "/" gets the configured propagation or rslave; the rootfs's parent mount
 	// becomes a slave only if that was asked, else private (rootfsParentMountPropagationFlags
 	// of the configured value), so that nothing mounted on the host under the rootfs later
@@ -1081,22 +1098,18 @@ static int init_main(void *arg)
 	root_len = strlen(root_path);
 
 	// The mount plan.
-	int setup_dev = 0;
 	for (int k = 0; k < s->nops; k++) {
 		const struct op *o = &s->ops[k];
 		switch (o->kind) {
 		case OP_FS: op_fs(o); break;
 		case OP_BIND: op_bind(o); break;
-		case OP_REMOUNT: op_remount(o); break;
-		case OP_MKNOD: op_mknod(o), setup_dev = 1; break;
+		case OP_MKNOD: op_mknod(o); break;
 		case OP_SYMLINK: op_symlink(o); break;
 		case OP_UNLINK: op_unlink(o); break;
 		}
 	}
 	pivot();
-	if (s->rootprop && !(s->rootprop & (MS_PRIVATE | MS_SLAVE)) && mount("", "/", "", s->rootprop, "") < 0)
-		hako_sfail(125, "unable to apply root propagation flags: %s", hako_goerr(errno));
-	if (setup_dev) { // reOpenDevNull: the host's /dev/null on stdio becomes the container's
+	if (s->devnull) { // reOpenDevNull: the host's /dev/null on stdio becomes the container's
 		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 		struct stat st;
 		if (null < 0 || fstat(null, &st) < 0)
@@ -1113,7 +1126,10 @@ static int init_main(void *arg)
 	}
 	mkdir_p(s->p.cwd);
 
-	// finalizeRootfs (the read-only tmpfs and /dev are `remount` ops of the plan).
+	// finalizeRootfs: the tmpfs (and /dev) asked read-only, only now that the working
+	// directory is made; then the root.
+	for (int k = 0; k < s->nlate; k++)
+		late_remount(s->late_dst[k], s->late_flags[k]);
 	if (s->rootro) {
 		struct statfs sf;
 		if (statfs("/", &sf) < 0)
@@ -1134,7 +1150,7 @@ static int init_main(void *arg)
 
 	struct hako_final f = {
 		.p = &s->p, .cmd = s->args, .cwd = s->p.cwd,
-		.lastcap = ia->lastcap, .allow_setgroups = 1, .pdeathsig = s->pdeathsig,
+		.lastcap = ia->lastcap, .allow_setgroups = 1,
 		.ready_fd = PID_FD, .go_fd = GO_FD,
 	};
 	memcpy(f.caps, s->p.caps, sizeof(f.caps));

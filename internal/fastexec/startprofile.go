@@ -28,13 +28,25 @@ type StartProfile struct {
 	Hostname, Domainname string
 	Sysctls              []string // KEY=VALUE, in the order written
 	Ops                  []MountOp
-	MaskPaths            []string
-	ReadonlyPaths        []string
-	ReadonlyRoot         bool
+	// DevNull: hako made the container's /dev, so stdio that is the host's /dev/null is
+	// reopened on the container's (libcontainer's reOpenDevNull).
+	DevNull bool
+	// LateRemounts are remounted (MS_REMOUNT | Flags) after pivot_root and the working
+	// directory: the tmpfs, /dev among them, asked read-only (libcontainer's finalizeRootfs).
+	LateRemounts  []LateRemount
+	MaskPaths     []string
+	ReadonlyPaths []string
+	ReadonlyRoot  bool
+}
+
+// LateRemount is a mount made read-only at the end of the start (StartProfile.LateRemounts).
+type LateRemount struct {
+	Dst   string
+	Flags uint64
 }
 
 // MountOp is one step of a start profile's mount plan (docs/run.md). Kind is one of fs, bind,
-// remount, mknod, symlink, unlink; the fields a kind does not use stay zero.
+// mknod, symlink, unlink; the fields a kind does not use stay zero.
 type MountOp struct {
 	Kind             string
 	Src, Dst         string
@@ -128,12 +140,6 @@ func (p *StartProfile) Marshal() ([]byte, error) {
 			for _, pf := range op.PropagationFlags {
 				e.put("pflag", u(pf))
 			}
-		case "remount":
-			e.put("dst", op.Dst)
-			e.put("flags", u(op.Flags))
-			if op.Data != "" {
-				e.put("data", op.Data)
-			}
 		case "mknod":
 			e.put("dst", op.Dst)
 			e.put("mode", strconv.FormatUint(uint64(op.Mode), 8))
@@ -149,6 +155,13 @@ func (p *StartProfile) Marshal() ([]byte, error) {
 		default:
 			e.fail("mount op %q", op.Kind)
 		}
+	}
+	if p.DevNull {
+		e.put("devnull", "1")
+	}
+	for _, l := range p.LateRemounts {
+		inRoot("late remount", l.Dst)
+		e.put("lateremount", u(l.Flags)+":"+l.Dst)
 	}
 	for _, m := range p.MaskPaths {
 		inRoot("masked path", m)
@@ -171,5 +184,5 @@ func (p *StartProfile) Marshal() ([]byte, error) {
 	return data, nil
 }
 
-// maxProfileSize is fastexec.c's PROFILE_MAX.
+// maxProfileSize is what the C reader takes (start.c's START_PROFILE_MAX).
 const maxProfileSize = 4 << 20

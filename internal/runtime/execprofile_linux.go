@@ -433,7 +433,6 @@ func (ep *execProfile) writeState(root string, st *libcontainer.State) {
 }
 
 func (ep *execProfile) build(st *libcontainer.State) (*fastexec.Profile, error) {
-	var err error
 	if st.InitProcessPid <= 0 || st.InitProcessStartTime == 0 {
 		// The init has exited already (its stat is gone): nothing to exec into.
 		return nil, errors.New("the init is gone")
@@ -441,27 +440,13 @@ func (ep *execProfile) build(st *libcontainer.State) (*fastexec.Profile, error) 
 	if st.IntelRdtPath != "" {
 		return nil, errors.New("Intel RDT")
 	}
-	sp, cfg := ep.proc, ep.config
-	p := &fastexec.Profile{
-		ID:              ep.id,
-		Pid:             st.InitProcessPid,
-		StartTime:       st.InitProcessStartTime,
-		UID:             sp.User.UID,
-		GID:             sp.User.GID,
-		Groups:          slices.Clone(sp.User.AdditionalGids),
-		Cwd:             sp.Cwd,
-		Env:             slices.Clone(sp.Env),
-		NoNewPrivileges: sp.NoNewPrivileges || cfg.NoNewPrivileges,
-		OOMScoreAdj:     sp.OOMScoreAdj,
-		Seccomp:         ep.filter,
-		SeccompFlags:    ep.seccompFlags,
+	cfg := ep.config
+	p, err := processProfile(ep.id, ep.proc, cfg)
+	if err != nil {
+		return nil, err
 	}
-	if p.Cwd == "" {
-		p.Cwd = "/" // as Exec does
-	}
-	if !cfg.NoNewKeyring {
-		p.SessionKeyring = "_ses." + ep.id // libcontainer's setns init joins this one
-	}
+	p.Pid, p.StartTime = st.InitProcessPid, st.InitProcessStartTime
+	p.Seccomp, p.SeccompFlags = ep.filter, ep.seccompFlags
 	if cfg.Seccomp != nil && len(p.Seccomp) == 0 {
 		return nil, errors.New("the container has a seccomp filter, but it was not read back")
 	}
@@ -476,12 +461,7 @@ func (ep *execProfile) build(st *libcontainer.State) (*fastexec.Profile, error) 
 		}
 		p.Namespaces = append(p.Namespaces, fastexec.Namespace{Type: configs.NsName(t), Path: path})
 	}
-	for _, dir := range st.CgroupPaths {
-		if dir != "" && !slices.Contains(p.Cgroups, dir) {
-			p.Cgroups = append(p.Cgroups, dir) // v1 controllers mounted together share one
-		}
-	}
-	slices.Sort(p.Cgroups)
+	p.Cgroups = cgroupDirs(st.CgroupPaths)
 	// On a hybrid host the v1 paths come with a "" one too, the v2 hierarchy beside them
 	// (/sys/fs/cgroup/unified): there as on v1, the freezer controller is the one that pauses.
 	key, file := "freezer", "freezer.state"
@@ -493,21 +473,58 @@ func (ep *execProfile) build(st *libcontainer.State) (*fastexec.Profile, error) 
 		return nil, errors.New("no freezer cgroup, so no way to tell a paused container")
 	}
 	p.Freezer = filepath.Join(dir, file)
+	return &p, nil
+}
+
+// processProfile is what both profiles (docs/exec.md, docs/run.md) say of the container's
+// process: user, groups, cwd, environment, no_new_privileges, oom_score_adj, session keyring,
+// capabilities and rlimits, as libcontainer's inits apply them.
+func processProfile(id string, sp *specs.Process, cfg *configs.Config) (fastexec.Profile, error) {
+	p := fastexec.Profile{
+		ID:              id,
+		UID:             sp.User.UID,
+		GID:             sp.User.GID,
+		Groups:          slices.Clone(sp.User.AdditionalGids),
+		Cwd:             sp.Cwd,
+		Env:             slices.Clone(sp.Env),
+		NoNewPrivileges: sp.NoNewPrivileges || cfg.NoNewPrivileges,
+		OOMScoreAdj:     sp.OOMScoreAdj,
+	}
+	if p.Cwd == "" {
+		p.Cwd = "/" // as Exec does
+	}
+	if !cfg.NoNewKeyring {
+		p.SessionKeyring = "_ses." + id // the standard init creates it, the setns init joins it
+	}
 	caps := capabilitiesOf(sp)
 	if caps == nil {
 		caps = cfg.Capabilities
 	}
+	var err error
 	if p.Caps, err = capMasks(caps); err != nil {
-		return nil, err
+		return p, err
 	}
 	rls, err := rlimitsOf(sp)
 	if err != nil {
-		return nil, err
+		return p, err
 	}
 	for _, rl := range rls {
 		p.Rlimits = append(p.Rlimits, fastexec.Rlimit{Resource: rl.Type, Soft: rl.Soft, Hard: rl.Hard})
 	}
 	return p, nil
+}
+
+// cgroupDirs are the distinct cgroup directories of a container's paths, sorted (v1
+// controllers mounted together share one).
+func cgroupDirs(paths map[string]string) []string {
+	var out []string
+	for _, dir := range paths {
+		if dir != "" && !slices.Contains(out, dir) {
+			out = append(out, dir)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // capMasks turns capability names into the five masks. As libcontainer's capabilities.New,

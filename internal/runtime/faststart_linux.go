@@ -44,22 +44,20 @@ var testHookBeforeGo = func() error { return nil }
 // errNotFast is wrapped by the reasons the C path does not take a container.
 var errNotFast = errors.New("the C start path does not take this container")
 
-// fastStart is a planned C start.
-type fastStart struct {
-	profile fastexec.StartProfile
-	filter  []unix.SockFilter
-}
-
-// planFastStart plans the C start of a container, or says why libcontainer must start it.
-func (r *Runtime) planFastStart(id string, s *specs.Spec, config *configs.Config, stdio IO) (*fastStart, error) {
+// planFastStart plans the C start of a container, or says why libcontainer must start it
+// (an error wrapping errNotFast).
+func (r *Runtime) planFastStart(id string, s *specs.Spec, config *configs.Config, stdio IO) (*fastexec.StartProfile, error) {
 	if runPath == "go" {
 		return nil, fmt.Errorf("%w: HAKO_RUN_PATH=go", errNotFast)
 	}
 	if why := startBlocker(s, config, stdio); why != "" {
 		return nil, fmt.Errorf("%w: %s", errNotFast, why)
 	}
-	fs := &fastStart{}
-	p := &fs.profile
+	proc, err := processProfile(id, s.Process, config)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errNotFast, err)
+	}
+	p := &fastexec.StartProfile{Profile: proc}
 	if config.Seccomp != nil {
 		flags, err := seccompFilterFlags(config.Seccomp)
 		if err != nil {
@@ -69,38 +67,9 @@ func (r *Runtime) planFastStart(id string, s *specs.Spec, config *configs.Config
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", errNotFast, err)
 		}
-		fs.filter, p.Seccomp, p.SeccompFlags = prog, prog, flags
+		p.Seccomp, p.SeccompFlags = prog, flags
 	}
-	sp := s.Process
-	p.ID = id
-	p.Args = slices.Clone(sp.Args)
-	p.UID, p.GID = sp.User.UID, sp.User.GID
-	p.Groups = slices.Clone(sp.User.AdditionalGids)
-	p.Cwd = sp.Cwd
-	if p.Cwd == "" {
-		p.Cwd = "/"
-	}
-	p.Env = slices.Clone(sp.Env)
-	p.NoNewPrivileges = sp.NoNewPrivileges || config.NoNewPrivileges
-	p.OOMScoreAdj = sp.OOMScoreAdj
-	if !config.NoNewKeyring {
-		p.SessionKeyring = "_ses." + id // libcontainer's standard init creates this one
-	}
-	caps := capabilitiesOf(sp)
-	if caps == nil {
-		caps = config.Capabilities
-	}
-	var err error
-	if p.Caps, err = capMasks(caps); err != nil {
-		return nil, fmt.Errorf("%w: %v", errNotFast, err)
-	}
-	rls, err := rlimitsOf(sp)
-	if err != nil {
-		return nil, err
-	}
-	for _, rl := range rls {
-		p.Rlimits = append(p.Rlimits, fastexec.Rlimit{Resource: rl.Type, Soft: rl.Soft, Hard: rl.Hard})
-	}
+	p.Args = slices.Clone(s.Process.Args)
 	for _, ns := range config.Namespaces {
 		p.Namespaces = append(p.Namespaces, fastexec.Namespace{Type: configs.NsName(ns.Type), Path: ns.Path})
 		if ns.Type == configs.NEWNET && ns.Path == "" {
@@ -116,7 +85,7 @@ func (r *Runtime) planFastStart(id string, s *specs.Spec, config *configs.Config
 	p.MaskPaths = slices.Clone(config.MaskPaths)
 	p.ReadonlyPaths = slices.Clone(config.ReadonlyPaths)
 	p.ReadonlyRoot = config.Readonlyfs
-	return fs, nil
+	return p, nil
 }
 
 // startBlocker names what the C path does not do that libcontainer would for this container,
@@ -233,14 +202,7 @@ func sortedKeys(m map[string]string) []string {
 // (mountToRootfs for each mount, then /dev's nodes and links) as steps, with the cgroup paths
 // the manager created.
 func planMounts(p *fastexec.StartProfile, config *configs.Config, cgroupPaths map[string]string) error {
-	var later []fastexec.MountOp // tmpfs made read-only after their contents (finalizeRootfs)
-	bind := func(src, dst string, flags uint64, cleared int, pflags []int) fastexec.MountOp {
-		op := fastexec.MountOp{Kind: "bind", Src: src, Dst: dst, Flags: flags, PropagationFlags: toU64(pflags)}
-		if flags&^uint64(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) != 0 || cleared != 0 {
-			op.Remount = flags | unix.MS_BIND | unix.MS_REMOUNT
-		}
-		return op
-	}
+
 	setupDev := true
 	for _, m := range config.Mounts {
 		flags := uint64(m.Flags)
@@ -249,7 +211,7 @@ func planMounts(p *fastexec.StartProfile, config *configs.Config, cgroupPaths ma
 			if m.Destination == "/dev" {
 				setupDev = false
 			}
-			p.Ops = append(p.Ops, bind(m.Source, m.Destination, flags, m.ClearedFlags, m.PropagationFlags))
+			p.Ops = append(p.Ops, bindOp(m.Source, m.Destination, flags, m.ClearedFlags, m.PropagationFlags))
 		case "cgroup":
 			if cgroups.IsCgroup2UnifiedMode() {
 				p.Ops = append(p.Ops, fastexec.MountOp{Kind: "fs", Src: m.Source, Dst: m.Destination, Type: "cgroup2",
@@ -267,7 +229,7 @@ func planMounts(p *fastexec.StartProfile, config *configs.Config, cgroupPaths ma
 				// mountPropagate: read-only only after what goes inside.
 				mf &^= unix.MS_RDONLY
 				if flags&unix.MS_RDONLY != 0 {
-					later = append(later, fastexec.MountOp{Kind: "remount", Dst: m.Destination,
+					p.LateRemounts = append(p.LateRemounts, fastexec.LateRemount{Dst: m.Destination,
 						Flags: flags | unix.MS_BIND | unix.MS_RDONLY})
 				}
 			}
@@ -308,7 +270,7 @@ func planMounts(p *fastexec.StartProfile, config *configs.Config, cgroupPaths ma
 			p.Ops = append(p.Ops, fastexec.MountOp{Kind: "symlink", Dst: l[1], Target: l[0]})
 		}
 	}
-	p.Ops = append(p.Ops, later...)
+	p.DevNull = setupDev
 	return nil
 }
 
@@ -354,13 +316,7 @@ func cgroupV1Ops(m *configs.Mount, paths map[string]string) ([]fastexec.MountOp,
 		if strings.Contains(base, ",") {
 			merged = append(merged, base)
 		}
-		flags := uint64(unix.MS_BIND|unix.MS_REC) | uint64(m.Flags)
-		op := fastexec.MountOp{Kind: "bind", Src: src, Dst: filepath.Join(m.Destination, base), Flags: flags,
-			PropagationFlags: toU64(m.PropagationFlags)}
-		if flags&^uint64(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) != 0 {
-			op.Remount = flags | unix.MS_BIND | unix.MS_REMOUNT
-		}
-		ops = append(ops, op)
+		ops = append(ops, bindOp(src, filepath.Join(m.Destination, base), uint64(unix.MS_BIND|unix.MS_REC)|uint64(m.Flags), 0, m.PropagationFlags))
 	}
 	for _, mc := range merged {
 		for _, ss := range strings.Split(mc, ",") {
@@ -368,6 +324,16 @@ func cgroupV1Ops(m *configs.Mount, paths map[string]string) ([]fastexec.MountOp,
 		}
 	}
 	return ops, nil
+}
+
+// bindOp is a bind mount step as libcontainer mounts one: the bind, then a remount with
+// exactly the flags asked when any (or a cleared one) are.
+func bindOp(src, dst string, flags uint64, cleared int, pflags []int) fastexec.MountOp {
+	op := fastexec.MountOp{Kind: "bind", Src: src, Dst: dst, Flags: flags, PropagationFlags: toU64(pflags)}
+	if flags&^uint64(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT) != 0 || cleared != 0 {
+		op.Remount = flags | unix.MS_BIND | unix.MS_REMOUNT
+	}
+	return op
 }
 
 func toU64(v []int) []uint64 {
@@ -380,9 +346,9 @@ func toU64(v []int) []uint64 {
 
 // startFast starts the planned init of container c (created by libcontainer.Create, not
 // started) through the C path and returns it running. On an error the caller destroys c.
-func (r *Runtime) startFast(c *libcontainer.Container, fs *fastStart, config *configs.Config, stdio IO, ep *execProfile) (*Process, error) {
+// Its errors carry no "start container ID" prefix: Start adds it.
+func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile, config *configs.Config, stdio IO, ep *execProfile) (*Process, error) {
 	id := c.ID()
-	p := &fs.profile
 	cm, err := manager.New(config.Cgroups)
 	if err != nil {
 		return nil, err
@@ -397,12 +363,7 @@ func (r *Runtime) startFast(c *libcontainer.Container, fs *fastStart, config *co
 	}
 	paths := cm.GetPaths()
 	phase("rt: C start cgroups made")
-	for _, dir := range paths {
-		if dir != "" && !slices.Contains(p.Cgroups, dir) {
-			p.Cgroups = append(p.Cgroups, dir)
-		}
-	}
-	slices.Sort(p.Cgroups)
+	p.Cgroups = cgroupDirs(paths)
 	if err := planMounts(p, config, paths); err != nil {
 		return nil, fmt.Errorf("plan the container's mounts: %w", err)
 	}
@@ -478,8 +439,11 @@ func (r *Runtime) startFast(c *libcontainer.Container, fs *fastStart, config *co
 	pidText, _ := io.ReadAll(pidR)
 	sst, _ := s.Wait()
 	phase("rt: C start init ready")
-	pidLine, ready, _ := strings.Cut(string(pidText), "\n")
-	pid, _ := strconv.Atoi(pidLine)
+	// The two writes are atomic (under PIPE_BUF) but their order is not: S may be descheduled
+	// between its clone and its write, and the init's "R" come first.
+	text := string(pidText)
+	ready := strings.Count(text, "R") == 1
+	pid, _ := strconv.Atoi(strings.TrimSpace(strings.Replace(text, "R", "", 1)))
 	var init *os.Process
 	if pid > 0 {
 		init, _ = os.FindProcess(pid) // a pidfd: the init is our child (CLONE_PARENT)
@@ -493,13 +457,16 @@ func (r *Runtime) startFast(c *libcontainer.Container, fs *fastStart, config *co
 		sio.abort()
 		return nil, err
 	}
-	if ready != "R" || pid <= 0 {
-		msg, _ := io.ReadAll(errR) // the init has exited: its message, if any, is all there
-		return fail(fastStartError(id, msg, sst))
+	if !ready || pid <= 0 {
+		// An init waiting for the word (S failed after its clone) exits at EOF on the go
+		// pipe and closes the error pipe; one that failed has said why there already.
+		goW.Close()
+		msg, _ := io.ReadAll(errR)
+		return fail(fastStartError(msg, sst))
 	}
 	start, err := procStartTime(pid)
 	if err != nil {
-		return fail(fmt.Errorf("start container %s: the init: %w", id, err))
+		return fail(fmt.Errorf("the init: %w", err))
 	}
 	parts := <-stateJSON
 	if parts.err != nil {
@@ -510,7 +477,7 @@ func (r *Runtime) startFast(c *libcontainer.Container, fs *fastStart, config *co
 		return fail(err)
 	}
 	if err := atomicfile.Replace(filepath.Join(stateDir, "state.json"), js, 0o600); err != nil {
-		return fail(fmt.Errorf("start container %s: save state: %w", id, err))
+		return fail(fmt.Errorf("save state: %w", err))
 	}
 	phase("rt: C start state written")
 	if err := testHookBeforeGo(); err != nil {
@@ -519,17 +486,17 @@ func (r *Runtime) startFast(c *libcontainer.Container, fs *fastStart, config *co
 	// The container is recorded: the init may exec the command. EOF on the error pipe is the
 	// exec (the pipe is close-on-exec); a message is a command that could not be executed.
 	if _, err := goW.Write([]byte("G")); err != nil {
-		return fail(fmt.Errorf("start container %s: the init is gone", id))
+		return fail(errors.New("the init is gone"))
 	}
 	goW.Close()
 	if msg, _ := io.ReadAll(errR); len(msg) > 0 {
-		return fail(fastStartError(id, msg, sst))
+		return fail(fastStartError(msg, sst))
 	}
 	phase("rt: C start command executed")
 	proc := &Process{Pid: pid, done: make(chan struct{}), signal: init.Signal, cgroupPaths: paths, destroy: c.Destroy}
 	if ep != nil {
 		// From what is known here: no state to load.
-		ep.filter = fs.filter
+		ep.filter = p.Seccomp
 		est := &libcontainer.State{CgroupPaths: paths, NamespacePaths: parts.nsPaths}
 		est.InitProcessPid, est.InitProcessStartTime = pid, start
 		proc.execProfile = func() {
@@ -546,13 +513,14 @@ func (r *Runtime) startFast(c *libcontainer.Container, fs *fastStart, config *co
 	return proc, nil
 }
 
-// fastStartError turns what the C path reported ("CODE\nMESSAGE") into Start's error.
-func fastStartError(id string, msg []byte, s *os.ProcessState) error {
+// fastStartError turns what the C path reported ("CODE\nMESSAGE") into Start's error, in
+// libcontainer's words and classes.
+func fastStartError(msg []byte, s *os.ProcessState) error {
 	code, text, ok := bytes.Cut(msg, []byte("\n"))
 	if !ok || len(text) == 0 {
-		return fmt.Errorf("start container %s: the C start path failed without a word (%v)", id, s)
+		return fmt.Errorf("the C start path failed without a word (%v)", s)
 	}
-	err := fmt.Errorf("start container %s: %s", id, text)
+	err := errors.New(string(text))
 	switch string(code) {
 	case "127":
 		return errClassed{err, errdefs.ErrCommandNotFound}

@@ -37,8 +37,8 @@ func warmSeccomp(t *testing.T, opts spec.Options) {
 	}
 }
 
-// cgroupDirs are the container's cgroup directories on the host, of any version.
-func cgroupDirs(id string) []string {
+// ctrCgroupDirs are the container's cgroup directories on the host, of any version.
+func ctrCgroupDirs(id string) []string {
 	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/hako-test/" + id)
 	more, _ := filepath.Glob("/sys/fs/cgroup/hako-test/" + id)
 	return append(dirs, more...)
@@ -121,13 +121,13 @@ func TestFastStartLifecycle(t *testing.T) {
 	if st, _ := c.rt.State(c.id); st.Status != StatusStopped {
 		t.Errorf("after exit: %+v", st)
 	}
-	if len(cgroupDirs(c.id)) == 0 {
+	if len(ctrCgroupDirs(c.id)) == 0 {
 		t.Error("no cgroup directories while the container exists")
 	}
 	if err := c.rt.Delete(c.id, false); err != nil {
 		t.Fatal(err)
 	}
-	if d := cgroupDirs(c.id); len(d) != 0 {
+	if d := ctrCgroupDirs(c.id); len(d) != 0 {
 		t.Errorf("cgroups left after delete: %q", d)
 	}
 	if _, err := os.Stat(filepath.Join(c.rt.root, c.id)); !errors.Is(err, os.ErrNotExist) {
@@ -161,7 +161,7 @@ func TestFastStartErrors(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(c.rt.root, c.id)); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("%s path, %q: state left: %v", path, tc.args, err)
 			}
-			if d := cgroupDirs(c.id); len(d) != 0 {
+			if d := ctrCgroupDirs(c.id); len(d) != 0 {
 				t.Errorf("%s path, %q: cgroups left: %q", path, tc.args, d)
 			}
 		}
@@ -262,7 +262,7 @@ func TestFastStartCommandWaitsForMonitor(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(marks, "ran")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the command ran after the monitor gave up: %v", err)
 	}
-	if d := cgroupDirs(c.id); len(d) != 0 {
+	if d := ctrCgroupDirs(c.id); len(d) != 0 {
 		t.Errorf("cgroups left: %q", d)
 	}
 	// And with the word, it runs.
@@ -274,5 +274,24 @@ func TestFastStartCommandWaitsForMonitor(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(marks, "ran")); err != nil {
 		t.Errorf("the command did not run: %v", err)
+	}
+}
+
+// A tmpfs asked read-only is made so only after the working directory was created in it, as
+// libcontainer's finalizeRootfs does (a C path that remounted it with the other mounts failed
+// here with "read-only file system").
+func TestFastStartReadonlyTmpfsWorkdir(t *testing.T) {
+	warmSeccomp(t, spec.Options{})
+	opts := spec.Options{
+		Mounts:     []specs.Mount{{Destination: "/x", Type: "tmpfs", Source: "tmpfs", Options: []string{"ro", "nosuid"}}},
+		WorkingDir: "/x/sub",
+	}
+	for _, path := range []string{"go", "c"} {
+		withRunPath(t, path)
+		c := newCtr(t, nil)
+		r := c.mustRun(opts, "sh", "-c", "pwd; touch /x/f 2>&1 | sed 's/.*: //'; grep ' /x ' /proc/self/mountinfo | grep -o ' ro,'")
+		if r.exit != 0 || r.stdout != "/x/sub\nRead-only file system\n ro,\n" {
+			t.Errorf("%s path: %+v", path, r)
+		}
 	}
 }

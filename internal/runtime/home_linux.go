@@ -35,14 +35,15 @@ func hasHome(env []string) bool {
 	return false
 }
 
-// pseudoMounts are the mount types whose files are the kernel's views, not data.
+// pseudoMounts are the mount types whose files are the kernel's views, not data (fastexec.c's
+// pseudo_fs refuses the same ones, as file systems).
 var pseudoMounts = []string{"proc", "sysfs", "cgroup", "cgroup2", "devpts", "mqueue", "debugfs", "securityfs", "tracefs", "bpf"}
 
 // passwdIsHostile says whether /etc/passwd, resolved inside the root as the init will resolve
 // it, lands on a kernel filesystem of the container's mounts, or is in the image and neither
 // a regular file, a directory nor missing.
 func passwdIsHostile(s *specs.Spec) bool {
-	root := s.Root.Path
+	root := filepath.Clean(s.Root.Path)
 	resolved, err := securejoin.SecureJoin(root, "/etc/passwd")
 	if err != nil {
 		return true // a symlink loop, say: not for the init to open

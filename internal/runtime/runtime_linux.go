@@ -118,16 +118,13 @@ func (r *Runtime) Start(ctx context.Context, id, bundle string, stdio IO) (*Proc
 	var ep *execProfile
 	if r.ExecProfiles {
 		ep = planExecProfile(id, s, config)
-	}
-	if r.ExecProfiles {
-		fs, err := r.planFastStart(id, s, config, stdio)
+		plan, err := r.planFastStart(id, s, config, stdio)
 		switch {
 		case err == nil:
-			p, err := r.startFast(c, fs, config, stdio, ep)
-			phase("rt: C start done")
+			p, err := r.startFast(c, plan, config, stdio, ep)
 			if err != nil {
 				_ = c.Destroy()
-				return nil, err
+				return nil, fmt.Errorf("start container %s: %w", id, err)
 			}
 			return p, nil
 		case runPath == "c":
