@@ -1446,6 +1446,39 @@ void hako_finalize(const struct hako_final *f)
 	hako_sfail(classify(msg), "%s", msg);
 }
 
+// hako_host_setup is what both stages do to themselves on the host before they enter the
+// container, for their child to inherit: oom_score_adj, the rlimits, the cgroups (as
+// libcontainer's AddPid, a missing one is an error too) and all the CPUs the cpuset allows
+// (libcontainer's tryResetCPUAffinity; a failure only leaves the caller's affinity).
+void hako_host_setup(const struct profile *p)
+{
+	if (p->has_oom) {
+		char v[32];
+		int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+		int len = snprintf(v, sizeof(v), "%d", p->oom);
+		if (fd < 0 || hako_write_all(fd, v, len) < 0)
+			hako_sfail(125, "set oom_score_adj: %s", hako_goerr(errno));
+		close(fd);
+	}
+	for (int k = 0; k < p->nrlimits; k++) {
+		struct rlimit rl = {.rlim_cur = p->rlimits[k].soft, .rlim_max = p->rlimits[k].hard};
+		if (setrlimit(p->rlimits[k].res, &rl) < 0)
+			hako_sfail(125, "setrlimit %d: %s", p->rlimits[k].res, hako_goerr(errno));
+	}
+	for (int k = 0; k < p->ncgroups; k++) {
+		char path[PATH_MAX];
+		if (snprintf(path, sizeof(path), "%s/cgroup.procs", p->cgroups[k]) >= (int)sizeof(path))
+			hako_sfail(125, "join cgroup %s: %s", p->cgroups[k], hako_goerr(ENAMETOOLONG));
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || hako_write_all(fd, "0", 1) < 0)
+			hako_sfail(125, "join cgroup %s: %s", p->cgroups[k], hako_goerr(errno));
+		close(fd);
+	}
+	cpu_set_t all;
+	memset(&all, 0xff, sizeof(all));
+	sched_setaffinity(0, sizeof(all), &all);
+}
+
 static void stage2(int argc, char **argv)
 {
 	// argv: hako __fastexec ERRFD PROFILEFD ARGS...
@@ -1492,32 +1525,7 @@ static void stage2(int argc, char **argv)
 	for (int c = 0; c <= lastcap && c < 64; c++)
 		if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1)
 			host_bounding |= 1ULL << c;
-	if (p.has_oom) {
-		char v[32];
-		int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-		int len = snprintf(v, sizeof(v), "%d", p.oom);
-		if (fd < 0 || hako_write_all(fd, v, len) < 0)
-			hako_sfail(125, "set oom_score_adj: %s", hako_goerr(errno));
-		close(fd);
-	}
-	for (int k = 0; k < p.nrlimits; k++) {
-		struct rlimit rl = {.rlim_cur = p.rlimits[k].soft, .rlim_max = p.rlimits[k].hard};
-		if (setrlimit(p.rlimits[k].res, &rl) < 0)
-			hako_sfail(125, "setrlimit %d: %s", p.rlimits[k].res, hako_goerr(errno));
-	}
-	for (int k = 0; k < p.ncgroups; k++) {
-		char path[PATH_MAX];
-		snprintf(path, sizeof(path), "%s/cgroup.procs", p.cgroups[k]);
-		int fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd < 0 || hako_write_all(fd, "0", 1) < 0) // as libcontainer's AddPid, a missing one too
-			hako_sfail(125, "join cgroup %s: %s", p.cgroups[k], hako_goerr(errno));
-		close(fd);
-	}
-	// All the CPUs the cpuset allows, not the caller's affinity (libcontainer's
-	// tryResetCPUAffinity); a failure only leaves the caller's.
-	cpu_set_t all;
-	memset(&all, 0xff, sizeof(all));
-	sched_setaffinity(0, sizeof(all), &all);
+	hako_host_setup(&p);
 
 	// The namespaces: the user namespace first (the others belong to it), the mount namespace
 	// last but one, so that the cgroup namespace is joined from the container's view.

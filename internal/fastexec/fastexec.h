@@ -68,6 +68,10 @@ HAKO_HIDDEN int hako_last_cap(void);
 // hako_clean_abs tells whether p is what Go's filepath.Clean leaves of an absolute path.
 HAKO_HIDDEN int hako_clean_abs(const char *p);
 
+// hako_host_setup: oom_score_adj, rlimits, cgroups and CPU affinity, on the host, for the
+// process about to enter the container (both stages).
+HAKO_HIDDEN void hako_host_setup(const struct profile *p);
+
 // The finalization both inits end with, libcontainer's from no_new_privs on: no_new_privs,
 // the seccomp filter (before the capabilities without no_new_privs), finalizeNamespace
 // (descriptors, working directory, environment, bounding set, user, capabilities), the command

@@ -1198,32 +1198,7 @@ void hako_faststart(void)
 	for (int k = 0; k < s.njoin; k++)
 		if ((nsfd[k] = open(s.join_path[k], O_RDONLY | O_CLOEXEC)) < 0)
 			hako_sfail(125, "open namespace %s: %s", s.join_path[k], hako_goerr(errno));
-	for (int k = 0; k < s.p.ncgroups; k++) {
-		char path[PATH_MAX];
-		snprintf(path, sizeof(path), "%s/cgroup.procs", s.p.cgroups[k]);
-		int fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd < 0 || hako_write_all(fd, "0", 1) < 0)
-			hako_sfail(125, "unable to apply cgroup configuration: join cgroup %s: %s", s.p.cgroups[k], hako_goerr(errno));
-		close(fd);
-	}
-	if (s.p.has_oom) {
-		char v[32];
-		int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-		int len = snprintf(v, sizeof(v), "%d", s.p.oom);
-		if (fd < 0 || hako_write_all(fd, v, len) < 0)
-			hako_sfail(125, "set oom_score_adj: %s", hako_goerr(errno));
-		close(fd);
-	}
-	for (int k = 0; k < s.p.nrlimits; k++) {
-		struct rlimit rl = {.rlim_cur = s.p.rlimits[k].soft, .rlim_max = s.p.rlimits[k].hard};
-		if (setrlimit(s.p.rlimits[k].res, &rl) < 0)
-			hako_sfail(125, "error setting rlimit type %d: %s", s.p.rlimits[k].res, hako_goerr(errno));
-	}
-	// All the CPUs the cpuset allows (libcontainer's tryResetCPUAffinity); a failure only
-	// leaves M's.
-	cpu_set_t all;
-	memset(&all, 0xff, sizeof(all));
-	sched_setaffinity(0, sizeof(all), &all);
+	hako_host_setup(&s.p);
 	umask(022);
 	struct init_args ia = {.s = &s, .lastcap = hako_last_cap()};
 
