@@ -86,6 +86,7 @@ func (x *runExecutor) Run(ctx context.Context, req build.RunRequest) error {
 	if err != nil {
 		return err
 	}
+	rt.FastStart = true // the C start path, with a seccomp filter a container of the store cached
 	p, err := rt.Start(ctx, req.ID, bundle, runtime.IO{Stdout: req.Stdout, Stderr: req.Stderr})
 	if err != nil {
 		return err

@@ -425,7 +425,7 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 		return fail(err, 125)
 	}
 	rt.Delete(c.ID, true) // a previous run's state, if a monitor died
-	rt.ExecProfiles = true
+	rt.ExecProfiles, rt.FastStart = true, true
 	Phase("monitor: bundle and log ready, runtime start")
 	p, err := rt.Start(ctx, c.ID, bundle, stdio)
 	Phase("monitor: runtime started")

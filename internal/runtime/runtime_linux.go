@@ -29,11 +29,13 @@ import (
 type Runtime struct {
 	root string
 	// ExecProfiles makes Start prepare each container's exec profile (docs/exec.md), for
-	// containers that are exec'd into: a container monitor's runtime. Such a runtime also
-	// starts containers on the C path where it can (docs/run.md), with the seccomp filters
-	// that its read-backs cache. A build's RUN steps are not exec'd into, skip the read-back
-	// and take libcontainer's start.
+	// containers that are exec'd into: a container monitor's runtime. Its read-backs of the
+	// seccomp filters fill the seccomp cache that the C start path loads from.
 	ExecProfiles bool
+	// FastStart makes Start take the C start path (docs/run.md) where it can: a monitor's
+	// runtime, and a build's, whose RUN steps are not exec'd into and only use the filters
+	// that monitors cached.
+	FastStart bool
 }
 
 // New returns a Runtime that keeps its state under stateRoot (created 0700 if missing), such as
@@ -118,6 +120,8 @@ func (r *Runtime) Start(ctx context.Context, id, bundle string, stdio IO) (*Proc
 	var ep *execProfile
 	if r.ExecProfiles {
 		ep = planExecProfile(id, s, config)
+	}
+	if r.FastStart {
 		plan, err := r.planFastStart(id, s, config, stdio)
 		switch {
 		case err == nil:

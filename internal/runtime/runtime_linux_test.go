@@ -69,7 +69,7 @@ func setup(t *testing.T) *Runtime {
 		baseErr = makeBusybox(baseRootfs)
 		if baseErr == nil {
 			if testRT, baseErr = New(filepath.Join(dir, "state")); baseErr == nil {
-				testRT.ExecProfiles = true // as a monitor's
+				testRT.ExecProfiles, testRT.FastStart = true, true // as a monitor's
 			}
 		}
 	})

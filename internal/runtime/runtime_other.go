@@ -18,7 +18,7 @@ var errLinuxOnly = errdefs.NotImplemented(errors.New("containers need Linux"))
 func Init() bool { return false }
 
 // Runtime runs containers on Linux only.
-type Runtime struct{ ExecProfiles bool }
+type Runtime struct{ ExecProfiles, FastStart bool }
 
 func New(string) (*Runtime, error) { return nil, errLinuxOnly }
 
