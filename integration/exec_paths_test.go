@@ -615,41 +615,54 @@ func execHostProcesses(s *store, id string) string {
 	root := s.root
 	initPID := strings.TrimSpace(s.ok("inspect", "--format", "{{.State.Pid}}", id))
 	pidNS, _ := os.Readlink("/proc/" + initPID + "/ns/pid")
-	cmdline := func(pid string) string {
-		b, _ := os.ReadFile("/proc/" + pid + "/cmdline")
-		return strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
-	}
-	ppid := func(pid string) string {
-		b, _ := os.ReadFile("/proc/" + pid + "/stat")
-		if i := bytes.LastIndexByte(b, ')'); i >= 0 {
-			if f := strings.Fields(string(b[i+1:])); len(f) > 1 {
-				return f[1]
-			}
-		}
-		return ""
-	}
 	var out strings.Builder
+	for _, p := range hostProcesses() {
+		switch cl := p.cmdline; {
+		case strings.Contains(cl, "__monitor") || p.pid == initPID:
+		case strings.Contains(cl, "__fastexec"):
+			ns, _ := os.Readlink("/proc/" + p.pid + "/ns/pid")
+			if ns == pidNS || strings.Contains(cl, root) || strings.Contains(procCmdline(p.ppid), root) {
+				fmt.Fprintf(&out, "%s (ppid %s, %s): %s\n", p.pid, p.ppid, ns, cl)
+			} else {
+				t.Logf("a __fastexec process not of this test: %s (ppid %s, %s): %s", p.pid, p.ppid, ns, cl)
+			}
+		case strings.Contains(cl, root):
+			fmt.Fprintf(&out, "%s (ppid %s): %s\n", p.pid, p.ppid, cl)
+		}
+	}
+	return out.String()
+}
+
+// hostProcess is a process of the host as the leftover checks see it.
+type hostProcess struct{ pid, ppid, cmdline string }
+
+// hostProcesses lists the host's processes but the test's own, with their parents and command
+// lines (arguments joined by spaces).
+func hostProcesses() []hostProcess {
+	var out []hostProcess
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, d := range dirs {
 		pid := filepath.Base(d)
 		if pid == fmt.Sprint(os.Getpid()) {
 			continue
 		}
-		cl := cmdline(pid)
-		switch {
-		case strings.Contains(cl, "__monitor") || pid == initPID:
-		case strings.Contains(cl, "__fastexec"):
-			ns, _ := os.Readlink(d + "/ns/pid")
-			if ns == pidNS || strings.Contains(cl, root) || strings.Contains(cmdline(ppid(pid)), root) {
-				fmt.Fprintf(&out, "%s (ppid %s, %s): %s\n", pid, ppid(pid), ns, cl)
-			} else {
-				t.Logf("a __fastexec process not of this test: %s (ppid %s, %s): %s", pid, ppid(pid), ns, cl)
+		p := hostProcess{pid: pid, cmdline: procCmdline(pid)}
+		if b, err := os.ReadFile(d + "/stat"); err == nil {
+			if i := bytes.LastIndexByte(b, ')'); i >= 0 {
+				if f := strings.Fields(string(b[i+1:])); len(f) > 1 {
+					p.ppid = f[1]
+				}
 			}
-		case strings.Contains(cl, root):
-			fmt.Fprintf(&out, "%s (ppid %s): %s\n", pid, ppid(pid), cl)
 		}
+		out = append(out, p)
 	}
-	return out.String()
+	return out
+}
+
+// procCmdline is the command line of process pid, its arguments joined by spaces.
+func procCmdline(pid string) string {
+	b, _ := os.ReadFile("/proc/" + pid + "/cmdline")
+	return strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
 }
 
 // TestExecPathsLifecycle: paused and stopped containers are refused alike on both paths; a

@@ -339,27 +339,9 @@ func runLeftovers(s *store) string {
 			fmt.Fprintln(&b, "empty cgroup", p)
 		}
 	}
-	cmdline := func(pid string) string {
-		c, _ := os.ReadFile("/proc/" + pid + "/cmdline")
-		return strings.TrimSpace(strings.ReplaceAll(string(c), "\x00", " "))
-	}
-	procs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, p := range procs {
-		pid := filepath.Base(p)
-		if pid == fmt.Sprint(os.Getpid()) {
-			continue
-		}
-		cl := cmdline(pid)
-		ppid := ""
-		if st, err := os.ReadFile(p + "/stat"); err == nil {
-			if i := strings.LastIndexByte(string(st), ')'); i > 0 {
-				if f := strings.Fields(string(st[i+1:])); len(f) > 1 {
-					ppid = f[1]
-				}
-			}
-		}
-		if strings.Contains(cl, s.root) || (strings.Contains(cl, "__faststart") && strings.Contains(cmdline(ppid), s.root)) {
-			fmt.Fprintf(&b, "process %s: %s\n", pid, cl)
+	for _, p := range hostProcesses() {
+		if strings.Contains(p.cmdline, s.root) || (strings.Contains(p.cmdline, "__faststart") && strings.Contains(procCmdline(p.ppid), s.root)) {
+			fmt.Fprintf(&b, "process %s: %s\n", p.pid, p.cmdline)
 		}
 	}
 	return b.String()

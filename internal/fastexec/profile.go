@@ -355,27 +355,15 @@ func (p *Profile) parseEntry(key, value string) error {
 			return fmt.Errorf("%q is neither 0 nor 1", value)
 		}
 	case "caps":
-		f := strings.Split(value, ",")
-		if len(f) != 5 {
-			return fmt.Errorf("%q is not five masks", value)
-		}
-		var m [5]uint64
-		for i, s := range f {
-			if m[i], err = parseHexMask(s); err != nil {
-				return err
-			}
+		m, err := numbers(value, 5, "five masks", parseHexMask)
+		if err != nil {
+			return err
 		}
 		p.Caps = CapSets{Bounding: m[0], Effective: m[1], Permitted: m[2], Inheritable: m[3], Ambient: m[4]}
 	case "rlimit":
-		f := strings.Split(value, ",")
-		if len(f) != 3 {
-			return fmt.Errorf("%q is not RESOURCE,SOFT,HARD", value)
-		}
-		var v [3]uint64
-		for i, s := range f {
-			if v[i], err = parseDecimal(s, 64); err != nil {
-				return err
-			}
+		v, err := numbers(value, 3, "RESOURCE,SOFT,HARD", func(s string) (uint64, error) { return parseDecimal(s, 64) })
+		if err != nil {
+			return err
 		}
 		if v[0] > 1<<16 {
 			return fmt.Errorf("resource %d", v[0])
@@ -416,6 +404,23 @@ func (p *Profile) parseEntry(key, value string) error {
 		return errors.New("unknown key")
 	}
 	return err
+}
+
+// numbers reads value as n comma-separated numbers, each with parse; what names the form
+// expected, for the error.
+func numbers(value string, n int, what string, parse func(string) (uint64, error)) ([]uint64, error) {
+	f := strings.Split(value, ",")
+	if len(f) != n {
+		return nil, fmt.Errorf("%q is not %s", value, what)
+	}
+	out := make([]uint64, n)
+	for i, s := range f {
+		var err error
+		if out[i], err = parse(s); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // parseDecimal accepts what strconv.FormatUint writes: digits only, no sign, no leading zero.

@@ -40,6 +40,8 @@ type execProfile struct {
 	// libcontainer loaded it with.
 	filter       []unix.SockFilter
 	seccompFlags uint
+	// process, when the C start path has computed it already, is the process part.
+	process *fastexec.Profile
 }
 
 // planExecProfile returns the profile plan for a container about to start, or nil with the
@@ -380,15 +382,25 @@ func ptraceDetach(tid, sig int) error {
 
 // threadState is the state letter of thread tid (field 3 of /proc/TID/stat), 0 when it is gone.
 func threadState(tid int) byte {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", tid))
-	if err != nil {
+	f, err := statFields(tid)
+	if err != nil || len(f) == 0 || f[0] == "" {
 		return 0
+	}
+	return f[0][0]
+}
+
+// statFields are the fields of /proc/PID/stat from the third on (after the command name,
+// which may hold spaces and parentheses): f[0] is the state, f[19] the start time.
+func statFields(pid int) ([]string, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil, err
 	}
 	i := bytes.LastIndexByte(data, ')')
-	if i < 0 || i+2 >= len(data) {
-		return 0
+	if i < 0 {
+		return nil, errors.New("malformed stat")
 	}
-	return data[i+2]
+	return strings.Fields(string(data[i+1:])), nil
 }
 
 // pollPause sleeps 20 µs in nanosleep(2) (see waitPtraceStop).
@@ -441,9 +453,14 @@ func (ep *execProfile) build(st *libcontainer.State) (*fastexec.Profile, error) 
 		return nil, errors.New("Intel RDT")
 	}
 	cfg := ep.config
-	p, err := processProfile(ep.id, ep.proc, cfg)
-	if err != nil {
-		return nil, err
+	var p fastexec.Profile
+	if ep.process != nil {
+		p = *ep.process
+	} else {
+		var err error
+		if p, err = processProfile(ep.id, ep.proc, cfg); err != nil {
+			return nil, err
+		}
 	}
 	p.Pid, p.StartTime = st.InitProcessPid, st.InitProcessStartTime
 	p.Seccomp, p.SeccompFlags = ep.filter, ep.seccompFlags

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -79,7 +80,7 @@ func (r *Runtime) planFastStart(id string, s *specs.Spec, config *configs.Config
 	p.Rootfs = config.Rootfs
 	p.RootPropagation = uint64(config.RootPropagation) // as configured: 0 means libcontainer's defaults
 	p.Hostname, p.Domainname = config.Hostname, config.Domainname
-	for _, k := range sortedKeys(config.Sysctl) {
+	for _, k := range slices.Sorted(maps.Keys(config.Sysctl)) {
 		p.Sysctls = append(p.Sysctls, k+"="+config.Sysctl[k])
 	}
 	p.MaskPaths = slices.Clone(config.MaskPaths)
@@ -187,15 +188,6 @@ func mountBlocker(m *configs.Mount) string {
 		return "a mount of type " + m.Device
 	}
 	return ""
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // planMounts completes the profile with the mount plan: libcontainer's prepareRootfs
@@ -496,7 +488,7 @@ func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile,
 	proc := &Process{Pid: pid, done: make(chan struct{}), signal: init.Signal, cgroupPaths: paths, destroy: c.Destroy}
 	if ep != nil {
 		// From what is known here: no state to load.
-		ep.filter = p.Seccomp
+		ep.filter, ep.process = p.Seccomp, &p.Profile
 		est := &libcontainer.State{CgroupPaths: paths, NamespacePaths: parts.nsPaths}
 		est.InitProcessPid, est.InitProcessStartTime = pid, start
 		proc.execProfile = func() {
@@ -547,15 +539,10 @@ func memfdWith(name string, data []byte) (*os.File, error) {
 
 // procStartTime is field 22 of /proc/PID/stat, as libcontainer records it.
 func procStartTime(pid int) (uint64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	f, err := statFields(pid)
 	if err != nil {
 		return 0, err
 	}
-	i := bytes.LastIndexByte(data, ')')
-	if i < 0 {
-		return 0, errors.New("malformed stat")
-	}
-	f := strings.Fields(string(data[i+1:]))
 	if len(f) < 20 {
 		return 0, errors.New("malformed stat")
 	}
@@ -588,14 +575,10 @@ func newStdio(stdio IO) (*stdioFiles, error) {
 		s.child[0] = in
 	default:
 		var pr, pw *os.File
-		if pr, pw, err = os.Pipe(); err == nil {
+		if pr, pw, err = pipeFrom(in); err == nil {
 			s.child[0] = pr
 			s.closers = append(s.closers, pr)
 			s.parents = append(s.parents, pw)
-			go func() {
-				_, _ = io.Copy(pw, in)
-				_ = pw.Close()
-			}()
 		}
 	}
 	for i, w := range []io.Writer{stdio.Stdout, stdio.Stderr} {

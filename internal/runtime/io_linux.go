@@ -43,18 +43,12 @@ func run(lp *libcontainer.Process, stdio IO, start func() error) (*Process, erro
 		case *os.File:
 			lp.Stdin = in
 		default:
-			// Handing exec.Cmd a plain reader would make Wait wait for it to reach EOF,
-			// which an attached client's stdin may never do.
-			pr, pw, err := os.Pipe()
+			pr, _, err := pipeFrom(in)
 			if err != nil {
 				return nil, fmt.Errorf("stdin pipe: %w", err)
 			}
 			lp.Stdin = pr
 			afterStart = append(afterStart, pr)
-			go func() {
-				_, _ = io.Copy(pw, in)
-				_ = pw.Close()
-			}()
 		}
 		lp.Stdout, lp.Stderr = stdio.Stdout, stdio.Stderr
 	}
@@ -107,6 +101,21 @@ func run(lp *libcontainer.Process, stdio IO, start func() error) (*Process, erro
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// pipeFrom returns a pipe that a goroutine fills from in, closing its write end at in's EOF
+// (closing it sooner ends the copy): the process's stdin when it is not a file. Handing
+// exec.Cmd a plain reader would make Wait wait for it to reach EOF, which an attached
+// client's stdin may never do.
+func pipeFrom(in io.Reader) (r, w *os.File, err error) {
+	if r, w, err = os.Pipe(); err != nil {
+		return nil, nil, err
+	}
+	go func() {
+		_, _ = io.Copy(w, in)
+		_ = w.Close()
+	}()
+	return r, w, nil
 }
 
 func exitCode(ps *os.ProcessState, err error) (int, error) {
