@@ -295,3 +295,20 @@ func TestFastStartReadonlyTmpfsWorkdir(t *testing.T) {
 		}
 	}
 }
+
+// A start killed between libcontainer's Create and the state's first save (a monitor killed
+// there) leaves a state directory without a state file; the next start of the container
+// works, on both paths.
+func TestStartAfterUnstartedState(t *testing.T) {
+	warmSeccomp(t, spec.Options{})
+	for _, path := range []string{"go", "c"} {
+		withRunPath(t, path)
+		c := newCtr(t, nil)
+		if err := os.MkdirAll(filepath.Join(c.rt.root, c.id), 0o711); err != nil {
+			t.Fatal(err)
+		}
+		if r := c.mustRun(spec.Options{}, "echo", "hi"); r.exit != 0 || r.stdout != "hi\n" {
+			t.Errorf("%s path: %+v", path, r)
+		}
+	}
+}

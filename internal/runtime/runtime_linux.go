@@ -105,6 +105,9 @@ func (r *Runtime) Start(ctx context.Context, id, bundle string, stdio IO) (*Proc
 
 	phase("rt: specconv")
 	c, err := libcontainer.Create(r.root, id, config)
+	if errors.Is(err, libcontainer.ErrExist) && r.removeUnstarted(id) {
+		c, err = libcontainer.Create(r.root, id, config)
+	}
 	phase("rt: created")
 	if err != nil {
 		if errors.Is(err, libcontainer.ErrExist) {
@@ -359,6 +362,23 @@ func (r *Runtime) Resume(id string) error {
 		return classifyStateError(id, fmt.Errorf("unpause container %s: %w", id, err))
 	}
 	return nil
+}
+
+// removeUnstarted removes the state directory of container id if it has no state file: what a
+// start killed between libcontainer's Create and the state's first save leaves (a monitor
+// killed there, on either path). Nothing else can read such a directory (libcontainer.Load
+// says the container does not exist) and it blocks every later Create of the ID. It reports
+// whether it removed one. The caller starts id: a monitor holds the container's lock, so no
+// other start of it is under way.
+func (r *Runtime) removeUnstarted(id string) bool {
+	dir := filepath.Join(r.root, id)
+	if _, err := os.Stat(filepath.Join(dir, "state.json")); !errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
+		return false
+	}
+	return os.RemoveAll(dir) == nil
 }
 
 func (r *Runtime) load(id string) (*libcontainer.Container, error) {
