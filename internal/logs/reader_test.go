@@ -159,7 +159,7 @@ func TestScanBackward(t *testing.T) {
 	// A tail reads only the end of a large file.
 	var buf []byte
 	for i := range 200000 {
-		buf = appendRecord(buf, "stdout", fmt.Appendf(nil, "line %d\n", i), t0)
+		buf = AppendRecord(buf, "stdout", fmt.Appendf(nil, "line %d\n", i), t0)
 	}
 	c := &countingReaderAt{r: bytes.NewReader(buf)}
 	n := 0

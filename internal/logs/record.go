@@ -6,9 +6,10 @@ import (
 	"unicode/utf8"
 )
 
-// appendRecord appends one json-file record and its newline to buf, in exactly the bytes that
-// Docker's jsonlog.JSONLogs.MarshalJSONBuf produces.
-func appendRecord(buf []byte, stream string, line []byte, t time.Time) []byte {
+// AppendRecord appends one json-file record and its newline to buf, in exactly the bytes that
+// Docker's jsonlog.JSONLogs.MarshalJSONBuf produces. It is exported as the reference for the
+// monitor's keeper, which writes the same records in C (package monitor's tests compare them).
+func AppendRecord(buf []byte, stream string, line []byte, t time.Time) []byte {
 	buf = append(buf, '{')
 	if len(line) != 0 {
 		buf = append(buf, `"log":`...)

@@ -149,7 +149,7 @@ func (s *streamWriter) Write(p []byte) (int, error) {
 // record would take the file past MaxSize. A record larger than MaxSize gets a file of its own.
 func (w *Writer) add(stream string, line []byte, t time.Time) error {
 	start := len(w.buf)
-	w.buf = appendRecord(w.buf, stream, line, t)
+	w.buf = AppendRecord(w.buf, stream, line, t)
 	if w.opts.MaxSize <= 0 || w.size+int64(len(w.buf)) <= w.opts.MaxSize || w.size+int64(start) == 0 {
 		return nil
 	}

@@ -50,7 +50,7 @@ func TestRecordGolden(t *testing.T) {
 		{"tab\tcr\r\"q\" \\ <b>&</b>\x00\x1b[0m\n", `{"log":"tab\u0009cr\r\"q\" \\ \u003cb\u003e\u0026\u003c/b\u003e\u0000\u001b[0m\n","stream":"stdout","time":"2024-01-02T03:04:05.123456789Z"}` + "\n"},
 		{"bad \xff utf8 \u2028 \u2029 ünï\n", `{"log":"bad \ufffd utf8 \u2028 \u2029 ünï\n","stream":"stdout","time":"2024-01-02T03:04:05.123456789Z"}` + "\n"},
 	} {
-		got := string(appendRecord(nil, "stdout", []byte(tc.line), t0))
+		got := string(AppendRecord(nil, "stdout", []byte(tc.line), t0))
 		if got != tc.want {
 			t.Errorf("record of %q:\n got %s\nwant %s", tc.line, got, tc.want)
 		}
@@ -63,7 +63,7 @@ func TestRecordGolden(t *testing.T) {
 		}
 	}
 	// Docker's time format drops trailing zeros of the fraction.
-	got := string(appendRecord(nil, "stderr", []byte("x\n"), time.Date(2024, 1, 2, 3, 4, 5, 100000000, time.FixedZone("", 3600))))
+	got := string(AppendRecord(nil, "stderr", []byte("x\n"), time.Date(2024, 1, 2, 3, 4, 5, 100000000, time.FixedZone("", 3600))))
 	if want := `{"log":"x\n","stream":"stderr","time":"2024-01-02T02:04:05.1Z"}` + "\n"; got != want {
 		t.Errorf("got %s want %s", got, want)
 	}
