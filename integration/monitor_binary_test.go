@@ -55,3 +55,40 @@ func TestMonitorBinary(t *testing.T) {
 		run("rm", "-f", id)
 	}
 }
+
+// TestStoreUnderBinaryDir: a store inside the directory of hako's binaries (/opt/hako/hako with
+// --root /opt/hako/root) once made every C-path start fail with "too many levels of symbolic
+// links": the sealed copy of the binary is an overlay of that directory over one of the store's,
+// and overlayfs refuses overlapping layers. The sealed copy is then a sealed memfd instead, on
+// both C paths (run and exec), which are required here.
+func TestStoreUnderBinaryDir(t *testing.T) {
+	dir := t.TempDir()
+	for _, b := range []string{"hako", "hako-monitor"} {
+		if out, err := exec.Command("cp", filepath.Join(filepath.Dir(hakoBin), b), dir).CombinedOutput(); err != nil {
+			t.Fatalf("cp: %v %s", err, out)
+		}
+	}
+	root := filepath.Join(dir, "root")
+	run := func(env string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(filepath.Join(dir, "hako"), append([]string{"--root", root}, args...)...)
+		cmd.Env = append(os.Environ(), env)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s hako %v: %v\n%s", env, args, err, out)
+		}
+		return string(out)
+	}
+	run("", "import", "-c", `CMD ["sh"]`, busyboxTar(t), "busybox:latest")
+	// The first container of a seccomp configuration takes libcontainer's path and fills the
+	// cache the C path needs.
+	run("", "run", "--rm", "busybox", "true")
+	if out := run("HAKO_RUN_PATH=c", "run", "--rm", "busybox", "echo", "c path"); out != "c path\n" {
+		t.Fatalf("run: %q", out)
+	}
+	id := strings.TrimSpace(run("HAKO_RUN_PATH=c", "run", "-d", "busybox", "sleep", "60"))
+	defer run("", "rm", "-f", id)
+	if out := run("HAKO_EXEC_PATH=c", "exec", id, "echo", "in"); out != "in\n" {
+		t.Fatalf("exec: %q", out)
+	}
+}

@@ -51,7 +51,9 @@
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -653,10 +655,10 @@ static void escape_lowerdir(const char *in, char *out, size_t cap)
 	out[o] = 0;
 }
 
-// sealed_self opens this binary through a read-only, detached overlay of its directory: a
+// sealed_overlay opens this binary through a read-only, detached overlay of its directory: a
 // process that reaches it through /proc/PID/exe cannot write it (EROFS). The second lower
 // layer (overlayfs needs two without an upper one) is an empty-of-"hako" directory of ours.
-int hako_sealed_self(const char *dummy)
+static int sealed_overlay(const char *dummy)
 {
 	char exe[PATH_MAX], lower[4 * PATH_MAX + 8], a[2 * PATH_MAX], b[2 * PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -689,6 +691,50 @@ out:
 		close(mnt);
 	close(fs);
 	return fd;
+}
+
+// sealed_memfd copies this binary into a sealed memfd (no write, grow or shrink, seals sealed):
+// what libcontainer's exeseal falls back to when overlayfs refuses. It costs a copy of the
+// binary per start, so it is only the fallback.
+static int sealed_memfd(void)
+{
+	int src = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (src < 0)
+		return -1;
+	struct stat st;
+	int fd = -1;
+	if (fstat(src, &st) < 0)
+		goto out;
+	fd = memfd_create("hako (sealed)", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		goto out;
+	for (off_t off = 0; off < st.st_size;) {
+		ssize_t n = sendfile(fd, src, &off, st.st_size - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			fd = -1;
+			goto out;
+		}
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
+		close(fd);
+		fd = -1;
+	}
+out:
+	close(src);
+	return fd;
+}
+
+// hako_sealed_self opens a copy of this binary that no process can write: the overlay above,
+// else the memfd. overlayfs refuses layers that overlap (ELOOP), which they do when the store
+// (where dummy lives) is under the binary's directory, say a root of /opt/hako/root for
+// /opt/hako/hako; or it may be missing.
+int hako_sealed_self(const char *dummy)
+{
+	int fd = sealed_overlay(dummy);
+	return fd >= 0 ? fd : sealed_memfd();
 }
 
 // ---- P: the parent on the host ----------------------------------------------------------------
@@ -877,7 +923,7 @@ static void parent(int argc, char **argv, char **envp)
 	snprintf(dummy, sizeof(dummy), "%s/runtime/%s", r.root, id);
 	int seal = hako_sealed_self(dummy);
 	if (seal < 0) {
-		why = "no sealed copy of the binary (overlayfs refused)";
+		why = "no sealed copy of the binary";
 		close(pfd);
 		return handover();
 	}

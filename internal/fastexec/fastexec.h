@@ -94,7 +94,8 @@ struct hako_final {
 HAKO_HIDDEN __attribute__((noreturn)) void hako_finalize(const struct hako_final *f);
 
 // hako_sealed_self opens this binary through a read-only, detached overlay of its directory
-// (an O_PATH descriptor to execute), or returns -1. For the Go side too (cgo).
+// (an O_PATH descriptor to execute), else as a sealed memfd copy, or returns -1. For the Go
+// side too (cgo).
 int hako_sealed_self(const char *dummy);
 
 // hako_faststart is the `__faststart` stage (start.c): argv is [any, "__faststart"].

@@ -17,14 +17,15 @@ import (
 // C path's sealed copy, fastexec.c), as an O_PATH descriptor to execute: a process that
 // reaches the executed file through /proc/PID/exe cannot write it (CVE-2019-5736). dummy is
 // an empty directory of hako's own, the overlay's second lower layer; it must not hold a file
-// of the binary's name.
+// of the binary's name. Where overlayfs refuses (dummy and the binary's directory overlap: a
+// store under that directory), the copy is a sealed memfd, as libcontainer falls back to.
 func SealedSelf(dummy string) (*os.File, error) {
 	cs := C.CString(dummy)
 	defer C.free(unsafe.Pointer(cs))
 	fd, err := C.hako_sealed_self(cs)
 	if fd < 0 {
 		if err == nil {
-			err = errors.New("overlayfs refused")
+			err = errors.New("neither overlayfs nor a sealed memfd")
 		}
 		return nil, fmt.Errorf("sealed copy of this binary: %w", err)
 	}
