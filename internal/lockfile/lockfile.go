@@ -52,6 +52,18 @@ func Shared(path string) (*Lock, error) { return lock(path, unix.LOCK_SH) }
 func TryExclusive(path string) (*Lock, error) { return lock(path, unix.LOCK_EX|unix.LOCK_NB) }
 
 // Unlock releases the lock. It is safe to call on nil.
+// File is the locked file's descriptor, to hand the lock over to another program (a process
+// that execs keeps its flock on a descriptor it keeps open); nil once unlocked.
+func (l *Lock) File() *os.File {
+	if l == nil {
+		return nil
+	}
+	return l.f
+}
+
+// Adopt takes over a lock held on f, a descriptor inherited from the program that locked it.
+func Adopt(f *os.File) *Lock { return &Lock{f: f} }
+
 func (l *Lock) Unlock() error {
 	if l == nil || l.f == nil {
 		return nil

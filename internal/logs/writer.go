@@ -77,6 +77,14 @@ func (w *Writer) open() error {
 	return nil
 }
 
+// SetClock replaces the clock that stamps the records (time.Now): for tests that compare
+// another writer of the same format (the monitor's keeper, in C) with this one.
+func (w *Writer) SetClock(now func() time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.now = now
+}
+
 // Stream returns the writer for one output stream, "stdout" or "stderr". Each stream buffers
 // its own partial line; the writers of different streams may be used concurrently.
 func (w *Writer) Stream(stream string) io.Writer {

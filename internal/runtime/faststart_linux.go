@@ -496,6 +496,10 @@ func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile,
 			phase("rt: exec profile written")
 		}
 	}
+	if stdio.CallerReaps {
+		proc.callerReaps = true
+		return proc, nil
+	}
 	go func() {
 		ps, err := init.Wait()
 		sio.wait()

@@ -91,6 +91,10 @@ func run(lp *libcontainer.Process, stdio IO, start func() error) (*Process, erro
 			close(outputDone)
 		}()
 	}
+	if stdio.CallerReaps && consoleParent == nil {
+		p.callerReaps = true
+		return p, nil
+	}
 	go func() {
 		ps, err := lp.Wait()
 		p.exit, p.err = exitCode(ps, err)
@@ -129,10 +133,16 @@ func exitCode(ps *os.ProcessState, err error) (int, error) {
 	if !ok {
 		return ps.ExitCode(), nil
 	}
+	return ExitCode(ws), nil
+}
+
+// ExitCode is a wait status in Docker's convention: the status the process exited with, or
+// 128+N when signal N killed it.
+func ExitCode(ws syscall.WaitStatus) int {
 	if ws.Signaled() {
-		return 128 + int(ws.Signal()), nil
+		return 128 + int(ws.Signal())
 	}
-	return ws.ExitStatus(), nil
+	return ws.ExitStatus()
 }
 
 // Signal sends sig to the process.

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"io"
 	"os"
 	"time"
@@ -15,6 +16,12 @@ type IO struct {
 	Tty bool
 	// ConsoleWidth and ConsoleHeight set the terminal's first size.
 	ConsoleWidth, ConsoleHeight uint16
+	// CallerReaps leaves the process to the caller, who waits for it by PID itself (it is the
+	// caller's child): nothing in this package waits for it, and Process.Wait fails at once.
+	// The monitor's keeper (package monitor) reaps a detached container's init after the Go
+	// monitor has exec'd into it. Stdout and Stderr must then be files (or nil), so that no
+	// goroutine copies them.
+	CallerReaps bool
 }
 
 // Status is a container's state in Docker's words.
@@ -46,9 +53,11 @@ type Process struct {
 
 	signal  func(os.Signal) error
 	console *os.File // the terminal's master side for IO.Tty
-	done    chan struct{}
+	done    chan struct{} // closed once reaped; never for IO.CallerReaps
 	exit    int
 	err     error
+	// callerReaps: IO.CallerReaps
+	callerReaps bool
 	// execProfile writes the container's exec profile; nil for an exec, or for a container
 	// that gets none.
 	execProfile func()
@@ -72,8 +81,12 @@ func (p *Process) WriteExecProfile() {
 
 // Wait waits for the process to exit and returns its exit code in Docker's convention: the
 // status it exited with, or 128+N when signal N killed it (137 for SIGKILL, the OOM killer's).
-// It is safe to call more than once and from several goroutines.
+// It is safe to call more than once and from several goroutines. For a process started with
+// IO.CallerReaps it fails at once.
 func (p *Process) Wait() (int, error) {
+	if p.callerReaps {
+		return -1, errors.New("wait: the caller reaps this process (IO.CallerReaps)")
+	}
 	<-p.done
 	return p.exit, p.err
 }
