@@ -1619,7 +1619,7 @@ __attribute__((constructor)) static void hako_fastexec(int argc, char **argv, ch
 {
 	if (argc == 2 && eq(argv[1], "__faststart"))
 		hako_faststart(); // never returns
-	if (argc < 3)
+	if (argc < 3 || eq(argv[1], "__keep")) // the monitor's keeper (package monitor)
 		return;
 	if (eq(argv[1], STAGE_VERB))
 		stage2(argc, argv); // never returns

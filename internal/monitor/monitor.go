@@ -34,6 +34,19 @@
 // which the monitor applies to the pty (TIOCSWINSZ), so the process gets SIGWINCH. Unknown lines
 // are ignored, so the protocol can grow. A pipe rather than a socket in the container directory:
 // only the command that started the monitor can resize, and there is no path to guard.
+//
+// # The keeper
+//
+// A monitor lives as long as its container, so what it keeps resident is paid per running
+// container. The Go monitor is a 10 MB binary with the Go runtime: about 12 MB resident, most of
+// it the binary's pages that starting the container touched. So once a detached container runs
+// (no attached command, no terminal, no healthcheck: package engine, keeper.go), the monitor
+// execs itself as the keeper (keeper.c): the same process, so the container's init stays its
+// child and the monitor lock (monitor.lock, held on an inherited descriptor) stays held, but a
+// C constructor takes it before the Go runtime exists. The keeper copies the output into the
+// json-file log exactly as package logs' Writer does, reaps, and once the init has exited and
+// the output is drained, execs the Go monitor back (`__monitor --exited ... -- ID STATUS`) to
+// record the exit and apply --rm or the restart policy.
 package monitor
 
 import (
