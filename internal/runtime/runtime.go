@@ -52,7 +52,7 @@ type Process struct {
 	Pid int // in the host's PID namespace
 
 	signal  func(os.Signal) error
-	console *os.File // the terminal's master side for IO.Tty
+	console *os.File      // the terminal's master side for IO.Tty
 	done    chan struct{} // closed once reaped; never for IO.CallerReaps
 	exit    int
 	err     error
