@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unsafe"
 
+	"github.com/hako-dev/hako/internal/lockfile"
 	"github.com/hako-dev/hako/internal/monitor"
 	"github.com/hako-dev/hako/internal/spec"
 	"golang.org/x/sys/unix"
@@ -43,7 +44,10 @@ func monitorExecutable() (string, error) {
 //	--root R --snapshotter S __monitor [--attach] [--stdin] [--control]
 //	    [--console-size COLSxROWS] -- PLACEHOLDER
 //
-// PLACEHOLDER is monitorIDPlaceholder; the ID comes on the pipe.
+// PLACEHOLDER is monitorIDPlaceholder; the ID comes on the pipe. Or, exec'd by the monitor's
+// keeper once the container has exited (keeper.go), with the monitor lock on descriptor 3:
+//
+//	--root R --snapshotter S __monitor --exited --restart-delay D --volatile DIR -- ID STATUS
 func MonitorMain(args []string, stderr io.Writer) int {
 	Phase("monitor: exec")
 	SetupLogging(stderr, debugTiming)
@@ -80,6 +84,23 @@ func runMonitorMain(args []string) error {
 	stdin := fs.Bool("stdin", false, "")
 	control := fs.Bool("control", false, "")
 	consoleSize := fs.String("console-size", "", "")
+	exited := fs.Bool("exited", false, "")
+	restartDelay := fs.String("restart-delay", "0s", "")
+	volatile := fs.String("volatile", "", "")
+	if err := fs.Parse(args[5:]); err == nil && *exited {
+		// Exec'd by the keeper (keeper.go): the container has exited; the lock is on 3.
+		id, ws, delay, err := parseExited(*restartDelay, fs.Args())
+		lock := lockfile.Adopt(os.NewFile(3, "monitor.lock"))
+		if err != nil {
+			return err
+		}
+		e, err := New(Config{Root: args[1], Snapshotter: args[3]})
+		if err != nil {
+			return err
+		}
+		defer e.Close()
+		return e.runMonitorExited(context.Background(), id, ws, &monitorSelf{lock: lock, restartDelay: delay}, *volatile)
+	}
 	if err := fs.Parse(args[5:]); err != nil || fs.NArg() != 1 || fs.Arg(0) != monitorIDPlaceholder {
 		err = fmt.Errorf("monitor: bad arguments %q (is %s built from the same source as hako?)", strings.Join(args[5:], " "), monitorBinary)
 		monitor.HandoffFromFDs(false, false, false).Ready.Write([]byte(err.Error()))

@@ -23,9 +23,12 @@ const (
 // waits out the back-off (the record says "restarting") and runs the container again, counting
 // RestartCount. The monitor keeps its lock all along, so a monitor killed in the loop reads as
 // exited.
-func (e *Engine) keepRestarting(ctx context.Context, id string, code int) {
+func (e *Engine) keepRestarting(ctx context.Context, id string, code int, ms *monitorSelf) {
 	cs := e.Containers()
 	delay := restartDelayMin
+	if ms.restartDelay > 0 { // the back-off under way before this monitor became a keeper
+		delay = ms.restartDelay
+	}
 	for {
 		c, err := cs.Get(id)
 		if err != nil || e.manuallyStopped(id) || !shouldRestart(c, code) {
@@ -53,7 +56,8 @@ func (e *Engine) keepRestarting(ctx context.Context, id string, code int) {
 		if cs.Save(c) != nil {
 			return
 		}
-		code, _ = e.startContainer(ctx, c, monitor.Handoff{})
+		ms.restartDelay = delay
+		code, _ = e.startContainer(ctx, c, monitor.Handoff{}, ms)
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/hako-dev/hako/internal/mount"
 	"github.com/hako-dev/hako/internal/runtime"
 	"github.com/hako-dev/hako/internal/spec"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
 
@@ -241,22 +242,29 @@ func (e *Engine) RunMonitor(ctx context.Context, id string, h monitor.Handoff) e
 		monitorReady(h, err)
 		return err
 	}
-	code, startErr := e.startContainer(ctx, c, h)
+	ms := &monitorSelf{lock: ml}
+	code, startErr := e.startContainer(ctx, c, h, ms)
 	if startErr != nil {
-		e.keepRestarting(ctx, c.ID, code) // restart.go: --restart, Docker's back-off
+		e.keepRestarting(ctx, c.ID, code, ms) // restart.go: --restart, Docker's back-off
 		return startErr
 	}
+	e.afterRun(ctx, c, h, code, ms)
+	return nil
+}
+
+// afterRun is what a monitor does once a run of its container ended with code: --rm, the exit
+// code for a foreground command, the restart policy.
+func (e *Engine) afterRun(ctx context.Context, c *container.Container, h monitor.Handoff, code int, ms *monitorSelf) {
 	if c.Config.AutoRemove && !e.restarting(c.ID) { // `restart` of a --rm container keeps it
 		// Remove before telling a foreground `run --rm` the exit code, so that when it
 		// returns the container is gone, as with Docker. --rm excludes restart policies.
 		e.autoRemove(c)
 		Phase("monitor: removed")
 		reportExitCode(h, code)
-		return nil
+		return
 	}
 	reportExitCode(h, code)
-	e.keepRestarting(ctx, c.ID, code)
-	return nil
+	e.keepRestarting(ctx, c.ID, code, ms)
 }
 
 func (e *Engine) autoRemove(c *container.Container) {
@@ -291,7 +299,9 @@ func reportExitCode(h monitor.Handoff, code int) {
 }
 
 // startContainer mounts, starts and waits for one run of the container, recording each state.
-func (e *Engine) startContainer(ctx context.Context, c *container.Container, h monitor.Handoff) (int, error) {
+// For a container that gets a keeper (keeper.go) it does not return once the container runs:
+// the process becomes the keeper.
+func (e *Engine) startContainer(ctx context.Context, c *container.Container, h monitor.Handoff, ms *monitorSelf) (int, error) {
 	cs := e.Containers()
 	fail := func(err error, code int) (int, error) {
 		c.State = container.State{Status: container.Exited, ExitCode: code, Error: err.Error(), FinishedAt: time.Now().UTC(), StartedAt: c.State.StartedAt}
@@ -349,14 +359,7 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 			return fail(err, 125)
 		}
 	}
-	defer func() {
-		mount.Unmount(rootfs)
-		if workdir != "" && !(c.Config.AutoRemove && !e.restarting(c.ID)) {
-			// The layer is kept (a restart of a --rm container): make it as durable as a
-			// normal unmount would, and let the next mount proceed.
-			settleVolatile(mounts, workdir)
-		}
-	}()
+	defer func() { e.unmountRootfs(c, rootfs, mounts, workdir) }()
 	Phase("monitor: rootfs mounted")
 
 	img, cfg, err := e.ResolveImage(ctx, c.Config.ImageID.String())
@@ -408,12 +411,21 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	}
 	defer lw.Close()
 	stdio := runtime.IO{Tty: s.Process.Terminal}
-	var outAttach, errAttach io.Writer
-	if h.Stdout != nil {
-		outAttach, errAttach = h.Stdout, h.Stderr
+	k, err := newKeeper(h, stdio.Tty, c, cfg.Config.Healthcheck)
+	if err != nil {
+		return fail(err, 125)
 	}
-	stdio.Stdout = &teeWriter{log: lw.Stream("stdout"), attach: outAttach}
-	stdio.Stderr = &teeWriter{log: lw.Stream("stderr"), attach: errAttach}
+	if k != nil {
+		defer k.close()
+		stdio.Stdout, stdio.Stderr, stdio.CallerReaps = k.outW, k.errW, true
+	} else {
+		var outAttach, errAttach io.Writer
+		if h.Stdout != nil {
+			outAttach, errAttach = h.Stdout, h.Stderr
+		}
+		stdio.Stdout = &teeWriter{log: lw.Stream("stdout"), attach: outAttach}
+		stdio.Stderr = &teeWriter{log: lw.Stream("stderr"), attach: errAttach}
+	}
 	if h.Stdin != nil {
 		// Hidden behind a plain reader, the attached stdin is copied into a pipe by the
 		// runtime: the host's descriptor (a terminal, say) never reaches the container.
@@ -429,6 +441,9 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	Phase("monitor: bundle and log ready, runtime start")
 	p, err := rt.Start(ctx, c.ID, bundle, stdio)
 	Phase("monitor: runtime started")
+	if k != nil {
+		k.closeChild()
+	}
 	if err != nil {
 		code := 125
 		if errors.Is(err, errdefs.ErrCommandNotFound) {
@@ -450,13 +465,21 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	monitorReady(h, nil)
 	// For `hako exec`'s C path (docs/exec.md), once `run` has its answer.
 	p.WriteExecProfile()
-	stopHealth := e.startHealthcheck(c, cfg.Config.Healthcheck) // health.go
-	// Trimmed only once the container has run for a while: a short one (`run --rm x true`, a
-	// build's RUN) would otherwise wait for a forced GC and then fault the freed heap back in
-	// to record its exit (~300 page faults, several ms on a virtualised MMU).
-	settle := time.AfterFunc(settleAfter, settleMonitor)
-	code, _ := p.Wait()
-	settle.Stop()
+	var code int
+	stopHealth := func() {}
+	if k != nil {
+		err := k.exec(e, ms, c, p.Pid, logOpts, workdir) // returns only if it failed
+		logrus.WithError(err).Warn("the monitor keeps its container itself")
+		code = k.waitSelf(p.Pid, lw)
+	} else {
+		stopHealth = e.startHealthcheck(c, cfg.Config.Healthcheck) // health.go
+		// Trimmed only once the container has run for a while: a short one (`run --rm x
+		// true`, a build's RUN) would otherwise wait for a forced GC and then fault the freed
+		// heap back in to record its exit (~300 page faults, several ms on a virtualised MMU).
+		settle := time.AfterFunc(settleAfter, settleMonitor)
+		code, _ = p.Wait()
+		settle.Stop()
+	}
 	Phase("monitor: container exited")
 	stopHealth()
 	oomKilled := p.OOMKilled()
@@ -470,6 +493,13 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 		}
 	}()
 	lw.Close()
+	e.recordExit(c, code, oomKilled)
+	return code, nil
+}
+
+// recordExit records that a run of c ended with code, on the latest record, and returns it.
+func (e *Engine) recordExit(c *container.Container, code int, oomKilled bool) *container.Container {
+	cs := e.Containers()
 	if fresh, err := cs.Get(c.ID); err == nil {
 		c = fresh
 	}
@@ -480,7 +510,26 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	c.State.FinishedAt = time.Now().UTC()
 	cs.Save(c)
 	Phase("monitor: exit recorded")
-	return code, nil
+	return c
+}
+
+// unmountRootfs unmounts the root filesystem of c after a run. workdir is that of a volatile
+// overlay ("" for none): when the layer is kept (a restart of a --rm container), it is made as
+// durable as a normal unmount would, and the next mount may proceed. mounts nil: they are
+// looked up again.
+func (e *Engine) unmountRootfs(c *container.Container, rootfs string, mounts []mount.Mount, workdir string) {
+	mount.Unmount(rootfs)
+	if workdir == "" || (c.Config.AutoRemove && !e.restarting(c.ID)) {
+		return
+	}
+	if mounts == nil {
+		ms, err := e.Snapshots.Mounts(context.Background(), c.ID)
+		if err != nil {
+			return
+		}
+		mounts = userNSMounts(ms, c.Config.Options)
+	}
+	settleVolatile(mounts, workdir)
 }
 
 // addVolatile adds the volatile option to the overlay mount of mounts and returns its workdir
