@@ -17,6 +17,7 @@ import (
 
 	"github.com/hako-dev/hako/internal/container"
 	"github.com/hako-dev/hako/internal/errdefs"
+	"github.com/hako-dev/hako/internal/image"
 	"github.com/hako-dev/hako/internal/lockfile"
 	"github.com/hako-dev/hako/internal/logs"
 	"github.com/hako-dev/hako/internal/monitor"
@@ -235,7 +236,9 @@ func (e *Engine) RunMonitor(ctx context.Context, id string, h monitor.Handoff) e
 	}
 	defer ml.Unlock()
 	unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-	signalIgnore()
+	// Meanwhile (the first signal.Notify takes most of a millisecond): a monitor has no
+	// terminal, so no hangup comes this early, and Go turns SIGPIPE into EPIPE anyway.
+	go signalIgnore()
 
 	c, err := cs.Get(id)
 	if err != nil {
@@ -362,11 +365,12 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	defer func() { e.unmountRootfs(c, rootfs, mounts, workdir) }()
 	Phase("monitor: rootfs mounted")
 
-	img, cfg, err := e.ResolveImage(ctx, c.Config.ImageID.String())
+	// The container's image by its configuration's digest: no walk of the image index, and
+	// the run does not depend on the image's names.
+	cfg, _, err := e.Images.Config(ctx, image.Image{ID: c.Config.ImageID})
 	if err != nil {
-		return fail(err, 125)
+		return fail(fmt.Errorf("image %s: %w", c.Config.ImageID, err), 125)
 	}
-	_ = img
 	Phase("monitor: image resolved")
 	opts := c.Config.Options
 	opts.ID = c.ID
@@ -397,10 +401,17 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	s.Root.Path = rootfs
 	bundle := filepath.Join(dir, "bundle")
 	os.MkdirAll(bundle, 0o700)
-	sb, _ := json.MarshalIndent(s, "", "  ")
-	if err := os.WriteFile(filepath.Join(bundle, "config.json"), sb, 0o600); err != nil {
-		return fail(err, 125)
-	}
+	// The bundle's config.json is for diff, exec and whoever checks a bundle against runc: it
+	// is encoded and written while the runtime starts from s itself (which it only reads), and
+	// waited for before the container is recorded as running.
+	bundleWritten := make(chan error, 1)
+	go func() {
+		sb, err := json.MarshalIndent(s, "", "  ")
+		if err == nil {
+			err = os.WriteFile(filepath.Join(bundle, "config.json"), sb, 0o600)
+		}
+		bundleWritten <- err
+	}()
 	logOpts, err := logs.ParseOptions(c.Config.LogOptions)
 	if err != nil {
 		return fail(err, 125)
@@ -439,7 +450,18 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	rt.Delete(c.ID, true) // a previous run's state, if a monitor died
 	rt.ExecProfiles, rt.FastStart = true, true
 	Phase("monitor: bundle and log ready, runtime start")
-	p, err := rt.Start(ctx, c.ID, bundle, stdio)
+	args := slices.Clone(s.Process.Args)
+	p, err := rt.StartSpec(ctx, c.ID, bundle, s, stdio)
+	if werr := <-bundleWritten; werr != nil && err == nil {
+		rt.Signal(c.ID, syscall.SIGKILL, true)
+		if k != nil {
+			unix.Wait4(p.Pid, nil, 0, nil)
+		} else {
+			p.Wait()
+		}
+		rt.Delete(c.ID, true)
+		err = fmt.Errorf("write bundle: %w", werr)
+	}
 	Phase("monitor: runtime started")
 	if k != nil {
 		k.closeChild()
@@ -453,7 +475,7 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 		}
 		return fail(err, code)
 	}
-	c.Path, c.Args = s.Process.Args[0], s.Process.Args[1:]
+	c.Path, c.Args = args[0], args[1:]
 	c.State = container.State{Status: container.Running, Running: true, Pid: p.Pid, StartedAt: time.Now().UTC()}
 	if err := cs.Save(c); err != nil {
 		rt.Signal(c.ID, syscall.SIGKILL, true)

@@ -341,6 +341,22 @@ func toU64(v []int) []uint64 {
 // Its errors carry no "start container ID" prefix: Start adds it.
 func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile, config *configs.Config, stdio IO, ep *execProfile) (*Process, error) {
 	id := c.ID()
+	// The sealed copy of the binary (an overlay to mount, a millisecond) is made meanwhile.
+	type sealed struct {
+		f   *os.File
+		err error
+	}
+	sealing := make(chan sealed, 1)
+	stateDir := filepath.Join(r.root, id)
+	go func() {
+		f, err := fastexec.SealedSelf(stateDir)
+		sealing <- sealed{f, err}
+	}()
+	defer func() {
+		if s, ok := <-sealing; ok && s.f != nil {
+			s.f.Close()
+		}
+	}()
 	cm, err := manager.New(config.Cgroups)
 	if err != nil {
 		return nil, err
@@ -381,11 +397,12 @@ func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile,
 		return nil, err
 	}
 	defer profile.Close()
-	stateDir := filepath.Join(r.root, id)
-	seal, err := fastexec.SealedSelf(stateDir)
-	if err != nil {
-		return nil, err
+	sl := <-sealing
+	close(sealing)
+	if sl.err != nil {
+		return nil, sl.err
 	}
+	seal := sl.f
 	defer seal.Close()
 	errR, errW, err := os.Pipe()
 	if err != nil {

@@ -75,9 +75,6 @@ func phase(what string) {
 }
 
 func (r *Runtime) Start(ctx context.Context, id, bundle string, stdio IO) (*Process, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	bundle, err := filepath.Abs(bundle)
 	if err != nil {
 		return nil, fmt.Errorf("start container %s: %w", id, err)
@@ -86,6 +83,17 @@ func (r *Runtime) Start(ctx context.Context, id, bundle string, stdio IO) (*Proc
 	if err != nil {
 		return nil, fmt.Errorf("start container %s: %w", id, err)
 	}
+	return r.StartSpec(ctx, id, bundle, s, stdio)
+}
+
+// StartSpec is Start with the bundle's spec in hand, as the caller wrote (or is writing) it to
+// config.json: it is not read back and parsed (about a millisecond for Docker's seccomp
+// profile). s is only read, so the caller may encode it meanwhile.
+func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spec, stdio IO) (*Process, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s = ownCopy(s)
 	if s.Process == nil {
 		return nil, errdefs.Invalidf("start container %s: spec has no process", id)
 	}
@@ -438,6 +446,28 @@ func checkSpec(s *specs.Spec) error {
 // prepareSpec makes the spec independent of the process's working directory, which specconv
 // takes for the bundle (and which is shared by all goroutines), and drops what the host's
 // cgroups cannot do.
+// ownCopy copies what of s prepareSpec and guardHome change: the root, the mounts, the
+// process and the memory limits.
+func ownCopy(s *specs.Spec) *specs.Spec {
+	c := *s
+	if s.Root != nil {
+		root := *s.Root
+		c.Root = &root
+	}
+	c.Mounts = slices.Clone(s.Mounts)
+	if s.Process != nil {
+		p := *s.Process
+		c.Process = &p
+	}
+	if l := s.Linux; l != nil && l.Resources != nil && l.Resources.Memory != nil {
+		linux, res, mem := *l, *l.Resources, *l.Resources.Memory
+		res.Memory = &mem
+		linux.Resources = &res
+		c.Linux = &linux
+	}
+	return &c
+}
+
 func prepareSpec(s *specs.Spec, bundle string) {
 	if s.Root != nil && !filepath.IsAbs(s.Root.Path) {
 		s.Root.Path = filepath.Join(bundle, s.Root.Path)

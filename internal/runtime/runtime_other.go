@@ -25,6 +25,9 @@ func New(string) (*Runtime, error) { return nil, errLinuxOnly }
 func (*Runtime) Start(context.Context, string, string, IO) (*Process, error) {
 	return nil, errLinuxOnly
 }
+func (*Runtime) StartSpec(context.Context, string, string, *specs.Spec, IO) (*Process, error) {
+	return nil, errLinuxOnly
+}
 func (*Runtime) Exec(context.Context, string, specs.Process, IO) (*Process, error) {
 	return nil, errLinuxOnly
 }
