@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -15,6 +18,7 @@ import (
 	"github.com/hako-dev/hako/internal/lockfile"
 	"github.com/hako-dev/hako/internal/logs"
 	"github.com/hako-dev/hako/internal/monitor"
+	"github.com/hako-dev/hako/internal/mount"
 	"github.com/hako-dev/hako/internal/runtime"
 	"golang.org/x/sys/unix"
 )
@@ -23,14 +27,17 @@ import (
 // container. Once the container runs, all that is left is to copy its output into the log, reap
 // it and record its exit; the monitor then execs itself as the keeper (package monitor,
 // keeper.c): the same process (the container's init stays its child, the monitor lock stays
-// held), without the Go runtime, about 1 MB resident instead of about 12. When the container has
+// held), without the Go runtime, about 2 MB resident instead of about 12. When the container has
 // exited and its output is drained, the keeper execs the Go monitor back (`__monitor --exited`),
 // which records the exit, unmounts, and applies --rm or the restart policy (runMonitorExited).
 //
-// Only a detached container without a healthcheck gets a keeper: an attached one (`run` in the
-// foreground, `start -a`) has its output teed to the command and its stdin or terminal served,
-// and a healthcheck runs in Go; those keep the Go monitor. HAKO_MONITOR_KEEPER=off keeps it for
-// every container (for tests that compare the two).
+// The monitor becomes the keeper only once the container has run for settleAfter, copying its
+// output itself meanwhile: a container that ends sooner (`run -d x true`) would pay two execs
+// and a second Go start for nothing. Only a detached container without a healthcheck gets a
+// keeper: an attached one (`run` in the foreground, `start -a`) has its output teed to the
+// command and its stdin or terminal served, and a healthcheck runs in Go; those keep the Go
+// monitor. HAKO_MONITOR_KEEPER=off keeps it for every container (for tests that compare the
+// two).
 
 // monitorSelf is what a monitor process carries from one run of its container to the next:
 // the monitor lock it holds for its whole life, and the restart back-off under way.
@@ -46,9 +53,10 @@ type keeper struct {
 
 // newKeeper returns the output pipes of a container that will get a keeper, or nil when it
 // keeps the Go monitor (see above).
-func newKeeper(h monitor.Handoff, tty bool, c *container.Container, img *image.HealthConfig) (*keeper, error) {
+func newKeeper(h monitor.Handoff, tty bool, c *container.Container, img *image.HealthConfig, o logs.Options) (*keeper, error) {
 	if !monitor.KeeperAvailable || os.Getenv("HAKO_MONITOR_KEEPER") == "off" ||
-		h.Stdout != nil || h.Stdin != nil || h.Control != nil || tty || healthConfig(c, img) != nil {
+		h.Stdout != nil || h.Stdin != nil || h.Control != nil || tty || healthConfig(c, img) != nil ||
+		o.MaxFile > math.MaxInt32 { // what keeper.c takes
 		return nil, nil
 	}
 	k := &keeper{}
@@ -77,25 +85,127 @@ func (k *keeper) close() {
 	}
 }
 
+// copyOutput copies the container's output into lw (nil: nowhere) until both pipes end (EOF,
+// or a read deadline); the channel is closed then.
+func (k *keeper) copyOutput(lw *logs.Writer) <-chan struct{} {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, p := range []struct {
+		r      *os.File
+		stream string
+	}{{k.outR, "stdout"}, {k.errR, "stderr"}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 32*1024)
+			w := io.Discard
+			if lw != nil {
+				w = lw.Stream(p.stream)
+			}
+			for {
+				n, err := p.r.Read(buf)
+				if n > 0 {
+					w.Write(buf[:n])
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(done) }()
+	return done
+}
+
+// settle copies the container's output into lw while it waits up to d for pid, its init, to
+// exit. If it did, settle reaps it, drains the output and returns its exit code and true: the
+// Go monitor ends the run itself. Otherwise it stops the copying (what was read is written)
+// and returns false: the monitor may become the keeper.
+func (k *keeper) settle(pid int, lw *logs.Writer, d time.Duration) (int, bool) {
+	copying := k.copyOutput(lw)
+	exited := false
+	if pfd, err := unix.PidfdOpen(pid, 0); err == nil {
+		deadline := time.Now().Add(d)
+		for {
+			n, err := unix.Poll([]unix.PollFd{{Fd: int32(pfd), Events: unix.POLLIN}}, int(max(0, time.Until(deadline)/time.Millisecond)))
+			if err == unix.EINTR {
+				continue
+			}
+			exited = err == nil && n > 0
+			break
+		}
+		unix.Close(pfd)
+	}
+	if exited {
+		code := reap(pid)
+		<-copying
+		return code, true
+	}
+	now := time.Now()
+	k.outR.SetReadDeadline(now)
+	k.errR.SetReadDeadline(now)
+	<-copying
+	k.outR.SetReadDeadline(time.Time{})
+	k.errR.SetReadDeadline(time.Time{})
+	return 0, false
+}
+
+// reap waits for pid, a child, and returns its exit code in Docker's convention.
+func reap(pid int) int {
+	var ws unix.WaitStatus
+	for {
+		if _, err := unix.Wait4(pid, &ws, 0, nil); err != unix.EINTR {
+			break
+		}
+	}
+	return runtime.ExitCode(syscall.WaitStatus(ws))
+}
+
 // exec replaces the monitor with the keeper of the container whose init is pid. It returns only
-// if the exec failed, with the pipes untouched.
+// if the exec failed, with the process as it was.
 func (k *keeper) exec(e *Engine, ms *monitorSelf, c *container.Container, pid int, o logs.Options, volatile string) error {
 	lock := ms.lock.File()
 	if lock == nil {
 		return errors.New("keeper: no monitor lock")
 	}
-	// The keeper's descriptors: 3 the lock, 4 and 5 the output pipes, nothing else. Moved out of
-	// the way first, so that no target overwrites a source.
+	// The keeper's descriptors are 3 the lock, 4 and 5 the output pipes. What the monitor has
+	// there (the handoff's pipes, the lock itself, a log) is put aside first and put back if
+	// the exec fails, and the sources are copied out of the way of the targets.
+	type saved struct{ fd, flags int }
+	var aside [3]saved
 	var high [3]int
+	restore := func() {
+		for i, a := range aside {
+			if a.fd >= 0 {
+				unix.Dup3(a.fd, 3+i, a.flags&unix.FD_CLOEXEC*unix.O_CLOEXEC)
+				unix.Close(a.fd)
+			} else {
+				unix.Close(3 + i)
+			}
+		}
+	}
+	for i := range aside {
+		aside[i] = saved{-1, 0}
+		if flags, err := unix.FcntlInt(uintptr(3+i), unix.F_GETFD, 0); err == nil {
+			fd, err := unix.FcntlInt(uintptr(3+i), unix.F_DUPFD_CLOEXEC, 100)
+			if err != nil {
+				for _, a := range aside[:i] {
+					unix.Close(a.fd)
+				}
+				return fmt.Errorf("keeper: %w", err)
+			}
+			aside[i] = saved{fd, flags}
+		}
+	}
 	for i, f := range []*os.File{lock, k.outR, k.errR} {
-		fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 100)
-		if err != nil {
+		var err error
+		if high[i], err = unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 100); err != nil {
 			for _, h := range high[:i] {
 				unix.Close(h)
 			}
+			restore()
 			return fmt.Errorf("keeper: %w", err)
 		}
-		high[i] = fd
 	}
 	defer func() {
 		for _, h := range high {
@@ -104,11 +214,10 @@ func (k *keeper) exec(e *Engine, ms *monitorSelf, c *container.Container, pid in
 	}()
 	for i, h := range high {
 		if err := unix.Dup3(h, 3+i, 0); err != nil {
+			restore()
 			return fmt.Errorf("keeper: %w", err)
 		}
 	}
-	// Whatever else the monitor inherited without close-on-exec (the handoff's pipes).
-	unix.CloseRange(6, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 	delay := ms.restartDelay
 	if delay == 0 {
 		delay = restartDelayMin
@@ -120,44 +229,20 @@ func (k *keeper) exec(e *Engine, ms *monitorSelf, c *container.Container, pid in
 		"--root", e.Root, "--snapshotter", e.Snapshotter, "__monitor", "--exited",
 		"--restart-delay", delay.String(), "--volatile", volatile, "--", c.ID}
 	Phase("monitor: exec keeper")
+	// Everything else the monitor has is close-on-exec: Go opens all it opens so, and the
+	// handoff's inherited pipes are at 3 to 6 (the ID pipe, 6 at most, is closed by now).
 	err := unix.Exec("/proc/self/exe", argv, os.Environ())
-	// Still the Go monitor: the descriptors 3 to 5 are only copies, left for the next attempt.
+	restore()
 	return fmt.Errorf("keeper: exec: %w", err)
 }
 
 // waitSelf is the Go monitor doing the keeper's work, when the exec failed: copy the output
 // into the log and reap pid.
 func (k *keeper) waitSelf(pid int, lw *logs.Writer) int {
-	done := make(chan struct{}, 2)
-	for _, p := range []struct {
-		r      *os.File
-		stream string
-	}{{k.outR, "stdout"}, {k.errR, "stderr"}} {
-		go func() {
-			buf := make([]byte, 32*1024)
-			w := lw.Stream(p.stream)
-			for {
-				n, err := p.r.Read(buf)
-				if n > 0 {
-					w.Write(buf[:n])
-				}
-				if err != nil {
-					break
-				}
-			}
-			done <- struct{}{}
-		}()
-	}
-	var ws unix.WaitStatus
-	for {
-		_, err := unix.Wait4(pid, &ws, 0, nil)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	<-done
-	<-done
-	return runtime.ExitCode(syscall.WaitStatus(ws))
+	copying := k.copyOutput(lw)
+	code := reap(pid)
+	<-copying
+	return code
 }
 
 // runMonitorExited is the Go monitor again, exec'd by the keeper once the container's init
@@ -169,18 +254,19 @@ func (e *Engine) runMonitorExited(ctx context.Context, id string, ws syscall.Wai
 	unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 	signalIgnore()
 	cs := e.Containers()
-	c, err := cs.Get(id)
-	if err != nil {
-		return err
-	}
 	code := runtime.ExitCode(ws)
 	oomKilled := false
 	if rt, err := runtime.New(e.runtimeRoot()); err == nil {
 		oomKilled, _ = rt.OOMKilled(id) // from the cgroups, before they go
 		rt.Delete(id, true)
 	}
+	rootfs := filepath.Join(cs.Dir(id), "rootfs")
+	c, err := cs.Get(id)
+	if err != nil {
+		mount.Unmount(rootfs)
+		return err
+	}
 	c = e.recordExit(c, code, oomKilled)
-	rootfs := filepath.Join(cs.Dir(c.ID), "rootfs")
 	e.unmountRootfs(c, rootfs, nil, volatile)
 	e.afterRun(ctx, c, monitor.Handoff{}, code, ms)
 	return nil

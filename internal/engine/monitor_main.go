@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -87,10 +88,14 @@ func runMonitorMain(args []string) error {
 	exited := fs.Bool("exited", false, "")
 	restartDelay := fs.String("restart-delay", "0s", "")
 	volatile := fs.String("volatile", "", "")
-	if err := fs.Parse(args[5:]); err == nil && *exited {
-		// Exec'd by the keeper (keeper.go): the container has exited; the lock is on 3.
+	perr := fs.Parse(args[5:])
+	if slices.Contains(args[5:], "--exited") {
+		// Exec'd by the keeper (keeper.go): the container has exited, and descriptor 3 is the
+		// monitor lock (no ready pipe to write an error to).
+		if perr != nil || !*exited || *attach || *stdin || *control || *consoleSize != "" {
+			return fmt.Errorf("monitor --exited: bad arguments %q", strings.Join(args[5:], " "))
+		}
 		id, ws, delay, err := parseExited(*restartDelay, fs.Args())
-		lock := lockfile.Adopt(os.NewFile(3, "monitor.lock"))
 		if err != nil {
 			return err
 		}
@@ -99,10 +104,14 @@ func runMonitorMain(args []string) error {
 			return err
 		}
 		defer e.Close()
+		lock, err := lockfile.Adopt(os.NewFile(3, "monitor.lock"), e.Containers().MonitorLockPath(id))
+		if err != nil {
+			return err
+		}
 		return e.runMonitorExited(context.Background(), id, ws, &monitorSelf{lock: lock, restartDelay: delay}, *volatile)
 	}
-	if err := fs.Parse(args[5:]); err != nil || fs.NArg() != 1 || fs.Arg(0) != monitorIDPlaceholder {
-		err = fmt.Errorf("monitor: bad arguments %q (is %s built from the same source as hako?)", strings.Join(args[5:], " "), monitorBinary)
+	if perr != nil || fs.NArg() != 1 || fs.Arg(0) != monitorIDPlaceholder || *restartDelay != "0s" || *volatile != "" {
+		err := fmt.Errorf("monitor: bad arguments %q (is %s built from the same source as hako?)", strings.Join(args[5:], " "), monitorBinary)
 		monitor.HandoffFromFDs(false, false, false).Ready.Write([]byte(err.Error()))
 		return err
 	}

@@ -422,7 +422,7 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	}
 	defer lw.Close()
 	stdio := runtime.IO{Tty: s.Process.Terminal}
-	k, err := newKeeper(h, stdio.Tty, c, cfg.Config.Healthcheck)
+	k, err := newKeeper(h, stdio.Tty, c, cfg.Config.Healthcheck, logOpts)
 	if err != nil {
 		return fail(err, 125)
 	}
@@ -490,9 +490,19 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	var code int
 	stopHealth := func() {}
 	if k != nil {
-		err := k.exec(e, ms, c, p.Pid, logOpts, workdir) // returns only if it failed
-		logrus.WithError(err).Warn("the monitor keeps its container itself")
-		code = k.waitSelf(p.Pid, lw)
+		var exited bool
+		if code, exited = k.settle(p.Pid, lw, settleAfter); !exited {
+			// Partial lines become records of their own (the keeper's reader joins them).
+			lw.Close()
+			err := k.exec(e, ms, c, p.Pid, logOpts, workdir) // returns only if it failed
+			logrus.WithError(err).Warn("the monitor keeps its container itself")
+			if lw, err = logs.NewWriter(e.LogPath(c.ID), logOpts); err != nil {
+				logrus.WithError(err).Warn("the container's output is lost")
+				lw = nil
+			}
+			code = k.waitSelf(p.Pid, lw)
+		}
+		p.Reaped(code)
 	} else {
 		stopHealth = e.startHealthcheck(c, cfg.Config.Healthcheck) // health.go
 		// Trimmed only once the container has run for a while: a short one (`run --rm x
@@ -514,7 +524,9 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 			rt.Delete(c.ID, true)
 		}
 	}()
-	lw.Close()
+	if lw != nil {
+		lw.Close()
+	}
 	e.recordExit(c, code, oomKilled)
 	return code, nil
 }

@@ -693,6 +693,12 @@ out:
 	return fd;
 }
 
+#ifdef MFD_EXEC
+#define HAKO_MFD_EXEC MFD_EXEC
+#else
+#define HAKO_MFD_EXEC 0x0010U
+#endif
+
 // sealed_memfd copies this binary into a sealed memfd (no write, grow or shrink, seals sealed):
 // what libcontainer's exeseal falls back to when overlayfs refuses. It costs a copy of the
 // binary per start, so it is only the fallback.
@@ -705,7 +711,11 @@ static int sealed_memfd(void)
 	int fd = -1;
 	if (fstat(src, &st) < 0)
 		goto out;
-	fd = memfd_create("hako (sealed)", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	// MFD_EXEC (Linux 6.3), as libcontainer asks for it: under vm.memfd_noexec=1 a memfd is
+	// not executable without it. An older kernel refuses the flag (EINVAL).
+	fd = memfd_create("hako (sealed)", MFD_CLOEXEC | MFD_ALLOW_SEALING | HAKO_MFD_EXEC);
+	if (fd < 0 && errno == EINVAL)
+		fd = memfd_create("hako (sealed)", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		goto out;
 	for (off_t off = 0; off < st.st_size;) {

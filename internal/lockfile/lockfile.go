@@ -51,7 +51,6 @@ func Shared(path string) (*Lock, error) { return lock(path, unix.LOCK_SH) }
 // TryExclusive takes the exclusive lock or fails at once with ErrLocked.
 func TryExclusive(path string) (*Lock, error) { return lock(path, unix.LOCK_EX|unix.LOCK_NB) }
 
-// Unlock releases the lock. It is safe to call on nil.
 // File is the locked file's descriptor, to hand the lock over to another program (a process
 // that execs keeps its flock on a descriptor it keeps open); nil once unlocked.
 func (l *Lock) File() *os.File {
@@ -61,8 +60,32 @@ func (l *Lock) File() *os.File {
 	return l.f
 }
 
-// Adopt takes over a lock held on f, a descriptor inherited from the program that locked it.
-func Adopt(f *os.File) *Lock { return &Lock{f: f} }
+// Adopt takes over the exclusive lock on path that f, a descriptor inherited from the program
+// that locked it, holds. It checks that f is path's file and that the lock is f's (taking it
+// again through the same open file succeeds; another holder's makes it ErrLocked), and makes f
+// close-on-exec, so that no child inherits the lock.
+func Adopt(f *os.File, path string) (*Lock, error) {
+	var fst, pst unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &fst); err != nil {
+		return nil, fmt.Errorf("adopt lock %s: %w", path, err)
+	}
+	if err := unix.Stat(path, &pst); err != nil {
+		return nil, fmt.Errorf("adopt lock %s: %w", path, err)
+	}
+	if fst.Dev != pst.Dev || fst.Ino != pst.Ino {
+		return nil, fmt.Errorf("adopt lock %s: descriptor %d is another file", path, f.Fd())
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("adopt lock %s: %w", path, ErrLocked)
+		}
+		return nil, fmt.Errorf("adopt lock %s: %w", path, err)
+	}
+	unix.CloseOnExec(int(f.Fd()))
+	return &Lock{f: f}, nil
+}
+
+// Unlock releases the lock. It is safe to call on nil.
 
 func (l *Lock) Unlock() error {
 	if l == nil || l.f == nil {

@@ -687,7 +687,7 @@ static void pump(struct keeper *k, int stream)
 		n = read(k->fd[stream], k->rbuf, READ_SIZE);
 	while (n < 0 && errno == EINTR);
 	if (n < 0 && errno == EAGAIN)
-		return; // a non-blocking pipe (as Go's os.Pipe leaves it) with nothing after all: poll again
+		return; // a pipe handed over non-blocking, with nothing after all: poll again
 	if (n <= 0) {
 		// EOF, or an error that reading again would not cure.
 		close(k->fd[stream]);
@@ -754,7 +754,8 @@ static void __attribute__((noreturn)) hand_over(struct keeper *k, int argc, char
 	if (k->sfd >= 0)
 		close(k->sfd);
 	// An orphan that exited while the output drained. One that closes its end of the pipes as
-	// it exits can still become a zombie after this: the Go monitor, a subreaper too, reaps it.
+	// it exits can still become a zombie after this: it stays one until the monitor exits (and
+	// PID 1 adopts it) or becomes a keeper again after a restart.
 	reap(k);
 	int fl = fcntl(3, F_GETFD);
 	if (fl >= 0 && (fl & FD_CLOEXEC))

@@ -68,6 +68,16 @@ type Process struct {
 	destroy     func() error
 }
 
+// Reaped tells the Process of an init started with IO.CallerReaps that the caller reaped it,
+// with exit code code: Wait returns it from then on, and Delete may remove the container.
+func (p *Process) Reaped(code int) {
+	if p.callerReaps {
+		p.callerReaps = false
+		p.exit = code
+		close(p.done)
+	}
+}
+
 // WriteExecProfile writes the exec profile (docs/exec.md) of the container whose init Start
 // returned, so that its execs can take the C path. It is left to the caller so that the
 // caller can do it once it has told its own caller that the container runs: it is off the
