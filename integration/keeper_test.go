@@ -107,12 +107,12 @@ func waitKeeper(t *testing.T, s *store, id string) (int, []string) {
 	}
 }
 
-// requireGoMonitor checks, for a while once container id runs, that its monitor is there and
-// never becomes a keeper.
+// requireGoMonitor checks, for a while once container id runs (well past the 250 ms after which
+// a monitor becomes the keeper), that its monitor is there and never becomes a keeper.
 func requireGoMonitor(t *testing.T, s *store, id, what string) {
 	t.Helper()
 	seen := false
-	for deadline := time.Now().Add(400 * time.Millisecond); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(800 * time.Millisecond); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		pid, args := keeperMonitorOf(s, id)
 		if isKeeper(args) {
 			t.Errorf("%s: the monitor became a keeper: pid %d %q", what, pid, args)
@@ -924,5 +924,20 @@ func TestKeeperMonitorBinaryReplaced(t *testing.T) {
 	waitFor(t, "the monitor to exit", func() bool { pid, _ := keeperMonitorOf(s, id); return pid == 0 })
 	if m := mountsNaming(id); len(m) != 0 {
 		t.Errorf("mounts left: %v", m)
+	}
+}
+
+// TestKeeperHugeMaxFile: a --log-opt max-file that the keeper does not take (more than 2^31-1
+// files) keeps the Go monitor, which the container runs under as before. The keeper used to die
+// on its arguments and leave the container without a monitor.
+func TestKeeperHugeMaxFile(t *testing.T) {
+	s := runStore(t)
+	id := strings.TrimSpace(s.ok("run", "-d", "--log-opt", "max-size=1k", "--log-opt", "max-file=2147483648", "busybox", "sh", "-c", "echo up; sleep 1; exit 7"))
+	requireGoMonitor(t, s, id, "max-file=2147483648")
+	if out := strings.TrimSpace(s.ok("wait", id)); out != "7" {
+		t.Fatalf("wait: %q, want 7", out)
+	}
+	if out := s.ok("logs", id); out != "up\n" {
+		t.Fatalf("logs: %q", out)
 	}
 }

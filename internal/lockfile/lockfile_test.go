@@ -2,8 +2,12 @@ package lockfile
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestExclusiveExcludes(t *testing.T) {
@@ -23,4 +27,56 @@ func TestExclusiveExcludes(t *testing.T) {
 		t.Fatalf("after unlock: %v", err)
 	}
 	l2.Unlock()
+}
+
+// TestAdopt: a lock handed over on a descriptor is adopted only if the descriptor is the named
+// file and holds its lock; the adopted descriptor is close-on-exec.
+func TestAdopt(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "monitor.lock")
+	l, err := Exclusive(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What an exec hands over: the same open file, on a descriptor without close-on-exec.
+	fd, err := unix.Dup(int(l.File().Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	adopted, err := Adopt(os.NewFile(uintptr(fd), "inherited"), path)
+	if err != nil {
+		t.Fatalf("adopt the held lock: %v", err)
+	}
+	if flags, _ := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); flags&unix.FD_CLOEXEC == 0 {
+		t.Fatal("the adopted descriptor is not close-on-exec")
+	}
+	l.f.Close() // the lock lives on through the adopted descriptor alone now
+	l.f = nil
+	if _, err := TryExclusive(path); !errors.Is(err, ErrLocked) {
+		t.Fatalf("another taker: %v, want ErrLocked", err)
+	}
+
+	// Another file.
+	other, err := os.Create(filepath.Join(dir, "other"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Adopt(other, path); err == nil || !strings.Contains(err.Error(), "another file") {
+		t.Fatalf("adopt another file: %v", err)
+	}
+	// The right file, but the lock is someone else's (another open file description).
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Adopt(f, path); !errors.Is(err, ErrLocked) {
+		t.Fatalf("adopt a lock held elsewhere: %v, want ErrLocked", err)
+	}
+	f.Close()
+	adopted.Unlock()
+	if l2, err := TryExclusive(path); err != nil {
+		t.Fatalf("after the adopter's unlock: %v", err)
+	} else {
+		l2.Unlock()
+	}
 }
