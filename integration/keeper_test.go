@@ -38,18 +38,7 @@ var keeperGoOnly = []string{"HAKO_MONITOR_KEEPER=off"}
 // HAKO_MONITOR_KEEPER, if any, removed: nil is the default, the keeper).
 func keeperRun(s *store, env []string, args ...string) result {
 	s.t.Helper()
-	cmd := exec.Command(hakoBin, append([]string{"--root", s.root}, args...)...)
-	cmd.Env = keeperEnv(env)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		s.t.Fatalf("hako %v: %v", args, err)
-	}
-	return result{o.String(), e.String(), code}
+	return s.runWith(keeperEnv(env), nil, args...)
 }
 
 func keeperEnv(env []string) []string {

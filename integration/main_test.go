@@ -56,7 +56,14 @@ type result struct {
 // run runs hako with stdin (may be nil).
 func (s *store) runIn(stdin []byte, args ...string) result {
 	s.t.Helper()
+	return s.runWith(nil, stdin, args...)
+}
+
+// runWith runs hako with env as its environment (nil: the test's) and stdin (may be nil).
+func (s *store) runWith(env []string, stdin []byte, args ...string) result {
+	s.t.Helper()
 	cmd := exec.Command(hakoBin, append([]string{"--root", s.root}, args...)...)
+	cmd.Env = env
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
