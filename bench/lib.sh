@@ -2,29 +2,30 @@
 # source it early, before they make WORK: the functions read REPO, WORK, PEERS_SH (and
 # PEERS_NETNS, HAKO_REV, KEEP) when they are called, and those must be set by then.
 
-# build_hako OUT: builds hako (cgo, -tags seccomp, as the scripts and CI do) into OUT, and
-# hako-monitor next to it (where hako looks for its monitor) when the source has it, from the
-# working tree, or from the commit HAKO_REV names when it is set. Keep OUT in a directory of its
-# own, as in /usr/local/bin: with the store below the binary's directory, libcontainer cannot
-# seal it for a container's init with an overlay and copies all of it into a memfd every time.
+# build_hako OUT: builds hako into OUT with hako-monitor and hako-init next to it (where hako
+# looks for them), as scripts/build.sh does (statically linked), from the working tree, or from
+# the commit HAKO_REV names when it is set (an older commit without scripts/build.sh is built as
+# it was then: dynamically, with -tags seccomp). Keep OUT in a directory of its own, as in
+# /usr/local/bin: with the store below the binary's directory, the binary cannot be sealed for a
+# container's init with an overlay, and all of it is copied into a memfd every time.
 build_hako() {
-  local out=$1
+  local out=$1 src=$REPO
   if [[ -n ${HAKO_REV:-} ]]; then
     echo "--- building hako from $HAKO_REV ($(git -C "$REPO" rev-parse --short "$HAKO_REV"))"
     mkdir -p "$WORK/src"
     git -C "$REPO" archive "$HAKO_REV" | tar -C "$WORK/src" -x
-    (cd "$WORK/src" && go build -tags seccomp -o "$out" ./cmd/hako && build_monitor "$out")
+    src=$WORK/src
   else
     echo "--- building hako from the working tree $REPO"
-    (cd "$REPO" && go build -tags seccomp -o "$out" ./cmd/hako && build_monitor "$out") ||
-      { echo "go build failed (a commit builds with HAKO_REV=HEAD)" >&2; return 1; }
   fi
-}
-
-# build_monitor OUT: hako-monitor next to OUT, from the current directory's source if it has one.
-build_monitor() {
-  [[ -d cmd/hako-monitor ]] || return 0
-  go build -tags seccomp -o "$(dirname "$1")/hako-monitor" ./cmd/hako-monitor
+  if [[ -x $src/scripts/build.sh ]]; then
+    "$src/scripts/build.sh" "$(dirname "$out")" && [[ $out == */hako ]] ||
+      { echo "go build failed (a commit builds with HAKO_REV=HEAD; OUT must end in /hako)" >&2; return 1; }
+  else
+    (cd "$src" && go build -tags seccomp -o "$out" ./cmd/hako &&
+      { [[ ! -d cmd/hako-monitor ]] || go build -tags seccomp -o "$(dirname "$out")/hako-monitor" ./cmd/hako-monitor; }) ||
+      { echo "go build failed" >&2; return 1; }
+  fi
 }
 
 # start_dockerd: dockerd in its own network namespace with its data under PEERS_DIR, for this

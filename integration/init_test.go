@@ -1,26 +1,21 @@
 package integration
 
 import (
-	"os/exec"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
-var buildInitOnce sync.Once
-
-// buildInit builds hako-init next to the hako binary, where hako looks for it first.
+// buildInit returns hako-init, which TestMain built next to the hako binary (scripts/build.sh),
+// where hako looks for it first.
 func buildInit(t *testing.T) string {
 	t.Helper()
 	p := filepath.Join(filepath.Dir(hakoBin), "hako-init")
-	var out []byte
-	var err error
-	buildInitOnce.Do(func() { out, err = exec.Command("go", "build", "-o", p, "../cmd/hako-init").CombinedOutput() })
-	if err != nil {
-		t.Fatalf("build hako-init: %v\n%s", err, out)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("hako-init: %v", err)
 	}
 	return p
 }

@@ -25,9 +25,10 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	// hako and its monitor, side by side as they are installed (engine.monitorExecutable).
+	// hako, its monitor and hako-init, side by side and built as they are installed
+	// (engine.monitorExecutable, scripts/build.sh).
 	hakoBin = filepath.Join(dir, "hako")
-	out, err := exec.Command("go", "build", "-tags", "seccomp", "-o", dir+"/", "../cmd/hako", "../cmd/hako-monitor").CombinedOutput()
+	out, err := exec.Command("../scripts/build.sh", dir).CombinedOutput()
 	if err != nil {
 		fmt.Printf("build hako: %v\n%s", err, out)
 		os.Exit(1)

@@ -16,8 +16,7 @@ command -v gcc >/dev/null || need+=(gcc libc6-dev)
 if ((${#need[@]})); then
   apt-get -o DPkg::Lock::Timeout=900 update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-go build -tags seccomp -o bin/ ./cmd/hako ./cmd/hako-monitor # hako, and its per-container monitor next to it
-go build -o bin/hako-init ./cmd/hako-init # static: the --init binary, found next to hako
+scripts/build.sh bin # hako, its per-container monitor and its --init binary, side by side
 export HAKO_ROOT=${HAKO_ROOT:-$(mktemp -d /tmp/hako-demo.XXXXXX)}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -3,7 +3,7 @@
 // `hako __monitor`. Both run the same code (engine.MonitorMain); this binary leaves out what a
 // monitor never needs (the builder, lint, the registry client, the command line), so that it
 // starts sooner, and so does every container init and exec that libcontainer re-executes from
-// it. Build it with hako: go build -tags seccomp -o DIR/ ./cmd/hako ./cmd/hako-monitor
+// it. Build it with hako: scripts/build.sh DIR
 //
 // It is not meant to be run by hand.
 package main
