@@ -92,3 +92,59 @@ func TestStoreUnderBinaryDir(t *testing.T) {
 		t.Fatalf("exec: %q", out)
 	}
 }
+
+// TestEarlyMonitor: `run` adopts the monitor that its constructor started before the Go
+// runtime (package cli, early.c) when it guessed the run right, detached or attached, with the
+// same behaviour as a monitor spawned from Go; -i, -t, HAKO_EARLY_MONITOR=off and flags it does
+// not know get the spawned one; and a run that fails before it adopts its early monitor (a bad
+// flag value, an unknown image) leaves no monitor behind.
+func TestEarlyMonitor(t *testing.T) {
+	s := runStore(t)
+	debug := func(env string, stdin []byte, args ...string) (result, bool) {
+		t.Helper()
+		r := s.runWith(append(os.Environ(), "HAKO_DEBUG=1", env), stdin, args...)
+		return r, strings.Contains(r.stderr, "start: early monitor adopted")
+	}
+	for _, tc := range []struct {
+		env   string
+		args  []string
+		early bool
+	}{
+		{"", []string{"run", "--rm", "busybox", "echo", "hi"}, true},
+		{"", []string{"run", "--rm", "--name", "early1", "-e", "A=1", "-w", "/tmp", "busybox", "sh", "-c", "echo $A $PWD"}, true},
+		{"", []string{"run", "-d", "--rm", "busybox", "true"}, true},
+		{"", []string{"run", "-i", "--rm", "busybox", "cat"}, false},
+		{"", []string{"run", "-t", "--rm", "busybox", "true"}, false},
+		{"", []string{"run", "--rm=true", "busybox", "true"}, false},
+		{"HAKO_EARLY_MONITOR=off", []string{"run", "--rm", "busybox", "echo", "hi"}, false},
+	} {
+		r, early := debug(tc.env, []byte("in\n"), tc.args...)
+		if r.code != 0 || early != tc.early {
+			t.Errorf("%s hako %v: exit %d, early monitor %v (want %v)\n%s", tc.env, tc.args, r.code, early, tc.early, r.stderr)
+		}
+	}
+	if r := s.run("run", "--rm", "--name", "early1", "-e", "A=1", "-w", "/tmp", "busybox", "sh", "-c", "echo $A $PWD; echo err >&2; exit 3"); r.code != 3 || r.stdout != "1 /tmp\n" || r.stderr != "err\n" {
+		t.Errorf("attached run with an early monitor: %+v", r)
+	}
+	// Failures before and after the adoption: nothing may be left running.
+	for _, args := range [][]string{
+		{"run", "--rm", "--memory", "lots", "busybox", "true"},
+		{"run", "--rm", "nosuchimage", "true"},
+		{"run", "-d", "nosuchimage", "true"},
+		{"run", "--rm", "busybox", "nosuchcmd"},
+	} {
+		if r := s.run(args...); r.code == 0 {
+			t.Errorf("hako %v succeeded", args)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(monitorPIDs(t, s.root)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if pids := monitorPIDs(t, s.root); len(pids) > 0 {
+		t.Fatalf("monitors left running: %v", pids)
+	}
+	if out := s.ok("ps", "-aq"); out != "" {
+		t.Fatalf("containers left: %q", out)
+	}
+}

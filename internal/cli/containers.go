@@ -338,11 +338,14 @@ func runCmd(a *app, create bool) *cobra.Command {
 					return err
 				}
 			}
-			// The monitor first: its start-up runs while the container is created.
-			m, err := e.SpawnMonitor(at)
-			if err != nil {
-				detach()
-				return err
+			// The monitor first: its start-up runs while the container is created. Or the one
+			// that started before this command's Go runtime did (early.c).
+			m := earlyMonitor(a, e, at, f.detach)
+			if m == nil {
+				if m, err = e.SpawnMonitor(at); err != nil {
+					detach()
+					return err
+				}
 			}
 			c, err := e.Create(cmd.Context(), o)
 			if err != nil {

@@ -28,7 +28,11 @@ const monitorBinary = "hako-monitor"
 // carries only the packages a monitor needs (no builder, no lint, no registry client), so the
 // Go runtime initialises a fraction of hako's packages in both processes. hako alone still
 // works: the fallback runs the same code (MonitorMain) from the full binary.
-func monitorExecutable() (string, error) {
+func monitorExecutable() (string, error) { return MonitorExecutable() }
+
+// MonitorExecutable is monitorExecutable, for the command line's early monitor (package cli,
+// early.c), which must have started the same one.
+func MonitorExecutable() (string, error) {
 	if p := os.Getenv("HAKO_MONITOR_PATH"); p != "" {
 		return p, nil
 	}

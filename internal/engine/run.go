@@ -161,6 +161,13 @@ func (e *Engine) SpawnMonitor(attach *Attach) (*PendingMonitor, error) {
 	return &PendingMonitor{path: path, attach: attach, readyR: readyR, exitR: exitR, idW: idW, ctlR: ctlR}, nil
 }
 
+// AdoptMonitor is a monitor that the command line started itself, as SpawnMonitor would have
+// (package cli, early.c), from path: ours are the read ends of its ready and exit pipes and the
+// write end of its ID pipe.
+func AdoptMonitor(path string, attach *Attach, ready, exit, id *os.File) *PendingMonitor {
+	return &PendingMonitor{path: path, attach: attach, readyR: ready, exitR: exit, idW: id}
+}
+
 // ErrMonitorGone is Start's error when the monitor ended without a word on its ready pipe
 // (it died, or is not a monitor at all): nothing supervises the container, which was not
 // started, or not to the end (nor, with --rm, removed).

@@ -1,0 +1,44 @@
+//go:build linux && cgo
+
+package cli
+
+// #cgo CFLAGS: -O2 -Wall -D_GNU_SOURCE
+// #include "early.h"
+import "C"
+
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/hako-dev/hako/internal/engine"
+)
+
+// earlyMonitor returns the monitor early.c started for this `run`, if it was started for
+// exactly this one: detached or attached (without stdin or a terminal) as asked, for e's root
+// and the snapshotter asked for, from the executable engine.SpawnMonitor would run. Otherwise it
+// lets that monitor go (it exits at EOF on its ID pipe, touching nothing) and returns nil. It
+// can be called once.
+func earlyMonitor(a *app, e *engine.Engine, at *engine.Attach, detach bool) *engine.PendingMonitor {
+	h := &C.hako_early
+	if h.ready < 0 {
+		return nil
+	}
+	ready, exit, id := os.NewFile(uintptr(h.ready), "ready"), os.NewFile(uintptr(h.exit), "exit"), os.NewFile(uintptr(h.id), "id")
+	h.ready, h.exit, h.id = -1, -1, -1
+	path, root, snap := C.GoString(&h.path[0]), C.GoString(&h.root[0]), C.GoString(&h.snapshotter[0])
+	want, err := engine.MonitorExecutable()
+	same := err == nil && path == want && filepath.Clean(root) == e.Root && snap == a.snapshotter &&
+		(h.detached != 0) == detach
+	if !detach {
+		same = same && at != nil && at.Stdin == nil && at.Resize == nil &&
+			at.Stdout != nil && at.Stdout.Fd() == 1 && at.Stderr != nil && at.Stderr.Fd() == 2
+	}
+	if !same {
+		id.Close()
+		ready.Close()
+		exit.Close()
+		return nil
+	}
+	engine.Phase("start: early monitor adopted")
+	return engine.AdoptMonitor(path, at, ready, exit, id)
+}

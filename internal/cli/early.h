@@ -1,0 +1,12 @@
+// early.c's monitor, started before the Go runtime, for early.go to adopt.
+#include <limits.h>
+
+// MONITOR_PLACEHOLDER is engine.monitorIDPlaceholder: 64 dashes.
+#define MONITOR_PLACEHOLDER "----------------------------------------------------------------"
+
+struct hako_early {
+	int ready, exit, id; // our ends of the pipes; -1: no early monitor
+	int pid, detached;
+	char root[PATH_MAX], snapshotter[64], path[PATH_MAX];
+};
+extern struct hako_early hako_early;
