@@ -153,6 +153,11 @@ func runMonitorMain(args []string) error {
 	// the container record, the spec and libcontainer's state: reflection the run would
 	// otherwise wait for, about 6 ms of it.
 	go warmCodecs()
+	if l, ok := e.Snapshots.(*lazySnapshotter); ok {
+		// And the snapshotter is opened: its open (a cleanup under its lock) comes before the
+		// command's Prepare, which re-reads the metadata anyway.
+		go l.get()
+	}
 	id, err := monitor.ReadID(h.IDPipe)
 	if err != nil || id == "" {
 		return nil // no container after all (the command failed or died): nothing to do
