@@ -316,6 +316,7 @@ func runCmd(a *app, create bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			e.WarmCreate()
 			o, err := f.config(cmd, args)
 			if err != nil {
 				return err

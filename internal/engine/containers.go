@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,11 +12,13 @@ import (
 
 	"github.com/hako-dev/hako/internal/container"
 	"github.com/hako-dev/hako/internal/errdefs"
+	"github.com/hako-dev/hako/internal/image"
 	"github.com/hako-dev/hako/internal/layer"
 	"github.com/hako-dev/hako/internal/mount"
 	"github.com/hako-dev/hako/internal/reference"
 	"github.com/hako-dev/hako/internal/snapshot"
 	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 func init() {
@@ -192,3 +195,21 @@ func randomName(existing []*container.Container) string {
 
 var _ = os.Getpid
 var _ = strings.TrimSpace
+
+// WarmCreate starts, on another core, what Create would otherwise do first on the command's
+// path: opening the snapshotter (a clean-up under its lock, which Create's layer check needs)
+// and building encoding/json's codecs of image configurations, manifests and container records
+// (reflection over large types). `run` calls it as soon as it has the engine: its monitor has
+// started already (package cli, early.c) and the second core is free.
+func (e *Engine) WarmCreate() {
+	if l, ok := e.Snapshots.(*lazySnapshotter); ok {
+		go l.get()
+	}
+	go func() {
+		var cfg image.Config
+		json.Unmarshal([]byte("{}"), &cfg)
+		var m ocispec.Manifest
+		json.Unmarshal([]byte("{}"), &m)
+		json.Marshal(&container.Container{})
+	}()
+}
