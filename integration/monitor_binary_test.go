@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -146,5 +147,52 @@ func TestEarlyMonitor(t *testing.T) {
 	}
 	if out := s.ok("ps", "-aq"); out != "" {
 		t.Fatalf("containers left: %q", out)
+	}
+}
+
+// TestMonitorInheritsNothing: a descriptor that hako inherited (a CI job's pipe, a shell's
+// redirection) reaches neither the container's monitor nor its keeper, whether the monitor was
+// started early (package cli, early.c) or from Go: held open by a detached container's monitor,
+// it would keep the job that ran hako waiting for ever. And a store reached through a symlink
+// works.
+func TestMonitorInheritsNothing(t *testing.T) {
+	s := runStore(t)
+	for _, env := range []string{"", "HAKO_EARLY_MONITOR=off"} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(hakoBin, "--root", s.root, "run", "-d", "busybox", "sleep", "60")
+		cmd.Env = append(os.Environ(), env)
+		// Descriptor 10 of hako: above those a monitor is handed, which would cover a lower one.
+		null, err := os.Open(os.DevNull)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.ExtraFiles = []*os.File{null, null, null, null, null, null, null, w}
+		defer null.Close()
+		out, err := cmd.Output()
+		w.Close()
+		if err != nil {
+			t.Fatalf("%s run -d: %v", env, err)
+		}
+		id := strings.TrimSpace(string(out))
+		// The pipe reaches EOF only when no process holds its write end any more.
+		done := make(chan struct{})
+		go func() { io.Copy(io.Discard, r); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(3 * time.Second):
+			t.Errorf("%s: a process of container %s (its monitor?) holds hako's inherited descriptor", env, id[:12])
+		}
+		r.Close()
+		s.ok("rm", "-f", id)
+	}
+	link := filepath.Join(t.TempDir(), "store")
+	if err := os.Symlink(s.root, link); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(hakoBin, "--root", link, "run", "--rm", "busybox", "echo", "via a link").CombinedOutput(); err != nil || string(out) != "via a link\n" {
+		t.Fatalf("run in a store reached through a symlink: %v %s", err, out)
 	}
 }

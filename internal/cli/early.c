@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "early.h"
@@ -101,8 +102,8 @@ static int scan_run(int argc, char **argv, int i)
 static int monitor_path(char *out, size_t size)
 {
 	const char *env = getenv("HAKO_MONITOR_PATH");
-	if (env && *env)
-		return snprintf(out, size, "%s", env) < (int)size ? 0 : -1;
+	if (env && *env) // a relative one is looked up in PATH by Go: left to Go
+		return env[0] == '/' && snprintf(out, size, "%s", env) < (int)size ? 0 : -1;
 	char self[PATH_MAX];
 	if (!realpath("/proc/self/exe", self))
 		return -1;
@@ -124,6 +125,11 @@ __attribute__((constructor)) static void hako_early_monitor(int argc, char **arg
 {
 	if (argc < 3)
 		return;
+	// A closed standard descriptor would be taken by a pipe below, and Go would then see a
+	// pipe where it reopens /dev/null: leave such a run to Go.
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0)
+			return;
 	const char *root = getenv("HAKO_ROOT"), *snap = getenv("HAKO_SNAPSHOTTER"), *v;
 	if (!root || !*root)
 		root = "/var/lib/hako";
@@ -135,9 +141,11 @@ __attribute__((constructor)) static void hako_early_monitor(int argc, char **arg
 			root = v;
 		else if ((v = value(argc, argv, &i, "--snapshotter")))
 			snap = v;
-		else if (!eq(argv[i], "-D") && !eq(argv[i], "--debug"))
-			return;
+		else
+			return; // -D (whose debug output Go sets up later) or a flag it does not know
 	}
+	if (!*root)
+		return; // Go refuses an empty root: the monitor must not make a store in the cwd
 	if (i >= argc || !eq(argv[i], "run"))
 		return; // cheap, in every other hako process
 	const char *mode = getenv("HAKO_EARLY_MONITOR");
@@ -190,8 +198,11 @@ __attribute__((constructor)) static void hako_early_monitor(int argc, char **arg
 		dup2(null, 0), dup2(null, 1), dup2(err, 2);
 		for (int k = 0; k < nsrc; k++)
 			dup2(src[k], 3 + k);
-		syscall(SYS_close_range, 3 + nsrc, ~0U, 0);
+		if (syscall(SYS_close_range, 3 + nsrc, ~0U, 0) < 0) // before Linux 5.9
+			for (int fd = 3 + nsrc; fd < 1024; fd++)
+				close(fd);
 		execve(e->path, args, envp);
+		e->exec_errno = errno; // the parent's memory (vfork): it sees the failure
 		_exit(127);
 	}
 	for (int k = 0; k < nsrc; k++)
@@ -202,6 +213,10 @@ __attribute__((constructor)) static void hako_early_monitor(int argc, char **arg
 	if (err >= 0)
 		close(err);
 	close(d[0]), close(x[1]), close(r[1]);
+	if (pid > 0 && e->exec_errno) { // no monitor: Go spawns one, and says why if it fails too
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
 	if (pid < 0) {
 		close(d[1]);
 		goto close_x_r;

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/hako-dev/hako/internal/engine"
+	"golang.org/x/sys/unix"
 )
 
 // earlyMonitor returns the monitor early.c started for this `run`, if it was started for
@@ -25,6 +26,14 @@ func earlyMonitor(a *app, e *engine.Engine, at *engine.Attach, detach bool) *eng
 	}
 	ready, exit, id := os.NewFile(uintptr(h.ready), "ready"), os.NewFile(uintptr(h.exit), "exit"), os.NewFile(uintptr(h.id), "id")
 	h.ready, h.exit, h.id = -1, -1, -1
+	// Reaped if it ends while we are still here (not adopted, say), as SpawnMonitor's are.
+	go func(pid int) {
+		for {
+			if _, err := unix.Wait4(pid, nil, 0, nil); err != unix.EINTR {
+				return
+			}
+		}
+	}(int(h.pid))
 	path, root, snap := C.GoString(&h.path[0]), C.GoString(&h.root[0]), C.GoString(&h.snapshotter[0])
 	want, err := engine.MonitorExecutable()
 	same := err == nil && path == want && filepath.Clean(root) == e.Root && snap == a.snapshotter &&

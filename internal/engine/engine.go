@@ -47,6 +47,10 @@ func New(cfg Config) (*Engine, error) {
 	if err := os.MkdirAll(root, 0o711); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", root, err)
 	}
+	// The root through no symlink: libcontainer refuses a rootfs path that goes through one.
+	if real, err := filepath.EvalSymlinks(root); err == nil {
+		root = real
+	}
 	vf := filepath.Join(root, "version")
 	switch b, err := os.ReadFile(vf); {
 	case errors.Is(err, fs.ErrNotExist):

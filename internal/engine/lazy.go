@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/hako-dev/hako/internal/mount"
@@ -89,6 +90,8 @@ func (l *lazySnapshotter) Walk(ctx context.Context, fn func(context.Context, sna
 
 // Close closes the snapshotter if it was opened.
 func (l *lazySnapshotter) Close() error {
+	// Waits for an open under way (a monitor's warm-up), and makes later uses fail.
+	l.once.Do(func() { l.err = errors.New("snapshotter is closed") })
 	if l.sn == nil {
 		return nil
 	}
