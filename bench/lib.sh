@@ -10,6 +10,7 @@
 # container's init with an overlay, and all of it is copied into a memfd every time.
 build_hako() {
   local out=$1 src=$REPO
+  [[ $out == */hako ]] || { echo "build_hako: OUT must end in /hako" >&2; return 1; }
   if [[ -n ${HAKO_REV:-} ]]; then
     echo "--- building hako from $HAKO_REV ($(git -C "$REPO" rev-parse --short "$HAKO_REV"))"
     mkdir -p "$WORK/src"
@@ -19,8 +20,8 @@ build_hako() {
     echo "--- building hako from the working tree $REPO"
   fi
   if [[ -x $src/scripts/build.sh ]]; then
-    "$src/scripts/build.sh" "$(dirname "$out")" && [[ $out == */hako ]] ||
-      { echo "go build failed (a commit builds with HAKO_REV=HEAD; OUT must end in /hako)" >&2; return 1; }
+    "$src/scripts/build.sh" "$(dirname "$out")" ||
+      { echo "go build failed (a commit builds with HAKO_REV=HEAD)" >&2; return 1; }
   else
     (cd "$src" && go build -tags seccomp -o "$out" ./cmd/hako &&
       { [[ ! -d cmd/hako-monitor ]] || go build -tags seccomp -o "$(dirname "$out")/hako-monitor" ./cmd/hako-monitor; }) ||

@@ -202,9 +202,7 @@ var _ = strings.TrimSpace
 // (reflection over large types). `run` calls it as soon as it has the engine: its monitor has
 // started already (package cli, early.c) and the second core is free.
 func (e *Engine) WarmCreate() {
-	if l, ok := e.Snapshots.(*lazySnapshotter); ok {
-		go l.get()
-	}
+	e.warmSnapshotter()
 	go func() {
 		var cfg image.Config
 		json.Unmarshal([]byte("{}"), &cfg)

@@ -97,20 +97,11 @@ func (k *keeper) copyOutput(lw *logs.Writer) <-chan struct{} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, 32*1024)
 			w := io.Discard
 			if lw != nil {
 				w = lw.Stream(p.stream)
 			}
-			for {
-				n, err := p.r.Read(buf)
-				if n > 0 {
-					w.Write(buf[:n])
-				}
-				if err != nil {
-					return
-				}
-			}
+			io.Copy(w, p.r) // to EOF, or to the read deadline settle sets
 		}()
 	}
 	go func() { wg.Wait(); close(done) }()

@@ -19,6 +19,14 @@ type lazySnapshotter struct {
 	err  error
 }
 
+// warmSnapshotter opens e's snapshotter on another goroutine, for a process that will need it
+// and has a core to spare meanwhile: its open is a clean-up under its lock.
+func (e *Engine) warmSnapshotter() {
+	if l, ok := e.Snapshots.(*lazySnapshotter); ok {
+		go l.get()
+	}
+}
+
 func (l *lazySnapshotter) get() (snapshot.Snapshotter, error) {
 	l.once.Do(func() { l.sn, l.err = l.open() })
 	return l.sn, l.err

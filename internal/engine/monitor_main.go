@@ -24,7 +24,7 @@ import (
 // for next to hako's.
 const monitorBinary = "hako-monitor"
 
-// monitorExecutable is what SpawnMonitor runs: $HAKO_MONITOR_PATH when set, else hako-monitor
+// MonitorExecutable is what SpawnMonitor runs: $HAKO_MONITOR_PATH when set, else hako-monitor
 // next to the running executable, else that executable itself (hako, as `hako __monitor`).
 //
 // A monitor is on the critical path of every `run` twice over: its own start, and the start of
@@ -32,10 +32,8 @@ const monitorBinary = "hako-monitor"
 // carries only the packages a monitor needs (no builder, no lint, no registry client), so the
 // Go runtime initialises a fraction of hako's packages in both processes. hako alone still
 // works: the fallback runs the same code (MonitorMain) from the full binary.
-func monitorExecutable() (string, error) { return MonitorExecutable() }
-
-// MonitorExecutable is monitorExecutable, for the command line's early monitor (package cli,
-// early.c), which must have started the same one.
+//
+// The command line's early monitor (package cli, early.c) must have started this same one.
 func MonitorExecutable() (string, error) {
 	if p := os.Getenv("HAKO_MONITOR_PATH"); p != "" {
 		return p, nil
@@ -153,11 +151,9 @@ func runMonitorMain(args []string) error {
 	// the container record, the spec and libcontainer's state: reflection the run would
 	// otherwise wait for, about 6 ms of it.
 	go warmCodecs()
-	if l, ok := e.Snapshots.(*lazySnapshotter); ok {
-		// And the snapshotter is opened: its open (a cleanup under its lock) comes before the
-		// command's Prepare, which re-reads the metadata anyway.
-		go l.get()
-	}
+	// And the snapshotter is opened: before the command's Prepare, which re-reads the metadata
+	// anyway.
+	e.warmSnapshotter()
 	id, err := monitor.ReadID(h.IDPipe)
 	if err != nil || id == "" {
 		return nil // no container after all (the command failed or died): nothing to do

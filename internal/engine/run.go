@@ -88,7 +88,7 @@ type PendingMonitor struct {
 
 // SpawnMonitor starts a monitor that waits for its container (see PendingMonitor).
 func (e *Engine) SpawnMonitor(attach *Attach) (*PendingMonitor, error) {
-	path, err := monitorExecutable()
+	path, err := MonitorExecutable()
 	if err != nil {
 		return nil, err
 	}
