@@ -231,3 +231,6 @@ close_r:
 close_x_r:
 	close(x[0]), close(r[0]);
 }
+
+// hako_early_scan is scan_run for early.go's test: argv holds run's arguments only.
+int hako_early_scan(int argc, char **argv) { return scan_run(argc, argv, 0); }

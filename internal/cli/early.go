@@ -3,12 +3,14 @@
 package cli
 
 // #cgo CFLAGS: -O2 -Wall -D_GNU_SOURCE
+// #include <stdlib.h>
 // #include "early.h"
 import "C"
 
 import (
 	"os"
 	"path/filepath"
+	"unsafe"
 
 	"github.com/hako-dev/hako/internal/engine"
 	"golang.org/x/sys/unix"
@@ -50,4 +52,18 @@ func earlyMonitor(a *app, e *engine.Engine, at *engine.Attach, detach bool) *eng
 	}
 	engine.Phase("start: early monitor adopted")
 	return engine.AdoptMonitor(path, at, ready, exit, id)
+}
+
+// earlyGuess is early.c's reading of run's arguments (after the verb): 1 detached, 0 attached
+// without -i or -t, -1 not sure. For the test that keeps its flag lists in step with run's.
+func earlyGuess(args []string) int {
+	argv := make([]*C.char, len(args))
+	for i, a := range args {
+		argv[i] = C.CString(a)
+		defer C.free(unsafe.Pointer(argv[i]))
+	}
+	if len(argv) == 0 {
+		return int(C.hako_early_scan(0, nil))
+	}
+	return int(C.hako_early_scan(C.int(len(argv)), &argv[0]))
 }

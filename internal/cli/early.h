@@ -11,3 +11,5 @@ struct hako_early {
 	char root[PATH_MAX], snapshotter[64], path[PATH_MAX];
 };
 extern struct hako_early hako_early;
+
+int hako_early_scan(int argc, char **argv);
