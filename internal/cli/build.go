@@ -159,20 +159,20 @@ so base images must already be in the store.`,
 	}
 	fl := cmd.Flags()
 	addBuildCheck(cmd)
-	fl.StringArrayVarP(&tags, "tag", "t", nil, `Name and optionally a tag in the "name:tag" format`)
+	stringArrayVarP(fl, &tags, "tag", "t", `Name and optionally a tag in the "name:tag" format`)
 	fl.StringVarP(&file, "file", "f", "", `Name of the Dockerfile (default: "PATH/Dockerfile"; "-" reads stdin)`)
-	fl.StringArrayVar(&buildArgs, "build-arg", nil, "Set build-time variables (KEY=VALUE, or KEY to take it from the environment)")
+	stringArrayVar(fl, &buildArgs, "build-arg", "Set build-time variables (KEY=VALUE, or KEY to take it from the environment)")
 	fl.StringVar(&target, "target", "", "Set the target build stage to build")
-	fl.StringArrayVar(&labels, "label", nil, "Set metadata for an image")
+	stringArrayVar(fl, &labels, "label", "Set metadata for an image")
 	fl.BoolVarP(&quiet, "quiet", "q", false, "Suppress the build output and print image ID on success")
 	fl.StringVar(&iidfile, "iidfile", "", "Write the image ID to the file")
 	fl.BoolVar(&noCache, "no-cache", false, "Do not use cache when building the image")
-	fl.StringArrayVar(&noCacheFilter, "no-cache-filter", nil, "Do not cache specified stages")
+	stringArrayVar(fl, &noCacheFilter, "no-cache-filter", "Do not cache specified stages")
 	fl.BoolVar(&pull, "pull", false, "Always attempt to pull a newer version of the image (no-op: hako has no registry)")
 	fl.StringVar(&progress, "progress", "auto", "Set type of progress output (auto, tty, plain)")
 	fl.StringVarP(&output, "output", "o", "", `Output destination: "type=image" (default), "type=docker|oci|tar,dest=FILE", "type=local,dest=DIR", or a directory ("-": a tar on stdout); only type=image records or tags the image`)
-	fl.StringArrayVar(&secrets, "secret", nil, `Secret to expose to RUN --mount=type=secret: "id=ID,src=FILE", "id=ID,env=VAR", or "id=ID" (the variable ID, else the file ID)`)
-	fl.StringArrayVar(&sshs, "ssh", nil, `SSH agent to expose to RUN --mount=type=ssh: "default" ($SSH_AUTH_SOCK), or "ID=SOCKET|KEY[,KEY...]"`)
+	stringArrayVar(fl, &secrets, "secret", `Secret to expose to RUN --mount=type=secret: "id=ID,src=FILE", "id=ID,env=VAR", or "id=ID" (the variable ID, else the file ID)`)
+	stringArrayVar(fl, &sshs, "ssh", `SSH agent to expose to RUN --mount=type=ssh: "default" ($SSH_AUTH_SOCK), or "ID=SOCKET|KEY[,KEY...]"`)
 	return cmd
 }
 
@@ -228,7 +228,7 @@ func builderPruneCmd(a *app) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "Remove all unused build cache, not just dangling ones")
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
-	cmd.Flags().StringArrayVar(&filters, "filter", nil, `Provide filter values (e.g. "until=24h")`)
+	stringArrayVar(cmd.Flags(), &filters, "filter", `Provide filter values (e.g. "until=24h")`)
 	return cmd
 }
 

@@ -39,7 +39,7 @@ func commitCmd(a *app) *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVarP(&o.Author, "author", "a", "", "Author (e.g., \"John Hannibal Smith <hannibal@a-team.com>\")")
 	fl.StringVarP(&o.Message, "message", "m", "", "Commit message")
-	fl.StringArrayVarP(&changes, "change", "c", nil, "Apply Dockerfile instruction to the created image")
+	stringArrayVarP(fl, &changes, "change", "c", "Apply Dockerfile instruction to the created image")
 	fl.BoolVarP(&o.Pause, "pause", "p", true, "Pause container during commit")
 	return cmd
 }

@@ -105,7 +105,7 @@ func pruneContainersCmd(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
-	cmd.Flags().StringArrayVar(&filters, "filter", nil, "Provide filter values (e.g. \"until=<timestamp>\", \"label=key=value\")")
+	stringArrayVar(cmd.Flags(), &filters, "filter", "Provide filter values (e.g. \"until=<timestamp>\", \"label=key=value\")")
 	return cmd
 }
 

@@ -105,8 +105,8 @@ func execCmd(a *app) *cobra.Command {
 	fl.BoolVarP(&tty, "tty", "t", false, "Allocate a pseudo-TTY")
 	fl.StringVarP(&o.User, "user", "u", "", "Username or UID (format: \"<name|uid>[:<group|gid>]\")")
 	fl.StringVarP(&o.WorkingDir, "workdir", "w", "", "Working directory inside the container")
-	fl.StringArrayVarP(&env, "env", "e", nil, "Set environment variables")
-	fl.StringArrayVar(&envFile, "env-file", nil, "Read in a file of environment variables")
+	stringArrayVarP(fl, &env, "env", "e", "Set environment variables")
+	stringArrayVar(fl, &envFile, "env-file", "Read in a file of environment variables")
 	fl.BoolVar(&o.Privileged, "privileged", false, "Give extended privileges to the command")
 	fl.SetInterspersed(false)
 	return cmd

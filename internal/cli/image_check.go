@@ -63,6 +63,6 @@ hako lint --list shows the image rules; the exit status is 1 when a finding is a
 	f.StringVarP(&format, "format", "f", "text", "Output format: text, json, sarif, checkstyle")
 	f.StringVarP(&threshold, "failure-threshold", "t", "", "Fail on findings at or above: error, warning, info, style, none (default warning)")
 	f.StringVarP(&config, "config", "c", "", "Config file (default .hako-lint.yaml in the working directory)")
-	f.StringArrayVar(&ignore, "ignore", nil, "Ignore a rule; repeatable")
+	stringArrayVar(f, &ignore, "ignore", "Ignore a rule; repeatable")
 	return cmd
 }

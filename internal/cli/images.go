@@ -101,7 +101,7 @@ func imagesCmd(a *app, use string) *cobra.Command {
 	fl.BoolVarP(&quiet, "quiet", "q", false, "Only show image IDs")
 	fl.BoolVar(&digests, "digests", false, "Show digests")
 	fl.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
-	fl.StringArrayVarP(&filters, "filter", "f", nil, "Filter output based on conditions provided (dangling, reference, before, since, label)")
+	stringArrayVarP(fl, &filters, "filter", "f", "Filter output based on conditions provided (dangling, reference, before, since, label)")
 	fl.StringVar(&format, "format", "", "Format output using a custom template: 'table', 'table TEMPLATE', 'json', or a Go template")
 	return cmd
 }
@@ -142,7 +142,7 @@ func importCmd(a *app) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringArrayVarP(&changes, "change", "c", nil, "Apply Dockerfile instruction to the created image")
+	stringArrayVarP(cmd.Flags(), &changes, "change", "c", "Apply Dockerfile instruction to the created image")
 	cmd.Flags().StringVarP(&message, "message", "m", "", "Set commit message for imported image")
 	cmd.Flags().StringVar(&platform, "platform", "", "Set platform (only this host's)")
 	return cmd
@@ -458,7 +458,7 @@ func pruneImagesCmd(a *app) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "Remove all unused images, not just dangling ones")
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Do not prompt for confirmation")
-	cmd.Flags().StringArrayVar(&filters, "filter", nil, "Provide filter values")
+	stringArrayVar(cmd.Flags(), &filters, "filter", "Provide filter values")
 	return cmd
 }
 

@@ -65,9 +65,9 @@ Dockerfile, then in the working directory).`,
 	f.StringVarP(&o.config, "config", "c", "", "Config file (default .hako-lint.yaml beside the Dockerfile or in the working directory)")
 	f.StringVar(&o.context, "context", "", "Build context directory (default: the Dockerfile's directory)")
 	f.BoolVar(&o.noContext, "no-context", false, "Skip the rules that look at the build context")
-	f.StringArrayVar(&o.ignore, "ignore", nil, "Ignore a rule (ID or hadolint code); repeatable")
-	f.StringArrayVar(&o.trusted, "trusted-registry", nil, "Trust base images from this registry or repository prefix; repeatable")
-	f.StringArrayVar(&o.labels, "require-label", nil, "Require this label on the final image; repeatable")
+	stringArrayVar(f, &o.ignore, "ignore", "Ignore a rule (ID or hadolint code); repeatable")
+	stringArrayVar(f, &o.trusted, "trusted-registry", "Trust base images from this registry or repository prefix; repeatable")
+	stringArrayVar(f, &o.labels, "require-label", "Require this label on the final image; repeatable")
 	f.StringVar(&o.explain, "explain", "", "Print the documentation of a rule and exit")
 	f.BoolVar(&o.list, "list", false, "List every rule and exit")
 	return cmd

@@ -53,9 +53,9 @@ func volumeCreateCmd(a *app) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringArrayVar(&labels, "label", nil, "Set metadata for a volume")
+	stringArrayVar(cmd.Flags(), &labels, "label", "Set metadata for a volume")
 	cmd.Flags().StringVarP(&driver, "driver", "d", "local", "Specify volume driver name")
-	cmd.Flags().StringArrayVarP(&opts, "opt", "o", nil, "Set driver specific options")
+	stringArrayVarP(cmd.Flags(), &opts, "opt", "o", "Set driver specific options")
 	return cmd
 }
 
@@ -110,7 +110,7 @@ func volumeLsCmd(a *app, use string) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.BoolVarP(&quiet, "quiet", "q", false, "Only display volume names")
-	fl.StringArrayVarP(&filters, "filter", "f", nil, "Provide filter values (dangling=true|false, name=, label=, driver=)")
+	stringArrayVarP(fl, &filters, "filter", "f", "Provide filter values (dangling=true|false, name=, label=, driver=)")
 	fl.StringVar(&format, "format", "", "Format output using a custom template")
 	return cmd
 }
