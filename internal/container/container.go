@@ -345,6 +345,38 @@ func Resolve(cs []*Container, ref string) (*Container, error) {
 // Remove deletes a record's directory.
 func (s *Store) Remove(id string) error { return os.RemoveAll(s.Dir(id)) }
 
+// removingPrefix names a record's directory that Detach took out of the store: List and Get only
+// see 64-hex-digit names, so the record is gone, name and all, the moment it is renamed.
+const removingPrefix = ".removing-"
+
+// Detach removes a record at once, by renaming its directory out of the store's sight, and
+// returns the function that deletes its files: `run --rm` answers with the exit code in between.
+// A directory whose deletion never ran (its process was killed) is deleted by Sweep.
+func (s *Store) Detach(id string) (reclaim func(), err error) {
+	gone := filepath.Join(s.Root, removingPrefix+id)
+	os.RemoveAll(gone) // an earlier detached copy of the same ID, left by a kill
+	if err := os.Rename(s.Dir(id), gone); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return func() {}, nil
+		}
+		return nil, err
+	}
+	return func() { os.RemoveAll(gone) }, nil
+}
+
+// Sweep deletes the directories that detached records left because their deletion never ran.
+func (s *Store) Sweep() {
+	ents, err := os.ReadDir(s.Root)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), removingPrefix) {
+			os.RemoveAll(filepath.Join(s.Root, e.Name()))
+		}
+	}
+}
+
 // StatusLine is ps's STATUS column: "Up 3 minutes", "Exited (0) 2 seconds ago", "Created".
 func (c *Container) StatusLine(human func(time.Duration) string) string {
 	switch {

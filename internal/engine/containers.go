@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/hako-dev/hako/internal/container"
@@ -158,19 +156,48 @@ func (e *Engine) RemoveContainer(ctx context.Context, ref string, force, volumes
 }
 
 func (e *Engine) removeContainer(ctx context.Context, c *container.Container) error {
+	reclaim, err := e.detachContainer(ctx, c)
+	if err != nil {
+		return err
+	}
+	reclaim()
+	e.Containers().Sweep() // what killed removals left (detachContainer)
+	return nil
+}
+
+// detachContainer removes c from the store, its snapshot and its record, as far as any command
+// can see, and returns the function that deletes their files. A monitor of `run --rm` reports
+// the exit code in between; if it is killed before the deletion, the snapshotter's next
+// clean-up and Store.Sweep (every removal's) delete the files.
+func (e *Engine) detachContainer(ctx context.Context, c *container.Container) (reclaim func(), err error) {
 	cs := e.Containers()
 	l, err := cs.Lock(c.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer l.Unlock()
 	rootfs := filepath.Join(cs.Dir(c.ID), "rootfs")
 	mount.Unmount(rootfs)
 	e.deleteRuntimeState(c.ID)
-	if err := e.Snapshots.Remove(ctx, c.ID); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
-		return fmt.Errorf("remove container %s: %w", reference.ShortID(c.ID), err)
+	var snapFiles func()
+	if r, ok := e.Snapshots.(snapshot.Reclaimer); ok {
+		snapFiles, err = r.RemoveKeepingFiles(ctx, c.ID)
+	} else {
+		err = e.Snapshots.Remove(ctx, c.ID)
 	}
-	return cs.Remove(c.ID)
+	if err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+		return nil, fmt.Errorf("remove container %s: %w", reference.ShortID(c.ID), err)
+	}
+	recordFiles, err := cs.Detach(c.ID)
+	if err != nil {
+		return nil, fmt.Errorf("remove container %s: %w", reference.ShortID(c.ID), err)
+	}
+	return func() {
+		if snapFiles != nil {
+			snapFiles()
+		}
+		recordFiles()
+	}, nil
 }
 
 // randomName makes Docker-style adjective_noun names.
@@ -192,9 +219,6 @@ func randomName(existing []*container.Container) string {
 		}
 	}
 }
-
-var _ = os.Getpid
-var _ = strings.TrimSpace
 
 // WarmCreate starts, on another core, what Create would otherwise do first on the command's
 // path: opening the snapshotter (a clean-up under its lock, which Create's layer check needs)

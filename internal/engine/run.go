@@ -266,11 +266,27 @@ func (e *Engine) RunMonitor(ctx context.Context, id string, h monitor.Handoff) e
 // code for a foreground command, the restart policy.
 func (e *Engine) afterRun(ctx context.Context, c *container.Container, h monitor.Handoff, code int, ms *monitorSelf) {
 	if c.Config.AutoRemove && !e.restarting(c.ID) { // `restart` of a --rm container keeps it
-		// Remove before telling a foreground `run --rm` the exit code, so that when it
-		// returns the container is gone, as with Docker. --rm excludes restart policies.
-		e.autoRemove(c)
+		// Removed before a foreground `run --rm` gets the exit code, so that when it returns
+		// the container is gone, as with Docker: no record, no name, no snapshot. Only the
+		// deletion of their files (several milliseconds) comes after. --rm excludes restart
+		// policies.
+		reclaim, err := e.detachContainer(context.Background(), c)
+		if err == nil {
+			e.removeAnonymousVolumes(c) // --rm takes the anonymous volumes along, as Docker's
+		}
 		Phase("monitor: removed")
 		reportExitCode(h, code)
+		// The command may be gone now: a reader of its output (a pipe, `$(hako run …)`)
+		// must not wait for the deletion on the copies this process holds.
+		for _, f := range []*os.File{h.Stdin, h.Stdout, h.Stderr, h.Control} {
+			if f != nil {
+				f.Close()
+			}
+		}
+		if err == nil {
+			reclaim()
+			Phase("monitor: files deleted")
+		}
 		return
 	}
 	reportExitCode(h, code)

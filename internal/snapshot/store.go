@@ -500,6 +500,16 @@ func (s *store) Commit(ctx context.Context, name, key string, opts ...Opt) error
 }
 
 func (s *store) Remove(ctx context.Context, key string) error {
+	reclaim, err := s.RemoveKeepingFiles(ctx, key)
+	if err != nil {
+		return err
+	}
+	reclaim()
+	return nil
+}
+
+func (s *store) RemoveKeepingFiles(ctx context.Context, key string) (func(), error) {
+	var dir string
 	err := s.update(ctx, func(md *metadata) (func(), error) {
 		r, err := get(md, key)
 		if err != nil {
@@ -511,14 +521,15 @@ func (s *store) Remove(ctx context.Context, key string) error {
 			}
 		}
 		delete(md.Snapshots, key)
-		// Once metadata no longer names the directory, it is garbage: failing to delete it now
-		// (something still mounted in it) leaves it to the next mutation's cleanup.
-		return func() { os.RemoveAll(s.snapshotDir(r.ID)) }, nil
+		dir = s.snapshotDir(r.ID)
+		return nil, nil
 	})
 	if err != nil {
-		return fmt.Errorf("remove snapshot %q: %w", key, err)
+		return nil, fmt.Errorf("remove snapshot %q: %w", key, err)
 	}
-	return nil
+	// Once metadata no longer names the directory, it is garbage: failing to delete it now
+	// (something still mounted in it) leaves it to the next mutation's cleanup.
+	return func() { os.RemoveAll(dir) }, nil
 }
 
 func (s *store) Walk(ctx context.Context, fn func(context.Context, Info) error) error {

@@ -1,0 +1,83 @@
+package integration
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRunRmIsGoneOnReturn: when `run --rm` returns, the container is gone for every command
+// (its name reusable at once, its image removable at once, ps empty), though its monitor
+// deletes the files afterwards; a reader of the output does not wait for that deletion; and what
+// a killed deletion would leave is swept by the next removal.
+func TestRunRmIsGoneOnReturn(t *testing.T) {
+	s := runStore(t)
+	ctx := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM busybox\nRUN echo layer > /x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.ok("build", "-q", "-t", "rmtest:1", ctx)
+
+	for i := 0; i < 3; i++ {
+		// The same name three times in a row, then the image's removal: nothing of the
+		// container may hold either up.
+		if out := s.ok("run", "--rm", "--name", "again", "rmtest:1", "cat", "/x"); out != "layer\n" {
+			t.Fatalf("run %d: %q", i, out)
+		}
+	}
+	if got := s.ok("ps", "-aq"); got != "" {
+		t.Fatalf("ps -aq after run --rm: %q", got)
+	}
+	if r := s.run("rmi", "rmtest:1"); r.code != 0 {
+		t.Fatalf("rmi right after run --rm: %+v", r)
+	}
+
+	// A pipe reader sees EOF when the command is done, not when the monitor is.
+	start := time.Now()
+	out, err := exec.Command("sh", "-c", hakoBin+" --root "+s.root+" run --rm busybox sh -c 'echo out; echo err >&2' 2>&1 | cat").Output()
+	// (stdout and stderr are apart up to the terminal: either may come first)
+	if err != nil || (string(out) != "out\nerr\n" && string(out) != "err\nout\n") {
+		t.Fatalf("piped run --rm: %q %v", out, err)
+	}
+	t.Logf("piped run --rm: %v", time.Since(start))
+
+	// The files go soon after: no detached record, no snapshot directory left.
+	snaps := func() int {
+		m, _ := filepath.Glob(filepath.Join(s.root, "snapshots/*/snapshots/*"))
+		return len(m)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		left, _ := filepath.Glob(filepath.Join(s.root, "containers", ".removing-*"))
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run --rm left %v", left)
+		}
+	}
+	base := snaps()
+	s.ok("run", "--rm", "busybox", "true")
+	for deadline := time.Now().Add(5 * time.Second); snaps() != base; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("run --rm left a snapshot directory: %d, before %d", snaps(), base)
+		}
+	}
+
+	// What a monitor killed between the removal and the deletion leaves: swept by the next rm.
+	stale := filepath.Join(s.root, "containers", ".removing-"+strings.Repeat("ab", 32))
+	if err := os.MkdirAll(filepath.Join(stale, "rootfs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(stale, "container.json"), []byte("{}"), 0o600)
+	if got := s.ok("ps", "-aq"); got != "" {
+		t.Fatalf("ps -aq shows a detached record: %q", got)
+	}
+	id := strings.TrimSpace(s.ok("create", "busybox", "true"))
+	s.ok("rm", id)
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatalf("rm did not sweep %s: %v", stale, err)
+	}
+}

@@ -1,0 +1,64 @@
+package container
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/hako-dev/hako/internal/errdefs"
+)
+
+// Detach makes a record disappear at once (Get, List, its name) and leaves its files to the
+// function it returns; Sweep deletes what a reclaim that never ran left.
+func TestDetachAndSweep(t *testing.T) {
+	s := &Store{Root: t.TempDir()}
+	mk := func(name string) *Container {
+		c := &Container{ID: NewID(), Name: name, Created: time.Now().UTC(), State: State{Status: Exited}}
+		if err := s.Save(c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	a, b, keep := mk("a"), mk("b"), mk("keep")
+
+	reclaim, err := s.Detach(a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(a.ID); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("Get after Detach: %v", err)
+	}
+	if _, err := s.Get("a"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("Get by name after Detach: %v", err)
+	}
+	gone := filepath.Join(s.Root, removingPrefix+a.ID)
+	if _, err := os.Stat(filepath.Join(gone, "container.json")); err != nil {
+		t.Fatalf("the files went before reclaim: %v", err)
+	}
+	reclaim()
+	if _, err := os.Stat(gone); !os.IsNotExist(err) {
+		t.Fatalf("reclaim left %s: %v", gone, err)
+	}
+
+	// A reclaim that never ran: not listed, and swept.
+	if _, err := s.Detach(b.ID); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.List()
+	if err != nil || len(all) != 1 || all[0].ID != keep.ID {
+		t.Fatalf("List after Detach: %v %v", all, err)
+	}
+	s.Sweep()
+	ents, _ := os.ReadDir(s.Root)
+	if len(ents) != 1 || ents[0].Name() != keep.ID {
+		t.Fatalf("after Sweep: %v", ents)
+	}
+	// A record that is not there: nothing to do, no error.
+	if reclaim, err := s.Detach(NewID()); err != nil {
+		t.Fatal(err)
+	} else {
+		reclaim()
+	}
+}
