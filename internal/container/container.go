@@ -5,7 +5,7 @@
 //
 // A container's monitor process holds monitor.lock for as long as it lives, so a record that
 // says "running" while that lock is free belongs to a monitor that died (kill -9, a reboot): the
-// reader reports it as exited, and the truth survives any crash.
+// first reader to see it records it as exited (monitorDied), and the truth survives any crash.
 package container
 
 import (
@@ -34,6 +34,7 @@ import (
 	"github.com/hako-dev/hako/internal/spec"
 	"github.com/hako-dev/hako/internal/volume"
 	digest "github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
 )
 
 // Status values as Docker reports them.
@@ -167,8 +168,24 @@ func (s *Store) Save(c *Container) error {
 	return atomicfile.Replace(filepath.Join(s.Dir(c.ID), "container.json"), b, 0o600)
 }
 
-// load reads one record, correcting a stale running state.
+// load reads one record, correcting a stale running state (monitorDied).
 func (s *Store) load(id string) (*Container, error) {
+	c, err := s.read(id)
+	if err != nil {
+		return nil, err
+	}
+	if c.State.Running || c.State.Status == Restarting {
+		alive, ml := s.checkMonitor(id)
+		if !alive {
+			c = s.monitorDied(c, ml != nil)
+			ml.Unlock()
+		}
+	}
+	return c, nil
+}
+
+// read reads and decodes one record as it is on disk.
+func (s *Store) read(id string) (*Container, error) {
 	path := filepath.Join(s.Dir(id), "container.json")
 	b, err := readRecord(path, true)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -187,30 +204,104 @@ func (s *Store) load(id string) (*Container, error) {
 			return nil, fmt.Errorf("read container %s: %w", id, err)
 		}
 	}
-	if (c.State.Running || c.State.Status == Restarting) && !s.MonitorAlive(c.ID) {
-		// The monitor died without recording the exit: the container is gone with it.
-		c.State.Status = Exited
-		c.State.Running, c.State.Paused, c.State.Restarting = false, false, false
-		c.State.Pid = 0
-		if c.State.ExitCode == 0 {
-			c.State.ExitCode = 255
-		}
-		c.State.Error = "the container's monitor died"
-		if c.State.FinishedAt.IsZero() {
-			c.State.FinishedAt = time.Now().UTC()
+	return &c, nil
+}
+
+// monitorDied is the record of c, which says running (or restarting) while no monitor holds its
+// lock: the monitor died without recording the exit (kill -9, the machine stopped), and the
+// container is gone with it. The first reader to see it records the death, once: FinishedAt
+// is then the same for every later read (ps's "Exited (255) 2 hours ago", inspect), not the
+// time of each read.
+//
+// monitorHeld says the caller holds the monitor lock (shared, checkMonitor): no monitor can
+// start meanwhile — a monitor takes the lock exclusively before it records a run — so the
+// death is recorded only then, and never over a live container. The record is also written
+// only under the container's lock, as the other writers of a record that is not their own
+// run's (rename, update, pause) take it; it is tried, not waited for, so a caller that holds
+// it already (GetLocked reads again under it) or a writer busy with it costs no deadlock and no
+// wait: such a reader answers from memory, and the next reader records the death. So does a
+// reader that cannot write the store (a read-only filesystem): the read never fails for it.
+func (s *Store) monitorDied(c *Container, monitorHeld bool) *Container {
+	if monitorHeld {
+		if l, err := lockfile.TryExclusiveNoMkdir(filepath.Join(s.Dir(c.ID), "lock")); err == nil {
+			defer l.Unlock()
+		} else {
+			monitorHeld = false
 		}
 	}
-	return &c, nil
+	// Read again, now that the monitor is known to be gone: it may have recorded the exit
+	// (or another reader the death) after the record was first read.
+	if fresh, err := s.read(c.ID); err == nil {
+		c = fresh
+	}
+	if !c.State.Running && c.State.Status != Restarting {
+		return c
+	}
+	c.State.Status = Exited
+	c.State.Running, c.State.Paused, c.State.Restarting = false, false, false
+	c.State.Pid = 0
+	if c.State.ExitCode == 0 {
+		c.State.ExitCode = 255
+	}
+	c.State.Error = "the container's monitor died"
+	// A restarting container keeps the end of its last run: the monitor died waiting to run it
+	// again.
+	if c.State.FinishedAt.IsZero() {
+		c.State.FinishedAt = diedAt(c.State.StartedAt, time.Now()).UTC()
+	}
+	if monitorHeld {
+		s.Save(c) // if it fails, the answer is the same, from memory
+	}
+	return c
+}
+
+// diedAt dates the death of a container whose monitor was found dead at now, the run having
+// started at started. Nothing records when a monitor died: a flock leaves no trace in its file
+// (monitor.lock's mtime is its creation), and the log's mtime is the container's last output,
+// as old as its start for a quiet one, so it would date a death that came days later too early.
+// What is known for sure is when it was noticed — Docker's answer too: a container whose
+// process died with dockerd shows Exited (255) with the time the daemon noticed it — except
+// after a reboot: a run that began before the machine's boot ended before the boot, which is
+// then the better answer (the time that dockerd, starting with the machine, would notice).
+// The margin keeps a container started just after the boot on the same side of it when the
+// clock was stepped after the boot (NTP), since StartedAt and the boot time are both read from
+// the wall clock.
+func diedAt(started, now time.Time) time.Time {
+	if boot := bootTime(now); !boot.IsZero() && !started.IsZero() && started.Before(boot.Add(-bootMargin)) {
+		return boot
+	}
+	return now
+}
+
+const bootMargin = time.Minute
+
+// bootTime is when the machine booted, on the wall clock of now (zero if unknown): now less
+// CLOCK_BOOTTIME, which counts from the boot, suspends included.
+func bootTime(now time.Time) time.Time {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts) != nil {
+		return time.Time{}
+	}
+	return now.Add(-time.Duration(ts.Nano()))
 }
 
 // MonitorAlive tells whether a monitor holds the container's monitor lock.
 func (s *Store) MonitorAlive(id string) bool {
-	l, err := lockfile.TryExclusive(s.MonitorLockPath(id))
-	if err != nil {
-		return errors.Is(err, lockfile.ErrLocked)
-	}
+	alive, l := s.checkMonitor(id)
 	l.Unlock()
-	return false
+	return alive
+}
+
+// checkMonitor tells whether a monitor holds the container's monitor lock. When none does, it
+// returns the lock held shared if it could take it (nil otherwise, the container's directory
+// being removed, say), for the caller to unlock: while it is held no monitor can start. The
+// shared lock is a reader's: two readers asking at once do not take each other for a monitor.
+func (s *Store) checkMonitor(id string) (alive bool, held *lockfile.Lock) {
+	l, err := lockfile.TryShared(s.MonitorLockPath(id))
+	if err != nil {
+		return errors.Is(err, lockfile.ErrLocked), nil
+	}
+	return false, l
 }
 
 // List reads every record, newest first. `ps -a` on a thousand containers is a thousand small

@@ -236,7 +236,7 @@ func startError(s string) error {
 func (e *Engine) RunMonitor(ctx context.Context, id string, h monitor.Handoff) error {
 	Phase("monitor: main")
 	cs := e.Containers()
-	ml, err := lockfile.TryExclusive(cs.MonitorLockPath(id))
+	ml, err := takeMonitorLock(cs.MonitorLockPath(id))
 	if err != nil {
 		monitorReady(h, fmt.Errorf("container %s already has a monitor", id))
 		return err
@@ -260,6 +260,22 @@ func (e *Engine) RunMonitor(ctx context.Context, id string, h monitor.Handoff) e
 	}
 	e.afterRun(ctx, c, h, code, ms)
 	return nil
+}
+
+// takeMonitorLock takes the monitor lock for a new monitor. Readers hold it too, shared, for a
+// moment: to ask whether a monitor lives (container.Store.MonitorAlive, `hako exec`'s C path),
+// and while they record that one died (container.Store's monitorDied: a read and a write of
+// the record). A monitor that finds it taken tries again for a while, so that a `ps` at the
+// wrong microsecond does not fail a start; another monitor holds it for as long as it lives.
+func takeMonitorLock(path string) (*lockfile.Lock, error) {
+	deadline := time.Now().Add(time.Second)
+	for {
+		l, err := lockfile.TryExclusive(path)
+		if !errors.Is(err, lockfile.ErrLocked) || time.Now().After(deadline) {
+			return l, err
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // afterRun is what a monitor does once a run of its container ended with code: --rm, the exit

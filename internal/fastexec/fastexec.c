@@ -609,7 +609,9 @@ static int find_container(const struct request *r, char id[65])
 }
 
 // monitor_alive: the container's monitor holds monitor.lock while it lives (package container);
-// a container whose monitor died is not running for hako, whatever its processes do.
+// a container whose monitor died is not running for hako, whatever its processes do. The lock
+// is asked for shared, as readers in Go ask (lockfile.TryShared): readers do not take one
+// another for a monitor.
 static int monitor_alive(const char *root, const char *id)
 {
 	char path[PATH_MAX];
@@ -617,7 +619,7 @@ static int monitor_alive(const char *root, const char *id)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	int alive = flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	int alive = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
 	close(fd); // releases the lock if we took it
 	return alive;
 }

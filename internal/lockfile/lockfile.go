@@ -19,7 +19,12 @@ func lock(path string, how int) (*Lock, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	return lockOpen(path, os.O_RDWR|os.O_CREATE, how)
+}
+
+// lockOpen opens path with flag and locks it.
+func lockOpen(path string, flag, how int) (*Lock, error) {
+	f, err := os.OpenFile(path, flag, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
@@ -50,6 +55,23 @@ func Shared(path string) (*Lock, error) { return lock(path, unix.LOCK_SH) }
 
 // TryExclusive takes the exclusive lock or fails at once with ErrLocked.
 func TryExclusive(path string) (*Lock, error) { return lock(path, unix.LOCK_EX|unix.LOCK_NB) }
+
+// TryExclusiveNoMkdir is TryExclusive that does not create path's directory: in a directory
+// removed meanwhile (a container's, by rm) it fails (fs.ErrNotExist) instead of making the
+// directory again. The file itself is created if missing.
+func TryExclusiveNoMkdir(path string) (*Lock, error) {
+	return lockOpen(path, os.O_RDWR|os.O_CREATE, unix.LOCK_EX|unix.LOCK_NB)
+}
+
+// TryShared takes a shared lock on path, opened read-only (created if missing, but not its
+// directory), or fails at once: ErrLocked while another process holds it exclusively. It is
+// how a reader asks whether the holder of an exclusive lock lives: shared locks do not exclude
+// one another, so two readers asking at once both get the true answer, and while a reader
+// holds it no process can take the lock exclusively. Read-only, it needs only read permission
+// on an existing file, and works on a read-only filesystem.
+func TryShared(path string) (*Lock, error) {
+	return lockOpen(path, os.O_RDONLY|os.O_CREATE, unix.LOCK_SH|unix.LOCK_NB)
+}
 
 // File is the locked file's descriptor, to hand the lock over to another program (a process
 // that execs keeps its flock on a descriptor it keeps open); nil once unlocked.

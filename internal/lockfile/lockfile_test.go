@@ -80,3 +80,41 @@ func TestAdopt(t *testing.T) {
 		l2.Unlock()
 	}
 }
+
+// TestTryShared: readers' shared locks coexist; an exclusive holder excludes them and they
+// exclude it; the file is created if missing, but not its directory.
+func TestTryShared(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "monitor.lock")
+	r1, err := TryShared(p)
+	if err != nil {
+		t.Fatalf("shared lock on a missing file: %v", err)
+	}
+	r2, err := TryShared(p)
+	if err != nil {
+		t.Fatalf("a second shared lock: %v", err)
+	}
+	if _, err := TryExclusive(p); !errors.Is(err, ErrLocked) {
+		t.Fatalf("exclusive lock while readers hold it: %v, want ErrLocked", err)
+	}
+	r1.Unlock()
+	r2.Unlock()
+	w, err := TryExclusive(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := TryShared(p); !errors.Is(err, ErrLocked) {
+		t.Fatalf("shared lock while held exclusively: %v, want ErrLocked", err)
+	}
+	w.Unlock()
+	gone := filepath.Join(dir, "removed", "lock")
+	if _, err := TryShared(gone); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("TryShared in a missing directory: %v", err)
+	}
+	if _, err := TryExclusiveNoMkdir(gone); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("TryExclusiveNoMkdir in a missing directory: %v", err)
+	}
+	if _, err := os.Stat(filepath.Dir(gone)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the directory was made: %v", err)
+	}
+}
