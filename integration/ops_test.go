@@ -116,6 +116,7 @@ func TestPauseTopStatsRenameUpdate(t *testing.T) {
 		{[]string{"pause", "nosuchbox"}, "No such container: nosuchbox"},
 		{[]string{"rename", "renamed", "bad/name"}, "invalid container name"},
 		{[]string{"update", "--memory", "lots", "renamed"}, "--memory"},
+		{[]string{"update", "--memory", "1m", "renamed"}, "Minimum memory limit allowed is 6MB"},
 		{[]string{"update", "renamed"}, "one or more flags"},
 		{[]string{"run", "--restart", "sometimes", "busybox"}, "invalid restart policy"},
 		{[]string{"run", "--rm", "--restart", "always", "busybox"}, "--restart and --rm"},

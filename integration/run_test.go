@@ -41,6 +41,13 @@ func TestRunForegroundAndExitCodes(t *testing.T) {
 	if r := s.run("run", "--rm", "--memory", "lots", "busybox", "true"); r.code != 125 || !strings.Contains(r.stderr, "--memory") {
 		t.Fatalf("bad flag value: %+v", r)
 	}
+	// Below Docker's minimum the start itself would be OOM-killed, with nothing to say why.
+	if r := s.run("run", "--rm", "-m", "100k", "busybox", "true"); r.code != 125 || !strings.Contains(r.stderr, `invalid --memory "100k": Minimum memory limit allowed is 6MB`) {
+		t.Fatalf("--memory below 6MB: %+v", r)
+	}
+	if r := s.run("run", "--rm", "-m", "6m", "busybox", "true"); r.code != 0 {
+		t.Fatalf("--memory 6m: %+v", r)
+	}
 	if r := s.run("run", "--rm", "-u", "nosuchuser", "busybox", "true"); r.code == 0 || !strings.Contains(r.stderr, "nosuchuser") {
 		t.Fatalf("unknown user: %+v", r)
 	}

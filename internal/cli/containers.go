@@ -143,9 +143,9 @@ func (f *runFlags) config(cmd *cobra.Command, args []string) (engine.CreateOptio
 		}
 	}
 	if f.memory != "" {
-		n, err := units.RAMInBytes(f.memory)
-		if err != nil || n <= 0 {
-			return o, errdefs.Invalidf("invalid --memory %q: %v", f.memory, err)
+		n, err := parseMemory(f.memory)
+		if err != nil {
+			return o, err
 		}
 		so.Memory = n
 	}
@@ -712,4 +712,20 @@ func psFilter(filters []string) (func(*container.Container) bool, error) {
 		}
 		return true
 	}, nil
+}
+
+// minMemory is Docker's smallest --memory: below it, the container's own start (hako's, runc's)
+// is killed by the OOM killer before the command runs, with nothing to say why.
+const minMemory = 6 << 20
+
+// parseMemory reads a --memory value ("512m", "1g", bytes) as Docker does, with its minimum.
+func parseMemory(v string) (int64, error) {
+	n, err := units.RAMInBytes(v)
+	if err != nil || n <= 0 {
+		return 0, errdefs.Invalidf("invalid --memory %q: a positive size is required, such as 512m or 1g", v)
+	}
+	if n < minMemory {
+		return 0, errdefs.Invalidf("invalid --memory %q: Minimum memory limit allowed is 6MB", v)
+	}
+	return n, nil
 }

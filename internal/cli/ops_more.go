@@ -137,9 +137,9 @@ func updateCmd(a *app) *cobra.Command {
 			var o engine.UpdateOptions
 			fl := cmd.Flags()
 			if fl.Changed("memory") {
-				n, err := units.RAMInBytes(memory)
-				if err != nil || n <= 0 {
-					return errdefs.Invalidf("invalid --memory %q", memory)
+				n, err := parseMemory(memory)
+				if err != nil {
+					return err
 				}
 				o.Memory = &n
 			}
