@@ -38,6 +38,7 @@ func Init() bool {
 	if len(os.Args) < 2 || os.Args[1] != "init" || os.Getenv("_LIBCONTAINER_INITPIPE") == "" {
 		return false
 	}
+	adoptExecReport()   // execreport_linux.go
 	libcontainer.Init() // exits the process
 	return true
 }

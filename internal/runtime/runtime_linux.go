@@ -178,13 +178,21 @@ func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spe
 	}
 	lp.Init = true
 	stdio.Tty = stdio.Tty || s.Process.Terminal
+	report, err := newExecReport(lp)
+	if err != nil {
+		_ = c.Destroy()
+		return nil, fmt.Errorf("start container %s: %w", id, err)
+	}
 	// The init is started in libcontainer's two steps, as `runc create` and `runc start` do:
 	// after Start it waits on its exec fifo with its seccomp filter loaded, which is when the
-	// exec profile reads that filter back; Exec then lets it exec the user's command.
+	// exec profile reads that filter back; Exec then lets it exec the user's command, and the
+	// exec report (execreport_linux.go) says whether it could.
 	p, err := run(lp, stdio, func() error {
 		if err := c.Start(lp); err != nil {
+			report.close()
 			return err
 		}
+		report.started()
 		if ep != nil && config.Seccomp != nil {
 			phase("rt: init waits on its exec fifo")
 			pid, _ := lp.Pid() // set once Start succeeded
@@ -195,7 +203,15 @@ func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spe
 			}
 			phase("rt: seccomp filter read back")
 		}
-		return c.Exec()
+		if err := c.Exec(); err != nil {
+			report.close()
+			return err
+		}
+		if err := report.wait("unable to start container process: error during container init: "); err != nil {
+			_, _ = lp.Wait() // the init has exited: reap it
+			return err
+		}
+		return nil
 	})
 	phase("rt: run")
 	if err != nil {
@@ -255,7 +271,22 @@ func (r *Runtime) Exec(ctx context.Context, id string, p specs.Process, stdio IO
 	nnp := p.NoNewPrivileges || c.Config().NoNewPrivileges
 	lp.NoNewPrivileges = &nnp
 	stdio.Tty = stdio.Tty || p.Terminal
-	proc, err := run(lp, stdio, func() error { return c.Run(lp) })
+	report, err := newExecReport(lp)
+	if err != nil {
+		return nil, fmt.Errorf("exec in container %s: %w", id, err)
+	}
+	proc, err := run(lp, stdio, func() error {
+		if err := c.Run(lp); err != nil {
+			report.close()
+			return err
+		}
+		report.started()
+		if err := report.wait("unable to start container process: "); err != nil {
+			_, _ = lp.Wait() // the process has exited: reap it
+			return err
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, classifyExecError(fmt.Errorf("exec in container %s: %w", id, err))
 	}
@@ -573,14 +604,8 @@ func classifyExecError(err error) error {
 	if i < 0 {
 		return err
 	}
-	tail := msg[i:]
-	switch {
-	case strings.Contains(tail, "executable file not found"), strings.Contains(tail, "no such file or directory"),
-		strings.Contains(tail, "not a directory"):
-		return errClassed{err, errdefs.ErrCommandNotFound}
-	case strings.Contains(tail, "permission denied"), strings.Contains(tail, "is a directory"),
-		strings.Contains(tail, "exec format error"):
-		return errClassed{err, errdefs.ErrCannotExecute}
+	if class := execErrorClass(msg[i:]); class != nil {
+		return errClassed{err, class}
 	}
 	return err
 }
