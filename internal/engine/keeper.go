@@ -44,6 +44,10 @@ import (
 type monitorSelf struct {
 	lock         *lockfile.Lock
 	restartDelay time.Duration // 0: restartDelayMin
+	// exitPending: the run's exit (its code and oomKilled) is not recorded yet, because the
+	// container is to be removed (--rm); afterRun records it if the container stays.
+	exitPending bool
+	oomKilled   bool
 }
 
 // keeper are the pipes of a container whose monitor becomes its keeper once it runs.

@@ -58,6 +58,7 @@ func (e *Engine) keepRestarting(ctx context.Context, id string, code int, ms *mo
 		}
 		ms.restartDelay = delay
 		code, _ = e.startContainer(ctx, c, monitor.Handoff{}, ms)
+		e.recordPendingExit(c, code, ms) // a --rm container is not restarted: kept, it has its exit
 	}
 }
 

@@ -289,6 +289,8 @@ func (e *Engine) afterRun(ctx context.Context, c *container.Container, h monitor
 		reclaim, err := e.detachContainer(context.Background(), c)
 		if err == nil {
 			e.removeAnonymousVolumes(c) // --rm takes the anonymous volumes along, as Docker's
+		} else {
+			e.recordPendingExit(c, code, ms)
 		}
 		Phase("monitor: removed")
 		reportExitCode(h, code)
@@ -305,8 +307,18 @@ func (e *Engine) afterRun(ctx context.Context, c *container.Container, h monitor
 		}
 		return
 	}
+	e.recordPendingExit(c, code, ms)
 	reportExitCode(h, code)
 	e.keepRestarting(ctx, c.ID, code, ms)
+}
+
+// recordPendingExit records the exit that startContainer left to afterRun (a --rm container's,
+// whose record is normally removed instead), if it did.
+func (e *Engine) recordPendingExit(c *container.Container, code int, ms *monitorSelf) {
+	if ms.exitPending {
+		ms.exitPending = false
+		e.recordExit(c, code, ms.oomKilled)
+	}
 }
 
 func (e *Engine) autoRemove(c *container.Container) {
@@ -565,6 +577,11 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	}()
 	if lw != nil {
 		lw.Close()
+	}
+	if c.Config.AutoRemove && !e.restarting(c.ID) {
+		// The record is about to go (afterRun): recorded only if it stays after all.
+		ms.exitPending, ms.oomKilled = true, oomKilled
+		return code, nil
 	}
 	e.recordExit(c, code, oomKilled)
 	return code, nil
