@@ -339,46 +339,7 @@ func toU64(v []int) []uint64 {
 // startFast starts the planned init of container c (created by libcontainer.Create, not
 // started) through the C path and returns it running. On an error the caller destroys c.
 // Its errors carry no "start container ID" prefix: Start adds it.
-// cgroupStart is a container's cgroups being made (created, their limits set) on another
-// goroutine while the runtime creates the container and plans its start: cgroup v1's dozen
-// hierarchies are about 3 ms of mkdirs and writes here, and the plan only needs their paths,
-// which the manager knows beforehand.
-type cgroupStart struct {
-	cm    cgroups.Manager
-	paths map[string]string // as the manager said before it applied them
-	done  chan error
-}
-
-func startCgroups(cg *cgroups.Cgroup) (*cgroupStart, error) {
-	cm, err := manager.New(cg)
-	if err != nil {
-		return nil, err
-	}
-	cs := &cgroupStart{cm: cm, paths: maps.Clone(cm.GetPaths()), done: make(chan error, 1)}
-	go func() {
-		// The cgroups, with their limits, before anything runs in them; S moves itself in,
-		// and the init inherits them.
-		if err := cm.Apply(-1); err != nil {
-			cs.done <- fmt.Errorf("unable to apply cgroup configuration: %w", err)
-			return
-		}
-		if err := cm.Set(cg.Resources); err != nil {
-			cs.done <- fmt.Errorf("unable to set cgroup configuration: %w", err)
-			return
-		}
-		cs.done <- nil
-	}()
-	return cs, nil
-}
-
-// wait returns once the cgroups are made (or failed to be), as often as it is called.
-func (cs *cgroupStart) wait() error {
-	err := <-cs.done
-	cs.done <- err
-	return err
-}
-
-func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile, config *configs.Config, stdio IO, ep *execProfile, cgs *cgroupStart) (*Process, error) {
+func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile, config *configs.Config, stdio IO, ep *execProfile) (*Process, error) {
 	id := c.ID()
 	// The sealed copy of the binary (an overlay to mount, a millisecond) is made meanwhile.
 	type sealed struct {
@@ -396,7 +357,20 @@ func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile,
 			s.f.Close()
 		}
 	}()
-	paths := cgs.paths
+	cm, err := manager.New(config.Cgroups)
+	if err != nil {
+		return nil, err
+	}
+	// The cgroups, with their limits, before anything runs in them; S moves itself in, and
+	// the init inherits them.
+	if err := cm.Apply(-1); err != nil {
+		return nil, fmt.Errorf("unable to apply cgroup configuration: %w", err)
+	}
+	if err := cm.Set(config.Cgroups.Resources); err != nil {
+		return nil, fmt.Errorf("unable to set cgroup configuration: %w", err)
+	}
+	paths := cm.GetPaths()
+	phase("rt: C start cgroups made")
 	p.Cgroups = cgroupDirs(paths)
 	if err := planMounts(p, config, paths); err != nil {
 		return nil, fmt.Errorf("plan the container's mounts: %w", err)
@@ -423,13 +397,6 @@ func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile,
 		return nil, err
 	}
 	defer profile.Close()
-	if err := cgs.wait(); err != nil {
-		return nil, err
-	}
-	if !maps.Equal(cgs.cm.GetPaths(), paths) {
-		return nil, errors.New("the cgroup manager's paths changed while it applied them")
-	}
-	phase("rt: C start cgroups made")
 	sl := <-sealing
 	close(sealing)
 	if sl.err != nil {

@@ -112,23 +112,11 @@ func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spe
 	config.Labels = append(config.Labels, "bundle="+bundle)
 
 	phase("rt: specconv")
-	// The cgroups are made on another goroutine while libcontainer creates the container and
-	// the C path plans its start (cgroupStart). Whatever happens next waits for them first.
-	var cgs *cgroupStart
-	if r.FastStart && runPath != "go" && config.Cgroups != nil && !config.Cgroups.Systemd && config.Cgroups.Path != "" {
-		if cgs, err = startCgroups(config.Cgroups); err != nil {
-			return nil, fmt.Errorf("start container %s: %w", id, err)
-		}
-	}
 	c, err := libcontainer.Create(r.root, id, config)
 	if errors.Is(err, libcontainer.ErrExist) && r.removeUnstarted(id) {
 		c, err = libcontainer.Create(r.root, id, config)
 	}
 	phase("rt: created")
-	if err != nil && cgs != nil {
-		cgs.wait()
-		cgs.cm.Destroy()
-	}
 	if err != nil {
 		if errors.Is(err, libcontainer.ErrExist) {
 			return nil, errdefs.AlreadyExists(fmt.Errorf("start container %s: %w", id, err))
@@ -146,21 +134,14 @@ func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spe
 	}
 	if r.FastStart {
 		plan, err := r.planFastStart(id, s, config, stdio)
-		if err == nil && cgs != nil {
-			p, err := r.startFast(c, plan, config, stdio, ep, cgs)
+		switch {
+		case err == nil:
+			p, err := r.startFast(c, plan, config, stdio, ep)
 			if err != nil {
-				cgs.wait()
 				_ = c.Destroy()
 				return nil, fmt.Errorf("start container %s: %w", id, err)
 			}
 			return p, nil
-		}
-		if cgs != nil {
-			cgs.wait() // libcontainer's own start makes them again (mkdir -p, the same limits)
-		} else if err == nil {
-			err = fmt.Errorf("%w: no cgroup path of hako's own (or the systemd driver)", errNotFast)
-		}
-		switch {
 		case runPath == "c":
 			_ = c.Destroy()
 			return nil, fmt.Errorf("start container %s: HAKO_RUN_PATH=c: %w", id, err)
