@@ -127,6 +127,29 @@ func TestEarlyMonitor(t *testing.T) {
 	if r := s.run("run", "--rm", "--name", "early1", "-e", "A=1", "-w", "/tmp", "busybox", "sh", "-c", "echo $A $PWD; echo err >&2; exit 3"); r.code != 3 || r.stdout != "1 /tmp\n" || r.stderr != "err\n" {
 		t.Errorf("attached run with an early monitor: %+v", r)
 	}
+	// A monitor executable elsewhere (HAKO_MONITOR_PATH) is started early and adopted; one that
+	// the kernel refuses (early.c's fork reports its execve's errno on a status pipe) is not,
+	// and the run fails as Go's own spawn of it does, naming it.
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "good-monitor"), filepath.Join(dir, "bad-monitor")
+	if b, err := os.ReadFile(filepath.Join(filepath.Dir(hakoBin), "hako-monitor")); err != nil {
+		t.Fatal(err)
+	} else if err := os.WriteFile(good, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte("no interpreter line\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if r, early := debug("HAKO_MONITOR_PATH="+good, nil, "run", "--rm", "busybox", "echo", "hi"); r.code != 0 || !early || r.stdout != "hi\n" {
+		t.Errorf("HAKO_MONITOR_PATH=%s: exit %d, early %v, stdout %q\n%s", good, r.code, early, r.stdout, r.stderr)
+	}
+	for _, args := range [][]string{{"run", "--rm", "busybox", "true"}, {"run", "-d", "busybox", "true"}} {
+		r, early := debug("HAKO_MONITOR_PATH="+bad, nil, args...)
+		if r.code != 125 || early || !strings.Contains(r.stderr, bad) {
+			t.Errorf("HAKO_MONITOR_PATH=%s hako %v: exit %d, early %v\n%s", bad, args, r.code, early, r.stderr)
+		}
+	}
+
 	// Failures before and after the adoption: nothing may be left running.
 	for _, args := range [][]string{
 		{"run", "--rm", "--memory", "lots", "busybox", "true"},
