@@ -23,14 +23,16 @@ func TestRunExecFailure(t *testing.T) {
 		}
 		return path[0]
 	}
-	for _, tc := range []struct {
+	// The commands the kernel refuses, with their exit codes and libcontainer's words.
+	failures := []struct {
 		cmd  string
 		code int
 		says string
 	}{
 		{"/bin/noshebang", 126, "exec /bin/noshebang: exec format error"},
 		{"/bin/badinterp", 127, "exec /bin/badinterp: no such file or directory"},
-	} {
+	}
+	for _, tc := range failures {
 		// Every step's result on every path, to compare; the first path's is the reference.
 		var ref []string
 		for _, path := range paths {
@@ -85,14 +87,7 @@ func TestRunExecFailure(t *testing.T) {
 
 	// exec -t takes libcontainer's path too.
 	s.ok("run", "-d", "--name", "box", rp, "sleep", "1000")
-	for _, tc := range []struct {
-		cmd  string
-		code int
-		says string
-	}{
-		{"/bin/noshebang", 126, "exec /bin/noshebang: exec format error"},
-		{"/bin/badinterp", 127, "exec /bin/badinterp: no such file or directory"},
-	} {
+	for _, tc := range failures {
 		master, slave := openPty(t)
 		cmd := startOnPty(t, s, slave, "exec", "-t", "box", tc.cmd)
 		out := readPty(master)
