@@ -134,7 +134,7 @@ func (s *store) checkVersion() error {
 	b, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		b, _ = json.Marshal(want)
-		return s.writeAtomic(p, append(b, '\n'))
+		return s.writeAtomic(p, append(b, '\n'), true)
 	}
 	if err != nil {
 		return err
@@ -174,19 +174,24 @@ func (s *store) load() (*metadata, error) {
 	return &md, nil
 }
 
-func (s *store) save(md *metadata) error {
+// save replaces metadata.json with md, its content durable before the rename; the rename
+// itself is made durable too unless syncRename is false (then the caller syncs the root before
+// it deletes anything that md no longer names, and a crash meanwhile brings back the metadata
+// before, which names only what still exists).
+func (s *store) save(md *metadata, syncRename bool) error {
 	b, err := json.Marshal(md)
 	if err != nil {
 		return err
 	}
-	if err := s.writeAtomic(filepath.Join(s.root, metadataFile), b); err != nil {
+	if err := s.writeAtomic(filepath.Join(s.root, metadataFile), b, syncRename); err != nil {
 		return fmt.Errorf("write snapshot metadata: %w", err)
 	}
 	return nil
 }
 
-// writeAtomic replaces path with data: written to tmp/, synced, renamed, and the rename synced.
-func (s *store) writeAtomic(path string, data []byte) error {
+// writeAtomic replaces path with data: written to tmp/, synced, renamed, and the rename synced
+// if syncRename.
+func (s *store) writeAtomic(path string, data []byte, syncRename bool) error {
 	f, err := os.CreateTemp(filepath.Join(s.root, tmpDir), filepath.Base(path)+"-")
 	if err != nil {
 		return err
@@ -205,6 +210,9 @@ func (s *store) writeAtomic(path string, data []byte) error {
 	if err != nil {
 		os.Remove(tmp)
 		return err
+	}
+	if !syncRename {
+		return nil
 	}
 	return syncDir(filepath.Dir(path))
 }
@@ -236,10 +244,20 @@ func (s *store) cleanup(md *metadata) {
 		known[r.ID] = true
 	}
 	if entries, err := os.ReadDir(filepath.Join(s.root, snapshotsDir)); err == nil {
+		synced := false
 		for _, e := range entries {
-			if !known[e.Name()] {
-				os.RemoveAll(filepath.Join(s.root, snapshotsDir, e.Name()))
+			if known[e.Name()] {
+				continue
 			}
+			// The metadata that dropped it may not be durable yet (RemoveKeepingFiles): made
+			// so before the directory goes, or a crash could bring back a record of it.
+			if !synced {
+				if syncDir(s.root) != nil {
+					return
+				}
+				synced = true
+			}
+			os.RemoveAll(filepath.Join(s.root, snapshotsDir, e.Name()))
 		}
 	}
 }
@@ -262,6 +280,11 @@ func (s *store) withLock(ctx context.Context, fn func() error) error {
 // interrupted mutation left), saving the metadata when fn succeeds; then, after the lock, the
 // after func fn returned, if any.
 func (s *store) update(ctx context.Context, fn func(md *metadata) (after func(), err error)) error {
+	return s.mutate(ctx, fn, true)
+}
+
+// mutate is update, with the rename of the new metadata synced or not (save).
+func (s *store) mutate(ctx context.Context, fn func(md *metadata) (after func(), err error), syncRename bool) error {
 	var after func()
 	err := s.withLock(ctx, func() error {
 		md, err := s.load()
@@ -272,7 +295,7 @@ func (s *store) update(ctx context.Context, fn func(md *metadata) (after func(),
 		if after, err = fn(md); err != nil {
 			return err
 		}
-		return s.save(md)
+		return s.save(md, syncRename)
 	})
 	// after runs without the lock: deleting a removed snapshot's files can take long, and
 	// nothing names them any more (another process's cleanup may delete them too).
@@ -500,17 +523,36 @@ func (s *store) Commit(ctx context.Context, name, key string, opts ...Opt) error
 }
 
 func (s *store) Remove(ctx context.Context, key string) error {
-	reclaim, err := s.RemoveKeepingFiles(ctx, key)
+	dir, err := s.remove(ctx, key, true)
 	if err != nil {
 		return err
 	}
-	reclaim()
+	// Once metadata no longer names the directory, it is garbage: failing to delete it now
+	// (something still mounted in it) leaves it to the next mutation's cleanup.
+	os.RemoveAll(dir)
 	return nil
 }
 
 func (s *store) RemoveKeepingFiles(ctx context.Context, key string) (func(), error) {
+	// The rename of the metadata is synced by the reclaim, before the deletion: the caller
+	// (a `run --rm`'s monitor) answers in between, one journal commit sooner. A crash before
+	// brings back the metadata that names the snapshot, whose directory is still there.
+	dir, err := s.remove(ctx, key, false)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		if syncDir(s.root) == nil {
+			os.RemoveAll(dir)
+		}
+	}, nil
+}
+
+// remove drops key from the metadata (the rename synced if syncRename) and returns the directory
+// that no record names any more.
+func (s *store) remove(ctx context.Context, key string, syncRename bool) (string, error) {
 	var dir string
-	err := s.update(ctx, func(md *metadata) (func(), error) {
+	err := s.mutate(ctx, func(md *metadata) (func(), error) {
 		r, err := get(md, key)
 		if err != nil {
 			return nil, err
@@ -523,13 +565,11 @@ func (s *store) RemoveKeepingFiles(ctx context.Context, key string) (func(), err
 		delete(md.Snapshots, key)
 		dir = s.snapshotDir(r.ID)
 		return nil, nil
-	})
+	}, syncRename)
 	if err != nil {
-		return nil, fmt.Errorf("remove snapshot %q: %w", key, err)
+		return "", fmt.Errorf("remove snapshot %q: %w", key, err)
 	}
-	// Once metadata no longer names the directory, it is garbage: failing to delete it now
-	// (something still mounted in it) leaves it to the next mutation's cleanup.
-	return func() { os.RemoveAll(dir) }, nil
+	return dir, nil
 }
 
 func (s *store) Walk(ctx context.Context, fn func(context.Context, Info) error) error {
