@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestRunExecFailure: a command that exists and is executable but that the kernel will not run
@@ -120,4 +121,35 @@ func TestRunExecFailure(t *testing.T) {
 			s.ok("rm", id)
 		}
 	}
+}
+
+// TestStdioReopenableByUser: a container process running as a user other than root can reopen
+// its standard streams (/dev/stdout, /dev/stderr), on both start paths and in exec, attached and
+// detached: they are given to its user as libcontainer's init does. The exec report took stderr's
+// place in libcontainer's init, which then gave the report pipe away instead of stderr
+// (`sh: can't create /dev/stderr: Permission denied`); the runtime now gives stderr itself.
+func TestStdioReopenableByUser(t *testing.T) {
+	forEachRunPath(t, func(t *testing.T) {
+		s := runPathStore(t)
+		script := "echo out >/dev/stdout && echo err >/dev/stderr"
+		r := s.run("run", "--rm", "-u", "65534", "busybox", "sh", "-c", script)
+		if r.code != 0 || r.stdout != "out\n" || r.stderr != "err\n" {
+			t.Fatalf("run -u 65534: %+v", r)
+		}
+		id := strings.TrimSpace(s.ok("run", "-d", "-u", "65534:65534", "busybox", "sh", "-c", script+" && sleep 100"))
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			r := s.run("logs", id)
+			if r.stdout == "out\n" && r.stderr == "err\n" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("run -d -u: logs %+v", r)
+			}
+		}
+		r = s.run("exec", "-u", "65534", id, "sh", "-c", script)
+		if r.code != 0 || r.stdout != "out\n" || r.stderr != "err\n" {
+			t.Fatalf("exec -u 65534: %+v", r)
+		}
+		s.ok("rm", "-f", id)
+	})
 }

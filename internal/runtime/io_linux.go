@@ -16,7 +16,13 @@ import (
 // run starts lp with stdio and returns the running Process, whose Wait reaps it. start starts
 // lp in its container once its standard streams are set: c.Run(lp) for an exec, c.Start then
 // c.Exec for an init (Runtime.Start does its own work between the two).
-func run(lp *libcontainer.Process, stdio IO, start func() error) (*Process, error) {
+//
+// stderrUID is the host UID the process runs as (-1: unknown). libcontainer's init gives the
+// process its standard streams (fixStdioPermissions) so that a user other than root can reopen
+// them (/dev/stderr); with the exec report (execreport_linux.go) its os.Stderr is the report
+// pipe, so the stderr given here is handed over by this process instead (ownStderr), which
+// therefore makes the pipe itself when stdio.Stderr is not a file.
+func run(lp *libcontainer.Process, stdio IO, stderrUID int, start func() error) (*Process, error) {
 	var afterStart []io.Closer // the child's ends: ours to close once it has them
 	closeAll := func() {
 		for _, f := range afterStart {
@@ -24,6 +30,7 @@ func run(lp *libcontainer.Process, stdio IO, start func() error) (*Process, erro
 		}
 	}
 	var consoleParent *os.File
+	var stderrDone chan struct{} // the copy of a stderr pipe made here ended
 	if stdio.Tty {
 		// libcontainer makes the pty inside the container and sends its master over this
 		// socket; the slave side is the process's stdin, stdout and stderr.
@@ -51,6 +58,26 @@ func run(lp *libcontainer.Process, stdio IO, start func() error) (*Process, erro
 			afterStart = append(afterStart, pr)
 		}
 		lp.Stdout, lp.Stderr = stdio.Stdout, stdio.Stderr
+		switch w := stdio.Stderr.(type) {
+		case nil:
+		case *os.File:
+			ownStderr(w, stderrUID)
+		default:
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				closeAll()
+				return nil, fmt.Errorf("stderr pipe: %w", err)
+			}
+			ownStderr(pw, stderrUID)
+			lp.Stderr = pw
+			afterStart = append(afterStart, pw)
+			stderrDone = make(chan struct{})
+			go func() {
+				_, _ = io.Copy(w, pr)
+				_ = pr.Close()
+				close(stderrDone)
+			}()
+		}
 	}
 
 	if err := start(); err != nil {
@@ -98,6 +125,9 @@ func run(lp *libcontainer.Process, stdio IO, start func() error) (*Process, erro
 	go func() {
 		ps, err := lp.Wait()
 		p.exit, p.err = exitCode(ps, err)
+		if stderrDone != nil {
+			<-stderrDone
+		}
 		if outputDone != nil {
 			<-outputDone
 			_ = p.console.Close()
@@ -154,4 +184,21 @@ func (p *Process) Resize(width, height uint16) error {
 		return errors.New("resize: the process has no terminal")
 	}
 	return unix.IoctlSetWinsize(int(p.console.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: height, Col: width})
+}
+
+// ownStderr gives f, the stderr of a process about to run as host UID uid, to that UID, as
+// libcontainer's fixStdioPermissions does inside the init for each standard stream: unless it
+// is owned so already or is /dev/null, and leaving it as it is when the chown is refused.
+func ownStderr(f *os.File, uid int) {
+	if uid < 0 {
+		return
+	}
+	var st unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &st) != nil || int(st.Uid) == uid {
+		return
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == unix.Mkdev(1, 3) {
+		return // /dev/null
+	}
+	_ = f.Chown(uid, -1)
 }

@@ -168,7 +168,7 @@ func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spe
 	// after Start it waits on its exec fifo with its seccomp filter loaded, which is when the
 	// exec profile reads that filter back; Exec then lets it exec the user's command, and the
 	// exec report (execreport_linux.go) says whether it could.
-	p, err := run(lp, stdio, func() error {
+	p, err := run(lp, stdio, hostUID(config, lp.UID), func() error {
 		if err := c.Start(lp); err != nil {
 			report.close()
 			return err
@@ -256,7 +256,8 @@ func (r *Runtime) Exec(ctx context.Context, id string, p specs.Process, stdio IO
 	if err != nil {
 		return nil, fmt.Errorf("exec in container %s: %w", id, err)
 	}
-	proc, err := run(lp, stdio, func() error {
+	cfg := c.Config()
+	proc, err := run(lp, stdio, hostUID(&cfg, lp.UID), func() error {
 		if err := c.Run(lp); err != nil {
 			report.close()
 			return err
@@ -622,4 +623,13 @@ func (p *Process) Delete() error {
 		return errdefs.Conflictf("delete: the container's init is still running")
 	}
 	return p.destroy()
+}
+
+// hostUID is the host UID of the container's UID uid (the same without a user namespace), or -1.
+func hostUID(config *configs.Config, uid int) int {
+	h, err := config.HostUID(uid)
+	if err != nil {
+		return -1
+	}
+	return h
 }
