@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -79,5 +80,20 @@ func TestRunRmIsGoneOnReturn(t *testing.T) {
 	s.ok("rm", id)
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Fatalf("rm did not sweep %s: %v", stale, err)
+	}
+}
+
+// TestWaitRunRm: `wait` on a --rm container gives its exit code, as Docker's, though the record
+// is gone by the time wait looks again (its monitor leaves the code in an exit note).
+func TestWaitRunRm(t *testing.T) {
+	s := runStore(t)
+	for i, code := range []int{3, 0, 42} {
+		id := strings.TrimSpace(s.ok("run", "-d", "--rm", "busybox", "sh", "-c", fmt.Sprintf("sleep 0.3; exit %d", code)))
+		if got := strings.TrimSpace(s.ok("wait", id)); got != fmt.Sprint(code) {
+			t.Fatalf("run %d: wait printed %q, want %d", i, got, code)
+		}
+	}
+	if got := s.ok("ps", "-aq"); got != "" {
+		t.Fatalf("ps -aq: %q", got)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"regexp"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -176,6 +177,13 @@ func (s *Store) load(id string) (*Container, error) {
 	}
 	if c.State.Running || c.State.Status == Restarting {
 		alive, ml := s.checkMonitor(id)
+		if !alive && ml == nil {
+			if _, err := os.Stat(s.Dir(id)); errors.Is(err, fs.ErrNotExist) {
+				// Removed since the read (a --rm container's monitor detached it): gone,
+				// not dead.
+				return nil, errdefs.NotFoundf("No such container: %s", id)
+			}
+		}
 		if !alive {
 			c = s.monitorDied(c, ml != nil)
 			ml.Unlock()
@@ -455,17 +463,47 @@ func (s *Store) Detach(id string) (reclaim func(), err error) {
 	return func() { os.RemoveAll(gone) }, nil
 }
 
-// Sweep deletes the directories that detached records left because their deletion never ran.
+// Sweep deletes the directories that detached records left because their deletion never ran,
+// and exit notes older than exitNoteLife.
 func (s *Store) Sweep() {
 	ents, err := os.ReadDir(s.Root)
 	if err != nil {
 		return
 	}
 	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), removingPrefix) {
+		switch {
+		case strings.HasPrefix(e.Name(), removingPrefix):
 			os.RemoveAll(filepath.Join(s.Root, e.Name()))
+		case strings.HasPrefix(e.Name(), exitNotePrefix):
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > exitNoteLife {
+				os.Remove(filepath.Join(s.Root, e.Name()))
+			}
 		}
 	}
+}
+
+// An exit note keeps the exit code of a container removed when it ended (--rm) for a while
+// after its record is gone, for `wait`, which polls the record and then finds no record to read
+// the code from: .exit-ID, written by its monitor before the removal. Sweep (every removal's,
+// and every --rm monitor's once it is done) deletes the notes older than exitNoteLife.
+const (
+	exitNotePrefix = ".exit-"
+	exitNoteLife   = time.Second
+)
+
+// WriteExitNote leaves the exit code of the container id, about to be removed.
+func (s *Store) WriteExitNote(id string, code int) {
+	os.WriteFile(filepath.Join(s.Root, exitNotePrefix+id), []byte(strconv.Itoa(code)), 0o600)
+}
+
+// ExitNote reads the exit code that the monitor of the removed container id left, if any.
+func (s *Store) ExitNote(id string) (int, bool) {
+	b, err := os.ReadFile(filepath.Join(s.Root, exitNotePrefix+id))
+	if err != nil {
+		return 0, false
+	}
+	code, err := strconv.Atoi(string(b))
+	return code, err == nil
 }
 
 // StatusLine is ps's STATUS column: "Up 3 minutes", "Exited (0) 2 seconds ago", "Created".

@@ -62,3 +62,29 @@ func TestDetachAndSweep(t *testing.T) {
 		reclaim()
 	}
 }
+
+// An exit note outlives the record for `wait`; Sweep deletes it once older than exitNoteLife.
+func TestExitNote(t *testing.T) {
+	s := &Store{Root: t.TempDir()}
+	id := NewID()
+	if _, ok := s.ExitNote(id); ok {
+		t.Fatal("a note before any was written")
+	}
+	s.WriteExitNote(id, 3)
+	if code, ok := s.ExitNote(id); !ok || code != 3 {
+		t.Fatalf("ExitNote = %d, %v", code, ok)
+	}
+	s.Sweep() // fresh: kept
+	if _, ok := s.ExitNote(id); !ok {
+		t.Fatal("Sweep deleted a fresh note")
+	}
+	old := time.Now().Add(-2 * exitNoteLife)
+	os.Chtimes(filepath.Join(s.Root, exitNotePrefix+id), old, old)
+	s.Sweep()
+	if _, ok := s.ExitNote(id); ok {
+		t.Fatal("Sweep kept an old note")
+	}
+	if all, err := s.List(); err != nil || len(all) != 0 {
+		t.Fatalf("List sees notes: %v %v", all, err)
+	}
+}

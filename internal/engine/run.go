@@ -286,6 +286,7 @@ func (e *Engine) afterRun(ctx context.Context, c *container.Container, h monitor
 		// the container is gone, as with Docker: no record, no name, no snapshot. Only the
 		// deletion of their files (several milliseconds) comes after. --rm excludes restart
 		// policies.
+		e.Containers().WriteExitNote(c.ID, code) // for `wait`: the record is going
 		reclaim, err := e.detachContainer(context.Background(), c)
 		if err == nil {
 			e.removeAnonymousVolumes(c) // --rm takes the anonymous volumes along, as Docker's
@@ -305,6 +306,7 @@ func (e *Engine) afterRun(ctx context.Context, c *container.Container, h monitor
 			reclaim()
 			Phase("monitor: files deleted")
 		}
+		e.Containers().Sweep() // earlier exit notes, and what killed removals left
 		return
 	}
 	e.recordPendingExit(c, code, ms)
@@ -724,7 +726,11 @@ func (e *Engine) Wait(ctx context.Context, ref string, timeout time.Duration) (i
 		c2, err := cs.Get(c.ID)
 		if err != nil {
 			if errors.Is(err, errdefs.ErrNotFound) {
-				return c.State.ExitCode, nil // removed (--rm) after it exited
+				// Removed (--rm) after it exited: its monitor left the code for a moment.
+				if code, ok := cs.ExitNote(c.ID); ok {
+					return code, nil
+				}
+				return c.State.ExitCode, nil
 			}
 			return 0, err
 		}
