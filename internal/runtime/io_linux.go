@@ -70,6 +70,11 @@ func run(lp *libcontainer.Process, stdio IO, stderrUID int, start func() error) 
 			}
 			ownStderr(pw, stderrUID)
 			lp.Stderr = pw
+			if sameWriter(stdio.Stdout, w) {
+				// One pipe for both, as exec.Cmd makes for one writer: never two
+				// goroutines writing into it at once (the healthcheck's buffer).
+				lp.Stdout = pw
+			}
 			afterStart = append(afterStart, pw)
 			stderrDone = make(chan struct{})
 			go func() {
@@ -201,4 +206,15 @@ func ownStderr(f *os.File, uid int) {
 		return // /dev/null
 	}
 	_ = f.Chown(uid, -1)
+}
+
+// sameWriter is exec.Cmd's test of one writer for stdout and stderr: equal interfaces, of a
+// comparable type.
+func sameWriter(a, b io.Writer) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a == b
 }
