@@ -21,7 +21,8 @@ func TestDetachAndSweep(t *testing.T) {
 		}
 		return c
 	}
-	a, b, keep := mk("a"), mk("b"), mk("keep")
+	// Names that are no ID prefix ("a" is one for a quarter of the random IDs of b and keep).
+	a, b, keep := mk("xa"), mk("xb"), mk("keep")
 
 	reclaim, err := s.Detach(a.ID)
 	if err != nil {
@@ -30,7 +31,7 @@ func TestDetachAndSweep(t *testing.T) {
 	if _, err := s.Get(a.ID); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Fatalf("Get after Detach: %v", err)
 	}
-	if _, err := s.Get("a"); !errors.Is(err, errdefs.ErrNotFound) {
+	if _, err := s.Get("xa"); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Fatalf("Get by name after Detach: %v", err)
 	}
 	gone := filepath.Join(s.Root, removingPrefix+a.ID)
