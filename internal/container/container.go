@@ -176,13 +176,10 @@ func (s *Store) load(id string) (*Container, error) {
 		return nil, err
 	}
 	if c.State.Running || c.State.Status == Restarting {
-		alive, ml := s.checkMonitor(id)
-		if !alive && ml == nil {
-			if _, err := os.Stat(s.Dir(id)); errors.Is(err, fs.ErrNotExist) {
-				// Removed since the read (a --rm container's monitor detached it): gone,
-				// not dead.
-				return nil, errdefs.NotFoundf("No such container: %s", id)
-			}
+		alive, ml, err := s.checkMonitor(id)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Removed since the read (a --rm container's monitor detached it): gone, not dead.
+			return nil, errdefs.NotFoundf("No such container: %s", id)
 		}
 		if !alive {
 			c = s.monitorDied(c, ml != nil)
@@ -295,21 +292,22 @@ func bootTime(now time.Time) time.Time {
 
 // MonitorAlive tells whether a monitor holds the container's monitor lock.
 func (s *Store) MonitorAlive(id string) bool {
-	alive, l := s.checkMonitor(id)
+	alive, l, _ := s.checkMonitor(id)
 	l.Unlock()
 	return alive
 }
 
 // checkMonitor tells whether a monitor holds the container's monitor lock. When none does, it
 // returns the lock held shared if it could take it (nil otherwise, the container's directory
-// being removed, say), for the caller to unlock: while it is held no monitor can start. The
-// shared lock is a reader's: two readers asking at once do not take each other for a monitor.
-func (s *Store) checkMonitor(id string) (alive bool, held *lockfile.Lock) {
+// being removed, say: err then says fs.ErrNotExist), for the caller to unlock: while it is held
+// no monitor can start. The shared lock is a reader's: two readers asking at once do not take
+// each other for a monitor.
+func (s *Store) checkMonitor(id string) (alive bool, held *lockfile.Lock, err error) {
 	l, err := lockfile.TryShared(s.MonitorLockPath(id))
 	if err != nil {
-		return errors.Is(err, lockfile.ErrLocked), nil
+		return errors.Is(err, lockfile.ErrLocked), nil, err
 	}
-	return false, l
+	return false, l, nil
 }
 
 // List reads every record, newest first. `ps -a` on a thousand containers is a thousand small

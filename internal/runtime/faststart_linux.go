@@ -606,6 +606,12 @@ func newStdio(stdio IO) (*stdioFiles, error) {
 		if err != nil {
 			break
 		}
+		if _, file := w.(*os.File); i == 1 && w != nil && !file && sameWriter(stdio.Stdout, w) {
+			// One writer for both (a build step's output): one pipe, one goroutine writing
+			// into it, as exec.Cmd does (and run, io_linux.go).
+			s.child[2] = s.child[1]
+			continue
+		}
 		switch out := w.(type) {
 		case nil:
 			s.child[i+1], err = devNull()
