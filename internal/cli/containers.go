@@ -339,14 +339,20 @@ func runCmd(a *app, create bool) *cobra.Command {
 					return err
 				}
 			}
-			// The monitor first: its start-up runs while the container is created. Or the one
-			// that started before this command's Go runtime did (early.c).
-			m := earlyMonitor(a, e, at, f.detach)
-			if m == nil {
-				if m, err = e.SpawnMonitor(at); err != nil {
+			// The monitor first: its start-up runs while the container is created. Or this
+			// process itself, forked before Go started (runfork.c), whose parent waits for the
+			// run's code: it stays as the container's monitor once the run's part is done.
+			var m *engine.PendingMonitor
+			if parent, _ := forkParent(); parent != nil && !f.interactive && !f.tty {
+				if m, err = e.InProcessMonitor(at); err != nil {
+					parent.Close()
 					detach()
 					return err
 				}
+				a.handOver = &handOver{parent: parent, monitor: m}
+			} else if m, err = e.SpawnMonitor(at); err != nil {
+				detach()
+				return err
 			}
 			c, err := e.Create(cmd.Context(), o)
 			if err != nil {

@@ -40,6 +40,8 @@ type app struct {
 	stdin       io.Reader
 	stdout      io.Writer
 	stderr      io.Writer
+	// handOver: this process stays as the monitor of the container it ran (runfork.go).
+	handOver *handOver
 }
 
 func (a *app) engine() (*engine.Engine, error) {
@@ -78,10 +80,18 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	code := exitCode(a, root.ExecuteContext(ctx), stderr)
+	if a.handOver != nil {
+		a.handOver.finish(code) // returns when the container's monitor, in this process, ends
+	}
 	if a.eng != nil {
 		a.eng.Close()
 	}
+	return code
+}
+
+// exitCode prints err as the command's error, if it is one, and returns the exit code.
+func exitCode(a *app, err error, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}

@@ -84,6 +84,10 @@ type PendingMonitor struct {
 	attach             *Attach
 	readyR, exitR, idW *os.File
 	ctlR               *os.File // the control pipe's read end, handed to the monitor (-t)
+	// In this process (InProcessMonitor): the handoff, and done, closed when the monitor ends.
+	inProcess *monitor.Handoff
+	engine    *Engine
+	done      chan struct{}
 }
 
 // SpawnMonitor starts a monitor that waits for its container (see PendingMonitor).
@@ -161,12 +165,57 @@ func (e *Engine) SpawnMonitor(attach *Attach) (*PendingMonitor, error) {
 	return &PendingMonitor{path: path, attach: attach, readyR: readyR, exitR: exitR, idW: idW, ctlR: ctlR}, nil
 }
 
-// AdoptMonitor is a monitor that the command line started itself, as SpawnMonitor would have
-// (package cli, early.c), from path: ours are the read ends of its ready and exit pipes and the
-// write end of its ID pipe.
-func AdoptMonitor(path string, attach *Attach, ready, exit, id *os.File) *PendingMonitor {
-	return &PendingMonitor{path: path, attach: attach, readyR: ready, exitR: exit, idW: id}
+// InProcessMonitor is a monitor that runs in this process once Start hands it its container:
+// the same code as a spawned one (RunMonitor), on the same pipes, but no second Go process to
+// start. It is for the child of `run`'s fork (package cli, runfork.c), which stays as the
+// container's monitor once its command's part is done; attach must have no stdin and no
+// terminal. Done tells when it has ended: the process must live until then.
+func (e *Engine) InProcessMonitor(attach *Attach) (*PendingMonitor, error) {
+	if attach != nil && (attach.Stdin != nil || attach.Resize != nil) {
+		return nil, errors.New("an in-process monitor serves no stdin and no terminal")
+	}
+	var opened []*os.File
+	fail := func(err error) (*PendingMonitor, error) {
+		for _, f := range opened {
+			f.Close()
+		}
+		return nil, err
+	}
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return fail(err)
+	}
+	opened = append(opened, readyR, readyW)
+	h := &monitor.Handoff{Ready: readyW}
+	m := &PendingMonitor{path: "the in-process monitor", attach: attach, readyR: readyR, inProcess: h, engine: e, done: make(chan struct{})}
+	if attach != nil {
+		if m.exitR, h.Exit, err = os.Pipe(); err != nil {
+			return fail(err)
+		}
+		opened = append(opened, m.exitR, h.Exit)
+		// Copies, which the monitor closes once the container's output is drained, while
+		// the command's own descriptors stay whatever it makes of them.
+		for _, c := range []struct {
+			dst **os.File
+			src *os.File
+		}{{&h.Stdout, attach.Stdout}, {&h.Stderr, attach.Stderr}} {
+			fd, err := unix.FcntlInt(c.src.Fd(), unix.F_DUPFD_CLOEXEC, 3)
+			if err != nil {
+				return fail(fmt.Errorf("in-process monitor: %w", err))
+			}
+			*c.dst = os.NewFile(uintptr(fd), c.src.Name())
+			opened = append(opened, *c.dst)
+		}
+	}
+	Phase("start: in-process monitor")
+	// What a spawned monitor warms while the command creates the container (MonitorMain).
+	go spec.ProbeKernel()
+	go warmCodecs()
+	return m, nil
 }
+
+// Done is closed when an in-process monitor has ended (nil for a spawned one).
+func (m *PendingMonitor) Done() <-chan struct{} { return m.done }
 
 // ErrMonitorGone is Start's error when the monitor ended without a word on its ready pipe
 // (it died, or is not a monitor at all): nothing supervises the container, which was not
@@ -175,9 +224,18 @@ var ErrMonitorGone = errors.New("the container's monitor is gone")
 
 // Abort tells the monitor there is no container for it: it exits.
 func (m *PendingMonitor) Abort() {
-	m.idW.Close()
+	if h := m.inProcess; h != nil {
+		for _, f := range []*os.File{h.Ready, h.Exit, h.Stdout, h.Stderr, m.exitR} {
+			if f != nil {
+				f.Close()
+			}
+		}
+		close(m.done)
+	} else {
+		m.idW.Close()
+		m.exitR.Close()
+	}
 	m.readyR.Close()
-	m.exitR.Close()
 	m.closeControl()
 }
 
@@ -191,20 +249,33 @@ func (m *PendingMonitor) closeControl() {
 func (m *PendingMonitor) Start(ctx context.Context, id string) (<-chan int, error) {
 	defer m.readyR.Close()
 	defer m.closeControl()
-	io.WriteString(m.idW, id) // a monitor already gone is told apart below: it said nothing
-	m.idW.Close()
+	if h := m.inProcess; h != nil {
+		go func() {
+			defer close(m.done)
+			m.engine.RunMonitor(context.Background(), id, *h)
+		}()
+	} else {
+		io.WriteString(m.idW, id) // a monitor already gone is told apart below: it said nothing
+		m.idW.Close()
+	}
 	msg, _ := io.ReadAll(m.readyR)
 	Phase("start: monitor ready")
 	if len(msg) == 0 {
-		m.exitR.Close()
+		if m.exitR != nil {
+			m.exitR.Close()
+		}
 		return nil, fmt.Errorf("%w: %s ended without starting container %s", ErrMonitorGone, m.path, id)
 	}
 	if string(msg) != monitor.ReadyOK {
-		m.exitR.Close()
+		if m.exitR != nil {
+			m.exitR.Close()
+		}
 		return nil, startError(strings.TrimSpace(string(msg)))
 	}
 	if m.attach == nil {
-		m.exitR.Close()
+		if m.exitR != nil {
+			m.exitR.Close()
+		}
 		return nil, nil
 	}
 	ch := make(chan int, 1)

@@ -1,0 +1,197 @@
+// The forked run: a constructor that splits a `hako run` in two before the Go runtime exists.
+//
+// A run's container needs a monitor that outlives the command (package monitor): it keeps the
+// container's output, reaps it and records its exit, even when the command is killed. hako used
+// to start it as a second Go process (hako-monitor) beside the command. On this class of machine
+// a Go process takes 13-20 ms to reach main, most of it page faults, and the two starts fought
+// for the same two cores: the command reached its main 31 ms after its exec instead of 20.
+//
+// So the process the user started forks here, before either half has a Go runtime. The child,
+// in a session of its own, goes on into Go: it parses the command line, creates the container
+// and prints what the command prints (errors, warnings, the ID of a detached run), exactly as
+// an unforked hako would, and then stays as the container's monitor (engine.InProcessMonitor).
+// The parent, which the user's shell waits for, never starts Go: it forwards the signals a
+// foreground run proxies (Docker's --sig-proxy) to the child, and exits with the code the child
+// sends on a pipe once it knows it (the container's exit code, or 0 once a detached container
+// runs), or, when the child ends without sending one (an error, --help), with the child's own
+// exit status or signal.
+//
+// This file only guesses, from the command line, that the run is one the in-process monitor
+// serves: -i and -t (whose stdin and terminal the command keeps serving) and flags it does not
+// know are left unforked, as is a run given another monitor (HAKO_MONITOR_PATH) or with
+// HAKO_EARLY_MONITOR=off. The Go side (runfork.go) decides again with the parsed flags; a child
+// that does not take the in-process monitor spawns one as an unforked hako does, and simply
+// exits with its code.
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runfork.h"
+
+struct hako_early hako_early = {.exit = -1};
+static int eq(const char *a, const char *b) { return strcmp(a, b) == 0; }
+
+// value is the value of option name in argv[*i] ("--name=V" or "--name V"), advancing *i past
+// it; NULL when argv[*i] is not that option or has no value.
+static const char *value(int argc, char **argv, int *i, const char *name)
+{
+	size_t n = strlen(name);
+	if (strncmp(argv[*i], name, n) != 0)
+		return NULL;
+	if (argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (argv[*i][n] != 0 || *i + 1 >= argc)
+		return NULL;
+	return argv[++*i];
+}
+
+// run's flags that take a value (docker's spelling; cli.runFlags.register and ops_runflags.go).
+static const char *const long_values[] = {"name", "user", "workdir", "hostname", "network", "memory", "cpus",
+	"pids-limit", "stop-signal", "stop-timeout", "entrypoint", "env", "env-file", "label", "cap-add", "cap-drop",
+	"security-opt", "ulimit", "volume", "mount", "tmpfs", "log-opt", "uidmap", "gidmap", "userns", "restart",
+	"health-cmd", "health-interval", "health-timeout", "health-start-period", "health-start-interval",
+	"health-retries", NULL};
+static const char *const long_bools[] = {"rm", "privileged", "read-only", "init", "no-healthcheck", "check", "strict", NULL};
+static const char short_values[] = "uwhmelv";
+
+static int in(const char *const *list, const char *s, size_t n)
+{
+	for (; *list; list++)
+		if (strlen(*list) == n && strncmp(*list, s, n) == 0)
+			return 1;
+	return 0;
+}
+
+// scan_run reads run's flags from argv[i]: 1 detached, 0 attached (without -i or -t), -1 not
+// sure (-i, -t, a flag it does not know).
+static int scan_run(int argc, char **argv, int i)
+{
+	int detached = 0;
+	for (; i < argc; i++) {
+		const char *a = argv[i];
+		if (a[0] != '-' || a[1] == 0 || eq(a, "--"))
+			return detached; // the image
+		if (a[1] == '-') {
+			const char *name = a + 2, *eqs = strchr(name, '=');
+			size_t n = eqs ? (size_t)(eqs - name) : strlen(name);
+			if (n == 6 && strncmp(name, "detach", 6) == 0 && !eqs)
+				detached = 1;
+			else if (in(long_values, name, n)) {
+				if (!eqs)
+					i++;
+			} else if (!(in(long_bools, name, n) && !eqs))
+				return -1; // --interactive, --tty, --detach=..., --help, or one it does not know
+			continue;
+		}
+		for (const char *c = a + 1; *c; c++) {
+			if (*c == 'd')
+				detached = 1;
+			else if (strchr(short_values, *c)) {
+				if (c[1] == 0)
+					i++;
+				break;
+			} else
+				return -1;
+		}
+	}
+	return -1;
+}
+
+static pid_t child;
+
+static void forward(int sig) { kill(child, sig); }
+
+// The signals a foreground run proxies to its container (sigproxy.go's list).
+static const int proxied[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
+// wait_child is the whole parent: forward signals, then exit as the run does.
+static void __attribute__((noreturn)) wait_child(int rd)
+{
+	struct sigaction sa = {.sa_handler = forward}; // no SA_RESTART: read sees EINTR, and goes on
+	sigemptyset(&sa.sa_mask);
+	for (size_t k = 0; k < sizeof(proxied) / sizeof(proxied[0]); k++)
+		sigaction(proxied[k], &sa, NULL);
+	char buf[16];
+	size_t n = 0;
+	for (;;) {
+		ssize_t r = read(rd, buf + n, sizeof(buf) - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += r;
+		if (n == sizeof(buf) - 1 || memchr(buf, '\n', n))
+			break;
+	}
+	buf[n] = 0;
+	char *end;
+	long code = strtol(buf, &end, 10);
+	if (n > 0 && end != buf && *end == '\n' && code >= 0 && code <= 255)
+		_exit(code); // the child goes on as the monitor
+	// No code: the child ended (its output said why), or died.
+	int st;
+	while (waitpid(child, &st, 0) < 0)
+		if (errno != EINTR)
+			_exit(125);
+	if (WIFEXITED(st))
+		_exit(WEXITSTATUS(st));
+	int sig = WIFSIGNALED(st) ? WTERMSIG(st) : SIGKILL;
+	signal(sig, SIG_DFL);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	raise(sig);
+	_exit(128 + sig);
+}
+
+__attribute__((constructor)) static void hako_run_fork(int argc, char **argv, char **envp)
+{
+	(void)envp;
+	if (argc < 3)
+		return;
+	int i = 1;
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *v;
+		if (!(v = value(argc, argv, &i, "--root")) && !(v = value(argc, argv, &i, "--snapshotter")))
+			return; // -D, or a flag it does not know
+	}
+	if (i >= argc || !eq(argv[i], "run"))
+		return; // cheap, in every other hako process
+	const char *mode = getenv("HAKO_EARLY_MONITOR"), *path = getenv("HAKO_MONITOR_PATH");
+	if ((mode && eq(mode, "off")) || (path && *path))
+		return;
+	int detached = scan_run(argc, argv, i + 1);
+	if (detached < 0)
+		return;
+	// A closed standard descriptor would be taken by the pipe, and Go would see a pipe where
+	// it expects its stdio: leave such a run unforked.
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0)
+			return;
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return;
+	child = fork();
+	if (child < 0) {
+		close(p[0]), close(p[1]);
+		return;
+	}
+	if (child == 0) {
+		// Out of the terminal's session: its ^C reaches the parent, which forwards it.
+		setsid();
+		close(p[0]);
+		hako_early.exit = p[1];
+		hako_early.detached = detached;
+		return;
+	}
+	close(p[1]);
+	wait_child(p[0]);
+}
+
+// hako_early_scan is scan_run for early.go's test: argv holds run's arguments only.
+int hako_early_scan(int argc, char **argv) { return scan_run(argc, argv, 0); }

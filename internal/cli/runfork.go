@@ -1,0 +1,41 @@
+//go:build linux && cgo
+
+package cli
+
+// #cgo CFLAGS: -O2 -Wall -D_GNU_SOURCE
+// #include <stdlib.h>
+// #include "runfork.h"
+import "C"
+
+import (
+	"os"
+	"unsafe"
+)
+
+// forkParent is the pipe to the parent that waits for this run's code, when this process is
+// the child of runfork.c's fork (nil otherwise), and runfork.c's guess that the run is
+// detached. It can be called once.
+func forkParent() (*os.File, bool) {
+	h := &C.hako_early
+	if h.exit < 0 {
+		return nil, false
+	}
+	f := os.NewFile(uintptr(h.exit), "run parent")
+	h.exit = -1
+	return f, h.detached != 0
+}
+
+// earlyGuess is runfork.c's reading of run's arguments (after the verb): 1 detached, 0
+// attached without -i or -t, -1 not sure. For the test that keeps its flag lists in step with
+// run's.
+func earlyGuess(args []string) int {
+	argv := make([]*C.char, len(args))
+	for i, a := range args {
+		argv[i] = C.CString(a)
+		defer C.free(unsafe.Pointer(argv[i]))
+	}
+	if len(argv) == 0 {
+		return int(C.hako_early_scan(0, nil))
+	}
+	return int(C.hako_early_scan(C.int(len(argv)), &argv[0]))
+}

@@ -1,0 +1,8 @@
+// runfork.c's state, for runfork.go.
+struct hako_early {
+	int exit;     // in the forked child: the pipe on which the parent waits for the code; else -1
+	int detached; // runfork.c's guess: 1 detached, 0 attached
+};
+extern struct hako_early hako_early;
+
+int hako_early_scan(int argc, char **argv);
