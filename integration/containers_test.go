@@ -406,30 +406,37 @@ func TestLogsFollowSinceUntil(t *testing.T) {
 	}
 }
 
-// monitorPIDs finds the monitors of one store by their command lines.
+// monitorPIDs finds the monitors of one store: the processes that hold a container's monitor
+// lock (ROOT/containers/ID/monitor.lock) open, whatever their command line (the child of a
+// forked run keeps the run's own). A reader (ps, exec) holds one only for a moment.
 func monitorPIDs(t *testing.T, root string) []int {
 	t.Helper()
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	var out []int
-	for _, p := range procs {
-		b, err := os.ReadFile(p)
-		if err != nil {
+	for pid := range monitorLocks(root) {
+		out = append(out, pid)
+	}
+	return out
+}
+
+// monitorLocks maps each process that holds a monitor lock of the store at root to the IDs of
+// those containers.
+func monitorLocks(root string) map[int][]string {
+	if real, err := filepath.EvalSymlinks(root); err == nil {
+		root = real
+	}
+	prefix := filepath.Join(root, "containers") + "/"
+	out := map[int][]string{}
+	fds, _ := filepath.Glob("/proc/[0-9]*/fd/*")
+	for _, fd := range fds {
+		target, err := os.Readlink(fd)
+		if err != nil || !strings.HasPrefix(target, prefix) || !strings.HasSuffix(target, "/monitor.lock") {
 			continue
 		}
-		args := strings.Split(string(b), "\x00")
-		hasRoot, isMonitor := false, false
-		for i, a := range args {
-			if a == "--root" && i+1 < len(args) && args[i+1] == root {
-				hasRoot = true
-			}
-			if a == "__monitor" {
-				isMonitor = true
-			}
+		pid, _ := strconv.Atoi(strings.Split(fd, "/")[2])
+		if pid == os.Getpid() {
+			continue
 		}
-		if hasRoot && isMonitor {
-			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
-			out = append(out, pid)
-		}
+		out[pid] = append(out[pid], filepath.Base(filepath.Dir(target)))
 	}
 	return out
 }

@@ -56,24 +56,18 @@ func keeperOK(s *store, env []string, args ...string) string {
 	return r.stdout
 }
 
-// keeperMonitorOf finds the monitor of container id in s, a Go monitor or a keeper: a process
-// whose command line has --root s.root, __monitor, and the ID last. 0 when there is none.
+// keeperMonitorOf finds the monitor of container id in s, a Go monitor or a keeper: the process
+// that holds its monitor lock (monitorLocks), and its command line. 0 when there is none.
 func keeperMonitorOf(s *store, id string) (int, []string) {
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		b, err := os.ReadFile(p)
+	for pid, ids := range monitorLocks(s.root) {
+		if !slices.Contains(ids, id) {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 		if err != nil || len(b) == 0 {
 			continue
 		}
-		args := strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
-		if args[len(args)-1] != id || !slices.Contains(args, "__monitor") {
-			continue
-		}
-		if i := slices.Index(args, "--root"); i < 0 || i+1 >= len(args) || args[i+1] != s.root {
-			continue
-		}
-		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
-		return pid, args
+		return pid, strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00")
 	}
 	return 0, nil
 }
@@ -387,7 +381,7 @@ func TestKeeperDrainsOutput(t *testing.T) {
 }
 
 // TestKeeperRunning: while a detached container runs, its monitor is the keeper: the same
-// hako-monitor process (exe), its command line saying __keep, the container's init PID and ID,
+// process and binary as the monitor (hako: the run's forked child), its command line saying __keep, the container's init PID and ID,
 // the init its child; and everything that talks to a running container works with it: exec,
 // ps, top, logs -f following new output. With HAKO_MONITOR_KEEPER=off the monitor stays Go.
 // The resident sizes are logged, not asserted.
@@ -401,8 +395,8 @@ func TestKeeperRunning(t *testing.T) {
 	if len(args) < 6 || args[2] != initPID || args[3] != logPath || !slices.Contains(args, "--exited") || args[len(args)-2] != "--" {
 		t.Errorf("keeper command line %q: want __keep %s %s … __monitor --exited … -- %s", args, initPID, logPath, id)
 	}
-	if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); exe != filepath.Join(filepath.Dir(hakoBin), "hako-monitor") {
-		t.Errorf("the keeper runs %q, want hako-monitor", exe)
+	if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); exe != hakoBin {
+		t.Errorf("the keeper runs %q, want hako (the monitor of a run is the run's forked child)", exe)
 	}
 	if ppid := procStatus(atoi(initPID), "PPid"); ppid != strconv.Itoa(pid) {
 		t.Errorf("the container's init %s has parent %s, want the keeper %d", initPID, ppid, pid)

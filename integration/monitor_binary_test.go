@@ -1,34 +1,45 @@
 package integration
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
-// TestMonitorBinary: hako runs hako-monitor, found next to it, as each container's monitor (and
-// libcontainer re-executes the container's init from it); a hako with no hako-monitor beside it
-// is its own monitor (`hako __monitor`), with the same behaviour.
+// TestMonitorBinary: the monitor of a `run` is the run's own process (the child of its fork,
+// runfork.c), so the hako binary; a run that does not fork (HAKO_RUN_FORK=off here; -i and -t)
+// and `start` spawn hako-monitor, found next to hako (and libcontainer re-executes the
+// container's init from it); a hako with no hako-monitor beside it is its own monitor (`hako
+// __monitor`), with the same behaviour.
 func TestMonitorBinary(t *testing.T) {
 	s := runStore(t)
 	solo := filepath.Join(t.TempDir(), "hako")
 	if out, err := exec.Command("cp", hakoBin, solo).CombinedOutput(); err != nil {
 		t.Fatalf("cp: %v %s", err, out)
 	}
-	for _, tc := range []struct{ bin, monitor string }{
-		{hakoBin, filepath.Join(filepath.Dir(hakoBin), "hako-monitor")},
-		{solo, solo},
+	monitorBin := filepath.Join(filepath.Dir(hakoBin), "hako-monitor")
+	for _, tc := range []struct{ bin, env, monitor string }{
+		{hakoBin, "", hakoBin},
+		{hakoBin, "HAKO_RUN_FORK=off", monitorBin},
+		{solo, "", solo},
+		{solo, "HAKO_RUN_FORK=off", solo},
 	} {
 		run := func(args ...string) string {
 			t.Helper()
-			out, err := exec.Command(tc.bin, append([]string{"--root", s.root}, args...)...).CombinedOutput()
+			cmd := exec.Command(tc.bin, append([]string{"--root", s.root}, args...)...)
+			cmd.Env = append(os.Environ(), tc.env)
+			out, err := cmd.CombinedOutput()
 			if err != nil {
-				t.Fatalf("%s %v: %v\n%s", tc.bin, args, err, out)
+				t.Fatalf("%s %s %v: %v\n%s", tc.env, tc.bin, args, err, out)
 			}
 			return string(out)
 		}
@@ -41,11 +52,11 @@ func TestMonitorBinary(t *testing.T) {
 			pids = monitorPIDs(t, s.root)
 		}
 		if len(pids) != 1 {
-			t.Fatalf("%s: monitors %v", tc.bin, pids)
+			t.Fatalf("%s %s: monitors %v", tc.env, tc.bin, pids)
 		}
 		exe, _ := os.Readlink("/proc/" + strconv.Itoa(pids[0]) + "/exe")
 		if exe != tc.monitor {
-			t.Fatalf("%s: the monitor runs %q, want %q", tc.bin, exe, tc.monitor)
+			t.Fatalf("%s %s: the monitor runs %q, want %q", tc.env, tc.bin, exe, tc.monitor)
 		}
 		if out := run("exec", id, "echo", "in"); out != "in\n" {
 			t.Fatalf("%s exec: %q", tc.bin, out)
@@ -94,22 +105,22 @@ func TestStoreUnderBinaryDir(t *testing.T) {
 	}
 }
 
-// TestEarlyMonitor: `run` adopts the monitor that its constructor started before the Go
-// runtime (package cli, early.c) when it guessed the run right, detached or attached, with the
-// same behaviour as a monitor spawned from Go; -i, -t, HAKO_EARLY_MONITOR=off and flags it does
-// not know get the spawned one; and a run that fails before it adopts its early monitor (a bad
-// flag value, an unknown image) leaves no monitor behind.
-func TestEarlyMonitor(t *testing.T) {
+// TestRunFork: a `run` without -i or -t forks before Go starts (runfork.c): the child runs the
+// command and stays as the container's monitor, the parent exits with the run's code. Runs it
+// does not guess (-i, -t, a flag form it does not know), HAKO_RUN_FORK=off and HAKO_MONITOR_PATH
+// spawn a monitor instead, with the same behaviour; a run that fails leaves no monitor behind.
+// The monitor keeps nothing of the command's: no working directory, no stdio, no session.
+func TestRunFork(t *testing.T) {
 	s := runStore(t)
 	debug := func(env string, stdin []byte, args ...string) (result, bool) {
 		t.Helper()
 		r := s.runWith(append(os.Environ(), "HAKO_DEBUG=1", env), stdin, args...)
-		return r, strings.Contains(r.stderr, "start: early monitor adopted")
+		return r, strings.Contains(r.stderr, "start: in-process monitor")
 	}
 	for _, tc := range []struct {
-		env   string
-		args  []string
-		early bool
+		env    string
+		args   []string
+		forked bool
 	}{
 		{"", []string{"run", "--rm", "busybox", "echo", "hi"}, true},
 		{"", []string{"run", "--rm", "--name", "early1", "-e", "A=1", "-w", "/tmp", "busybox", "sh", "-c", "echo $A $PWD"}, true},
@@ -117,16 +128,83 @@ func TestEarlyMonitor(t *testing.T) {
 		{"", []string{"run", "-i", "--rm", "busybox", "cat"}, false},
 		{"", []string{"run", "-t", "--rm", "busybox", "true"}, false},
 		{"", []string{"run", "--rm=true", "busybox", "true"}, false},
-		{"HAKO_EARLY_MONITOR=off", []string{"run", "--rm", "busybox", "echo", "hi"}, false},
+		{"HAKO_RUN_FORK=off", []string{"run", "--rm", "busybox", "echo", "hi"}, false},
 	} {
-		r, early := debug(tc.env, []byte("in\n"), tc.args...)
-		if r.code != 0 || early != tc.early {
-			t.Errorf("%s hako %v: exit %d, early monitor %v (want %v)\n%s", tc.env, tc.args, r.code, early, tc.early, r.stderr)
+		r, forked := debug(tc.env, []byte("in\n"), tc.args...)
+		if r.code != 0 || forked != tc.forked {
+			t.Errorf("%s hako %v: exit %d, forked %v (want %v)\n%s", tc.env, tc.args, r.code, forked, tc.forked, r.stderr)
 		}
 	}
-	if r := s.run("run", "--rm", "--name", "early1", "-e", "A=1", "-w", "/tmp", "busybox", "sh", "-c", "echo $A $PWD; echo err >&2; exit 3"); r.code != 3 || r.stdout != "1 /tmp\n" || r.stderr != "err\n" {
-		t.Errorf("attached run with an early monitor: %+v", r)
+	for _, env := range []string{"", "HAKO_RUN_FORK=off"} {
+		r := s.runWith(append(os.Environ(), env), nil, "run", "--rm", "--name", "early1", "-e", "A=1", "-w", "/tmp", "busybox", "sh", "-c", "echo $A $PWD; echo err >&2; exit 3")
+		if r.code != 3 || r.stdout != "1 /tmp\n" || r.stderr != "err\n" {
+			t.Errorf("%s attached run: %+v", env, r)
+		}
 	}
+
+	// A detached run's monitor, once the command has returned: in a session of its own (not the
+	// command's, nor the test's), in /, with /dev/null for stdio, the container's init its child.
+	cwd := t.TempDir()
+	cmd := exec.Command(hakoBin, "--root", s.root, "run", "-d", "busybox", "sleep", "60")
+	cmd.Dir = cwd
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("run -d: %v", err)
+	}
+	id := strings.TrimSpace(string(out))
+	var pid int
+	waitFor(t, "the monitor", func() bool { pid, _ = keeperMonitorOf(s, id); return pid != 0 })
+	if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); exe != hakoBin {
+		t.Errorf("the monitor of a forked run runs %q, want %q", exe, hakoBin)
+	}
+	if dir, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); dir != "/" {
+		t.Errorf("the monitor's working directory is %q, want /", dir)
+	}
+	for fd := 0; fd < 3; fd++ {
+		if target, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", pid, fd)); target != os.DevNull {
+			t.Errorf("the monitor's descriptor %d is %q, want /dev/null", fd, target)
+		}
+	}
+	if sid, _ := unix.Getsid(pid); sid != pid {
+		t.Errorf("the monitor's session is %d, want its own (%d)", sid, pid)
+	}
+	initPID := atoi(strings.TrimSpace(s.ok("inspect", "-f", "{{.State.Pid}}", id)))
+	if ppid := procStatus(initPID, "PPid"); ppid != strconv.Itoa(pid) {
+		t.Errorf("the container's init has parent %s, want the monitor %d", ppid, pid)
+	}
+	s.ok("rm", "-f", id)
+
+	// A foreground run whose monitor (the child) is killed: the command does not hang, and
+	// ends as the child did (killed), while the container is recorded as exited.
+	fg := exec.Command(hakoBin, "--root", s.root, "run", "--name", "fg", "busybox", "sleep", "987663")
+	if err := fg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the container to run", func() bool { return countProcs("sleep\x00987663\x00") == 1 })
+	fgID := strings.TrimSpace(s.ok("inspect", "-f", "{{.Id}}", "fg"))
+	var mon int
+	waitFor(t, "the monitor", func() bool { mon, _ = keeperMonitorOf(s, fgID); return mon != 0 })
+	if mon == fg.Process.Pid {
+		t.Fatalf("the command %d is its own container's monitor", mon)
+	}
+	syscall.Kill(mon, syscall.SIGKILL)
+	done := make(chan error, 1)
+	go func() { done <- fg.Wait() }()
+	select {
+	case err := <-done:
+		if st, ok := fg.ProcessState.Sys().(syscall.WaitStatus); err == nil || !ok || !st.Signaled() || st.Signal() != syscall.SIGKILL {
+			t.Errorf("the command after its monitor was killed: %v, want killed by SIGKILL as the monitor was", err)
+		}
+	case <-time.After(10 * time.Second):
+		fg.Process.Kill()
+		t.Fatal("the command still waits 10 s after its monitor was killed")
+	}
+	killProcs(t, "sleep\x00987663\x00")
+	if st := s.ok("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "fg"); st != "exited 255\n" {
+		t.Errorf("inspect after the monitor died: %q", st)
+	}
+	s.ok("rm", "fg")
+
 	// A monitor executable elsewhere (HAKO_MONITOR_PATH) is started early and adopted; one that
 	// the kernel refuses (early.c's fork reports its execve's errno on a status pipe) is not,
 	// and the run fails as Go's own spawn of it does, naming it.
@@ -140,13 +218,13 @@ func TestEarlyMonitor(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("no interpreter line\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if r, early := debug("HAKO_MONITOR_PATH="+good, nil, "run", "--rm", "busybox", "echo", "hi"); r.code != 0 || !early || r.stdout != "hi\n" {
-		t.Errorf("HAKO_MONITOR_PATH=%s: exit %d, early %v, stdout %q\n%s", good, r.code, early, r.stdout, r.stderr)
+	if r, forked := debug("HAKO_MONITOR_PATH="+good, nil, "run", "--rm", "busybox", "echo", "hi"); r.code != 0 || forked || r.stdout != "hi\n" {
+		t.Errorf("HAKO_MONITOR_PATH=%s: exit %d, forked %v, stdout %q\n%s", good, r.code, forked, r.stdout, r.stderr)
 	}
 	for _, args := range [][]string{{"run", "--rm", "busybox", "true"}, {"run", "-d", "busybox", "true"}} {
-		r, early := debug("HAKO_MONITOR_PATH="+bad, nil, args...)
-		if r.code != 125 || early || !strings.Contains(r.stderr, bad) {
-			t.Errorf("HAKO_MONITOR_PATH=%s hako %v: exit %d, early %v\n%s", bad, args, r.code, early, r.stderr)
+		r, forked := debug("HAKO_MONITOR_PATH="+bad, nil, args...)
+		if r.code != 125 || forked || !strings.Contains(r.stderr, bad) {
+			t.Errorf("HAKO_MONITOR_PATH=%s hako %v: exit %d, forked %v\n%s", bad, args, r.code, forked, r.stderr)
 		}
 	}
 
@@ -180,7 +258,7 @@ func TestEarlyMonitor(t *testing.T) {
 // works.
 func TestMonitorInheritsNothing(t *testing.T) {
 	s := runStore(t)
-	for _, env := range []string{"", "HAKO_EARLY_MONITOR=off"} {
+	for _, env := range []string{"", "HAKO_RUN_FORK=off"} {
 		r, w, err := os.Pipe()
 		if err != nil {
 			t.Fatal(err)

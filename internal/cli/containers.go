@@ -343,7 +343,8 @@ func runCmd(a *app, create bool) *cobra.Command {
 			// process itself, forked before Go started (runfork.c), whose parent waits for the
 			// run's code: it stays as the container's monitor once the run's part is done.
 			var m *engine.PendingMonitor
-			if parent, _ := forkParent(); parent != nil && !f.interactive && !f.tty {
+			if parent := forkParent(); parent != nil && !f.interactive && !f.tty {
+				closeInherited()
 				if m, err = e.InProcessMonitor(at); err != nil {
 					parent.Close()
 					detach()

@@ -19,9 +19,10 @@
 // This file only guesses, from the command line, that the run is one the in-process monitor
 // serves: -i and -t (whose stdin and terminal the command keeps serving) and flags it does not
 // know are left unforked, as is a run given another monitor (HAKO_MONITOR_PATH) or with
-// HAKO_EARLY_MONITOR=off. The Go side (runfork.go) decides again with the parsed flags; a child
+// HAKO_RUN_FORK=off. The Go side (runfork.go) decides again with the parsed flags; a child
 // that does not take the in-process monitor spawns one as an unforked hako does, and simply
 // exits with its code.
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -149,6 +150,29 @@ static void __attribute__((noreturn)) wait_child(int rd)
 	_exit(128 + sig);
 }
 
+// inherited lists the descriptors above stdio that the child has from whoever ran hako (a CI
+// job's pipe, a shell's redirection or process substitution), but for keep. The command may
+// still read them (--env-file /dev/fd/63); the monitor must not hold them (runfork.go).
+static void inherited(int keep)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		char *end;
+		long fd = strtol(de->d_name, &end, 10);
+		if (*end || end == de->d_name || fd < 3 || fd == keep || fd == dirfd(d))
+			continue;
+		int *grown = realloc(hako_early.inherited, (hako_early.ninherited + 1) * sizeof(int));
+		if (!grown)
+			break;
+		hako_early.inherited = grown;
+		hako_early.inherited[hako_early.ninherited++] = fd;
+	}
+	closedir(d);
+}
+
 __attribute__((constructor)) static void hako_run_fork(int argc, char **argv, char **envp)
 {
 	(void)envp;
@@ -162,11 +186,10 @@ __attribute__((constructor)) static void hako_run_fork(int argc, char **argv, ch
 	}
 	if (i >= argc || !eq(argv[i], "run"))
 		return; // cheap, in every other hako process
-	const char *mode = getenv("HAKO_EARLY_MONITOR"), *path = getenv("HAKO_MONITOR_PATH");
+	const char *mode = getenv("HAKO_RUN_FORK"), *path = getenv("HAKO_MONITOR_PATH");
 	if ((mode && eq(mode, "off")) || (path && *path))
 		return;
-	int detached = scan_run(argc, argv, i + 1);
-	if (detached < 0)
+	if (scan_run(argc, argv, i + 1) < 0)
 		return;
 	// A closed standard descriptor would be taken by the pipe, and Go would see a pipe where
 	// it expects its stdio: leave such a run unforked.
@@ -186,7 +209,7 @@ __attribute__((constructor)) static void hako_run_fork(int argc, char **argv, ch
 		setsid();
 		close(p[0]);
 		hako_early.exit = p[1];
-		hako_early.detached = detached;
+		inherited(p[1]);
 		return;
 	}
 	close(p[1]);

@@ -10,19 +10,33 @@ import "C"
 import (
 	"os"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // forkParent is the pipe to the parent that waits for this run's code, when this process is
-// the child of runfork.c's fork (nil otherwise), and runfork.c's guess that the run is
-// detached. It can be called once.
-func forkParent() (*os.File, bool) {
+// the child of runfork.c's fork (nil otherwise). It can be called once.
+func forkParent() *os.File {
 	h := &C.hako_early
 	if h.exit < 0 {
-		return nil, false
+		return nil
 	}
 	f := os.NewFile(uintptr(h.exit), "run parent")
 	h.exit = -1
-	return f, h.detached != 0
+	return f
+}
+
+// closeInherited closes the descriptors above stdio that this forked child inherited from
+// whoever ran hako (runfork.c lists them before Go starts, so none of Go's is among them): the
+// process is about to become a container's monitor, which must hold none of them. A pipe held
+// open by a detached container's monitor would keep the job that ran hako waiting for ever.
+func closeInherited() {
+	h := &C.hako_early
+	for _, fd := range unsafe.Slice(h.inherited, h.ninherited) {
+		unix.Close(int(fd))
+	}
+	C.free(unsafe.Pointer(h.inherited))
+	h.inherited, h.ninherited = nil, 0
 }
 
 // earlyGuess is runfork.c's reading of run's arguments (after the verb): 1 detached, 0

@@ -1,7 +1,7 @@
 // runfork.c's state, for runfork.go.
 struct hako_early {
 	int exit;     // in the forked child: the pipe on which the parent waits for the code; else -1
-	int detached; // runfork.c's guess: 1 detached, 0 attached
+	int *inherited, ninherited; // in the child: the descriptors above stdio it inherited
 };
 extern struct hako_early hako_early;
 

@@ -5,4 +5,7 @@ package cli
 import "os"
 
 // forkParent: without cgo there is no forked run (runfork.c).
-func forkParent() (*os.File, bool) { return nil, false }
+func forkParent() *os.File { return nil }
+
+// closeInherited: nothing to close without the fork.
+func closeInherited() {}
