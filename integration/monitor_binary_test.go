@@ -205,9 +205,8 @@ func TestRunFork(t *testing.T) {
 	}
 	s.ok("rm", "fg")
 
-	// A monitor executable elsewhere (HAKO_MONITOR_PATH) is started early and adopted; one that
-	// the kernel refuses (early.c's fork reports its execve's errno on a status pipe) is not,
-	// and the run fails as Go's own spawn of it does, naming it.
+	// A monitor executable elsewhere (HAKO_MONITOR_PATH): the run does not fork, and spawns it;
+	// one that the kernel refuses fails the run, naming it.
 	dir := t.TempDir()
 	good, bad := filepath.Join(dir, "good-monitor"), filepath.Join(dir, "bad-monitor")
 	if b, err := os.ReadFile(filepath.Join(filepath.Dir(hakoBin), "hako-monitor")); err != nil {
@@ -252,8 +251,8 @@ func TestRunFork(t *testing.T) {
 }
 
 // TestMonitorInheritsNothing: a descriptor that hako inherited (a CI job's pipe, a shell's
-// redirection) reaches neither the container's monitor nor its keeper, whether the monitor was
-// started early (package cli, early.c) or from Go: held open by a detached container's monitor,
+// redirection) reaches neither the container's monitor nor its keeper, whether the monitor is
+// the run's forked child (package cli, runfork.c) or spawned: held open by a detached container's monitor,
 // it would keep the job that ran hako waiting for ever. And a store reached through a symlink
 // works.
 func TestMonitorInheritsNothing(t *testing.T) {

@@ -5,6 +5,10 @@
 // starts sooner, and so does every container init and exec that libcontainer re-executes from
 // it. Build it with hako: scripts/build.sh DIR
 //
+// A `run` without -i or -t needs none: it forks before Go starts, and its child is the
+// container's monitor (package cli, runfork.c). hako-monitor serves `start`, runs with -i or -t,
+// and HAKO_RUN_FORK=off.
+//
 // It is not meant to be run by hand.
 package main
 

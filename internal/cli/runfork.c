@@ -216,5 +216,5 @@ __attribute__((constructor)) static void hako_run_fork(int argc, char **argv, ch
 	wait_child(p[0]);
 }
 
-// hako_early_scan is scan_run for early.go's test: argv holds run's arguments only.
+// hako_early_scan is scan_run for runfork.go's test: argv holds run's arguments only.
 int hako_early_scan(int argc, char **argv) { return scan_run(argc, argv, 0); }

@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// TestEarlyGuessKnowsRunFlags: early.c keeps its own lists of run's flags, to find the image
+// TestEarlyGuessKnowsRunFlags: runfork.c keeps its own lists of run's flags, to find the image
 // and -d before Go parses anything. Every flag of run must be one it knows (a value skipped, a
 // boolean passed over), or it would give up on runs that use it; -i and -t it leaves to Go.
 func TestEarlyGuessKnowsRunFlags(t *testing.T) {

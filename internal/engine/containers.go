@@ -223,8 +223,8 @@ func randomName(existing []*container.Container) string {
 // WarmCreate starts, on another core, what Create would otherwise do first on the command's
 // path: opening the snapshotter (a clean-up under its lock, which Create's layer check needs)
 // and building encoding/json's codecs of image configurations, manifests and container records
-// (reflection over large types). `run` calls it as soon as it has the engine: its monitor has
-// started already (package cli, early.c) and the second core is free.
+// (reflection over large types). `run` calls it as soon as it has the engine: the second core
+// is free (a forked run has no second Go process starting; package cli, runfork.c).
 func (e *Engine) WarmCreate() {
 	e.warmSnapshotter()
 	go func() {

@@ -33,7 +33,9 @@ const monitorBinary = "hako-monitor"
 // Go runtime initialises a fraction of hako's packages in both processes. hako alone still
 // works: the fallback runs the same code (MonitorMain) from the full binary.
 //
-// The command line's early monitor (package cli, early.c) must have started this same one.
+// The monitor of a `run` that forked (package cli, runfork.c) is the run's own process instead,
+// so hako: one Go start instead of two at once. hako-monitor serves `start`, restarts of a
+// stopped container, runs with -i or -t, and HAKO_RUN_FORK=off.
 func MonitorExecutable() (string, error) {
 	if p := os.Getenv("HAKO_MONITOR_PATH"); p != "" {
 		return p, nil
@@ -147,7 +149,7 @@ func runMonitorMain(args []string) error {
 		}
 	}
 	// Until the command has created the container, which is often longer than the monitor's
-	// start now that it starts early (package cli, early.c), encoding/json builds its codecs of
+	// start, encoding/json builds its codecs of
 	// the container record, the spec and libcontainer's state: reflection the run would
 	// otherwise wait for, about 6 ms of it.
 	go warmCodecs()

@@ -5,7 +5,7 @@
 // pthread_create, and glibc gives each new thread that calls malloc an arena of its own: 128 MiB
 // of address space mapped, trimmed and made writable, then faulted in, four times over in a
 // `hako version`. On the virtualised MMU hako is measured on (docs/boot.md), that is ~2 ms of
-// every command's start, the early monitor's and each container init's too. The C side of hako
+// every command's start, each monitor's and each container init's too. The C side of hako
 // allocates a few kilobytes in all (the start and exec paths, the keeper), from one thread at a
 // time: one arena is all it needs.
 package mallocarena
