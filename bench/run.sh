@@ -112,9 +112,10 @@ echo "started $SLEEPERS containers in $(( ($(date +%s%N) - start) / 1000000 )) m
 sleep 2
 running=$($HAKO ps -q | wc -l)
 mons=()
+# A container's monitor is the process that holds its monitor lock (a run's forked child keeps
+# the run's command line until it becomes the keeper).
 for p in /proc/[0-9]*; do
-  cmd=$( { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null) || continue # gone meanwhile
-  [[ $cmd == *"--root $HROOT "*"__monitor "* ]] && mons+=("${p#/proc/}")
+  ls -l "$p/fd" 2>/dev/null | grep -q -- " $HROOT/containers/.*/monitor.lock$" && mons+=("${p#/proc/}")
 done
 echo "running: $running containers, ${#mons[@]} monitors"
 for pid in "${mons[@]}"; do
