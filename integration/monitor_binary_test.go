@@ -174,6 +174,62 @@ func TestRunFork(t *testing.T) {
 	}
 	s.ok("rm", "-f", id)
 
+	// A detached run whose command cannot print the ID for longer than the monitor waits
+	// before it becomes the keeper (its stdout a full pipe): the monitor waits for the command
+	// to be done, the ID comes out whole once the pipe is read, the command exits 0, the
+	// keeper holds none of the command's descriptors (the pipe ends), and it keeps the log.
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wfd := int(w.Fd()) // once: Fd makes the descriptor blocking again
+	unix.SetNonblock(wfd, true)
+	filler := make([]byte, 4096)
+	for i := range filler {
+		filler[i] = '.'
+	}
+	filled := 0
+	for {
+		n, err := unix.Write(wfd, filler)
+		if err != nil {
+			break
+		}
+		filled += n
+	}
+	unix.SetNonblock(wfd, false)
+	slow := exec.Command(hakoBin, "--root", s.root, "run", "-d", "busybox", "sh", "-c", "echo up; sleep 60")
+	slow.Stdout = w
+	if err := slow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	time.Sleep(time.Second) // 4 times the keeper's settling time
+	readAll := make(chan []byte, 1)
+	go func() { b, _ := io.ReadAll(r); readAll <- b }()
+	var printed []byte
+	select {
+	case printed = <-readAll:
+	case <-time.After(10 * time.Second):
+		slow.Process.Kill()
+		t.Fatal("the blocked run -d's stdout did not end 10 s after it was read")
+	}
+	r.Close()
+	if err := slow.Wait(); err != nil {
+		t.Errorf("the blocked run -d: %v", err)
+	}
+	slowID := strings.TrimSpace(string(printed[filled:]))
+	if len(printed) < filled || len(slowID) != 64 {
+		t.Fatalf("the blocked run -d printed %q after the filler", printed[min(filled, len(printed)):])
+	}
+	kpid, kargs := waitKeeper(t, s, slowID)
+	for fd := 0; fd < 3; fd++ {
+		if target, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", kpid, fd)); target != os.DevNull {
+			t.Errorf("the keeper's descriptor %d is %q, want /dev/null (%q)", fd, target, kargs)
+		}
+	}
+	waitFor(t, "the log", func() bool { return s.run("logs", slowID).stdout == "up\n" })
+	s.ok("rm", "-f", slowID)
+
 	// A foreground run whose monitor (the child) is killed: the command does not hang, and
 	// ends as the child did (killed), while the container is recorded as exited.
 	fg := exec.Command(hakoBin, "--root", s.root, "run", "--name", "fg", "busybox", "sleep", "987663")

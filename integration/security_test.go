@@ -175,11 +175,13 @@ func testSecurityProcSelfExe(t *testing.T) {
 		s.runTimeout(time.Minute, "run", "--rm", "busybox", "sh", "-c", script)
 	}
 	// The classic attack: the container's command is the runtime's binary itself. What it
-	// finds is a sealed copy (it may run: a hako without arguments prints its help), and the
-	// binaries must come out of it unchanged (below).
+	// finds is a sealed copy of the binary that started the init: hako, whose forked child is
+	// the run's monitor. It runs, in the container (a hako without arguments prints its
+	// help), and the binaries on the host come out of it unchanged (below).
 	for _, ep := range []string{"/proc/self/exe", "/proc/1/exe"} {
-		for _, args := range [][]string{nil, {"sh", "-c", "echo pwned >/proc/self/exe"}} {
-			s.runTimeout(time.Minute, append([]string{"run", "--rm", "--entrypoint", ep, "busybox"}, args...)...)
+		r := s.runTimeout(time.Minute, "run", "--rm", "--entrypoint", ep, "busybox")
+		if r.code != 0 || !strings.Contains(r.stdout, "daemonless container engine") {
+			t.Errorf("--entrypoint %s: want the sealed hako's help: %+v", ep, r)
 		}
 	}
 	// A container that keeps trying while other containers start.

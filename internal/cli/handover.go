@@ -33,5 +33,6 @@ func (h *handOver) finish(code int) {
 	os.Chdir("/")
 	fmt.Fprintf(h.parent, "%d\n", code)
 	h.parent.Close()
+	h.monitor.HandOver()
 	<-h.monitor.Done()
 }

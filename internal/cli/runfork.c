@@ -109,13 +109,17 @@ static void forward(int sig) { kill(child, sig); }
 // The signals a foreground run proxies to its container (sigproxy.go's list).
 static const int proxied[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 
-// wait_child is the whole parent: forward signals, then exit as the run does.
-static void __attribute__((noreturn)) wait_child(int rd)
+#define NPROXIED (sizeof(proxied) / sizeof(proxied[0]))
+
+// wait_child is the whole parent: forward signals (blocked since before the fork, so that none
+// is lost or kills the parent meanwhile), then exit as the run does.
+static void __attribute__((noreturn)) wait_child(int rd, const sigset_t *mask)
 {
 	struct sigaction sa = {.sa_handler = forward}; // no SA_RESTART: read sees EINTR, and goes on
 	sigemptyset(&sa.sa_mask);
-	for (size_t k = 0; k < sizeof(proxied) / sizeof(proxied[0]); k++)
+	for (size_t k = 0; k < NPROXIED; k++)
 		sigaction(proxied[k], &sa, NULL);
+	sigprocmask(SIG_SETMASK, mask, NULL);
 	char buf[16];
 	size_t n = 0;
 	for (;;) {
@@ -199,7 +203,14 @@ __attribute__((constructor)) static void hako_run_fork(int argc, char **argv, ch
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return;
+	sigset_t block, mask;
+	sigemptyset(&block);
+	for (size_t k = 0; k < NPROXIED; k++)
+		sigaddset(&block, proxied[k]);
+	sigprocmask(SIG_BLOCK, &block, &mask);
 	child = fork();
+	if (child <= 0)
+		sigprocmask(SIG_SETMASK, &mask, NULL);
 	if (child < 0) {
 		close(p[0]), close(p[1]);
 		return;
@@ -213,7 +224,7 @@ __attribute__((constructor)) static void hako_run_fork(int argc, char **argv, ch
 		return;
 	}
 	close(p[1]);
-	wait_child(p[0]);
+	wait_child(p[0], &mask);
 }
 
 // hako_early_scan is scan_run for runfork.go's test: argv holds run's arguments only.

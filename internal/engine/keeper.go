@@ -8,7 +8,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -49,6 +51,9 @@ type monitorSelf struct {
 	exitPending bool
 	oomKilled   bool
 }
+
+// keeperFDsEnv names the keeper's descriptors for keeper.c: LOCK,STDOUT,STDERR.
+const keeperFDsEnv = "HAKO_KEEPER_FDS"
 
 // keeper are the pipes of a container whose monitor becomes its keeper once it runs.
 type keeper struct {
@@ -163,42 +168,20 @@ func (k *keeper) exec(e *Engine, ms *monitorSelf, c *container.Container, pid in
 	if lock == nil {
 		return errors.New("keeper: no monitor lock")
 	}
-	// The keeper's descriptors are 3 the lock, 4 and 5 the output pipes. What the monitor has
-	// there (the handoff's pipes, the lock itself, a log) is put aside first and put back if
-	// the exec fails, and the sources are copied out of the way of the targets.
-	type saved struct{ fd, flags int }
-	var aside [3]saved
+	// The keeper's descriptors are 3 the lock, 4 and 5 the output pipes. They are handed over
+	// at numbers of their own, not close-on-exec, named in HAKO_KEEPER_FDS, and keeper.c moves
+	// them to 3, 4 and 5 before anything else: this process cannot move them there itself,
+	// as other threads may be using what it holds at those numbers (a monitor in the run's own
+	// process has its Go runtime's descriptors there; package cli, runfork.c). Everything else
+	// it holds is close-on-exec: Go opens all it opens so, and hako's main made the inherited
+	// ones so.
 	var high [3]int
-	restore := func() {
-		for i, a := range aside {
-			if a.fd >= 0 {
-				unix.Dup3(a.fd, 3+i, a.flags&unix.FD_CLOEXEC*unix.O_CLOEXEC)
-				unix.Close(a.fd)
-			} else {
-				unix.Close(3 + i)
-			}
-		}
-	}
-	for i := range aside {
-		aside[i] = saved{-1, 0}
-		if flags, err := unix.FcntlInt(uintptr(3+i), unix.F_GETFD, 0); err == nil {
-			fd, err := unix.FcntlInt(uintptr(3+i), unix.F_DUPFD_CLOEXEC, 100)
-			if err != nil {
-				for _, a := range aside[:i] {
-					unix.Close(a.fd)
-				}
-				return fmt.Errorf("keeper: %w", err)
-			}
-			aside[i] = saved{fd, flags}
-		}
-	}
 	for i, f := range []*os.File{lock, k.outR, k.errR} {
 		var err error
-		if high[i], err = unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 100); err != nil {
+		if high[i], err = unix.FcntlInt(f.Fd(), unix.F_DUPFD, 100); err != nil {
 			for _, h := range high[:i] {
 				unix.Close(h)
 			}
-			restore()
 			return fmt.Errorf("keeper: %w", err)
 		}
 	}
@@ -207,12 +190,8 @@ func (k *keeper) exec(e *Engine, ms *monitorSelf, c *container.Container, pid in
 			unix.Close(h)
 		}
 	}()
-	for i, h := range high {
-		if err := unix.Dup3(h, 3+i, 0); err != nil {
-			restore()
-			return fmt.Errorf("keeper: %w", err)
-		}
-	}
+	env := slices.DeleteFunc(os.Environ(), func(v string) bool { return strings.HasPrefix(v, keeperFDsEnv+"=") })
+	env = append(env, fmt.Sprintf("%s=%d,%d,%d", keeperFDsEnv, high[0], high[1], high[2]))
 	delay := ms.restartDelay
 	if delay == 0 {
 		delay = restartDelayMin
@@ -224,10 +203,7 @@ func (k *keeper) exec(e *Engine, ms *monitorSelf, c *container.Container, pid in
 		"--root", e.Root, "--snapshotter", e.Snapshotter, "__monitor", "--exited",
 		"--restart-delay", delay.String(), "--volatile", volatile, "--", c.ID}
 	Phase("monitor: exec keeper")
-	// Everything else the monitor has is close-on-exec: Go opens all it opens so, and the
-	// handoff's inherited pipes are at 3 to 6 (the ID pipe, 6 at most, is closed by now).
-	err := unix.Exec("/proc/self/exe", argv, os.Environ())
-	restore()
+	err := unix.Exec("/proc/self/exe", argv, env)
 	return fmt.Errorf("keeper: exec: %w", err)
 }
 

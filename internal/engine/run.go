@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -84,10 +85,12 @@ type PendingMonitor struct {
 	attach             *Attach
 	readyR, exitR, idW *os.File
 	ctlR               *os.File // the control pipe's read end, handed to the monitor (-t)
-	// In this process (InProcessMonitor): the handoff, and done, closed when the monitor ends.
-	inProcess *monitor.Handoff
-	engine    *Engine
-	done      chan struct{}
+	// In this process (InProcessMonitor): the handoff, done, closed when the monitor ends, and
+	// handedOver, closed by HandOver.
+	inProcess  *monitor.Handoff
+	engine     *Engine
+	done       chan struct{}
+	handedOver chan struct{}
 }
 
 // SpawnMonitor starts a monitor that waits for its container (see PendingMonitor).
@@ -186,8 +189,10 @@ func (e *Engine) InProcessMonitor(attach *Attach) (*PendingMonitor, error) {
 		return fail(err)
 	}
 	opened = append(opened, readyR, readyW)
-	h := &monitor.Handoff{Ready: readyW}
-	m := &PendingMonitor{path: "the in-process monitor", attach: attach, readyR: readyR, inProcess: h, engine: e, done: make(chan struct{})}
+	handedOver := make(chan struct{})
+	h := &monitor.Handoff{Ready: readyW, HandedOver: handedOver}
+	m := &PendingMonitor{path: "the in-process monitor", attach: attach, readyR: readyR, inProcess: h, engine: e,
+		done: make(chan struct{}), handedOver: handedOver}
 	if attach != nil {
 		if m.exitR, h.Exit, err = os.Pipe(); err != nil {
 			return fail(err)
@@ -208,6 +213,16 @@ func (e *Engine) InProcessMonitor(attach *Attach) (*PendingMonitor, error) {
 		}
 	}
 	Phase("start: in-process monitor")
+	// The signals the command's parent forwards (runfork.c) must not end the monitor once it
+	// exists: a foreground run proxies them to the container meanwhile (package cli), and
+	// SIGINT and SIGTERM cancel the command's context; the rest are dropped here, before and
+	// after. A spawned monitor, in a session of its own, never gets them.
+	drain := make(chan os.Signal, 4)
+	signal.Notify(drain, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
+	go func() {
+		for range drain {
+		}
+	}()
 	// What a spawned monitor warms while the command creates the container (MonitorMain).
 	go spec.ProbeKernel()
 	go warmCodecs()
@@ -216,6 +231,10 @@ func (e *Engine) InProcessMonitor(attach *Attach) (*PendingMonitor, error) {
 
 // Done is closed when an in-process monitor has ended (nil for a spawned one).
 func (m *PendingMonitor) Done() <-chan struct{} { return m.done }
+
+// HandOver tells an in-process monitor that the command's part is done (monitor.Handoff's
+// HandedOver). It can be called once.
+func (m *PendingMonitor) HandOver() { close(m.handedOver) }
 
 // ErrMonitorGone is Start's error when the monitor ended without a word on its ready pipe
 // (it died, or is not a monitor at all): nothing supervises the container, which was not
@@ -382,6 +401,12 @@ func (e *Engine) afterRun(ctx context.Context, c *container.Container, h monitor
 	}
 	e.recordPendingExit(c, code, ms)
 	reportExitCode(h, code)
+	// Later runs of a restart policy are detached: the command's output is no longer ours.
+	for _, f := range []*os.File{h.Stdin, h.Stdout, h.Stderr, h.Control} {
+		if f != nil {
+			f.Close()
+		}
+	}
 	e.keepRestarting(ctx, c.ID, code, ms)
 }
 
@@ -397,6 +422,20 @@ func (e *Engine) recordPendingExit(c *container.Container, code int, ms *monitor
 func (e *Engine) autoRemove(c *container.Container) {
 	if e.removeContainer(context.Background(), c) == nil {
 		e.removeAnonymousVolumes(c) // --rm takes the anonymous volumes along, as Docker's
+	}
+}
+
+// handedOver tells whether the command that runs in this process, if one does, is done with it
+// (monitor.Handoff's HandedOver).
+func handedOver(h monitor.Handoff) bool {
+	if h.HandedOver == nil {
+		return true
+	}
+	select {
+	case <-h.HandedOver:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -615,7 +654,11 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	stopHealth := func() {}
 	if k != nil {
 		var exited bool
-		if code, exited = k.settle(p.Pid, lw, settleAfter); !exited {
+		code, exited = k.settle(p.Pid, lw, settleAfter)
+		for !exited && !handedOver(h) {
+			code, exited = k.settle(p.Pid, lw, settleAfter) // the command is not done yet
+		}
+		if !exited {
 			// Partial lines become records of their own (the keeper's reader joins them).
 			lw.Close()
 			err := k.exec(e, ms, c, p.Pid, logOpts, workdir) // returns only if it failed

@@ -19,7 +19,10 @@
 //
 // Descriptors: 0, 1 and 2 are /dev/null or the monitor's debug stderr; 3 is the monitor lock
 // (an flock'd file), which the keeper never touches and keeps open across the final exec; 4 and
-// 5 are the read ends of the container's stdout and stderr pipes. Nothing else is open.
+// 5 are the read ends of the container's stdout and stderr pipes. The monitor hands these three
+// over at other numbers, named in HAKO_KEEPER_FDS=LOCK,STDOUT,STDERR, and the keeper moves them
+// to 3, 4 and 5 and closes the rest first (place_fds); without the variable they are there
+// already.
 //
 // The log is written exactly as package logs' Writer writes it (writer.go and record.go are the
 // reference, byte for byte; package monitor's tests compare the two): each read is one Write of
@@ -52,6 +55,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -775,9 +779,41 @@ static void __attribute__((noreturn)) hand_over(struct keeper *k, int argc, char
 	die("exec /proc/self/exe: %s", strerror(errno));
 }
 
+// place_fds moves the descriptors that HAKO_KEEPER_FDS=LOCK,STDOUT,STDERR names (the monitor
+// hands them over at numbers of its own: package engine, keeper.go) to 3, 4 and 5, closes
+// everything else above stdio, and takes the variable out of the environment, so that the Go
+// monitor it execs back does not see it.
+static void place_fds(char **envp)
+{
+	static const char name[] = "HAKO_KEEPER_FDS=";
+	char **v = envp;
+	while (*v && strncmp(*v, name, sizeof(name) - 1) != 0)
+		v++;
+	if (!*v)
+		return; // already at 3, 4 and 5 (package monitor's tests)
+	int fd[3];
+	char *p = *v + sizeof(name) - 1, *end;
+	for (int i = 0; i < 3; i++) {
+		long n = strtol(p, &end, 10);
+		if (end == p || n < 6 || n > INT32_MAX || *end != (i < 2 ? ',' : 0))
+			die("invalid %s", *v);
+		fd[i] = n, p = end + 1;
+	}
+	for (int i = 0; i < 3; i++)
+		if (dup3(fd[i], 3 + i, 0) < 0)
+			die("descriptor %d: %s", fd[i], strerror(errno));
+	if (syscall(SYS_close_range, 6, ~0U, 0) < 0)
+		for (int i = 0; i < 3; i++)
+			close(fd[i]);
+	do // out of the environment: the rest moves down one
+		v[0] = v[1];
+	while (*v++);
+}
+
 static void __attribute__((noreturn)) keeper(int argc, char **argv, char **envp)
 {
 	struct keeper k = {.fd = {-1, -1}, .sfd = -1};
+	place_fds(envp);
 	int64_t pid, max_size, max_file;
 	if (argc < 7)
 		die("usage: __keep PID LOGPATH MAXSIZE MAXFILE ARG...: missing arguments");

@@ -75,6 +75,11 @@ type Handoff struct {
 	IDPipe *os.File
 	// ConsoleWidth and ConsoleHeight are the terminal's first size; zero when unknown.
 	ConsoleWidth, ConsoleHeight uint16
+	// HandedOver, for a monitor in the run's own process (package cli, runfork.c), is closed
+	// once the command's part is done: its output printed, its stdio and working directory
+	// given up. The monitor does not exec itself into the keeper before: that would cut the
+	// command short and hand the keeper the command's descriptors. nil for a spawned monitor.
+	HandedOver <-chan struct{}
 }
 
 // HandoffFromFDs rebuilds the handoff in the monitor process from inherited descriptors 3 and
