@@ -1,8 +1,9 @@
 // The C path of `hako run` (docs/run.md): the `__faststart` stage, S and I.
 //
 //   S  the sealed hako binary, executed by the container's monitor M with the container's
-//      stdio on 0, 1 and 2, the start profile on 3, the error pipe on 4, the PID pipe on 5 and
-//      the go pipe on 6.
+//      stdio on 0, 1 and 2, the start profile on 3 (a pipe, read to EOF: M writes it once it has
+//      made the cgroups and planned the mounts, while S starts), the error pipe on 4, the PID
+//      pipe on 5 and the go pipe on 6.
 //      Still on the host: joins the cgroups, sets oom_score_adj, the rlimits, a full CPU
 //      affinity and umask 022, joins the namespaces that have a path, and clones I with the
 //      new namespaces and CLONE_PARENT (M waits for I). It writes I's PID on 5 and exits.
@@ -1178,7 +1179,7 @@ void hako_faststart(void)
 		hako_sfail(125, "out of memory");
 	size_t n = 0;
 	for (;;) {
-		ssize_t k = pread(PROFILE_FD, buf + n, START_PROFILE_MAX - n, n);
+		ssize_t k = read(PROFILE_FD, buf + n, START_PROFILE_MAX - n); // a pipe: to EOF
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0)

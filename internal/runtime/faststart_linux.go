@@ -341,43 +341,107 @@ func toU64(v []int) []uint64 {
 // Its errors carry no "start container ID" prefix: Start adds it.
 func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile, config *configs.Config, stdio IO, ep *execProfile) (*Process, error) {
 	id := c.ID()
-	// The sealed copy of the binary (an overlay to mount, a millisecond) is made meanwhile.
-	type sealed struct {
-		f   *os.File
-		err error
-	}
-	sealing := make(chan sealed, 1)
 	stateDir := filepath.Join(r.root, id)
-	go func() {
-		f, err := fastexec.SealedSelf(stateDir)
-		sealing <- sealed{f, err}
-	}()
-	defer func() {
-		if s, ok := <-sealing; ok && s.f != nil {
-			s.f.Close()
+	// S starts first, as soon as its sealed copy of the binary is made (an overlay to mount, a
+	// millisecond), and waits for its plan on a pipe: its exec and its C start-up (~1.5 ms
+	// here) run while the cgroups are made and the mounts planned, instead of after them.
+	var pipes []*os.File
+	closeAll := func() {
+		for _, f := range pipes {
+			f.Close()
 		}
-	}()
-	cm, err := manager.New(config.Cgroups)
+	}
+	pipe := func() (r, w *os.File, err error) {
+		if r, w, err = os.Pipe(); err == nil {
+			pipes = append(pipes, r, w)
+		}
+		return r, w, err
+	}
+	profR, profW, err := pipe()
 	if err != nil {
 		return nil, err
 	}
-	// The cgroups, with their limits, before anything runs in them; S moves itself in, and
-	// the init inherits them.
+	errR, errW, err := pipe()
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	pidR, pidW, err := pipe()
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	goR, goW, err := pipe()
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	defer closeAll() // each end once more: a second Close does nothing
+	sio, err := newStdio(stdio)
+	if err != nil {
+		return nil, err
+	}
+	type startedS struct {
+		p   *os.Process
+		err error
+	}
+	starting := make(chan startedS, 1)
+	go func() {
+		seal, err := fastexec.SealedSelf(stateDir)
+		if err != nil {
+			starting <- startedS{err: err}
+			return
+		}
+		defer seal.Close()
+		s, err := os.StartProcess("/proc/self/fd/7", []string{os.Args[0], "__faststart"}, &os.ProcAttr{
+			Env:   []string{},
+			Files: []*os.File{sio.child[0], sio.child[1], sio.child[2], profR, errW, pidW, goR, seal},
+		})
+		if err != nil {
+			err = fmt.Errorf("start the sealed hako: %w", err)
+		}
+		starting <- startedS{s, err}
+	}()
+	// Once S has started (or failed to), the ends it was given are its own.
+	started := func() startedS {
+		st := <-starting
+		for _, f := range []*os.File{profR, errW, pidW, goR} {
+			f.Close()
+		}
+		sio.closeChild()
+		return st
+	}
+	// A failure before S has its plan: S finds its plan pipe empty, exits, and is reaped.
+	abort := func(err error) (*Process, error) {
+		profW.Close()
+		if st := started(); st.p != nil {
+			_ = st.p.Kill()
+			_, _ = st.p.Wait()
+		}
+		sio.abort()
+		return nil, err
+	}
+	cm, err := manager.New(config.Cgroups)
+	if err != nil {
+		return abort(err)
+	}
+	// The cgroups, with their limits, before anything runs in them; S moves itself in once it
+	// has the plan, and the init inherits them.
 	if err := cm.Apply(-1); err != nil {
-		return nil, fmt.Errorf("unable to apply cgroup configuration: %w", err)
+		return abort(fmt.Errorf("unable to apply cgroup configuration: %w", err))
 	}
 	if err := cm.Set(config.Cgroups.Resources); err != nil {
-		return nil, fmt.Errorf("unable to set cgroup configuration: %w", err)
+		return abort(fmt.Errorf("unable to set cgroup configuration: %w", err))
 	}
 	paths := cm.GetPaths()
 	phase("rt: C start cgroups made")
 	p.Cgroups = cgroupDirs(paths)
 	if err := planMounts(p, config, paths); err != nil {
-		return nil, fmt.Errorf("plan the container's mounts: %w", err)
+		return abort(fmt.Errorf("plan the container's mounts: %w", err))
 	}
 	data, err := p.Marshal()
 	if err != nil {
-		return nil, err
+		return abort(err)
 	}
 	phase("rt: C start planned")
 
@@ -386,61 +450,22 @@ func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile,
 	// milliseconds to encode.
 	st, err := c.State()
 	if err != nil {
-		return nil, err
+		return abort(err)
 	}
 	st.CgroupPaths = paths
 	stateJSON := make(chan stateParts, 1)
 	go func() { stateJSON <- encodeState(st) }()
 
-	profile, err := memfdWith("hako-start-profile", data)
-	if err != nil {
-		return nil, err
-	}
-	defer profile.Close()
-	sl := <-sealing
-	close(sealing)
-	if sl.err != nil {
-		return nil, sl.err
-	}
-	seal := sl.f
-	defer seal.Close()
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	defer errR.Close()
-	pidR, pidW, err := os.Pipe()
-	if err != nil {
-		errW.Close()
-		return nil, err
-	}
-	defer pidR.Close()
-	goR, goW, err := os.Pipe()
-	if err != nil {
-		errW.Close()
-		pidW.Close()
-		return nil, err
-	}
-	defer goW.Close()
-	sio, err := newStdio(stdio)
-	if err != nil {
-		errW.Close()
-		pidW.Close()
-		goR.Close()
-		return nil, err
-	}
-	s, err := os.StartProcess("/proc/self/fd/7", []string{os.Args[0], "__faststart"}, &os.ProcAttr{
-		Env:   []string{},
-		Files: []*os.File{sio.child[0], sio.child[1], sio.child[2], profile, errW, pidW, goR, seal},
-	})
-	errW.Close()
-	pidW.Close()
-	goR.Close()
-	sio.closeChild()
-	if err != nil {
+	ss := started()
+	if ss.err != nil {
 		sio.abort()
-		return nil, fmt.Errorf("start the sealed hako: %w", err)
+		return nil, ss.err
 	}
+	s := ss.p
+	// The plan. Only this process holds the pipe's other end; a write that fails (S died)
+	// leaves S's own report, read below.
+	profW.Write(data)
+	profW.Close()
 	phase("rt: C start S started")
 	// The PID pipe carries S's "PID\n", then the init's "R" once it has found the command and
 	// waits for the word to exec it: EOF comes when both have closed it, S by exiting, the
@@ -541,21 +566,6 @@ func fastStartError(msg []byte, s *os.ProcessState) error {
 		return errClassed{err, errdefs.ErrCannotExecute}
 	}
 	return err
-}
-
-func memfdWith(name string, data []byte) (*os.File, error) {
-	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
-	if err != nil {
-		return nil, fmt.Errorf("memfd: %w", err)
-	}
-	f := os.NewFile(uintptr(fd), name)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("memfd: %w", err)
-	}
-	// Sealed: nothing can change the plan between here and its reader.
-	_, _ = unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, unix.F_SEAL_SEAL|unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_WRITE)
-	return f, nil
 }
 
 // procStartTime is field 22 of /proc/PID/stat, as libcontainer records it.
