@@ -714,7 +714,7 @@ func TestKeeperKilled(t *testing.T) {
 			t.Errorf("%s: the first run's init %d still runs after start (%s)", m.name, init1, st)
 		}
 		// Killed again, then removed: nothing left.
-		pid, _ = keeperMonitorOf(s, id)
+		waitFor(t, "the second run's monitor", func() bool { pid, _ = keeperMonitorOf(s, id); return pid != 0 })
 		syscallKill(pid)
 		waitFor(t, "ps to show it exited", func() bool {
 			return strings.HasPrefix(keeperOK(s, m.env, "ps", "-a", "--filter", "id="+id, "--format", "{{.Status}}"), "Exited")
