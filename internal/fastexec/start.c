@@ -224,7 +224,7 @@ static const char *parse_start(char *buf, size_t n, struct start *s)
 	s->late_flags = calloc(cnt + 1, sizeof(unsigned long));
 	if (!s->args || !s->sysctl || !s->mask || !s->ropath || !s->ops || !s->late_dst || !s->late_flags)
 		return "out of memory";
-	int first = 1, have_rootfs = 0;
+	int first = 1, have_rootfs = 0, have_end = 0;
 	struct op *cur = NULL;
 	for (char *e = buf, *next; e < buf + n; e = next) {
 		next = e + strlen(e) + 1;
@@ -246,7 +246,13 @@ static const char *parse_start(char *buf, size_t n, struct start *s)
 				continue;
 			cur = NULL; // the plan is over (until the next op)
 		}
-		if (eq(e, "op")) {
+		if (eq(e, "end")) {
+			// The last entry: the profile comes through a pipe, and a writer that died in
+			// the middle leaves one cut short, perhaps at an entry's boundary.
+			if (next != buf + n)
+				return "entries after the end";
+			have_end = 1;
+		} else if (eq(e, "op")) {
 			int kind = -1;
 			for (int k = 0; k < NOPS; k++)
 				if (eq(v, op_names[k]))
@@ -307,6 +313,8 @@ static const char *parse_start(char *buf, size_t n, struct start *s)
 		}
 		// Unknown keys are ignored: a newer writer may add some.
 	}
+	if (!have_end)
+		return "cut short (no end entry)";
 	if (first || !s->p.id || !s->p.have_caps || !s->p.have_uid || !s->p.have_gid || !s->p.cwd)
 		return "a process key is missing (id, uid, gid, caps, cwd)";
 	if (!have_rootfs || !hako_clean_abs(s->rootfs) || eq(s->rootfs, "/"))
@@ -1156,6 +1164,13 @@ static int init_main(void *arg)
 	};
 	memcpy(f.caps, s->p.caps, sizeof(f.caps));
 	hako_finalize(&f);
+}
+
+// hako_start_check is parse_start for startprofile_check.go's test: NULL, or why it refuses buf.
+const char *hako_start_check(char *buf, size_t n)
+{
+	static struct start s;
+	return parse_start(buf, n, &s);
 }
 
 // ---- S: on the host --------------------------------------------------------------------------

@@ -174,11 +174,13 @@ func (p *StartProfile) Marshal() ([]byte, error) {
 	if p.ReadonlyRoot {
 		e.put("rootro", "1")
 	}
+	// Last: S reads the profile from a pipe, and tells a whole one by this.
+	e.put("end", "1")
 	data, err := e.bytes()
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > maxProfileSize {
+	if len(data) >= maxProfileSize { // the C reader refuses a full buffer
 		return nil, fmt.Errorf("start profile: %d bytes, more than the C reader's %d", len(data), maxProfileSize)
 	}
 	return data, nil

@@ -60,7 +60,7 @@ func TestStartProfileMarshal(t *testing.T) {
 		"op=unlink", "dst=/dev/ptmx",
 		"op=symlink", "dst=/dev/ptmx", "target=pts/ptmx",
 		"devnull=1", "lateremount=4097:/scratch",
-		"mask=/proc/kcore", "ropath=/proc/sys", "rootro=1",
+		"mask=/proc/kcore", "ropath=/proc/sys", "rootro=1", "end=1",
 	}
 	if got := entries(data); !reflect.DeepEqual(got, want) {
 		t.Errorf("entries:\n%q\nwant\n%q", got, want)
@@ -93,5 +93,26 @@ func TestStartProfileRefusals(t *testing.T) {
 		if _, err := p.Marshal(); err == nil || !strings.HasPrefix(err.Error(), "start profile: ") {
 			t.Errorf("%s: %v, want a start profile error", what, err)
 		}
+	}
+}
+
+// TestStartProfileCutShort: S reads its profile from a pipe, so a writer that dies in the
+// middle leaves it a prefix. S's parser takes the whole profile and refuses every prefix of it,
+// cut at an entry's boundary or inside one, and anything after the end entry.
+func TestStartProfileCutShort(t *testing.T) {
+	data, err := goodStart().Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if why := checkStartProfile(data); why != "" {
+		t.Fatalf("the whole profile refused: %s", why)
+	}
+	for n := 1; n < len(data); n++ {
+		if checkStartProfile(data[:n]) == "" {
+			t.Fatalf("a profile cut after %d of %d bytes taken (%q)", n, len(data), data[max(0, n-20):n])
+		}
+	}
+	if why := checkStartProfile(append(append([]byte{}, data...), "mask=/x\x00"...)); why == "" {
+		t.Fatal("an entry after the end taken")
 	}
 }
