@@ -156,7 +156,7 @@ func (e *Engine) RemoveContainer(ctx context.Context, ref string, force, volumes
 }
 
 func (e *Engine) removeContainer(ctx context.Context, c *container.Container) error {
-	reclaim, err := e.detachContainer(ctx, c)
+	reclaim, err := e.detachContainer(ctx, c, nil)
 	if err != nil {
 		return err
 	}
@@ -168,8 +168,10 @@ func (e *Engine) removeContainer(ctx context.Context, c *container.Container) er
 // detachContainer removes c from the store, its snapshot and its record, as far as any command
 // can see, and returns the function that deletes their files. A monitor of `run --rm` reports
 // the exit code in between; if it is killed before the deletion, the snapshotter's next
-// clean-up and Store.Sweep (every removal's) delete the files.
-func (e *Engine) detachContainer(ctx context.Context, c *container.Container) (reclaim func(), err error) {
+// clean-up and Store.Sweep (every removal's) delete the files. runtimeDeleting, if not nil, is
+// the monitor's own delete of the run's runtime state (cgroups, libcontainer's state) under way:
+// reclaim waits for it instead of detachContainer deleting that state before the answer.
+func (e *Engine) detachContainer(ctx context.Context, c *container.Container, runtimeDeleting <-chan struct{}) (reclaim func(), err error) {
 	cs := e.Containers()
 	l, err := cs.Lock(c.ID)
 	if err != nil {
@@ -178,7 +180,9 @@ func (e *Engine) detachContainer(ctx context.Context, c *container.Container) (r
 	defer l.Unlock()
 	rootfs := filepath.Join(cs.Dir(c.ID), "rootfs")
 	mount.Unmount(rootfs)
-	e.deleteRuntimeState(c.ID)
+	if runtimeDeleting == nil {
+		e.deleteRuntimeState(c.ID)
+	}
 	var snapFiles func()
 	if r, ok := e.Snapshots.(snapshot.Reclaimer); ok {
 		snapFiles, err = r.RemoveKeepingFiles(ctx, c.ID)
@@ -193,6 +197,9 @@ func (e *Engine) detachContainer(ctx context.Context, c *container.Container) (r
 		return nil, fmt.Errorf("remove container %s: %w", reference.ShortID(c.ID), err)
 	}
 	return func() {
+		if runtimeDeleting != nil {
+			<-runtimeDeleting
+		}
 		if snapFiles != nil {
 			snapFiles()
 		}

@@ -50,6 +50,9 @@ type monitorSelf struct {
 	// container is to be removed (--rm); afterRun records it if the container stays.
 	exitPending bool
 	oomKilled   bool
+	// runtimeDeleting, with exitPending: libcontainer's delete of the run (its cgroups and
+	// state) still under way, which afterRun waits for once it has answered.
+	runtimeDeleting <-chan struct{}
 }
 
 // keeperFDsEnv names the keeper's descriptors for keeper.c: LOCK,STDOUT,STDERR.

@@ -377,10 +377,15 @@ func (e *Engine) afterRun(ctx context.Context, c *container.Container, h monitor
 		// deletion of their files (several milliseconds) comes after. --rm excludes restart
 		// policies.
 		e.Containers().WriteExitNote(c.ID, code) // for `wait`: the record is going
-		reclaim, err := e.detachContainer(context.Background(), c)
+		deleting := ms.runtimeDeleting
+		ms.runtimeDeleting = nil
+		reclaim, err := e.detachContainer(context.Background(), c, deleting)
 		if err == nil {
 			e.removeAnonymousVolumes(c) // --rm takes the anonymous volumes along, as Docker's
 		} else {
+			if deleting != nil {
+				<-deleting
+			}
 			e.recordPendingExit(c, code, ms)
 		}
 		Phase("monitor: removed")
@@ -398,6 +403,10 @@ func (e *Engine) afterRun(ctx context.Context, c *container.Container, h monitor
 		}
 		e.Containers().Sweep() // earlier exit notes, and what killed removals left
 		return
+	}
+	if ms.runtimeDeleting != nil {
+		<-ms.runtimeDeleting
+		ms.runtimeDeleting = nil
 	}
 	e.recordPendingExit(c, code, ms)
 	reportExitCode(h, code)
@@ -480,10 +489,11 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 		return code, err
 	}
 	// Set once the container ended: libcontainer's delete (its cgroups and state) runs while
-	// the root filesystem is unmounted, and is waited for after it (this defer runs last).
+	// the root filesystem is unmounted, and is waited for after it (this defer runs last);
+	// for a container to be removed (--rm), only after the answer (afterRun).
 	var runtimeDeleted chan struct{}
 	defer func() {
-		if runtimeDeleted != nil {
+		if runtimeDeleted != nil && ms.runtimeDeleting == nil {
 			<-runtimeDeleted
 		}
 	}()
@@ -696,7 +706,7 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	}
 	if c.Config.AutoRemove && !e.restarting(c.ID) {
 		// The record is about to go (afterRun): recorded only if it stays after all.
-		ms.exitPending, ms.oomKilled = true, oomKilled
+		ms.exitPending, ms.oomKilled, ms.runtimeDeleting = true, oomKilled, runtimeDeleted
 		return code, nil
 	}
 	e.recordExit(c, code, oomKilled)
