@@ -123,7 +123,7 @@ func TestRunFork(t *testing.T) {
 		forked bool
 	}{
 		{"", []string{"run", "--rm", "busybox", "echo", "hi"}, true},
-		{"", []string{"run", "--rm", "--name", "early1", "-e", "A=1", "-w", "/tmp", "busybox", "sh", "-c", "echo $A $PWD"}, true},
+		{"", []string{"run", "--rm", "--name", "fork1", "-e", "A=1", "-w", "/tmp", "busybox", "sh", "-c", "echo $A $PWD"}, true},
 		{"", []string{"run", "-d", "--rm", "busybox", "true"}, true},
 		{"", []string{"run", "-i", "--rm", "busybox", "cat"}, false},
 		{"", []string{"run", "-t", "--rm", "busybox", "true"}, false},
@@ -136,7 +136,7 @@ func TestRunFork(t *testing.T) {
 		}
 	}
 	for _, env := range []string{"", "HAKO_RUN_FORK=off"} {
-		r := s.runWith(append(os.Environ(), env), nil, "run", "--rm", "--name", "early1", "-e", "A=1", "-w", "/tmp", "busybox", "sh", "-c", "echo $A $PWD; echo err >&2; exit 3")
+		r := s.runWith(append(os.Environ(), env), nil, "run", "--rm", "--name", "fork1", "-e", "A=1", "-w", "/tmp", "busybox", "sh", "-c", "echo $A $PWD; echo err >&2; exit 3")
 		if r.code != 3 || r.stdout != "1 /tmp\n" || r.stderr != "err\n" {
 			t.Errorf("%s attached run: %+v", env, r)
 		}
@@ -160,11 +160,7 @@ func TestRunFork(t *testing.T) {
 	if dir, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); dir != "/" {
 		t.Errorf("the monitor's working directory is %q, want /", dir)
 	}
-	for fd := 0; fd < 3; fd++ {
-		if target, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", pid, fd)); target != os.DevNull {
-			t.Errorf("the monitor's descriptor %d is %q, want /dev/null", fd, target)
-		}
-	}
+	requireNullStdio(t, pid, "the monitor")
 	if sid, _ := unix.Getsid(pid); sid != pid {
 		t.Errorf("the monitor's session is %d, want its own (%d)", sid, pid)
 	}
@@ -221,12 +217,8 @@ func TestRunFork(t *testing.T) {
 	if len(printed) < filled || len(slowID) != 64 {
 		t.Fatalf("the blocked run -d printed %q after the filler", printed[min(filled, len(printed)):])
 	}
-	kpid, kargs := waitKeeper(t, s, slowID)
-	for fd := 0; fd < 3; fd++ {
-		if target, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", kpid, fd)); target != os.DevNull {
-			t.Errorf("the keeper's descriptor %d is %q, want /dev/null (%q)", fd, target, kargs)
-		}
-	}
+	kpid, _ := waitKeeper(t, s, slowID)
+	requireNullStdio(t, kpid, "the keeper")
 	waitFor(t, "the log", func() bool { return s.run("logs", slowID).stdout == "up\n" })
 	s.ok("rm", "-f", slowID)
 
@@ -283,7 +275,7 @@ func TestRunFork(t *testing.T) {
 		}
 	}
 
-	// Failures before and after the adoption: nothing may be left running.
+	// Failures before and after the container is created: nothing may be left running.
 	for _, args := range [][]string{
 		{"run", "--rm", "--memory", "lots", "busybox", "true"},
 		{"run", "--rm", "nosuchimage", "true"},
@@ -303,6 +295,17 @@ func TestRunFork(t *testing.T) {
 	}
 	if out := s.ok("ps", "-aq"); out != "" {
 		t.Fatalf("containers left: %q", out)
+	}
+}
+
+// requireNullStdio fails the test unless the standard descriptors of process pid (what) are all
+// /dev/null: a monitor holds nothing of the command that started it.
+func requireNullStdio(t *testing.T, pid int, what string) {
+	t.Helper()
+	for fd := 0; fd < 3; fd++ {
+		if target, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", pid, fd)); target != os.DevNull {
+			t.Errorf("%s's descriptor %d is %q, want /dev/null", what, fd, target)
+		}
 	}
 }
 

@@ -33,7 +33,7 @@
 
 #include "runfork.h"
 
-struct hako_early hako_early = {.exit = -1};
+struct hako_runfork hako_runfork = {.exit = -1};
 static int eq(const char *a, const char *b) { return strcmp(a, b) == 0; }
 
 // value is the value of option name in argv[*i] ("--name=V" or "--name V"), advancing *i past
@@ -168,11 +168,11 @@ static void inherited(int keep)
 		long fd = strtol(de->d_name, &end, 10);
 		if (*end || end == de->d_name || fd < 3 || fd == keep || fd == dirfd(d))
 			continue;
-		int *grown = realloc(hako_early.inherited, (hako_early.ninherited + 1) * sizeof(int));
+		int *grown = realloc(hako_runfork.inherited, (hako_runfork.ninherited + 1) * sizeof(int));
 		if (!grown)
 			break;
-		hako_early.inherited = grown;
-		hako_early.inherited[hako_early.ninherited++] = fd;
+		hako_runfork.inherited = grown;
+		hako_runfork.inherited[hako_runfork.ninherited++] = fd;
 	}
 	closedir(d);
 }
@@ -183,11 +183,9 @@ __attribute__((constructor)) static void hako_run_fork(int argc, char **argv, ch
 	if (argc < 3)
 		return;
 	int i = 1;
-	for (; i < argc && argv[i][0] == '-'; i++) {
-		const char *v;
-		if (!(v = value(argc, argv, &i, "--root")) && !(v = value(argc, argv, &i, "--snapshotter")))
+	for (; i < argc && argv[i][0] == '-'; i++) // the global flags that take a value, passed over
+		if (!value(argc, argv, &i, "--root") && !value(argc, argv, &i, "--snapshotter"))
 			return; // -D, or a flag it does not know
-	}
 	if (i >= argc || !eq(argv[i], "run"))
 		return; // cheap, in every other hako process
 	const char *mode = getenv("HAKO_RUN_FORK"), *path = getenv("HAKO_MONITOR_PATH");
@@ -219,7 +217,7 @@ __attribute__((constructor)) static void hako_run_fork(int argc, char **argv, ch
 		// Out of the terminal's session: its ^C reaches the parent, which forwards it.
 		setsid();
 		close(p[0]);
-		hako_early.exit = p[1];
+		hako_runfork.exit = p[1];
 		inherited(p[1]);
 		return;
 	}
@@ -227,5 +225,5 @@ __attribute__((constructor)) static void hako_run_fork(int argc, char **argv, ch
 	wait_child(p[0], &mask);
 }
 
-// hako_early_scan is scan_run for runfork.go's test: argv holds run's arguments only.
-int hako_early_scan(int argc, char **argv) { return scan_run(argc, argv, 0); }
+// hako_runfork_scan is scan_run for runfork.go's test: argv holds run's arguments only.
+int hako_runfork_scan(int argc, char **argv) { return scan_run(argc, argv, 0); }

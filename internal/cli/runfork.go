@@ -17,7 +17,7 @@ import (
 // forkParent is the pipe to the parent that waits for this run's code, when this process is
 // the child of runfork.c's fork (nil otherwise). It can be called once.
 func forkParent() *os.File {
-	h := &C.hako_early
+	h := &C.hako_runfork
 	if h.exit < 0 {
 		return nil
 	}
@@ -31,7 +31,7 @@ func forkParent() *os.File {
 // process is about to become a container's monitor, which must hold none of them. A pipe held
 // open by a detached container's monitor would keep the job that ran hako waiting for ever.
 func closeInherited() {
-	h := &C.hako_early
+	h := &C.hako_runfork
 	for _, fd := range unsafe.Slice(h.inherited, h.ninherited) {
 		unix.Close(int(fd))
 	}
@@ -39,17 +39,17 @@ func closeInherited() {
 	h.inherited, h.ninherited = nil, 0
 }
 
-// earlyGuess is runfork.c's reading of run's arguments (after the verb): 1 detached, 0
+// forkGuess is runfork.c's reading of run's arguments (after the verb): 1 detached, 0
 // attached without -i or -t, -1 not sure. For the test that keeps its flag lists in step with
 // run's.
-func earlyGuess(args []string) int {
+func forkGuess(args []string) int {
 	argv := make([]*C.char, len(args))
 	for i, a := range args {
 		argv[i] = C.CString(a)
 		defer C.free(unsafe.Pointer(argv[i]))
 	}
 	if len(argv) == 0 {
-		return int(C.hako_early_scan(0, nil))
+		return int(C.hako_runfork_scan(0, nil))
 	}
-	return int(C.hako_early_scan(C.int(len(argv)), &argv[0]))
+	return int(C.hako_runfork_scan(C.int(len(argv)), &argv[0]))
 }

@@ -1,8 +1,8 @@
 // runfork.c's state, for runfork.go.
-struct hako_early {
+struct hako_runfork {
 	int exit;     // in the forked child: the pipe on which the parent waits for the code; else -1
 	int *inherited, ninherited; // in the child: the descriptors above stdio it inherited
 };
-extern struct hako_early hako_early;
+extern struct hako_runfork hako_runfork;
 
-int hako_early_scan(int argc, char **argv);
+int hako_runfork_scan(int argc, char **argv);

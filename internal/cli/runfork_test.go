@@ -8,10 +8,10 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// TestEarlyGuessKnowsRunFlags: runfork.c keeps its own lists of run's flags, to find the image
+// TestForkGuessKnowsRunFlags: runfork.c keeps its own lists of run's flags, to find the image
 // and -d before Go parses anything. Every flag of run must be one it knows (a value skipped, a
 // boolean passed over), or it would give up on runs that use it; -i and -t it leaves to Go.
-func TestEarlyGuessKnowsRunFlags(t *testing.T) {
+func TestForkGuessKnowsRunFlags(t *testing.T) {
 	cmd := runCmd(&app{}, false)
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
 		names := []string{"--" + f.Name}
@@ -24,7 +24,7 @@ func TestEarlyGuessKnowsRunFlags(t *testing.T) {
 			case f.Name == "detach":
 				args = []string{n, "busybox"}
 			case f.Name == "interactive" || f.Name == "tty" || f.Name == "help":
-				if got := earlyGuess([]string{n, "busybox"}); got != -1 {
+				if got := forkGuess([]string{n, "busybox"}); got != -1 {
 					t.Errorf("%s: guess %d, want -1 (left to Go)", n, got)
 				}
 				continue
@@ -33,7 +33,7 @@ func TestEarlyGuessKnowsRunFlags(t *testing.T) {
 			default:
 				args = []string{n, "v", "-d", "busybox"}
 			}
-			if got := earlyGuess(args); got != 1 {
+			if got := forkGuess(args); got != 1 {
 				t.Errorf("%v: guess %d, want 1 (detached)", args, got)
 			}
 		}
@@ -50,7 +50,7 @@ func TestEarlyGuessKnowsRunFlags(t *testing.T) {
 		{[]string{"--nosuch", "busybox"}, -1},
 		{[]string{"--", "busybox"}, 0},
 	} {
-		if got := earlyGuess(tc.args); got != tc.want {
+		if got := forkGuess(tc.args); got != tc.want {
 			t.Errorf("%v: guess %d, want %d", tc.args, got, tc.want)
 		}
 	}

@@ -156,7 +156,7 @@ func (e *Engine) RemoveContainer(ctx context.Context, ref string, force, volumes
 }
 
 func (e *Engine) removeContainer(ctx context.Context, c *container.Container) error {
-	reclaim, err := e.detachContainer(ctx, c, nil)
+	reclaim, err := e.detachContainer(ctx, c, true)
 	if err != nil {
 		return err
 	}
@@ -168,19 +168,19 @@ func (e *Engine) removeContainer(ctx context.Context, c *container.Container) er
 // detachContainer removes c from the store, its snapshot and its record, as far as any command
 // can see, and returns the function that deletes their files. A monitor of `run --rm` reports
 // the exit code in between; if it is killed before the deletion, the snapshotter's next
-// clean-up and Store.Sweep (every removal's) delete the files. runtimeDeleting, if not nil, is
-// the monitor's own delete of the run's runtime state (cgroups, libcontainer's state) under way:
-// reclaim waits for it instead of detachContainer deleting that state before the answer.
-func (e *Engine) detachContainer(ctx context.Context, c *container.Container, runtimeDeleting <-chan struct{}) (reclaim func(), err error) {
+// clean-up and Store.Sweep (every removal's) delete the files. With leftovers, it first unmounts
+// the root filesystem and deletes the runtime state (cgroups, libcontainer's state) that a run
+// left: `rm` and prune, whose container's monitor may be gone. A monitor that ended its run
+// has done both already (or is doing the second: afterRun).
+func (e *Engine) detachContainer(ctx context.Context, c *container.Container, leftovers bool) (reclaim func(), err error) {
 	cs := e.Containers()
 	l, err := cs.Lock(c.ID)
 	if err != nil {
 		return nil, err
 	}
 	defer l.Unlock()
-	rootfs := filepath.Join(cs.Dir(c.ID), "rootfs")
-	mount.Unmount(rootfs)
-	if runtimeDeleting == nil {
+	if leftovers {
+		mount.Unmount(filepath.Join(cs.Dir(c.ID), "rootfs"))
 		e.deleteRuntimeState(c.ID)
 	}
 	var snapFiles func()
@@ -197,9 +197,6 @@ func (e *Engine) detachContainer(ctx context.Context, c *container.Container, ru
 		return nil, fmt.Errorf("remove container %s: %w", reference.ShortID(c.ID), err)
 	}
 	return func() {
-		if runtimeDeleting != nil {
-			<-runtimeDeleting
-		}
 		if snapFiles != nil {
 			snapFiles()
 		}

@@ -177,7 +177,10 @@ func (k *keeper) exec(e *Engine, ms *monitorSelf, c *container.Container, pid in
 	// as other threads may be using what it holds at those numbers (a monitor in the run's own
 	// process has its Go runtime's descriptors there; package cli, runfork.c). Everything else
 	// it holds is close-on-exec: Go opens all it opens so, and hako's main made the inherited
-	// ones so.
+	// ones so. Not those three: ForkLock keeps another goroutine's process start from
+	// inheriting them meanwhile.
+	syscall.ForkLock.Lock()
+	defer syscall.ForkLock.Unlock() // held only if the exec failed
 	var high [3]int
 	for i, f := range []*os.File{lock, k.outR, k.errR} {
 		var err error

@@ -93,32 +93,38 @@ type PendingMonitor struct {
 	handedOver chan struct{}
 }
 
+// handoffFiles are the descriptors made for a monitor's hand-off, closed together when a later
+// step fails.
+type handoffFiles []*os.File
+
+func (o *handoffFiles) pipe() (r, w *os.File, err error) {
+	if r, w, err = os.Pipe(); err == nil {
+		*o = append(*o, r, w)
+	}
+	return r, w, err
+}
+
+func (o handoffFiles) fail(err error) (*PendingMonitor, error) {
+	for _, f := range o {
+		f.Close()
+	}
+	return nil, err
+}
+
 // SpawnMonitor starts a monitor that waits for its container (see PendingMonitor).
 func (e *Engine) SpawnMonitor(attach *Attach) (*PendingMonitor, error) {
 	path, err := MonitorExecutable()
 	if err != nil {
 		return nil, err
 	}
-	var opened []*os.File
-	pipe := func() (r, w *os.File, err error) {
-		if r, w, err = os.Pipe(); err == nil {
-			opened = append(opened, r, w)
-		}
-		return r, w, err
-	}
-	fail := func(err error) (*PendingMonitor, error) {
-		for _, f := range opened {
-			f.Close()
-		}
-		return nil, err
-	}
-	readyR, readyW, err := pipe()
+	var opened handoffFiles
+	readyR, readyW, err := opened.pipe()
 	if err != nil {
-		return fail(err)
+		return opened.fail(err)
 	}
-	exitR, exitW, err := pipe()
+	exitR, exitW, err := opened.pipe()
 	if err != nil {
-		return fail(err)
+		return opened.fail(err)
 	}
 	// Exactly this prefix, for hako-monitor as for hako: MonitorMain expects it, and hako's
 	// CLI and package prefault recognise a monitor by it.
@@ -137,17 +143,17 @@ func (e *Engine) SpawnMonitor(attach *Attach) (*PendingMonitor, error) {
 		}
 		if attach.Resize != nil {
 			var ctlW *os.File
-			if ctlR, ctlW, err = pipe(); err != nil {
-				return fail(err)
+			if ctlR, ctlW, err = opened.pipe(); err != nil {
+				return opened.fail(err)
 			}
 			args = append(args, "--control")
 			extra = append(extra, ctlR)
 			go forwardResizes(attach.Resize, ctlW)
 		}
 	}
-	idR, idW, err := pipe()
+	idR, idW, err := opened.pipe()
 	if err != nil {
-		return fail(err)
+		return opened.fail(err)
 	}
 	extra = append(extra, idR) // the last descriptor (monitor.HandoffFromFDs)
 	cmd := exec.Command(path, append(args, "--", monitorIDPlaceholder)...)
@@ -159,7 +165,7 @@ func (e *Engine) SpawnMonitor(attach *Attach) (*PendingMonitor, error) {
 	}
 	Phase("start: spawn monitor")
 	if err := cmd.Start(); err != nil {
-		return fail(fmt.Errorf("start monitor: %w", err))
+		return opened.fail(fmt.Errorf("start monitor: %w", err))
 	}
 	readyW.Close()
 	exitW.Close()
@@ -177,27 +183,19 @@ func (e *Engine) InProcessMonitor(attach *Attach) (*PendingMonitor, error) {
 	if attach != nil && (attach.Stdin != nil || attach.Resize != nil) {
 		return nil, errors.New("an in-process monitor serves no stdin and no terminal")
 	}
-	var opened []*os.File
-	fail := func(err error) (*PendingMonitor, error) {
-		for _, f := range opened {
-			f.Close()
-		}
-		return nil, err
-	}
-	readyR, readyW, err := os.Pipe()
+	var opened handoffFiles
+	readyR, readyW, err := opened.pipe()
 	if err != nil {
-		return fail(err)
+		return opened.fail(err)
 	}
-	opened = append(opened, readyR, readyW)
 	handedOver := make(chan struct{})
 	h := &monitor.Handoff{Ready: readyW, HandedOver: handedOver}
 	m := &PendingMonitor{path: "the in-process monitor", attach: attach, readyR: readyR, inProcess: h, engine: e,
 		done: make(chan struct{}), handedOver: handedOver}
 	if attach != nil {
-		if m.exitR, h.Exit, err = os.Pipe(); err != nil {
-			return fail(err)
+		if m.exitR, h.Exit, err = opened.pipe(); err != nil {
+			return opened.fail(err)
 		}
-		opened = append(opened, m.exitR, h.Exit)
 		// Copies, which the monitor closes once the container's output is drained, while
 		// the command's own descriptors stay whatever it makes of them.
 		for _, c := range []struct {
@@ -206,7 +204,7 @@ func (e *Engine) InProcessMonitor(attach *Attach) (*PendingMonitor, error) {
 		}{{&h.Stdout, attach.Stdout}, {&h.Stderr, attach.Stderr}} {
 			fd, err := unix.FcntlInt(c.src.Fd(), unix.F_DUPFD_CLOEXEC, 3)
 			if err != nil {
-				return fail(fmt.Errorf("in-process monitor: %w", err))
+				return opened.fail(fmt.Errorf("in-process monitor: %w", err))
 			}
 			*c.dst = os.NewFile(uintptr(fd), c.src.Name())
 			opened = append(opened, *c.dst)
@@ -376,27 +374,21 @@ func (e *Engine) afterRun(ctx context.Context, c *container.Container, h monitor
 		// the container is gone, as with Docker: no record, no name, no snapshot. Only the
 		// deletion of their files (several milliseconds) comes after. --rm excludes restart
 		// policies.
+		// The run's root filesystem is unmounted by now and its runtime state deleted, or
+		// being deleted (ms.runtimeDeleting): the monitor waits for that after the answer.
 		e.Containers().WriteExitNote(c.ID, code) // for `wait`: the record is going
-		deleting := ms.runtimeDeleting
-		ms.runtimeDeleting = nil
-		reclaim, err := e.detachContainer(context.Background(), c, deleting)
+		reclaim, err := e.detachContainer(context.Background(), c, false)
 		if err == nil {
 			e.removeAnonymousVolumes(c) // --rm takes the anonymous volumes along, as Docker's
 		} else {
-			if deleting != nil {
-				<-deleting
-			}
 			e.recordPendingExit(c, code, ms)
 		}
 		Phase("monitor: removed")
 		reportExitCode(h, code)
 		// The command may be gone now: a reader of its output (a pipe, `$(hako run …)`)
 		// must not wait for the deletion on the copies this process holds.
-		for _, f := range []*os.File{h.Stdin, h.Stdout, h.Stderr, h.Control} {
-			if f != nil {
-				f.Close()
-			}
-		}
+		closeCommandStdio(h)
+		waitRuntimeDeleted(ms)
 		if err == nil {
 			reclaim()
 			Phase("monitor: files deleted")
@@ -404,19 +396,30 @@ func (e *Engine) afterRun(ctx context.Context, c *container.Container, h monitor
 		e.Containers().Sweep() // earlier exit notes, and what killed removals left
 		return
 	}
-	if ms.runtimeDeleting != nil {
-		<-ms.runtimeDeleting
-		ms.runtimeDeleting = nil
-	}
+	waitRuntimeDeleted(ms) // before a restart makes the same cgroups again
 	e.recordPendingExit(c, code, ms)
 	reportExitCode(h, code)
-	// Later runs of a restart policy are detached: the command's output is no longer ours.
+	closeCommandStdio(h) // later runs of a restart policy are detached
+	e.keepRestarting(ctx, c.ID, code, ms)
+}
+
+// closeCommandStdio closes the monitor's copies of the standard streams of the command that
+// ran the container.
+func closeCommandStdio(h monitor.Handoff) {
 	for _, f := range []*os.File{h.Stdin, h.Stdout, h.Stderr, h.Control} {
 		if f != nil {
 			f.Close()
 		}
 	}
-	e.keepRestarting(ctx, c.ID, code, ms)
+}
+
+// waitRuntimeDeleted waits for the delete of the run's runtime state that startContainer left
+// under way (monitorSelf.runtimeDeleting), if it did.
+func waitRuntimeDeleted(ms *monitorSelf) {
+	if ms.runtimeDeleting != nil {
+		<-ms.runtimeDeleting
+		ms.runtimeDeleting = nil
+	}
 }
 
 // recordPendingExit records the exit that startContainer left to afterRun (a --rm container's,

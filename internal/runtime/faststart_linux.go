@@ -346,11 +346,11 @@ func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile,
 	// millisecond), and waits for its plan on a pipe: its exec and its C start-up (~1.5 ms
 	// here) run while the cgroups are made and the mounts planned, instead of after them.
 	var pipes []*os.File
-	closeAll := func() {
+	defer func() { // every end once more on the way out: a second Close does nothing
 		for _, f := range pipes {
 			f.Close()
 		}
-	}
+	}()
 	pipe := func() (r, w *os.File, err error) {
 		if r, w, err = os.Pipe(); err == nil {
 			pipes = append(pipes, r, w)
@@ -363,20 +363,16 @@ func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile,
 	}
 	errR, errW, err := pipe()
 	if err != nil {
-		closeAll()
 		return nil, err
 	}
 	pidR, pidW, err := pipe()
 	if err != nil {
-		closeAll()
 		return nil, err
 	}
 	goR, goW, err := pipe()
 	if err != nil {
-		closeAll()
 		return nil, err
 	}
-	defer closeAll() // each end once more: a second Close does nothing
 	sio, err := newStdio(stdio)
 	if err != nil {
 		return nil, err
