@@ -500,6 +500,56 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 			<-runtimeDeleted
 		}
 	}()
+	// The container's image by its configuration's digest: no walk of the image index, and
+	// the run does not depend on the image's names.
+	cfg, _, err := e.Images.Config(ctx, image.Image{ID: c.Config.ImageID})
+	if err != nil {
+		return fail(fmt.Errorf("image %s: %w", c.Config.ImageID, err), 125)
+	}
+	Phase("monitor: image resolved")
+	logOpts, err := logs.ParseOptions(c.Config.LogOptions)
+	if err != nil {
+		return fail(err, 125)
+	}
+	lw, err := logs.NewWriter(e.LogPath(c.ID), logOpts)
+	if err != nil {
+		return fail(err, 125)
+	}
+	defer lw.Close()
+	stdio := runtime.IO{Tty: c.Config.Options.Tty} // the spec's process.terminal
+	k, err := newKeeper(h, stdio.Tty, c, cfg.Config.Healthcheck, logOpts)
+	if err != nil {
+		return fail(err, 125)
+	}
+	if k != nil {
+		defer k.close()
+		stdio.Stdout, stdio.Stderr, stdio.CallerReaps = k.outW, k.errW, true
+	} else {
+		var outAttach, errAttach io.Writer
+		if h.Stdout != nil {
+			outAttach, errAttach = h.Stdout, h.Stderr
+		}
+		stdio.Stdout = &teeWriter{log: lw.Stream("stdout"), attach: outAttach}
+		stdio.Stderr = &teeWriter{log: lw.Stream("stderr"), attach: errAttach}
+	}
+	if h.Stdin != nil {
+		// Hidden behind a plain reader, the attached stdin is copied into a pipe by the
+		// runtime: the host's descriptor (a terminal, say) never reaches the container.
+		stdio.Stdin = struct{ io.Reader }{h.Stdin}
+	}
+	stdio.ConsoleWidth, stdio.ConsoleHeight = h.ConsoleWidth, h.ConsoleHeight
+	rt, err := runtime.New(e.runtimeRoot())
+	if err != nil {
+		return fail(err, 125)
+	}
+	rt.Delete(c.ID, true) // a previous run's state, if a monitor died
+	rt.ExecProfiles, rt.FastStart = true, true
+	// The C start path's first process starts now, while the root filesystem is mounted and
+	// the spec written (runtime.StartEarly); that path takes no user namespace.
+	if !c.Config.Options.UserNS {
+		rt.StartEarly(stdio)
+		defer rt.DropEarly()
+	}
 	dir := cs.Dir(c.ID)
 	rootfs := filepath.Join(dir, "rootfs")
 	if err := os.MkdirAll(rootfs, 0o755); err != nil {
@@ -541,13 +591,6 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	defer func() { e.unmountRootfs(c, rootfs, mounts, workdir) }()
 	Phase("monitor: rootfs mounted")
 
-	// The container's image by its configuration's digest: no walk of the image index, and
-	// the run does not depend on the image's names.
-	cfg, _, err := e.Images.Config(ctx, image.Image{ID: c.Config.ImageID})
-	if err != nil {
-		return fail(fmt.Errorf("image %s: %w", c.Config.ImageID, err), 125)
-	}
-	Phase("monitor: image resolved")
 	opts := c.Config.Options
 	opts.ID = c.ID
 	opts.Rootfs = rootfs
@@ -588,43 +631,6 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 		}
 		bundleWritten <- err
 	}()
-	logOpts, err := logs.ParseOptions(c.Config.LogOptions)
-	if err != nil {
-		return fail(err, 125)
-	}
-	lw, err := logs.NewWriter(e.LogPath(c.ID), logOpts)
-	if err != nil {
-		return fail(err, 125)
-	}
-	defer lw.Close()
-	stdio := runtime.IO{Tty: s.Process.Terminal}
-	k, err := newKeeper(h, stdio.Tty, c, cfg.Config.Healthcheck, logOpts)
-	if err != nil {
-		return fail(err, 125)
-	}
-	if k != nil {
-		defer k.close()
-		stdio.Stdout, stdio.Stderr, stdio.CallerReaps = k.outW, k.errW, true
-	} else {
-		var outAttach, errAttach io.Writer
-		if h.Stdout != nil {
-			outAttach, errAttach = h.Stdout, h.Stderr
-		}
-		stdio.Stdout = &teeWriter{log: lw.Stream("stdout"), attach: outAttach}
-		stdio.Stderr = &teeWriter{log: lw.Stream("stderr"), attach: errAttach}
-	}
-	if h.Stdin != nil {
-		// Hidden behind a plain reader, the attached stdin is copied into a pipe by the
-		// runtime: the host's descriptor (a terminal, say) never reaches the container.
-		stdio.Stdin = struct{ io.Reader }{h.Stdin}
-	}
-	stdio.ConsoleWidth, stdio.ConsoleHeight = h.ConsoleWidth, h.ConsoleHeight
-	rt, err := runtime.New(e.runtimeRoot())
-	if err != nil {
-		return fail(err, 125)
-	}
-	rt.Delete(c.ID, true) // a previous run's state, if a monitor died
-	rt.ExecProfiles, rt.FastStart = true, true
 	Phase("monitor: bundle and log ready, runtime start")
 	args := slices.Clone(s.Process.Args)
 	p, err := rt.StartSpec(ctx, c.ID, bundle, s, stdio)

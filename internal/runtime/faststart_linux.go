@@ -339,82 +339,146 @@ func toU64(v []int) []uint64 {
 // startFast starts the planned init of container c (created by libcontainer.Create, not
 // started) through the C path and returns it running. On an error the caller destroys c.
 // Its errors carry no "start container ID" prefix: Start adds it.
-func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile, config *configs.Config, stdio IO, ep *execProfile) (*Process, error) {
-	id := c.ID()
-	stateDir := filepath.Join(r.root, id)
-	// S starts first, as soon as its sealed copy of the binary is made (an overlay to mount, a
-	// millisecond), and waits for its plan on a pipe: its exec and its C start-up (~1.5 ms
-	// here) run while the cgroups are made and the mounts planned, instead of after them.
-	var pipes []*os.File
-	defer func() { // every end once more on the way out: a second Close does nothing
-		for _, f := range pipes {
-			f.Close()
+// earlyStart is S on its way before its plan exists (Runtime.StartEarly, or startFast when
+// there is none): the pipes it was given, the container's stdio, and its start, which a
+// goroutine makes.
+type earlyStart struct {
+	pipes                                          []*os.File // every end, closed once more at the end
+	profR, profW, errR, errW, pidR, pidW, goR, goW *os.File
+	sio                                            *stdioFiles
+	starting                                       chan startedS
+	st                                             *startedS // once started has received it
+}
+
+type startedS struct {
+	p   *os.Process
+	err error
+}
+
+// beginStart starts S with stdio: it waits for its plan on a pipe. S's sealed copy of this
+// binary is the overlay of the binary's directory over the runtime's root (SealedSelf's
+// dummy: a directory of hako's own that holds no file of the binary's name; the overlay is
+// never attached anywhere, and only the binary is opened in it).
+func (r *Runtime) beginStart(stdio IO) (*earlyStart, error) {
+	es := &earlyStart{starting: make(chan startedS, 1)}
+	pipe := func(r, w **os.File) error {
+		var err error
+		if *r, *w, err = os.Pipe(); err == nil {
+			es.pipes = append(es.pipes, *r, *w)
 		}
-	}()
-	pipe := func() (r, w *os.File, err error) {
-		if r, w, err = os.Pipe(); err == nil {
-			pipes = append(pipes, r, w)
+		return err
+	}
+	for _, p := range [][2]**os.File{{&es.profR, &es.profW}, {&es.errR, &es.errW}, {&es.pidR, &es.pidW}, {&es.goR, &es.goW}} {
+		if err := pipe(p[0], p[1]); err != nil {
+			es.closePipes()
+			return nil, err
 		}
-		return r, w, err
-	}
-	profR, profW, err := pipe()
-	if err != nil {
-		return nil, err
-	}
-	errR, errW, err := pipe()
-	if err != nil {
-		return nil, err
-	}
-	pidR, pidW, err := pipe()
-	if err != nil {
-		return nil, err
-	}
-	goR, goW, err := pipe()
-	if err != nil {
-		return nil, err
 	}
 	sio, err := newStdio(stdio)
 	if err != nil {
+		es.closePipes()
 		return nil, err
 	}
-	type startedS struct {
-		p   *os.Process
-		err error
-	}
-	starting := make(chan startedS, 1)
+	es.sio = sio
 	go func() {
-		seal, err := fastexec.SealedSelf(stateDir)
+		seal, err := fastexec.SealedSelf(r.root)
 		if err != nil {
-			starting <- startedS{err: err}
+			es.starting <- startedS{err: err}
 			return
 		}
 		defer seal.Close()
 		s, err := os.StartProcess("/proc/self/fd/7", []string{os.Args[0], "__faststart"}, &os.ProcAttr{
 			Env:   []string{},
-			Files: []*os.File{sio.child[0], sio.child[1], sio.child[2], profR, errW, pidW, goR, seal},
+			Files: []*os.File{sio.child[0], sio.child[1], sio.child[2], es.profR, es.errW, es.pidW, es.goR, seal},
 		})
 		if err != nil {
 			err = fmt.Errorf("start the sealed hako: %w", err)
 		}
-		starting <- startedS{s, err}
+		es.starting <- startedS{s, err}
 	}()
-	// Once S has started (or failed to), the ends it was given are its own.
-	started := func() startedS {
-		st := <-starting
-		for _, f := range []*os.File{profR, errW, pidW, goR} {
+	return es, nil
+}
+
+// started waits for S to have started (or failed to): the ends it was given are its own then.
+func (es *earlyStart) started() startedS {
+	if es.st == nil {
+		st := <-es.starting
+		es.st = &st
+		for _, f := range []*os.File{es.profR, es.errW, es.pidW, es.goR} {
 			f.Close()
 		}
-		sio.closeChild()
-		return st
+		es.sio.closeChild()
 	}
-	// A failure before S has its plan: S finds its plan pipe empty, exits, and is reaped.
-	abort := func(err error) (*Process, error) {
-		profW.Close()
-		if st := started(); st.p != nil {
-			_ = st.p.Kill()
-			_, _ = st.p.Wait()
+	return *es.st
+}
+
+// abort ends an S that has no plan: it finds its plan pipe empty and exits; it is killed and
+// reaped anyway. The container's stdio pipes end.
+func (es *earlyStart) abort() {
+	es.profW.Close()
+	if st := es.started(); st.p != nil {
+		_ = st.p.Kill()
+		_, _ = st.p.Wait()
+	}
+	es.sio.abort()
+	es.closePipes()
+}
+
+func (es *earlyStart) closePipes() { // a second Close does nothing
+	for _, f := range es.pipes {
+		f.Close()
+	}
+}
+
+// StartEarly starts the C start path's first process, S, for the next StartSpec, which must
+// be given the same stdio: its exec and its C start-up (1.5 ms here, more when the cores are
+// busy) then run while the caller mounts the root filesystem and writes the spec, instead of
+// after the cgroups are made. A container that the C path does not take (StartSpec decides,
+// from the spec), or a caller that fails before StartSpec, ends it: DropEarly. It does
+// nothing where the C path is not taken anyway (no FastStart, HAKO_RUN_PATH=go, a terminal),
+// for a stdin that is a reader to copy from, or when S cannot be prepared (StartSpec then
+// starts one itself).
+func (r *Runtime) StartEarly(stdio IO) {
+	r.DropEarly()
+	if !r.FastStart || runPath == "go" || stdio.Tty {
+		return
+	}
+	if _, file := stdio.Stdin.(*os.File); stdio.Stdin != nil && !file {
+		return // its copy would start now, and what it read be lost if S is dropped
+	}
+	if es, err := r.beginStart(stdio); err == nil {
+		if old := r.early.Swap(es); old != nil {
+			old.abort()
 		}
-		sio.abort()
+	}
+}
+
+// DropEarly ends the S that StartEarly started, if no StartSpec took it.
+func (r *Runtime) DropEarly() {
+	if es := r.early.Swap(nil); es != nil {
+		es.abort()
+	}
+}
+
+func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile, config *configs.Config, stdio IO, ep *execProfile) (*Process, error) {
+	id := c.ID()
+	stateDir := filepath.Join(r.root, id)
+	// S starts first (or has started: StartEarly), and waits for its plan on a pipe: its exec
+	// and its C start-up run while the cgroups are made and the mounts planned.
+	es := r.early.Swap(nil)
+	if es == nil {
+		var err error
+		if es, err = r.beginStart(stdio); err != nil {
+			return nil, err
+		}
+	}
+	defer es.closePipes()
+	sio := es.sio
+	profW, errR, pidR, goW := es.profW, es.errR, es.pidR, es.goW
+	started := es.started
+	// A failure before S has its plan.
+	abort := func(err error) (*Process, error) {
+		es.abort()
 		return nil, err
 	}
 	cm, err := manager.New(config.Cgroups)

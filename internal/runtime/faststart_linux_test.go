@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -310,5 +312,123 @@ func TestStartAfterUnstartedState(t *testing.T) {
 		if r := c.mustRun(spec.Options{}, "echo", "hi"); r.exit != 0 || r.stdout != "hi\n" {
 			t.Errorf("%s path: %+v", path, r)
 		}
+	}
+}
+
+// earlyPid is the PID of the S that StartEarly started, once it runs.
+func earlyPid(t *testing.T, rt *Runtime) int {
+	t.Helper()
+	es := rt.early.Load()
+	if es == nil {
+		t.Fatal("StartEarly started no S")
+	}
+	st := es.started()
+	if st.err != nil {
+		t.Fatalf("S: %v", st.err)
+	}
+	return st.p.Pid
+}
+
+// gone fails unless process pid has ended and been reaped (no zombie left).
+func gone(t *testing.T, what string, pid int) {
+	t.Helper()
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); !errors.Is(err, os.ErrNotExist) {
+		status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		t.Errorf("%s (PID %d) is still there: %v\n%s", what, pid, err, status)
+	}
+}
+
+// An S started ahead of the spec (StartEarly) runs the container with the stdio it was given;
+// one that no StartSpec takes, or that the C path does not take, or whose start fails, is
+// killed and reaped, and takes nothing along.
+func TestStartEarly(t *testing.T) {
+	warmSeccomp(t, spec.Options{})
+	withRunPath(t, "")
+	outputs := func() (IO, *bytes.Buffer, *bytes.Buffer) {
+		var out, errb bytes.Buffer
+		return IO{Stdout: &out, Stderr: &errb}, &out, &errb
+	}
+
+	// Taken by the C path.
+	c := newCtr(t, nil)
+	c.writeSpec(spec.Options{}, "sh", "-c", "echo out; echo err >&2; exit 3")
+	stdio, out, errb := outputs()
+	c.rt.StartEarly(stdio)
+	s := earlyPid(t, c.rt)
+	p, err := c.rt.Start(context.Background(), c.id, c.bundle, stdio)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.rt.early.Load() != nil {
+		t.Error("Start left the early S behind")
+	}
+	if code, err := waitTimeout(t, p, 10*time.Second); code != 3 || err != nil || out.String() != "out\n" || errb.String() != "err\n" {
+		t.Errorf("C path: exit %d %v, stdout %q, stderr %q", code, err, out.String(), errb.String())
+	}
+	gone(t, "S", s)
+
+	// Dropped.
+	stdio, _, _ = outputs()
+	c.rt.StartEarly(stdio)
+	s = earlyPid(t, c.rt)
+	c.rt.DropEarly()
+	gone(t, "a dropped S", s)
+	c.rt.DropEarly() // twice: nothing
+
+	// A second StartEarly ends the first.
+	c.rt.StartEarly(stdio)
+	s = earlyPid(t, c.rt)
+	c.rt.StartEarly(stdio)
+	gone(t, "a replaced S", s)
+	c.rt.DropEarly()
+
+	// A container the C path hands to libcontainer (no PID namespace of its own): the early
+	// S goes, the container runs with the same stdio.
+	c = newCtr(t, nil)
+	sp := c.writeSpec(spec.Options{}, "sh", "-c", "echo go; exit 4")
+	sp.Linux.Namespaces = slices.DeleteFunc(sp.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.PIDNamespace })
+	c.saveSpec(sp)
+	stdio, out, _ = outputs()
+	c.rt.StartEarly(stdio)
+	s = earlyPid(t, c.rt)
+	if p, err = c.rt.Start(context.Background(), c.id, c.bundle, stdio); err != nil {
+		t.Fatal(err)
+	}
+	gone(t, "the S of a container on libcontainer's path", s)
+	if code, err := waitTimeout(t, p, 10*time.Second); code != 4 || err != nil || out.String() != "go\n" {
+		t.Errorf("Go path: exit %d %v, stdout %q", code, err, out.String())
+	}
+
+	// A start that fails: nothing left.
+	c = newCtr(t, nil)
+	c.writeSpec(spec.Options{}, "/nope")
+	stdio, _, _ = outputs()
+	c.rt.StartEarly(stdio)
+	s = earlyPid(t, c.rt)
+	if _, err := c.rt.Start(context.Background(), c.id, c.bundle, stdio); !errors.Is(err, errdefs.ErrCommandNotFound) {
+		t.Errorf("a missing command: %v", err)
+	}
+	gone(t, "the S of a failed start", s)
+	if _, err := os.Stat(filepath.Join(c.rt.root, c.id)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state left: %v", err)
+	}
+	if d := ctrCgroupDirs(c.id); len(d) != 0 {
+		t.Errorf("cgroups left: %q", d)
+	}
+
+	// Nothing where the C path is never taken.
+	withRunPath(t, "go")
+	c.rt.StartEarly(stdio)
+	if c.rt.early.Load() != nil {
+		t.Error("StartEarly under HAKO_RUN_PATH=go started an S")
+	}
+	withRunPath(t, "")
+	c.rt.StartEarly(IO{Tty: true})
+	if c.rt.early.Load() != nil {
+		t.Error("StartEarly with a terminal started an S")
+	}
+	c.rt.StartEarly(IO{Stdin: strings.NewReader("input")})
+	if c.rt.early.Load() != nil {
+		t.Error("StartEarly with a stdin to copy started an S")
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -36,6 +37,8 @@ type Runtime struct {
 	// runtime, and a build's, whose RUN steps are not exec'd into and only use the filters
 	// that monitors cached.
 	FastStart bool
+	// early is S started ahead of the next StartSpec (StartEarly).
+	early atomic.Pointer[earlyStart]
 }
 
 // New returns a Runtime that keeps its state under stateRoot (created 0700 if missing), such as
@@ -90,6 +93,7 @@ func (r *Runtime) Start(ctx context.Context, id, bundle string, stdio IO) (*Proc
 // config.json: it is not read back and parsed (about a millisecond for Docker's seccomp
 // profile). s is only read, so the caller may encode it meanwhile.
 func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spec, stdio IO) (*Process, error) {
+	defer r.DropEarly() // an S that StartEarly started, unless startFast took it
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -152,6 +156,7 @@ func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spe
 			return nil, fmt.Errorf("start container %s: %w", id, err)
 		}
 	}
+	r.DropEarly() // before libcontainer's start makes the stdio pipes again
 	lp, err := newProcess(s.Process)
 	if err != nil {
 		_ = c.Destroy()

@@ -28,6 +28,8 @@ func (*Runtime) Start(context.Context, string, string, IO) (*Process, error) {
 func (*Runtime) StartSpec(context.Context, string, string, *specs.Spec, IO) (*Process, error) {
 	return nil, errLinuxOnly
 }
+func (*Runtime) StartEarly(IO) {}
+func (*Runtime) DropEarly()     {}
 func (*Runtime) Exec(context.Context, string, specs.Process, IO) (*Process, error) {
 	return nil, errLinuxOnly
 }
