@@ -29,7 +29,7 @@ func (*Runtime) StartSpec(context.Context, string, string, *specs.Spec, IO) (*Pr
 	return nil, errLinuxOnly
 }
 func (*Runtime) StartEarly(IO) {}
-func (*Runtime) DropEarly()     {}
+func (*Runtime) DropEarly()    {}
 func (*Runtime) Exec(context.Context, string, specs.Process, IO) (*Process, error) {
 	return nil, errLinuxOnly
 }
