@@ -81,6 +81,33 @@ func TestRunRmIsGoneOnReturn(t *testing.T) {
 	if _, err := os.Stat(stale); !os.IsNotExist(err) {
 		t.Fatalf("rm did not sweep %s: %v", stale, err)
 	}
+
+	// A monitor killed after its answer, before it removed the snapshot (the record is
+	// detached first): the next removal takes the snapshot along, and so does the image
+	// removal's gc.
+	for _, next := range [][]string{{"rm"}, {"rmi", "rmtest:2"}} {
+		s.ok("tag", "busybox", "rmtest:2")
+		base := snaps()
+		id = strings.TrimSpace(s.ok("create", "rmtest:2", "true"))
+		if snaps() != base+1 {
+			t.Fatalf("create made %d snapshot directories, want 1", snaps()-base)
+		}
+		if err := os.Rename(filepath.Join(s.root, "containers", id), filepath.Join(s.root, "containers", ".removing-"+id)); err != nil {
+			t.Fatal(err)
+		}
+		if next[0] == "rm" {
+			other := strings.TrimSpace(s.ok("create", "busybox", "true"))
+			s.ok("rm", other)
+		} else {
+			s.ok(next...)
+		}
+		if snaps() != base {
+			t.Fatalf("%s left the detached container's snapshot: %d directories, want %d", next[0], snaps(), base)
+		}
+		if left, _ := filepath.Glob(filepath.Join(s.root, "containers", ".removing-*")); len(left) != 0 {
+			t.Fatalf("%s left %v", next[0], left)
+		}
+	}
 }
 
 // TestWaitRunRm: `wait` on a --rm container gives its exit code, as Docker's, though the record

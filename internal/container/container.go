@@ -462,8 +462,9 @@ func (s *Store) Detach(id string) (reclaim func(), err error) {
 }
 
 // Sweep deletes the directories that detached records left because their deletion never ran,
-// and exit notes older than exitNoteLife.
-func (s *Store) Sweep() {
+// and exit notes older than exitNoteLife. detached, unless nil, is called with the ID of each
+// such record first (the engine removes the container's snapshot).
+func (s *Store) Sweep(detached func(id string)) {
 	ents, err := os.ReadDir(s.Root)
 	if err != nil {
 		return
@@ -471,6 +472,9 @@ func (s *Store) Sweep() {
 	for _, e := range ents {
 		switch {
 		case strings.HasPrefix(e.Name(), removingPrefix):
+			if detached != nil {
+				detached(strings.TrimPrefix(e.Name(), removingPrefix))
+			}
 			os.RemoveAll(filepath.Join(s.Root, e.Name()))
 		case strings.HasPrefix(e.Name(), exitNotePrefix):
 			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > exitNoteLife {

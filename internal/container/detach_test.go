@@ -51,7 +51,11 @@ func TestDetachAndSweep(t *testing.T) {
 	if err != nil || len(all) != 1 || all[0].ID != keep.ID {
 		t.Fatalf("List after Detach: %v %v", all, err)
 	}
-	s.Sweep()
+	var swept []string
+	s.Sweep(func(id string) { swept = append(swept, id) })
+	if len(swept) != 1 || swept[0] != b.ID {
+		t.Errorf("Sweep reported %q, want the detached %s", swept, b.ID)
+	}
 	ents, _ := os.ReadDir(s.Root)
 	if len(ents) != 1 || ents[0].Name() != keep.ID {
 		t.Fatalf("after Sweep: %v", ents)
@@ -75,13 +79,13 @@ func TestExitNote(t *testing.T) {
 	if code, ok := s.ExitNote(id); !ok || code != 3 {
 		t.Fatalf("ExitNote = %d, %v", code, ok)
 	}
-	s.Sweep() // fresh: kept
+	s.Sweep(nil) // fresh: kept
 	if _, ok := s.ExitNote(id); !ok {
 		t.Fatal("Sweep deleted a fresh note")
 	}
 	old := time.Now().Add(-2 * exitNoteLife)
 	os.Chtimes(filepath.Join(s.Root, exitNotePrefix+id), old, old)
-	s.Sweep()
+	s.Sweep(nil)
 	if _, ok := s.ExitNote(id); ok {
 		t.Fatal("Sweep kept an old note")
 	}

@@ -161,17 +161,25 @@ func (e *Engine) removeContainer(ctx context.Context, c *container.Container) er
 		return err
 	}
 	reclaim()
-	e.Containers().Sweep() // what killed removals left (detachContainer)
+	e.sweepContainers()
 	return nil
 }
 
-// detachContainer removes c from the store, its snapshot and its record, as far as any command
-// can see, and returns the function that deletes their files. A monitor of `run --rm` reports
-// the exit code in between; if it is killed before the deletion, the snapshotter's next
-// clean-up and Store.Sweep (every removal's) delete the files. With leftovers, it first unmounts
-// the root filesystem and deletes the runtime state (cgroups, libcontainer's state) that a run
-// left: `rm` and prune, whose container's monitor may be gone. A monitor that ended its run
-// has done both already (or is doing the second: afterRun).
+// sweepContainers deletes what killed removals left (detachContainer): the files of detached
+// records, and the snapshot of a --rm container whose monitor was killed after its answer.
+func (e *Engine) sweepContainers() {
+	e.Containers().Sweep(func(id string) { e.Snapshots.Remove(context.Background(), id) })
+}
+
+// detachContainer removes c from the store, as far as any command can see, and returns the
+// function that deletes its files. A monitor of `run --rm` reports the exit code in between:
+// for it (without leftovers) only the record goes first, by a rename (Store.Detach), and the
+// snapshot with the files, after the answer (its metadata's rewrite costs an fsync); if the
+// monitor is killed before, sweepContainers (every removal's) removes both. For `rm` and
+// prune (leftovers) the snapshot goes first, so that a failure keeps the record to retry
+// with; they also unmount the root filesystem and delete the runtime state (cgroups,
+// libcontainer's state) that a run left, as the container's monitor may be gone. A monitor
+// that ended its run has done both already (or is doing the second: afterRun).
 func (e *Engine) detachContainer(ctx context.Context, c *container.Container, leftovers bool) (reclaim func(), err error) {
 	cs := e.Containers()
 	l, err := cs.Lock(c.ID)
@@ -179,29 +187,25 @@ func (e *Engine) detachContainer(ctx context.Context, c *container.Container, le
 		return nil, err
 	}
 	defer l.Unlock()
-	if leftovers {
-		mount.Unmount(filepath.Join(cs.Dir(c.ID), "rootfs"))
-		e.deleteRuntimeState(c.ID)
-	}
-	var snapFiles func()
-	if r, ok := e.Snapshots.(snapshot.Reclaimer); ok {
-		snapFiles, err = r.RemoveKeepingFiles(ctx, c.ID)
-	} else {
-		err = e.Snapshots.Remove(ctx, c.ID)
-	}
-	if err != nil && !errors.Is(err, errdefs.ErrNotFound) {
-		return nil, fmt.Errorf("remove container %s: %w", reference.ShortID(c.ID), err)
-	}
-	recordFiles, err := cs.Detach(c.ID)
-	if err != nil {
-		return nil, fmt.Errorf("remove container %s: %w", reference.ShortID(c.ID), err)
-	}
-	return func() {
-		if snapFiles != nil {
-			snapFiles()
+	if !leftovers {
+		recordFiles, err := cs.Detach(c.ID)
+		if err != nil {
+			return nil, fmt.Errorf("remove container %s: %w", reference.ShortID(c.ID), err)
 		}
-		recordFiles()
-	}, nil
+		return func() {
+			e.Snapshots.Remove(context.WithoutCancel(ctx), c.ID)
+			recordFiles()
+		}, nil
+	}
+	mount.Unmount(filepath.Join(cs.Dir(c.ID), "rootfs"))
+	e.deleteRuntimeState(c.ID)
+	if err := e.Snapshots.Remove(ctx, c.ID); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+		return nil, fmt.Errorf("remove container %s: %w", reference.ShortID(c.ID), err)
+	}
+	if reclaim, err = cs.Detach(c.ID); err != nil {
+		return nil, fmt.Errorf("remove container %s: %w", reference.ShortID(c.ID), err)
+	}
+	return reclaim, nil
 }
 
 // randomName makes Docker-style adjective_noun names.

@@ -85,6 +85,9 @@ func (e *Engine) gc(ctx context.Context, snapshots bool) (GCResult, error) {
 		return res, err
 	}
 	buildcache.Open(e.Root).PruneMissing(imgs)
+	// A `run --rm` that has answered may still hold its writable layer on the image's
+	// (detachContainer): removed here, the image's layers can go at once.
+	e.sweepContainers()
 	// Remove unused committed snapshots leaf first, until a pass removes nothing.
 	for {
 		var victims []string

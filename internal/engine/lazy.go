@@ -88,19 +88,6 @@ func (l *lazySnapshotter) Remove(ctx context.Context, key string) error {
 	return sn.Remove(ctx, key)
 }
 
-// RemoveKeepingFiles forwards to the snapshotter's own (snapshot.Reclaimer), or removes the
-// snapshot, files and all, if it has none.
-func (l *lazySnapshotter) RemoveKeepingFiles(ctx context.Context, key string) (func(), error) {
-	sn, err := l.get()
-	if err != nil {
-		return nil, err
-	}
-	if r, ok := sn.(snapshot.Reclaimer); ok {
-		return r.RemoveKeepingFiles(ctx, key)
-	}
-	return func() {}, sn.Remove(ctx, key)
-}
-
 func (l *lazySnapshotter) Walk(ctx context.Context, fn func(context.Context, snapshot.Info) error) error {
 	sn, err := l.get()
 	if err != nil {

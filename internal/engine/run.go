@@ -371,9 +371,10 @@ func takeMonitorLock(path string) (*lockfile.Lock, error) {
 func (e *Engine) afterRun(ctx context.Context, c *container.Container, h monitor.Handoff, code int, ms *monitorSelf) {
 	if c.Config.AutoRemove && !e.restarting(c.ID) { // `restart` of a --rm container keeps it
 		// Removed before a foreground `run --rm` gets the exit code, so that when it returns
-		// the container is gone, as with Docker: no record, no name, no snapshot. Only the
-		// deletion of their files (several milliseconds) comes after. --rm excludes restart
-		// policies.
+		// the container is gone, as with Docker: no record, no name (and its image can go at
+		// once: gc removes a detached container's snapshot first). Its snapshot and the
+		// deletion of the files (several milliseconds, an fsync) come after
+		// (detachContainer). --rm excludes restart policies.
 		// The run's root filesystem is unmounted by now and its runtime state deleted, or
 		// being deleted (ms.runtimeDeleting): the monitor waits for that after the answer.
 		e.Containers().WriteExitNote(c.ID, code) // for `wait`: the record is going
@@ -393,7 +394,7 @@ func (e *Engine) afterRun(ctx context.Context, c *container.Container, h monitor
 			reclaim()
 			Phase("monitor: files deleted")
 		}
-		e.Containers().Sweep() // earlier exit notes, and what killed removals left
+		e.sweepContainers() // earlier exit notes, and what killed removals left
 		return
 	}
 	waitRuntimeDeleted(ms) // before a restart makes the same cgroups again

@@ -132,14 +132,3 @@ type Snapshotter interface {
 	// Close releases the snapshotter's resources; it does not unmount anything.
 	Close() error
 }
-
-// A Reclaimer is a Snapshotter that can drop a snapshot at once and delete its files afterwards.
-// A container's monitor uses it for `run --rm`: once the snapshot is out of the metadata, no
-// command can see it (rmi no longer meets it as a child of the image's), and the deletion of its
-// files need not hold up the command waiting for the exit code.
-type Reclaimer interface {
-	// RemoveKeepingFiles is Remove, except that the snapshot's files, which nothing names once
-	// it has returned, are deleted by the function it returns; if that never runs (the process
-	// is killed), the next mutation's clean-up deletes them.
-	RemoveKeepingFiles(ctx context.Context, key string) (reclaim func(), err error)
-}
