@@ -91,6 +91,7 @@ type PendingMonitor struct {
 	engine     *Engine
 	done       chan struct{}
 	handedOver chan struct{}
+	drained    chan struct{} // closed once the forwarded signals that would end it are caught
 }
 
 // handoffFiles are the descriptors made for a monitor's hand-off, closed together when a later
@@ -212,12 +213,18 @@ func (e *Engine) InProcessMonitor(attach *Attach) (*PendingMonitor, error) {
 	}
 	Phase("start: in-process monitor")
 	// The signals the command's parent forwards (runfork.c) must not end the monitor once it
-	// exists: a foreground run proxies them to the container meanwhile (package cli), and
-	// SIGINT and SIGTERM cancel the command's context; the rest are dropped here, before and
-	// after. A spawned monitor, in a session of its own, never gets them.
-	drain := make(chan os.Signal, 4)
-	signal.Notify(drain, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
+	// runs a container: a foreground run proxies them to the container meanwhile (package
+	// cli), and SIGINT and SIGTERM cancel the command's context; the rest are dropped here,
+	// before and after. A spawned monitor, in a session of its own, never gets them. Caught
+	// on another core, while the container is created (Start waits for it): signal.Notify
+	// takes a round trip to the runtime's signal thread per signal, 0.4 to 2 ms here when
+	// the cores are busy; until then such a signal ends the command, as it would before
+	// hako's start.
+	m.drained = make(chan struct{})
 	go func() {
+		drain := make(chan os.Signal, 4)
+		signal.Notify(drain, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
+		close(m.drained)
 		for range drain {
 		}
 	}()
@@ -267,6 +274,7 @@ func (m *PendingMonitor) Start(ctx context.Context, id string) (<-chan int, erro
 	defer m.readyR.Close()
 	defer m.closeControl()
 	if h := m.inProcess; h != nil {
+		<-m.drained
 		go func() {
 			defer close(m.done)
 			m.engine.RunMonitor(context.Background(), id, *h)
