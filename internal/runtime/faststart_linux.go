@@ -460,9 +460,58 @@ func (r *Runtime) DropEarly() {
 	}
 }
 
-func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile, config *configs.Config, stdio IO, ep *execProfile) (*Process, error) {
+// cgroupsMaking is the making of a container's cgroups (Apply and Set of its configuration),
+// in a goroutine.
+type cgroupsMaking struct {
+	done  chan struct{}
+	cm    cgroups.Manager
+	paths map[string]string
+	err   error
+}
+
+func makeCgroups(config *configs.Config) *cgroupsMaking {
+	m := &cgroupsMaking{done: make(chan struct{})}
+	go func() {
+		defer close(m.done)
+		cm, err := manager.New(config.Cgroups)
+		if err != nil {
+			m.err = err
+			return
+		}
+		m.cm = cm
+		if err := cm.Apply(-1); err != nil {
+			m.err = fmt.Errorf("unable to apply cgroup configuration: %w", err)
+			return
+		}
+		if err := cm.Set(config.Cgroups.Resources); err != nil {
+			m.err = fmt.Errorf("unable to set cgroup configuration: %w", err)
+			return
+		}
+		m.paths = cm.GetPaths()
+	}()
+	return m
+}
+
+// wait returns the cgroups' paths once they are made.
+func (m *cgroupsMaking) wait() (map[string]string, error) {
+	<-m.done
+	return m.paths, m.err
+}
+
+// undo removes what was made of the cgroups, once the making is over.
+func (m *cgroupsMaking) undo() {
+	<-m.done
+	if m.cm != nil {
+		_ = m.cm.Destroy()
+	}
+}
+
+func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile, config *configs.Config, stdio IO, ep *execProfile, cg *cgroupsMaking) (*Process, error) {
 	id := c.ID()
 	stateDir := filepath.Join(r.root, id)
+	if cg != nil {
+		defer cg.wait() // done before the caller's clean-up destroys the cgroups
+	}
 	// S starts first (or has started: StartEarly), and waits for its plan on a pipe: its exec
 	// and its C start-up run while the cgroups are made and the mounts planned.
 	es := r.early.Swap(nil)
@@ -481,19 +530,16 @@ func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile,
 		es.abort()
 		return nil, err
 	}
-	cm, err := manager.New(config.Cgroups)
+	// The cgroups, with their limits, before anything runs in them (made while libcontainer
+	// created the container: StartSpec); S moves itself in once it has the plan, and the init
+	// inherits them.
+	if cg == nil {
+		cg = makeCgroups(config)
+	}
+	paths, err := cg.wait()
 	if err != nil {
 		return abort(err)
 	}
-	// The cgroups, with their limits, before anything runs in them; S moves itself in once it
-	// has the plan, and the init inherits them.
-	if err := cm.Apply(-1); err != nil {
-		return abort(fmt.Errorf("unable to apply cgroup configuration: %w", err))
-	}
-	if err := cm.Set(config.Cgroups.Resources); err != nil {
-		return abort(fmt.Errorf("unable to set cgroup configuration: %w", err))
-	}
-	paths := cm.GetPaths()
 	phase("rt: C start cgroups made")
 	p.Cgroups = cgroupDirs(paths)
 	if err := planMounts(p, config, paths); err != nil {

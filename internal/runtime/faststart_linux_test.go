@@ -432,3 +432,31 @@ func TestStartEarly(t *testing.T) {
 		t.Error("StartEarly with a stdin to copy started an S")
 	}
 }
+
+// A cgroup setting the kernel refuses fails the start on both paths (on the C path the cgroups
+// are made while libcontainer creates the container), and leaves no cgroup and no state.
+func TestFastStartCgroupError(t *testing.T) {
+	warmSeccomp(t, spec.Options{})
+	for _, path := range []string{"go", "c"} {
+		withRunPath(t, path)
+		c := newCtr(t, nil)
+		s := c.writeSpec(spec.Options{}, "true")
+		if s.Linux.Resources == nil {
+			s.Linux.Resources = &specs.LinuxResources{}
+		}
+		s.Linux.Resources.CPU = &specs.LinuxCPU{Cpus: "4095"}
+		c.saveSpec(s)
+		stdio := IO{}
+		c.rt.StartEarly(stdio)
+		_, err := c.rt.Start(context.Background(), c.id, c.bundle, stdio)
+		if err == nil || !strings.Contains(err.Error(), "cpuset") {
+			t.Errorf("%s path: a cpuset of CPU 4095: %v", path, err)
+		}
+		if d := ctrCgroupDirs(c.id); len(d) != 0 {
+			t.Errorf("%s path: cgroups left: %q", path, d)
+		}
+		if _, err := os.Stat(filepath.Join(c.rt.root, c.id)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s path: state left: %v", path, err)
+		}
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hako-dev/hako/internal/errdefs"
+	"github.com/hako-dev/hako/internal/fastexec"
 )
 
 // Runtime runs containers whose libcontainer state lives under one directory. Every method
@@ -116,12 +117,34 @@ func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spe
 	config.Labels = append(config.Labels, "bundle="+bundle)
 
 	phase("rt: specconv")
+	// Whether the C path takes the container is known from the spec: if it does, its cgroups
+	// are made on another core while libcontainer creates the container (~1.5 ms here), which
+	// only looks at them (they must be empty and not frozen: new ones are both).
+	var plan *fastexec.StartProfile
+	planErr := errNotFast
+	var cg *cgroupsMaking
+	if r.FastStart {
+		if plan, planErr = r.planFastStart(id, s, config, stdio); planErr == nil {
+			cg = makeCgroups(config)
+		}
+	}
 	c, err := libcontainer.Create(r.root, id, config)
-	if errors.Is(err, libcontainer.ErrExist) && r.removeUnstarted(id) {
-		c, err = libcontainer.Create(r.root, id, config)
+	if errors.Is(err, libcontainer.ErrExist) {
+		// A container of this ID that a dead monitor left unstarted: its removal deletes
+		// the cgroups of the ID too, which startFast makes again.
+		if cg != nil {
+			cg.undo()
+			cg = nil
+		}
+		if r.removeUnstarted(id) {
+			c, err = libcontainer.Create(r.root, id, config)
+		}
 	}
 	phase("rt: created")
 	if err != nil {
+		if cg != nil {
+			cg.undo()
+		}
 		if errors.Is(err, libcontainer.ErrExist) {
 			return nil, errdefs.AlreadyExists(fmt.Errorf("start container %s: %w", id, err))
 		}
@@ -137,10 +160,9 @@ func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spe
 		ep = planExecProfile(id, s, config)
 	}
 	if r.FastStart {
-		plan, err := r.planFastStart(id, s, config, stdio)
-		switch {
+		switch err := planErr; {
 		case err == nil:
-			p, err := r.startFast(c, plan, config, stdio, ep)
+			p, err := r.startFast(c, plan, config, stdio, ep, cg)
 			if err != nil {
 				_ = c.Destroy()
 				return nil, fmt.Errorf("start container %s: %w", id, err)
