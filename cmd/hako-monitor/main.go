@@ -13,9 +13,6 @@
 package main
 
 import (
-	// Maps the heap's first chunk before most initialisers allocate from it (package prefault;
-	// it leaves a monitor alone, and helps the container inits run from this binary).
-	_ "github.com/hako-dev/hako/internal/prefault"
 	// One malloc arena for every thread (package mallocarena): a new arena per Go thread costs
 	// each process start ~2 ms of page-table work here.
 	_ "github.com/hako-dev/hako/internal/mallocarena"

@@ -128,7 +128,7 @@ func (e *Engine) SpawnMonitor(attach *Attach) (*PendingMonitor, error) {
 		return opened.fail(err)
 	}
 	// Exactly this prefix, for hako-monitor as for hako: MonitorMain expects it, and hako's
-	// CLI and package prefault recognise a monitor by it.
+	// CLI recognises a monitor by it.
 	args := []string{"--root", e.Root, "--snapshotter", e.Snapshotter, "__monitor"}
 	extra := []*os.File{readyW, exitW}
 	var ctlR *os.File
