@@ -339,6 +339,11 @@ func mountDest(rootfs, target string) (string, error) {
 // removeAnonymousVolumes removes the container's anonymous volumes that no other container
 // names (`rm -v`, `run --rm`). Named volumes stay, as Docker's.
 func (e *Engine) removeAnonymousVolumes(c *container.Container) error {
+	// Most containers have none: then neither the store lock nor a read of every record (a
+	// `run --rm` does this before its answer).
+	if !slices.ContainsFunc(c.Config.Mounts, func(m volume.Mount) bool { return m.Type == volume.TypeVolume && m.Anonymous }) {
+		return nil
+	}
 	var errs []error
 	e.withLock(func() error {
 		users, err := e.volumeUsers()
