@@ -469,33 +469,34 @@ type cgroupsMaking struct {
 	err   error
 }
 
+// makeCgroups starts making the cgroups of config. Their paths are known at once (the manager
+// computes them), to plan with while they are made; nil if the manager could not be made.
 func makeCgroups(config *configs.Config) *cgroupsMaking {
 	m := &cgroupsMaking{done: make(chan struct{})}
+	cm, err := manager.New(config.Cgroups)
+	if err != nil {
+		m.err = err
+		close(m.done)
+		return m
+	}
+	m.cm, m.paths = cm, maps.Clone(cm.GetPaths())
 	go func() {
 		defer close(m.done)
-		cm, err := manager.New(config.Cgroups)
-		if err != nil {
-			m.err = err
-			return
-		}
-		m.cm = cm
 		if err := cm.Apply(-1); err != nil {
 			m.err = fmt.Errorf("unable to apply cgroup configuration: %w", err)
 			return
 		}
 		if err := cm.Set(config.Cgroups.Resources); err != nil {
 			m.err = fmt.Errorf("unable to set cgroup configuration: %w", err)
-			return
 		}
-		m.paths = cm.GetPaths()
 	}()
 	return m
 }
 
-// wait returns the cgroups' paths once they are made.
-func (m *cgroupsMaking) wait() (map[string]string, error) {
+// wait returns once the cgroups are made, or failed to be.
+func (m *cgroupsMaking) wait() error {
 	<-m.done
-	return m.paths, m.err
+	return m.err
 }
 
 // undo removes what was made of the cgroups, once the making is over.
@@ -509,9 +510,13 @@ func (m *cgroupsMaking) undo() {
 func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile, config *configs.Config, stdio IO, ep *execProfile, cg *cgroupsMaking) (*Process, error) {
 	id := c.ID()
 	stateDir := filepath.Join(r.root, id)
-	if cg != nil {
-		defer cg.wait() // done before the caller's clean-up destroys the cgroups
+	// The cgroups, with their limits, before anything runs in them (started while libcontainer
+	// created the container: StartSpec); S moves itself in once it has the plan, and the init
+	// inherits them. The mounts are planned while they are made.
+	if cg == nil {
+		cg = makeCgroups(config)
 	}
+	defer cg.wait() // done before the caller's clean-up destroys the cgroups
 	// S starts first (or has started: StartEarly), and waits for its plan on a pipe: its exec
 	// and its C start-up run while the cgroups are made and the mounts planned.
 	es := r.early.Swap(nil)
@@ -530,17 +535,10 @@ func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile,
 		es.abort()
 		return nil, err
 	}
-	// The cgroups, with their limits, before anything runs in them (made while libcontainer
-	// created the container: StartSpec); S moves itself in once it has the plan, and the init
-	// inherits them.
-	if cg == nil {
-		cg = makeCgroups(config)
+	paths := cg.paths
+	if paths == nil {
+		return abort(cg.wait())
 	}
-	paths, err := cg.wait()
-	if err != nil {
-		return abort(err)
-	}
-	phase("rt: C start cgroups made")
 	p.Cgroups = cgroupDirs(paths)
 	if err := planMounts(p, config, paths); err != nil {
 		return abort(fmt.Errorf("plan the container's mounts: %w", err))
@@ -550,17 +548,10 @@ func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile,
 		return abort(err)
 	}
 	phase("rt: C start planned")
-
-	// libcontainer's state, all but the init's PID and start time, is put into JSON while S
-	// and the init work: the configuration (Docker's seccomp profile and all) takes
-	// milliseconds to encode.
-	st, err := c.State()
-	if err != nil {
+	if err := cg.wait(); err != nil {
 		return abort(err)
 	}
-	st.CgroupPaths = paths
-	stateJSON := make(chan stateParts, 1)
-	go func() { stateJSON <- encodeState(st) }()
+	phase("rt: C start cgroups made")
 
 	ss := started()
 	if ss.err != nil {
@@ -573,6 +564,16 @@ func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile,
 	profW.Write(data)
 	profW.Close()
 	phase("rt: C start S started")
+	// libcontainer's state, all but the init's PID and start time, is put into JSON while S
+	// and the init work: the configuration (Docker's seccomp profile and all) takes
+	// milliseconds to encode.
+	stateJSON := make(chan stateParts, 1)
+	if st, err := c.State(); err != nil {
+		stateJSON <- stateParts{err: err}
+	} else {
+		st.CgroupPaths = paths
+		go func() { stateJSON <- encodeState(st) }()
+	}
 	// The PID pipe carries S's "PID\n", then the init's "R" once it has found the command and
 	// waits for the word to exec it: EOF comes when both have closed it, S by exiting, the
 	// init after its "R" or by dying.
