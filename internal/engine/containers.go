@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -10,13 +9,11 @@ import (
 
 	"github.com/hako-dev/hako/internal/container"
 	"github.com/hako-dev/hako/internal/errdefs"
-	"github.com/hako-dev/hako/internal/image"
 	"github.com/hako-dev/hako/internal/layer"
 	"github.com/hako-dev/hako/internal/mount"
 	"github.com/hako-dev/hako/internal/reference"
 	"github.com/hako-dev/hako/internal/snapshot"
 	digest "github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 func init() {
@@ -229,17 +226,11 @@ func randomName(existing []*container.Container) string {
 }
 
 // WarmCreate starts, on another core, what Create would otherwise do first on the command's
-// path: opening the snapshotter (a clean-up under its lock, which Create's layer check needs)
-// and building encoding/json's codecs of image configurations, manifests and container records
-// (reflection over large types). `run` calls it as soon as it has the engine: the second core
-// is free (a forked run has no second Go process starting; package cli, runfork.c).
+// path: opening the snapshotter (a clean-up under its lock, which Create's layer check needs).
+// `run` calls it as soon as it has the engine. It used to build encoding/json's codecs ahead
+// too, as the monitors did (reflection over large types): measured on 2026-11-29, with the
+// C start path's S, the cgroups and the bundle on the second core, that cost more than it
+// saved (run --rm 5-11 ms, run -d 5 ms, interleaved).
 func (e *Engine) WarmCreate() {
 	e.warmSnapshotter()
-	go func() {
-		var cfg image.Config
-		json.Unmarshal([]byte("{}"), &cfg)
-		var m ocispec.Manifest
-		json.Unmarshal([]byte("{}"), &m)
-		json.Marshal(&container.Container{})
-	}()
 }

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -11,12 +10,9 @@ import (
 	"strings"
 	"unsafe"
 
-	"github.com/hako-dev/hako/internal/container"
 	"github.com/hako-dev/hako/internal/lockfile"
 	"github.com/hako-dev/hako/internal/monitor"
-	"github.com/hako-dev/hako/internal/runtime"
 	"github.com/hako-dev/hako/internal/spec"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -65,15 +61,6 @@ func MonitorMain(args []string, stderr io.Writer) int {
 		return 125
 	}
 	return 0
-}
-
-// warmCodecs has encoding/json build, and cache, its decoder of container records, its encoder
-// of OCI specs and the runtime's (runtime.WarmCodecs).
-func warmCodecs() {
-	go runtime.WarmCodecs()
-	var c container.Container
-	json.Unmarshal([]byte("{}"), &c)
-	json.Marshal(&specs.Spec{Process: &specs.Process{}, Root: &specs.Root{}, Linux: &specs.Linux{}})
 }
 
 // monitorIDPlaceholder stands for the ID on the command line of a monitor spawned before its
@@ -148,13 +135,9 @@ func runMonitorMain(args []string) error {
 			return err
 		}
 	}
-	// Until the command has created the container, which is often longer than the monitor's
-	// start, encoding/json builds its codecs of
-	// the container record, the spec and libcontainer's state: reflection the run would
-	// otherwise wait for, about 6 ms of it.
-	go warmCodecs()
-	// And the snapshotter is opened: before the command's Prepare, which re-reads the metadata
-	// anyway.
+	// Until the command has created the container, the snapshotter is opened: before the
+	// command's Prepare, which re-reads the metadata anyway. (encoding/json's codecs are no
+	// longer built ahead: that took the second core from the start, a loss of 5-11 ms.)
 	e.warmSnapshotter()
 	id, err := monitor.ReadID(h.IDPipe)
 	if err != nil || id == "" {

@@ -228,9 +228,8 @@ func (e *Engine) InProcessMonitor(attach *Attach) (*PendingMonitor, error) {
 		for range drain {
 		}
 	}()
-	// What a spawned monitor warms while the command creates the container (MonitorMain).
+	// The kernel's probes (a fork and exec) are made while the command creates the container.
 	go spec.ProbeKernel()
-	go warmCodecs()
 	return m, nil
 }
 

@@ -42,6 +42,3 @@ func (*Runtime) Resume(string) error                  { return errLinuxOnly }
 
 func (p *Process) Signal(sig os.Signal) error        { return errLinuxOnly }
 func (p *Process) Resize(width, height uint16) error { return errLinuxOnly }
-
-// WarmCodecs does nothing off Linux.
-func WarmCodecs() {}
