@@ -106,11 +106,12 @@ type Container struct {
 // Store is the containers directory.
 type Store struct{ Root string }
 
-var nameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+// nameRE is compiled on first use, not in every hako process's start.
+var nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`) })
 
 // ValidName checks a --name the way Docker does.
 func ValidName(n string) error {
-	if !nameRE.MatchString(n) {
+	if !nameRE().MatchString(n) {
 		return errdefs.Invalidf("invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", n)
 	}
 	return nil

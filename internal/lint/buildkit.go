@@ -27,7 +27,7 @@ func bkRule(name, desc, url string, sev Severity, fix, doc string, hadolint ...s
 	return &Rule{ID: name, Severity: sev, Source: SourceBuildKit, Target: TargetDockerfile, Summary: desc, URL: url, Fix: fix, Doc: doc, Hadolint: hadolint}
 }
 
-func init() {
+func registerBuildKit() {
 	register(
 		bkRule(linter.RuleStageNameCasing.Name, linter.RuleStageNameCasing.Description, linter.RuleStageNameCasing.URL, SeverityStyle, "write the stage name in lower case",
 			"BuildKit lower-cases stage names; `FROM alpine AS Build` is stage \"build\". Writing it in lower case keeps COPY --from and --target references matching what you read."),

@@ -161,7 +161,7 @@ func (r *reporter) atLine(line int, format string, args ...any) {
 
 // buildkit is the warn function BuildKit's linter calls: its rule names are our IDs.
 func (r *reporter) buildkit(rule, _, _, msg string, loc []parser.Range) {
-	if rr, ok := registry[rule]; ok {
+	if rr, ok := ruleSet()[rule]; ok {
 		r.add(rr, loc, msg)
 	}
 }
@@ -270,4 +270,4 @@ arguments, a bad flag, an instruction before the first FROM. No other rule runs 
 does not parse, and no comment or config can turn this one off.`,
 }
 
-func init() { register(ruleSyntax) }
+func registerCheck() { register(ruleSyntax) }

@@ -61,7 +61,7 @@ var (
 		"Without a health check the engine can only tell whether the process exists, not whether it works; orchestrators and `ps` report a hung service as healthy.")
 )
 
-func init() {
+func registerImage() {
 	register(ruleImageRoot, ruleImageSecretEnv, ruleImageSecretHistory, ruleImageSetuid, ruleImageCredFile, ruleImageWasted,
 		ruleImageWorldWritable, ruleImageEmptyPassword, ruleImageDupUID, ruleImageNoHealthcheck)
 }

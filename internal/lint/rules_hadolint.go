@@ -17,7 +17,7 @@ func hRule(id string, sev Severity, summary, fix, doc string, check func(*Docume
 		URL: "https://github.com/hadolint/hadolint/wiki/" + codes[0]}
 }
 
-func init() {
+func registerHadolint() {
 	register(
 		hRule("LastUserRoot", SeverityWarning, "The last USER of the final stage is root",
 			"switch to an unprivileged USER after the steps that need root",

@@ -13,7 +13,7 @@ func kRule(id string, sev Severity, summary, fix, doc string, check func(*Docume
 	return &Rule{ID: id, Severity: sev, Source: SourceHako, Target: TargetDockerfile, Summary: summary, Fix: fix, Doc: doc, check: check, Hadolint: hadolint}
 }
 
-func init() {
+func registerHako() {
 	register(
 		kRule("MissingDockerignore", SeverityWarning, "The build context has no .dockerignore",
 			"add a .dockerignore that excludes .git, secrets and build output",
