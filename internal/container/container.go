@@ -464,8 +464,9 @@ func (s *Store) Detach(id string) (reclaim func(), err error) {
 
 // Sweep deletes the directories that detached records left because their deletion never ran,
 // and exit notes older than exitNoteLife. detached, unless nil, is called with the ID of each
-// such record first (the engine removes the container's snapshot).
-func (s *Store) Sweep(detached func(id string)) {
+// such record first (the engine removes the container's snapshot): a record whose detached
+// returns an error stays, for the next Sweep to try again.
+func (s *Store) Sweep(detached func(id string) error) {
 	ents, err := os.ReadDir(s.Root)
 	if err != nil {
 		return
@@ -473,8 +474,8 @@ func (s *Store) Sweep(detached func(id string)) {
 	for _, e := range ents {
 		switch {
 		case strings.HasPrefix(e.Name(), removingPrefix):
-			if detached != nil {
-				detached(strings.TrimPrefix(e.Name(), removingPrefix))
+			if detached != nil && detached(strings.TrimPrefix(e.Name(), removingPrefix)) != nil {
+				continue
 			}
 			os.RemoveAll(filepath.Join(s.Root, e.Name()))
 		case strings.HasPrefix(e.Name(), exitNotePrefix):

@@ -51,8 +51,13 @@ func TestDetachAndSweep(t *testing.T) {
 	if err != nil || len(all) != 1 || all[0].ID != keep.ID {
 		t.Fatalf("List after Detach: %v %v", all, err)
 	}
+	// A record whose callback fails stays for the next Sweep.
+	s.Sweep(func(id string) error { return errors.New("the snapshot is still there") })
+	if _, err := os.Stat(filepath.Join(s.Root, removingPrefix+b.ID)); err != nil {
+		t.Fatalf("Sweep deleted a record whose callback failed: %v", err)
+	}
 	var swept []string
-	s.Sweep(func(id string) { swept = append(swept, id) })
+	s.Sweep(func(id string) error { swept = append(swept, id); return nil })
 	if len(swept) != 1 || swept[0] != b.ID {
 		t.Errorf("Sweep reported %q, want the detached %s", swept, b.ID)
 	}

@@ -163,9 +163,18 @@ func (e *Engine) removeContainer(ctx context.Context, c *container.Container) er
 }
 
 // sweepContainers deletes what killed removals left (detachContainer): the files of detached
-// records, and the snapshot of a --rm container whose monitor was killed after its answer.
+// records, and the snapshot of a --rm container whose monitor was killed after its answer. A
+// snapshot that cannot be removed (a full disk) keeps its detached record for the next sweep.
 func (e *Engine) sweepContainers() {
-	e.Containers().Sweep(func(id string) { e.Snapshots.Remove(context.Background(), id) })
+	e.Containers().Sweep(func(id string) error { return e.removeSnapshot(context.Background(), id) })
+}
+
+// removeSnapshot removes a container's snapshot; one already gone is no error.
+func (e *Engine) removeSnapshot(ctx context.Context, id string) error {
+	if err := e.Snapshots.Remove(ctx, id); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+		return err
+	}
+	return nil
 }
 
 // detachContainer removes c from the store, as far as any command can see, and returns the
@@ -190,13 +199,16 @@ func (e *Engine) detachContainer(ctx context.Context, c *container.Container, le
 			return nil, fmt.Errorf("remove container %s: %w", reference.ShortID(c.ID), err)
 		}
 		return func() {
-			e.Snapshots.Remove(context.WithoutCancel(ctx), c.ID)
-			recordFiles()
+			// A snapshot that cannot be removed now keeps the detached record, which the
+			// next sweep tries again with.
+			if e.removeSnapshot(context.WithoutCancel(ctx), c.ID) == nil {
+				recordFiles()
+			}
 		}, nil
 	}
 	mount.Unmount(filepath.Join(cs.Dir(c.ID), "rootfs"))
 	e.deleteRuntimeState(c.ID)
-	if err := e.Snapshots.Remove(ctx, c.ID); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+	if err := e.removeSnapshot(ctx, c.ID); err != nil {
 		return nil, fmt.Errorf("remove container %s: %w", reference.ShortID(c.ID), err)
 	}
 	if reclaim, err = cs.Detach(c.ID); err != nil {

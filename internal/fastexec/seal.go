@@ -16,8 +16,9 @@ import (
 // SealedSelf opens this binary through a read-only, detached overlay of its directory (the
 // C path's sealed copy, fastexec.c), as an O_PATH descriptor to execute: a process that
 // reaches the executed file through /proc/PID/exe cannot write it (CVE-2019-5736). dummy is
-// an empty directory of hako's own, the overlay's second lower layer; it must not hold a file
-// of the binary's name. Where overlayfs refuses (dummy and the binary's directory overlap: a
+// a directory of hako's own, the overlay's second lower layer, below the binary's: it must
+// not hold a file of the binary's name (the overlay is never attached anywhere, and only the
+// binary is opened in it). Where overlayfs refuses (dummy and the binary's directory overlap: a
 // store under that directory), the copy is a sealed memfd, as libcontainer falls back to.
 func SealedSelf(dummy string) (*os.File, error) {
 	cs := C.CString(dummy)

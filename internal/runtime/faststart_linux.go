@@ -431,7 +431,8 @@ func (es *earlyStart) closePipes() { // a second Close does nothing
 }
 
 // StartEarly starts the C start path's first process, S, for the next StartSpec, which must
-// be given the same stdio: its exec and its C start-up (1.5 ms here, more when the cores are
+// be given the same stdio (one S per Runtime: a Runtime that starts containers concurrently
+// must not use it): its exec and its C start-up (1.5 ms here, more when the cores are
 // busy) then run while the caller mounts the root filesystem and writes the spec, instead of
 // after the cgroups are made. A container that the C path does not take (StartSpec decides,
 // from the spec), or a caller that fails before StartSpec, ends it: DropEarly. It does
@@ -471,13 +472,22 @@ type cgroupsMaking struct {
 
 // makeCgroups starts making the cgroups of config. Their paths are known at once (the manager
 // computes them), to plan with while they are made; nil if the manager could not be made.
-func makeCgroups(config *configs.Config) *cgroupsMaking {
+// Before libcontainer's Create (early), it makes nothing (and returns nil) if the ID's cgroup
+// exists already: Create must look at that one first (it refuses one with processes), and
+// startFast makes them after it.
+func makeCgroups(config *configs.Config, early bool) *cgroupsMaking {
 	m := &cgroupsMaking{done: make(chan struct{})}
-	cm, err := manager.New(config.Cgroups)
+	// The manager's own copy: fs2's Set writes the resources back into its configuration,
+	// which libcontainer's Create reads meanwhile.
+	cgc := *config.Cgroups
+	cm, err := manager.New(&cgc)
 	if err != nil {
 		m.err = err
 		close(m.done)
 		return m
+	}
+	if early && cm.Exists() {
+		return nil
 	}
 	m.cm, m.paths = cm, maps.Clone(cm.GetPaths())
 	go func() {
@@ -514,7 +524,7 @@ func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile,
 	// created the container: StartSpec); S moves itself in once it has the plan, and the init
 	// inherits them. The mounts are planned while they are made.
 	if cg == nil {
-		cg = makeCgroups(config)
+		cg = makeCgroups(config, false)
 	}
 	defer cg.wait() // done before the caller's clean-up destroys the cgroups
 	// S starts first (or has started: StartEarly), and waits for its plan on a pipe: its exec

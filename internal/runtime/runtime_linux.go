@@ -119,19 +119,22 @@ func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spe
 	phase("rt: specconv")
 	// Whether the C path takes the container is known from the spec: if it does, its cgroups
 	// are made on another core while libcontainer creates the container (~1.5 ms here), which
-	// only looks at them (they must be empty and not frozen: new ones are both).
+	// only looks at them (they must be empty and not frozen: new ones are both). Not when the
+	// ID has a state or a cgroup already (a dead monitor's leftovers): Create looks at those
+	// first, as before, and startFast makes the cgroups after it.
 	var plan *fastexec.StartProfile
 	planErr := errNotFast
 	var cg *cgroupsMaking
 	if r.FastStart {
-		if plan, planErr = r.planFastStart(id, s, config, stdio); planErr == nil {
-			cg = makeCgroups(config)
+		plan, planErr = r.planFastStart(id, s, config, stdio)
+		if _, err := os.Lstat(filepath.Join(r.root, id)); planErr == nil && errors.Is(err, os.ErrNotExist) {
+			cg = makeCgroups(config, true)
 		}
 	}
 	c, err := libcontainer.Create(r.root, id, config)
 	if errors.Is(err, libcontainer.ErrExist) {
-		// A container of this ID that a dead monitor left unstarted: its removal deletes
-		// the cgroups of the ID too, which startFast makes again.
+		// A state of this ID that appeared meanwhile: the cgroups made for it are undone
+		// before anything else, and made after the create, if it is retried.
 		if cg != nil {
 			cg.undo()
 			cg = nil
