@@ -16,10 +16,11 @@ import (
 )
 
 // TestMonitorBinary: the monitor of a `run` is the run's own process (the child of its fork,
-// runfork.c), so the hako binary; a run that does not fork (HAKO_RUN_FORK=off here; -i and -t)
-// and `start` spawn hako-monitor, found next to hako (and libcontainer re-executes the
-// container's init from it); a hako with no hako-monitor beside it is its own monitor (`hako
-// __monitor`), with the same behaviour.
+// runfork.c), which executes the lean hako-monitor found next to hako (or goes on in hako with
+// HAKO_RUN_LEAN=off, or when there is none); a run that does not fork (HAKO_RUN_FORK=off here;
+// -i and -t) and `start` spawn hako-monitor (and libcontainer re-executes the container's init
+// from it); a hako with no hako-monitor beside it is its own monitor (`hako __monitor`), with
+// the same behaviour.
 func TestMonitorBinary(t *testing.T) {
 	s := runStore(t)
 	solo := filepath.Join(t.TempDir(), "hako")
@@ -28,7 +29,8 @@ func TestMonitorBinary(t *testing.T) {
 	}
 	monitorBin := filepath.Join(filepath.Dir(hakoBin), "hako-monitor")
 	for _, tc := range []struct{ bin, env, monitor string }{
-		{hakoBin, "", hakoBin},
+		{hakoBin, "", monitorBin},
+		{hakoBin, "HAKO_RUN_LEAN=off", hakoBin},
 		{hakoBin, "HAKO_RUN_FORK=off", monitorBin},
 		{solo, "", solo},
 		{solo, "HAKO_RUN_FORK=off", solo},
@@ -154,8 +156,9 @@ func TestRunFork(t *testing.T) {
 	id := strings.TrimSpace(string(out))
 	var pid int
 	waitFor(t, "the monitor", func() bool { pid, _ = keeperMonitorOf(s, id); return pid != 0 })
-	if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); exe != hakoBin {
-		t.Errorf("the monitor of a forked run runs %q, want %q", exe, hakoBin)
+	// The forked child executed the lean hako-monitor next to hako (runfork.c's lean_child).
+	if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); exe != filepath.Join(filepath.Dir(hakoBin), "hako-monitor") {
+		t.Errorf("the monitor of a forked run runs %q, want hako-monitor next to %q", exe, hakoBin)
 	}
 	if dir, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); dir != "/" {
 		t.Errorf("the monitor's working directory is %q, want /", dir)

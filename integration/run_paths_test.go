@@ -435,13 +435,14 @@ func TestRunPathsErrors(t *testing.T) {
 	}
 
 	// A link to /proc/self/exe (CVE-2019-5736) finds the sealed copy of the binary that started
-	// the init: hako, whose forked child is the run's monitor (runfork.c), statically linked
-	// (scripts/build.sh). It runs, in the container and with nothing but the container's
-	// privileges. That it cannot be written through is TestSecurity's (security_test.go).
+	// the init: hako-monitor, which a forked run's child executes (runfork.c) and which stays as
+	// the run's monitor, statically linked (scripts/build.sh). It runs, in the container and
+	// with nothing but the container's privileges (without a monitor's arguments it says how
+	// it is used). That it cannot be written through is TestSecurity's (security_test.go).
 	for _, path := range [][]string{runGoPath, runCPath} {
 		r := s.runEnv(path, nil, "run", "--rm", rp, "/bin/hijack", "version")
-		if r.code != 0 || !strings.HasPrefix(r.stdout, "hako version ") {
-			t.Errorf("run --rm %s /bin/hijack version: want the sealed hako's version:\n%s", rp, execShowResult(path, r))
+		if r.code != 125 || !strings.Contains(r.stderr, "usage: hako-monitor --root ROOT") {
+			t.Errorf("run --rm %s /bin/hijack version: want the sealed hako-monitor's usage:\n%s", rp, execShowResult(path, r))
 		}
 	}
 	// Without --rm: the failed container stays, created or exited, the same on both paths.

@@ -175,13 +175,14 @@ func testSecurityProcSelfExe(t *testing.T) {
 		s.runTimeout(time.Minute, "run", "--rm", "busybox", "sh", "-c", script)
 	}
 	// The classic attack: the container's command is the runtime's binary itself. What it
-	// finds is a sealed copy of the binary that started the init: hako, whose forked child is
-	// the run's monitor. It runs, in the container (a hako without arguments prints its
-	// help), and the binaries on the host come out of it unchanged (below).
+	// finds is a sealed copy of the binary that started the init: hako-monitor, the lean
+	// binary that a forked run's child executes and that stays as the run's monitor. It runs,
+	// in the container (without a monitor's arguments it says how it is used), and the
+	// binaries on the host come out of it unchanged (below).
 	for _, ep := range []string{"/proc/self/exe", "/proc/1/exe"} {
 		r := s.runTimeout(time.Minute, "run", "--rm", "--entrypoint", ep, "busybox")
-		if r.code != 0 || !strings.Contains(r.stdout, "daemonless container engine") {
-			t.Errorf("--entrypoint %s: want the sealed hako's help: %+v", ep, r)
+		if r.code != 125 || !strings.Contains(r.stderr, "usage: hako-monitor --root ROOT") {
+			t.Errorf("--entrypoint %s: want the sealed hako-monitor's usage: %+v", ep, r)
 		}
 	}
 	// A container that keeps trying while other containers start.

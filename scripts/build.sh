@@ -17,6 +17,10 @@ mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH=/usr/local/go/bin:$PATH
+# hako-monitor is built with package cli's lean half (-tags hakolean, internal/cli/lean.go): it
+# runs the child of a forked `run`, which needs neither the builder nor the linters.
 go build -tags seccomp,netgo,osusergo -ldflags '-linkmode external -extldflags -static' \
-  -o "$dir/" ./cmd/hako ./cmd/hako-monitor
+  -o "$dir/" ./cmd/hako
+go build -tags seccomp,netgo,osusergo,hakolean -ldflags '-linkmode external -extldflags -static' \
+  -o "$dir/" ./cmd/hako-monitor
 go build -o "$dir/" ./cmd/hako-init

@@ -7,4 +7,6 @@ cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH
 test -x /bin/busybox || { echo "scripts/test.sh: needs busybox-static (apt-get install -y busybox-static)" >&2; exit 1; }
 go vet -tags seccomp ./...
+# package cli's lean half, which only cmd/hako-monitor is built with (scripts/build.sh)
+go vet -tags seccomp,hakolean ./internal/cli ./cmd/hako-monitor
 go test -tags seccomp -count=1 -timeout 25m ./...

@@ -1,15 +1,18 @@
-// Command hako-monitor is a container's monitor (package monitor) as an executable of its own:
-// hako runs it, when it finds it next to its own executable, instead of re-executing itself as
-// `hako __monitor`. Both run the same code (engine.MonitorMain); this binary leaves out what a
-// monitor never needs (the builder, lint, the registry client, the command line), so that it
-// starts sooner, and so does every container init and exec that libcontainer re-executes from
-// it. Build it with hako: scripts/build.sh DIR
+// Command hako-monitor is a container's monitor (package monitor) as an executable of its own,
+// and the lean half of a forked `hako run`. Build it with hako, with -tags hakolean:
+// scripts/build.sh DIR
 //
-// A `run` without -i or -t needs none: it forks before Go starts, and its child is the
-// container's monitor (package cli, runfork.c). hako-monitor serves `start`, runs with -i or -t,
-// and HAKO_RUN_FORK=off.
+//   - hako runs it, when it finds it next to its own executable, instead of re-executing itself
+//     as `hako __monitor` (`start`, runs with -i or -t, HAKO_RUN_FORK=off). Both run the same
+//     code (engine.MonitorMain).
+//   - The child of a forked `hako run` (package cli, runfork.c) executes it with run's own
+//     command line, and runs the command there (cli.Process), then stays as the container's
+//     monitor: this binary leaves out the builder, the linters, the registry client and
+//     BuildKit's Dockerfile parser (package cli built with -tags hakolean), whose initialisers
+//     and pages cost hako's start several milliseconds.
 //
-// It is not meant to be run by hand.
+// Every container init and exec that libcontainer re-executes from it starts sooner too. It is
+// not meant to be run by hand.
 package main
 
 import (
@@ -19,6 +22,7 @@ import (
 
 	"os"
 
+	"github.com/hako-dev/hako/internal/cli"
 	"github.com/hako-dev/hako/internal/engine"
 	"github.com/hako-dev/hako/internal/runtime"
 )
@@ -27,6 +31,9 @@ func main() {
 	// A container init (or exec) that libcontainer re-executed from this binary.
 	if runtime.Init() {
 		return
+	}
+	if cli.ForkedChild() {
+		os.Exit(cli.Process())
 	}
 	os.Exit(engine.MonitorMain(os.Args[1:], os.Stderr))
 }

@@ -7,14 +7,10 @@ import (
 	// each process start ~2 ms of page-table work here.
 	_ "github.com/hako-dev/hako/internal/mallocarena"
 
-	"context"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/hako-dev/hako/internal/cli"
 	"github.com/hako-dev/hako/internal/runtime"
-	"golang.org/x/sys/unix"
 	// The C path of `hako exec` (docs/exec.md): its constructor enters a running container and
 	// execs a plain exec's command before the Go runtime starts.
 	_ "github.com/hako-dev/hako/internal/fastexec"
@@ -26,12 +22,5 @@ func main() {
 	if runtime.Init() {
 		return
 	}
-	// Descriptors inherited from whoever ran hako (a CI job's pipe, a shell's redirection) must
-	// not reach the processes it starts, the long-lived monitors above all: a pipe held open
-	// by a detached container's monitor would keep that job waiting for ever.
-	unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	os.Exit(cli.Process())
 }

@@ -1,3 +1,5 @@
+//go:build !hakolean
+
 package cli
 
 import (

@@ -1,3 +1,5 @@
+//go:build !hakolean
+
 package cli
 
 import (
@@ -11,10 +13,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/hako-dev/hako/internal/builder"
-	"github.com/hako-dev/hako/internal/engine"
 	"github.com/hako-dev/hako/internal/errdefs"
 	"github.com/hako-dev/hako/internal/lint"
-	"github.com/hako-dev/hako/internal/volume"
 	"github.com/spf13/cobra"
 )
 
@@ -202,30 +202,6 @@ func listRules(w io.Writer) error {
 
 // addRunChecks gives run and create --strict; checkRun prints the run-time warnings (an engine
 // socket, /, /etc, /proc, /var/run of the host, --privileged) or, with --strict, refuses.
-func addRunChecks(cmd *cobra.Command) {
-	cmd.Flags().Bool("strict", false, "Refuse to run with an engine socket, a sensitive host path or --privileged instead of warning")
-}
-
-func checkRun(a *app, cmd *cobra.Command, o engine.CreateOptions) error {
-	rc := lint.RunConfig{Privileged: o.Config.Options.Privileged, StoreRoot: a.root}
-	for _, m := range o.Config.Mounts {
-		if m.Type == volume.TypeBind {
-			rc.Binds = append(rc.Binds, lint.Bind{Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
-		}
-	}
-	warnings := lint.RunWarnings(rc)
-	if len(warnings) == 0 {
-		return nil
-	}
-	if strict, _ := cmd.Flags().GetBool("strict"); strict {
-		return errdefs.InvalidArgument(fmt.Errorf("refusing to run (--strict): %s", strings.Join(warnings, "; ")))
-	}
-	for _, w := range warnings {
-		fmt.Fprintln(a.stderr, "WARNING:", w)
-	}
-	return nil
-}
-
 // addBuildCheck gives build --check.
 func addBuildCheck(cmd *cobra.Command) {
 	cmd.Flags().Bool("check", false, "Run the lint rules on the Dockerfile and build nothing (exit 1 on an error-level finding)")

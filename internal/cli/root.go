@@ -6,12 +6,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/hako-dev/hako/internal/engine"
 	"github.com/hako-dev/hako/internal/errdefs"
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 )
 
 // Version is set at build time with -ldflags "-X github.com/hako-dev/hako/internal/cli.Version=…".
@@ -54,6 +57,18 @@ func (a *app) engine() (*engine.Engine, error) {
 	}
 	a.eng = e
 	return e, nil
+}
+
+// Process runs the hako command line of this process (os.Args) as cmd/hako's main does, and
+// returns its exit code: hako's, and the lean hako-monitor's for the child of a forked run.
+func Process() int {
+	// Descriptors inherited from whoever ran hako (a CI job's pipe, a shell's redirection)
+	// must not reach the processes it starts, the long-lived monitors above all: a pipe held
+	// open by a detached container's monitor would keep that job waiting for ever.
+	unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Main(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 }
 
 // Main runs the hako command line with args and returns the process exit code.

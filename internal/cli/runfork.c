@@ -25,6 +25,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,9 +179,57 @@ static void inherited(int keep)
 	closedir(d);
 }
 
+// lean_child executes the lean binary next to this one (hako-monitor, built from this package
+// without the builder and the linters: cmd/hako-monitor) with the same arguments, handing it
+// the parent's pipe in HAKO_RUN_CHILD. It returns only if that fails: the child then goes on
+// in this binary. HAKO_RUN_LEAN=off keeps it in this binary.
+static void lean_child(char **argv, int exit_fd)
+{
+	const char *mode = getenv("HAKO_RUN_LEAN");
+	if (mode && eq(mode, "off"))
+		return;
+	char exe[PATH_MAX], lean[PATH_MAX + 16], fd[16];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return;
+	exe[n] = 0;
+	char *slash = strrchr(exe, '/');
+	if (!slash)
+		return;
+	*slash = 0;
+	snprintf(lean, sizeof(lean), "%s/hako-monitor", exe);
+	snprintf(fd, sizeof(fd), "%d", exit_fd);
+	if (fcntl(exit_fd, F_SETFD, 0) < 0 || setenv("HAKO_RUN_CHILD", fd, 1) < 0)
+		return;
+	execv(lean, argv);
+	unsetenv("HAKO_RUN_CHILD");
+	fcntl(exit_fd, F_SETFD, FD_CLOEXEC);
+}
+
+// adopt takes over as the forked child in the lean binary that lean_child executed: the
+// parent's pipe is in HAKO_RUN_CHILD. It returns whether the variable was there (then this
+// process forks nothing, whatever its arguments).
+static int adopt(void)
+{
+	const char *fd = getenv("HAKO_RUN_CHILD");
+	if (!fd)
+		return 0;
+	char *end;
+	long n = strtol(fd, &end, 10);
+	int ok = *end == 0 && end != fd && n >= 3 && n < 1 << 20;
+	unsetenv("HAKO_RUN_CHILD");
+	if (ok && fcntl(n, F_SETFD, FD_CLOEXEC) == 0) {
+		hako_runfork.exit = n;
+		inherited(n);
+	}
+	return 1;
+}
+
 __attribute__((constructor)) static void hako_run_fork(int argc, char **argv, char **envp)
 {
 	(void)envp;
+	if (adopt())
+		return;
 	if (argc < 3)
 		return;
 	int i = 1;
@@ -217,6 +267,7 @@ __attribute__((constructor)) static void hako_run_fork(int argc, char **argv, ch
 		// Out of the terminal's session: its ^C reaches the parent, which forwards it.
 		setsid();
 		close(p[0]);
+		lean_child(argv, p[1]);
 		hako_runfork.exit = p[1];
 		inherited(p[1]);
 		return;

@@ -14,6 +14,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// ForkedChild tells whether this process is the child of runfork.c's fork, in hako or in the
+// lean hako-monitor that the child executed (cmd/hako-monitor).
+func ForkedChild() bool { return C.hako_runfork.exit >= 0 }
+
 // forkParent is the pipe to the parent that waits for this run's code, when this process is
 // the child of runfork.c's fork (nil otherwise). It can be called once.
 func forkParent() *os.File {

@@ -4,6 +4,9 @@ package cli
 
 import "os"
 
+// ForkedChild: without cgo there is no forked run (runfork.c).
+func ForkedChild() bool { return false }
+
 // forkParent: without cgo there is no forked run (runfork.c).
 func forkParent() *os.File { return nil }
 

@@ -1,4 +1,8 @@
-package lint
+// Package runlint holds the checks `hako run` makes of what it is about to do (an engine
+// socket or a sensitive host path mounted in, --privileged): package lint's run-time half, in a
+// package of its own so that the run's path (and the lean binary that serves a forked run,
+// cmd/hako-monitor) does not link the Dockerfile linter and BuildKit's parser.
+package runlint
 
 import (
 	"fmt"
