@@ -420,7 +420,10 @@ func (es *earlyStart) abort() {
 		_ = st.p.Kill()
 		_, _ = st.p.Wait()
 	}
+	// The copies of the container's output end before the writers are given to another
+	// start (libcontainer's, after DropEarly): no two copies into one writer at once.
 	es.sio.abort()
+	es.sio.wait()
 	es.closePipes()
 }
 
@@ -461,37 +464,44 @@ func (r *Runtime) DropEarly() {
 	}
 }
 
-// cgroupsMaking is the making of a container's cgroups (Apply and Set of its configuration),
-// in a goroutine.
+// cgroupsMaking is the making of a container's cgroups (the manager, then Apply and Set of its
+// configuration), in a goroutine.
 type cgroupsMaking struct {
-	done  chan struct{}
-	cm    cgroups.Manager
-	paths map[string]string
-	err   error
+	located chan struct{} // closed once paths (or err, or skipped) is set
+	done    chan struct{} // closed once the making is over
+	cm      cgroups.Manager
+	paths   map[string]string
+	skipped bool  // early, and the ID's cgroup existed: nothing was made
+	locErr  error // the manager's, set before located is closed
+	err     error // Apply's or Set's, set before done is closed
 }
 
-// makeCgroups starts making the cgroups of config. Their paths are known at once (the manager
-// computes them), to plan with while they are made; nil if the manager could not be made.
-// Before libcontainer's Create (early), it makes nothing (and returns nil) if the ID's cgroup
-// exists already: Create must look at that one first (it refuses one with processes), and
-// startFast makes them after it.
+// makeCgroups starts making the cgroups of config. Their paths are known as soon as the
+// manager exists (it finds each hierarchy's mount: some 60 system calls in v1), to plan with
+// while they are made. Before libcontainer's Create (early), it makes nothing (skipped) if the
+// ID's cgroup exists already: Create must look at that one first (it refuses one with
+// processes), and startFast makes them after it.
 func makeCgroups(config *configs.Config, early bool) *cgroupsMaking {
-	m := &cgroupsMaking{done: make(chan struct{})}
+	m := &cgroupsMaking{located: make(chan struct{}), done: make(chan struct{})}
 	// The manager's own copy: fs2's Set writes the resources back into its configuration,
 	// which libcontainer's Create reads meanwhile.
 	cgc := *config.Cgroups
-	cm, err := manager.New(&cgc)
-	if err != nil {
-		m.err = err
-		close(m.done)
-		return m
-	}
-	if early && cm.Exists() {
-		return nil
-	}
-	m.cm, m.paths = cm, maps.Clone(cm.GetPaths())
 	go func() {
 		defer close(m.done)
+		located := func() { close(m.located) }
+		cm, err := manager.New(&cgc)
+		if err != nil {
+			m.locErr = err
+			located()
+			return
+		}
+		if early && cm.Exists() {
+			m.skipped = true
+			located()
+			return
+		}
+		m.cm, m.paths = cm, maps.Clone(cm.GetPaths())
+		located()
 		if err := cm.Apply(-1); err != nil {
 			m.err = fmt.Errorf("unable to apply cgroup configuration: %w", err)
 			return
@@ -503,9 +513,19 @@ func makeCgroups(config *configs.Config, early bool) *cgroupsMaking {
 	return m
 }
 
+// location waits for the cgroups' paths: nil with the error if the manager could not be made
+// (or the making was skipped).
+func (m *cgroupsMaking) location() (map[string]string, error) {
+	<-m.located
+	return m.paths, m.locErr
+}
+
 // wait returns once the cgroups are made, or failed to be.
 func (m *cgroupsMaking) wait() error {
 	<-m.done
+	if m.locErr != nil {
+		return m.locErr
+	}
 	return m.err
 }
 
@@ -523,6 +543,11 @@ func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile,
 	// The cgroups, with their limits, before anything runs in them (started while libcontainer
 	// created the container: StartSpec); S moves itself in once it has the plan, and the init
 	// inherits them. The mounts are planned while they are made.
+	if cg != nil {
+		if <-cg.located; cg.skipped {
+			cg = nil
+		}
+	}
 	if cg == nil {
 		cg = makeCgroups(config, false)
 	}
@@ -545,9 +570,9 @@ func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile,
 		es.abort()
 		return nil, err
 	}
-	paths := cg.paths
-	if paths == nil {
-		return abort(cg.wait())
+	paths, err := cg.location()
+	if err != nil {
+		return abort(err)
 	}
 	p.Cgroups = cgroupDirs(paths)
 	if err := planMounts(p, config, paths); err != nil {
