@@ -609,17 +609,61 @@ func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile,
 		st.CgroupPaths = paths
 		go func() { stateJSON <- encodeState(st) }()
 	}
-	// The PID pipe carries S's "PID\n", then the init's "R" once it has found the command and
-	// waits for the word to exec it: EOF comes when both have closed it, S by exiting, the
-	// init after its "R" or by dying.
-	pidText, _ := io.ReadAll(pidR)
+	// The PID pipe carries S's "PID\n" and, once the init has found the command and waits for
+	// the word to exec it, its "R". The two writes are atomic (under PIPE_BUF) but their order
+	// is not: S may be descheduled between its clone and its write, and the init's "R" come
+	// first. EOF comes when both have closed it, S by exiting, the init after its "R" or by
+	// dying.
+	var pidText []byte
+	pid := 0
+	for buf := make([]byte, 32); ; {
+		n, err := pidR.Read(buf)
+		pidText = append(pidText, buf[:n]...)
+		if t := strings.Replace(string(pidText), "R", "", 1); strings.HasSuffix(t, "\n") {
+			pid, _ = strconv.Atoi(strings.TrimSpace(t))
+			break
+		}
+		if err != nil {
+			break
+		}
+	}
+	// libcontainer's state file, with the init's PID and start time, is written while the init
+	// sets the container up (as libcontainer reads the init's descriptors as soon as it runs).
+	// A failure counts only if the init gets ready: one that does not says why itself.
+	var parts stateParts
+	var start uint64
+	writeState := func() error {
+		var err error
+		if start, err = procStartTime(pid); err != nil {
+			return fmt.Errorf("the init: %w", err)
+		}
+		if parts = <-stateJSON; parts.err != nil {
+			return parts.err
+		}
+		js, err := parts.complete(pid, start, config, stdioPaths(pid))
+		if err != nil {
+			return err
+		}
+		if err := atomicfile.Replace(filepath.Join(stateDir, "state.json"), js, 0o600); err != nil {
+			return fmt.Errorf("save state: %w", err)
+		}
+		phase("rt: C start state written")
+		return nil
+	}
+	var stateErr error
+	stateWritten := pid > 0
+	if stateWritten {
+		stateErr = writeState()
+	}
+	rest, _ := io.ReadAll(pidR)
+	pidText = append(pidText, rest...)
 	sst, _ := s.Wait()
 	phase("rt: C start init ready")
-	// The two writes are atomic (under PIPE_BUF) but their order is not: S may be descheduled
-	// between its clone and its write, and the init's "R" come first.
 	text := string(pidText)
 	ready := strings.Count(text, "R") == 1
-	pid, _ := strconv.Atoi(strings.TrimSpace(strings.Replace(text, "R", "", 1)))
+	if pid <= 0 {
+		pid, _ = strconv.Atoi(strings.TrimSpace(strings.Replace(text, "R", "", 1)))
+	}
 	var init *os.Process
 	if pid > 0 {
 		init, _ = os.FindProcess(pid) // a pidfd: the init is our child (CLONE_PARENT)
@@ -640,22 +684,12 @@ func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile,
 		msg, _ := io.ReadAll(errR)
 		return fail(fastStartError(msg, sst))
 	}
-	start, err := procStartTime(pid)
-	if err != nil {
-		return fail(fmt.Errorf("the init: %w", err))
+	if !stateWritten { // the PID line came with the EOF only
+		stateErr = writeState()
 	}
-	parts := <-stateJSON
-	if parts.err != nil {
-		return fail(parts.err)
+	if stateErr != nil {
+		return fail(stateErr)
 	}
-	js, err := parts.complete(pid, start, config, stdioPaths(pid))
-	if err != nil {
-		return fail(err)
-	}
-	if err := atomicfile.Replace(filepath.Join(stateDir, "state.json"), js, 0o600); err != nil {
-		return fail(fmt.Errorf("save state: %w", err))
-	}
-	phase("rt: C start state written")
 	if err := testHookBeforeGo(); err != nil {
 		return fail(err)
 	}
