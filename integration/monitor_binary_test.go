@@ -30,6 +30,8 @@ func TestMonitorBinary(t *testing.T) {
 	monitorBin := filepath.Join(filepath.Dir(hakoBin), "hako-monitor")
 	for _, tc := range []struct{ bin, env, monitor string }{
 		{hakoBin, "", monitorBin},
+		// A HAKO_RUN_CHILD that runfork.c did not set (no pipe of the parent): ignored.
+		{hakoBin, "HAKO_RUN_CHILD=3:1", monitorBin},
 		{hakoBin, "HAKO_RUN_LEAN=off", hakoBin},
 		{hakoBin, "HAKO_RUN_FORK=off", monitorBin},
 		{solo, "", solo},

@@ -30,6 +30,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -188,7 +189,7 @@ static void lean_child(char **argv, int exit_fd)
 	const char *mode = getenv("HAKO_RUN_LEAN");
 	if (mode && eq(mode, "off"))
 		return;
-	char exe[PATH_MAX], lean[PATH_MAX + 16], fd[16];
+	char exe[PATH_MAX], lean[PATH_MAX + 16], fd[32];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n <= 0)
 		return;
@@ -198,7 +199,7 @@ static void lean_child(char **argv, int exit_fd)
 		return;
 	*slash = 0;
 	snprintf(lean, sizeof(lean), "%s/hako-monitor", exe);
-	snprintf(fd, sizeof(fd), "%d", exit_fd);
+	snprintf(fd, sizeof(fd), "%d:%d", exit_fd, (int)getppid());
 	if (fcntl(exit_fd, F_SETFD, 0) < 0 || setenv("HAKO_RUN_CHILD", fd, 1) < 0)
 		return;
 	execv(lean, argv);
@@ -207,21 +208,23 @@ static void lean_child(char **argv, int exit_fd)
 }
 
 // adopt takes over as the forked child in the lean binary that lean_child executed: the
-// parent's pipe is in HAKO_RUN_CHILD. It returns whether the variable was there (then this
-// process forks nothing, whatever its arguments).
+// parent's pipe is in HAKO_RUN_CHILD, as "FD:PID" with the waiting parent's PID. It returns
+// whether it did; a variable that does not name a pipe of this process's parent (one a user
+// set) is dropped, and the process goes on as any hako would.
 static int adopt(void)
 {
-	const char *fd = getenv("HAKO_RUN_CHILD");
-	if (!fd)
+	const char *v = getenv("HAKO_RUN_CHILD");
+	if (!v)
 		return 0;
-	char *end;
-	long n = strtol(fd, &end, 10);
-	int ok = *end == 0 && end != fd && n >= 3 && n < 1 << 20;
+	char *end, *end2 = NULL;
+	long fd = strtol(v, &end, 10), parent = *end == ':' ? strtol(end + 1, &end2, 10) : 0;
 	unsetenv("HAKO_RUN_CHILD");
-	if (ok && fcntl(n, F_SETFD, FD_CLOEXEC) == 0) {
-		hako_runfork.exit = n;
-		inherited(n);
-	}
+	struct stat st;
+	if (end == v || *end != ':' || *end2 || fd < 3 || fd >= 1 << 20 || parent != getppid() ||
+	    fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode) || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		return 0;
+	hako_runfork.exit = fd;
+	inherited(fd);
 	return 1;
 }
 

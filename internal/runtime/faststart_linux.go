@@ -633,14 +633,17 @@ func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile,
 	var parts stateParts
 	var start uint64
 	writeState := func() error {
+		// The init's start time and descriptors first, before it re-opens /dev/null on its
+		// stdio (start.c), then the rest of the state when it is encoded.
 		var err error
 		if start, err = procStartTime(pid); err != nil {
 			return fmt.Errorf("the init: %w", err)
 		}
+		stdio := stdioPaths(pid)
 		if parts = <-stateJSON; parts.err != nil {
 			return parts.err
 		}
-		js, err := parts.complete(pid, start, config, stdioPaths(pid))
+		js, err := parts.complete(pid, start, config, stdio)
 		if err != nil {
 			return err
 		}

@@ -249,6 +249,11 @@ func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spe
 // `docker exec`) and returns once it runs. p.Capabilities and p.Rlimits nil mean the
 // container's; no_new_privileges is p's or the container's. Errors are classified as for Start, and a container that
 // is not running is errdefs.ErrConflict.
+//
+// The C start path writes libcontainer's state file as soon as the init exists, while it still
+// sets the container up (before pivot_root): libcontainer then sees a running container whose
+// mount namespace shows the host's files. The engine calls Exec only for a container its own
+// record says is running, which it says once the start is over.
 func (r *Runtime) Exec(ctx context.Context, id string, p specs.Process, stdio IO) (*Process, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
