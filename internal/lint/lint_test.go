@@ -274,4 +274,3 @@ func TestHeredocRun(t *testing.T) {
 		t.Errorf("heredoc rules %q", got)
 	}
 }
-
