@@ -155,17 +155,6 @@ func verb(args []string) string {
 	return ""
 }
 
-func newRoot(a *app) *cobra.Command {
-	root := newBareRoot(a)
-	root.AddCommand(versionCmd(a))
-	addImageCommands(a, root)
-	addContainerCommands(a, root)
-	addVolumeCommands(a, root)
-	addLintCommands(a, root) // after addImageCommands: it adds `image check`
-	addBuildCommands(a, root)
-	return root
-}
-
 // newBareRoot is the root command with its global flags and no subcommand.
 func newBareRoot(a *app) *cobra.Command {
 	root := &cobra.Command{
