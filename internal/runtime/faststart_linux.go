@@ -443,16 +443,13 @@ func (es *earlyStart) closePipes() { // a second Close does nothing
 // for a stdin that is a reader to copy from, or when S cannot be prepared (StartSpec then
 // starts one itself).
 func (r *Runtime) StartEarly(stdio IO) {
-	r.DropEarly()
-	if !r.FastStart || runPath == "go" || stdio.Tty {
-		return
-	}
-	if _, file := stdio.Stdin.(*os.File); stdio.Stdin != nil && !file {
-		return // its copy would start now, and what it read be lost if S is dropped
-	}
-	if es, err := r.beginStart(stdio); err == nil {
-		if old := r.early.Swap(es); old != nil {
-			old.abort()
+	r.DropEarly() // first: its output copies end before the same writers get new ones
+	_, stdinFile := stdio.Stdin.(*os.File)
+	// Not for a stdin reader: its copy would start now, and what it read be lost if S is
+	// dropped.
+	if r.FastStart && runPath != "go" && !stdio.Tty && (stdio.Stdin == nil || stdinFile) {
+		if es, err := r.beginStart(stdio); err == nil {
+			r.early.Store(es)
 		}
 	}
 }
@@ -590,8 +587,7 @@ func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile,
 
 	ss := started()
 	if ss.err != nil {
-		sio.abort()
-		return nil, ss.err
+		return abort(ss.err)
 	}
 	s := ss.p
 	// The plan. Only this process holds the pipe's other end; a write that fails (S died)
@@ -628,45 +624,40 @@ func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile,
 		}
 	}
 	// libcontainer's state file, with the init's PID and start time, is written while the init
-	// sets the container up (as libcontainer reads the init's descriptors as soon as it runs).
-	// A failure counts only if the init gets ready: one that does not says why itself.
+	// sets the container up (as libcontainer reads the init's descriptors as soon as it runs):
+	// the start time and descriptors first, before the init re-opens /dev/null on its stdio
+	// (start.c), then the rest when it is encoded. A failure counts only if the init gets
+	// ready: one that does not says why itself. S writes its PID line in one write, so a pipe
+	// that ends without one has no init to wait for.
 	var parts stateParts
 	var start uint64
-	writeState := func() error {
-		// The init's start time and descriptors first, before it re-opens /dev/null on its
-		// stdio (start.c), then the rest of the state when it is encoded.
-		var err error
-		if start, err = procStartTime(pid); err != nil {
-			return fmt.Errorf("the init: %w", err)
-		}
-		stdio := stdioPaths(pid)
-		if parts = <-stateJSON; parts.err != nil {
-			return parts.err
-		}
-		js, err := parts.complete(pid, start, config, stdio)
-		if err != nil {
-			return err
-		}
-		if err := atomicfile.Replace(filepath.Join(stateDir, "state.json"), js, 0o600); err != nil {
-			return fmt.Errorf("save state: %w", err)
-		}
-		phase("rt: C start state written")
-		return nil
-	}
 	var stateErr error
-	stateWritten := pid > 0
-	if stateWritten {
-		stateErr = writeState()
+	if pid > 0 {
+		stateErr = func() error {
+			var err error
+			if start, err = procStartTime(pid); err != nil {
+				return fmt.Errorf("the init: %w", err)
+			}
+			stdio := stdioPaths(pid)
+			if parts = <-stateJSON; parts.err != nil {
+				return parts.err
+			}
+			js, err := parts.complete(pid, start, config, stdio)
+			if err != nil {
+				return err
+			}
+			if err := atomicfile.Replace(filepath.Join(stateDir, "state.json"), js, 0o600); err != nil {
+				return fmt.Errorf("save state: %w", err)
+			}
+			phase("rt: C start state written")
+			return nil
+		}()
 	}
 	rest, _ := io.ReadAll(pidR)
 	pidText = append(pidText, rest...)
 	sst, _ := s.Wait()
 	phase("rt: C start init ready")
-	text := string(pidText)
-	ready := strings.Count(text, "R") == 1
-	if pid <= 0 {
-		pid, _ = strconv.Atoi(strings.TrimSpace(strings.Replace(text, "R", "", 1)))
-	}
+	ready := strings.Count(string(pidText), "R") == 1
 	var init *os.Process
 	if pid > 0 {
 		init, _ = os.FindProcess(pid) // a pidfd: the init is our child (CLONE_PARENT)
@@ -686,9 +677,6 @@ func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile,
 		goW.Close()
 		msg, _ := io.ReadAll(errR)
 		return fail(fastStartError(msg, sst))
-	}
-	if !stateWritten { // the PID line came with the EOF only
-		stateErr = writeState()
 	}
 	if stateErr != nil {
 		return fail(stateErr)
