@@ -21,6 +21,7 @@ import (
 	"github.com/opencontainers/cgroups/manager"
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runc/libcontainer/configs/validate"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -31,8 +32,9 @@ import (
 
 // The C start path (docs/run.md): the monitor plans a container's init in Go and a C
 // constructor in a sealed copy of this binary carries the plan out, without libcontainer's
-// re-executed Go init. libcontainer still creates the container (its checks, its state
-// directory) and does everything after the start: the state file written here is its own.
+// re-executed Go init. createFast does what libcontainer's Create would (its checks, its state
+// directory), and libcontainer does everything after the start: the state file written here is
+// its own.
 
 // runPath is HAKO_RUN_PATH: "go" forces libcontainer's start, "c" makes the C path mandatory
 // (a container it would hand to libcontainer is then an error that says why).
@@ -473,6 +475,94 @@ type cgroupsMaking struct {
 	err     error // Apply's or Set's, set before done is closed
 }
 
+// created is the container StartSpec starts: libcontainer's (Create) or, on the C path with
+// its cgroups made early, a fastContainer.
+type created interface {
+	ID() string
+	State() (*libcontainer.State, error)
+	Destroy() error
+}
+
+// fastContainer is what libcontainer's Create leaves for a container, made without it for the
+// C path: the ID and the configuration checked (libcontainer's validator), the state directory
+// made. Create would also find every cgroup mount again (~60 system calls, ~1.5 ms here, on
+// the core where makeCgroups does the same search) and look at the ID's cgroups; makeCgroups
+// looks at those for the C path: early, it makes nothing if they exist, and startFast then
+// refuses them with processes in them or frozen, as Create does.
+type fastContainer struct {
+	root, id string
+	config   *configs.Config
+	cg       *cgroupsMaking // the cgroups startFast put the container in, once it has
+}
+
+// createFast is libcontainer.Create for the C path, with its errors (ErrInvalidID, ErrExist).
+func createFast(root, id string, config *configs.Config) (*fastContainer, error) {
+	if !validID(id) {
+		return nil, libcontainer.ErrInvalidID
+	}
+	if err := validate.Validate(config); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.Mkdir(filepath.Join(root, id), 0o711); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, libcontainer.ErrExist
+		}
+		return nil, err
+	}
+	return &fastContainer{root: root, id: id, config: config}, nil
+}
+
+// validID is libcontainer's rule for a container ID: letters, digits, "_+-." and not a
+// path's "." or "..".
+func validID(id string) bool {
+	if id == "" || id == "." || id == ".." {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_+-.", r)) {
+			return false
+		}
+	}
+	return true
+}
+
+func (f *fastContainer) ID() string { return f.id }
+
+// State is libcontainer's State of a created container: no init yet (startFast adds it).
+func (f *fastContainer) State() (*libcontainer.State, error) {
+	st := &libcontainer.State{
+		BaseState:      libcontainer.BaseState{ID: f.id, Config: *f.config, InitProcessPid: -1},
+		NamespacePaths: map[configs.NamespaceType]string{},
+	}
+	if f.cg != nil {
+		st.CgroupPaths = maps.Clone(f.cg.paths)
+	}
+	return st, nil
+}
+
+// Destroy is libcontainer's destroy of a container whose init has exited (or never ran): its
+// cgroups and its state directory. A container that shares a PID namespace may have processes
+// left that the init's exit did not kill: libcontainer's own destroy, from the state file,
+// kills them first.
+func (f *fastContainer) Destroy() error {
+	if !f.config.Namespaces.IsPrivate(configs.NEWPID) {
+		if c, err := libcontainer.Load(f.root, f.id); err == nil {
+			return c.Destroy()
+		}
+	}
+	var err error
+	if f.cg != nil {
+		err = f.cg.destroy()
+	}
+	if rerr := os.RemoveAll(filepath.Join(f.root, f.id)); err == nil {
+		err = rerr
+	}
+	return err
+}
+
 // makeCgroups starts making the cgroups of config. Their paths are known as soon as the
 // manager exists (it finds each hierarchy's mount: some 60 system calls in v1), to plan with
 // while they are made. Before libcontainer's Create (early), it makes nothing (skipped) if the
@@ -492,10 +582,27 @@ func makeCgroups(config *configs.Config, early bool) *cgroupsMaking {
 			located()
 			return
 		}
-		if early && cm.Exists() {
-			m.skipped = true
-			located()
-			return
+		if cm.Exists() {
+			if early {
+				m.skipped = true
+				located()
+				return
+			}
+			// What libcontainer's Create refuses: a cgroup of the ID with processes in it, or
+			// frozen (left by a monitor that died, say).
+			if pids, err := cm.GetAllPids(); err != nil {
+				m.locErr = fmt.Errorf("unable to get cgroup PIDs: %w", err)
+			} else if len(pids) != 0 {
+				m.locErr = fmt.Errorf("container's cgroup is not empty: %d process(es) found", len(pids))
+			} else if st, err := cm.GetFreezerState(); err != nil {
+				m.locErr = fmt.Errorf("unable to get cgroup freezer state: %w", err)
+			} else if st == cgroups.Frozen {
+				m.locErr = errors.New("container's cgroup unexpectedly frozen")
+			}
+			if m.locErr != nil {
+				located()
+				return
+			}
 		}
 		m.cm, m.paths = cm, maps.Clone(cm.GetPaths())
 		located()
@@ -528,13 +635,19 @@ func (m *cgroupsMaking) wait() error {
 
 // undo removes what was made of the cgroups, once the making is over.
 func (m *cgroupsMaking) undo() {
-	<-m.done
-	if m.cm != nil {
-		_ = m.cm.Destroy()
-	}
+	_ = m.destroy()
 }
 
-func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile, config *configs.Config, stdio IO, ep *execProfile, cg *cgroupsMaking) (*Process, error) {
+// destroy is undo with its error.
+func (m *cgroupsMaking) destroy() error {
+	<-m.done
+	if m.cm != nil {
+		return m.cm.Destroy()
+	}
+	return nil
+}
+
+func (r *Runtime) startFast(c created, p *fastexec.StartProfile, config *configs.Config, stdio IO, ep *execProfile, cg *cgroupsMaking) (*Process, error) {
 	id := c.ID()
 	stateDir := filepath.Join(r.root, id)
 	// The cgroups, with their limits, before anything runs in them (started while libcontainer
@@ -549,6 +662,9 @@ func (r *Runtime) startFast(c *libcontainer.Container, p *fastexec.StartProfile,
 		cg = makeCgroups(config, false)
 	}
 	defer cg.wait() // done before the caller's clean-up destroys the cgroups
+	if fc, ok := c.(*fastContainer); ok {
+		fc.cg = cg
+	}
 	// S starts first (or has started: StartEarly), and waits for its plan on a pipe: its exec
 	// and its C start-up run while the cgroups are made and the mounts planned.
 	es := r.early.Swap(nil)

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -457,6 +459,66 @@ func TestFastStartCgroupError(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join(c.rt.root, c.id)); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s path: state left: %v", path, err)
+		}
+	}
+}
+
+// usedCgroupDir makes container id's cgroup, as libcontainer looks for it (v1: the devices
+// hierarchy's), with a sleeping process in it, and removes both at the end of the test.
+func usedCgroupDir(t *testing.T, id string) (string, *exec.Cmd) {
+	t.Helper()
+	dir := filepath.Join("/sys/fs/cgroup/hako-test", id)
+	if _, err := os.Stat("/sys/fs/cgroup/devices"); err == nil {
+		dir = filepath.Join("/sys/fs/cgroup/devices/hako-test", id)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sleep := exec.Command("sleep", "60")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sleep.Process.Kill()
+		sleep.Wait()
+		os.Remove(dir)
+	})
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(sleep.Process.Pid)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, sleep
+}
+
+// A cgroup of the ID with processes in it (a container of a monitor that died, say) is refused
+// on both paths, as libcontainer's Create refuses it, and is left as it was; so is an ID that
+// is not one.
+func TestStartRefusesUsedCgroup(t *testing.T) {
+	warmSeccomp(t, spec.Options{})
+	for _, path := range []string{"go", "c"} {
+		withRunPath(t, path)
+		c := newCtr(t, nil)
+		c.writeSpec(spec.Options{}, "true")
+		dir, sleep := usedCgroupDir(t, c.id)
+		stdio := IO{}
+		c.rt.StartEarly(stdio)
+		_, err := c.rt.Start(context.Background(), c.id, c.bundle, stdio)
+		if err == nil || !strings.Contains(err.Error(), "container's cgroup is not empty: 1 process(es) found") {
+			t.Errorf("%s path: a used cgroup: %v", path, err)
+		}
+		if procs, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs")); strings.TrimSpace(string(procs)) != strconv.Itoa(sleep.Process.Pid) {
+			t.Errorf("%s path: the cgroup's processes became %q", path, procs)
+		}
+		if _, err := os.Stat(filepath.Join(c.rt.root, c.id)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s path: state left: %v", path, err)
+		}
+	}
+	for _, path := range []string{"go", "c"} {
+		withRunPath(t, path)
+		c := newCtr(t, nil)
+		c.writeSpec(spec.Options{}, "true")
+		_, err := c.rt.Start(context.Background(), "../"+c.id, c.bundle, IO{})
+		if !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("%s path: ID ../%s: %v", path, c.id, err)
 		}
 	}
 }

@@ -131,7 +131,13 @@ func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spe
 			cg = makeCgroups(config, true)
 		}
 	}
-	c, err := libcontainer.Create(r.root, id, config)
+	// With its cgroups made early, the C path creates the container itself (createFast).
+	var c created
+	if cg != nil {
+		c, err = createFast(r.root, id, config)
+	} else {
+		c, err = libcontainerCreate(r.root, id, config)
+	}
 	if errors.Is(err, libcontainer.ErrExist) {
 		// A state of this ID that appeared meanwhile: the cgroups made for it are undone
 		// before anything else, and made after the create, if it is retried.
@@ -140,7 +146,7 @@ func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spe
 			cg = nil
 		}
 		if r.removeUnstarted(id) {
-			c, err = libcontainer.Create(r.root, id, config)
+			c, err = libcontainerCreate(r.root, id, config)
 		}
 	}
 	phase("rt: created")
@@ -182,6 +188,7 @@ func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spe
 		}
 	}
 	r.DropEarly() // before libcontainer's start makes the stdio pipes again
+	lc := c.(*libcontainer.Container) // made by libcontainer: only the C path makes a fastContainer
 	lp, err := newProcess(s.Process)
 	if err != nil {
 		_ = c.Destroy()
@@ -199,7 +206,7 @@ func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spe
 	// exec profile reads that filter back; Exec then lets it exec the user's command, and the
 	// exec report (execreport_linux.go) says whether it could.
 	p, err := run(lp, stdio, hostUID(config, lp.UID), func() error {
-		if err := c.Start(lp); err != nil {
+		if err := lc.Start(lp); err != nil {
 			report.close()
 			return err
 		}
@@ -214,7 +221,7 @@ func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spe
 			}
 			phase("rt: seccomp filter read back")
 		}
-		if err := c.Exec(); err != nil {
+		if err := lc.Exec(); err != nil {
 			report.close()
 			return err
 		}
@@ -238,7 +245,7 @@ func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spe
 		// caller's own caller waits for it: an exec that comes before the profile takes the
 		// Go path.
 		p.execProfile = func() {
-			ep.write(r.root, c)
+			ep.write(r.root, lc)
 			phase("rt: exec profile written")
 		}
 	}
@@ -667,4 +674,14 @@ func hostUID(config *configs.Config, uid int) int {
 		return -1
 	}
 	return h
+}
+
+// libcontainerCreate is libcontainer.Create as a created: nil, not a nil *Container, with an
+// error.
+func libcontainerCreate(root, id string, config *configs.Config) (created, error) {
+	c, err := libcontainer.Create(root, id, config)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
 }
