@@ -1192,14 +1192,19 @@ void hako_faststart(void)
 	char *buf = malloc(START_PROFILE_MAX);
 	if (!buf)
 		hako_sfail(125, "out of memory");
+	// A pipe: to its end entry ("end=1", always the last, and no other entry's tail: a value
+	// holds no NUL), or to EOF, which the writer's close brings only later.
+	static const char end[] = "\0end=1"; // and its NUL
 	size_t n = 0;
 	for (;;) {
-		ssize_t k = read(PROFILE_FD, buf + n, START_PROFILE_MAX - n); // a pipe: to EOF
+		ssize_t k = read(PROFILE_FD, buf + n, START_PROFILE_MAX - n);
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0)
 			hako_sfail(125, "read the start profile: %s", hako_goerr(errno));
 		if (k == 0 || (n += k) == START_PROFILE_MAX)
+			break;
+		if (n >= sizeof(end) && memcmp(buf + n - sizeof(end), end, sizeof(end)) == 0)
 			break;
 	}
 	if (n == START_PROFILE_MAX)

@@ -174,7 +174,8 @@ func (p *StartProfile) Marshal() ([]byte, error) {
 	if p.ReadonlyRoot {
 		e.put("rootro", "1")
 	}
-	// Last: S reads the profile from a pipe, and tells a whole one by this.
+	// Last: S reads the profile from a pipe, and tells a whole one by this, without waiting for
+	// the EOF (start.c): no other entry ends with it, as no value holds a NUL.
 	e.put("end", "1")
 	data, err := e.bytes()
 	if err != nil {

@@ -472,7 +472,20 @@ type cgroupsMaking struct {
 	paths   map[string]string
 	skipped bool  // early, and the ID's cgroup existed: nothing was made
 	locErr  error // the manager's, set before located is closed
-	err     error // Apply's or Set's, set before done is closed
+	err     error // Apply's, Set's or the join's, set before done is closed
+
+	// S's PID (0: none) for the making to move into the cgroups, once they exist: join sends it
+	// (once), and wait and undo send 0 if nothing was sent; the making is not over before.
+	// joined says whether S is in.
+	pid      chan int
+	joinOnce sync.Once
+	joined   bool
+}
+
+// join asks the making to move process pid (S) into the cgroups as soon as they are made, or
+// tells it that no process comes (pid 0). Only the first call counts.
+func (m *cgroupsMaking) join(pid int) {
+	m.joinOnce.Do(func() { m.pid <- pid })
 }
 
 // created is the container StartSpec starts: libcontainer's (Create) or, on the C path with
@@ -569,7 +582,7 @@ func (f *fastContainer) Destroy() error {
 // ID's cgroup exists already: Create must look at that one first (it refuses one with
 // processes), and startFast makes them after it.
 func makeCgroups(config *configs.Config, early bool) *cgroupsMaking {
-	m := &cgroupsMaking{located: make(chan struct{}), done: make(chan struct{})}
+	m := &cgroupsMaking{located: make(chan struct{}), done: make(chan struct{}), pid: make(chan int, 1)}
 	// The manager's own copy: fs2's Set writes the resources back into its configuration,
 	// which libcontainer's Create reads meanwhile.
 	cgc := *config.Cgroups
@@ -610,8 +623,30 @@ func makeCgroups(config *configs.Config, early bool) *cgroupsMaking {
 			m.err = fmt.Errorf("unable to apply cgroup configuration: %w", err)
 			return
 		}
+		// S moves in beside Set: a v1 cgroup's first move of a process waits for an RCU
+		// grace period (cgroup_threadgroup_rwsem), ~1.7 ms here, which S would otherwise wait
+		// out after it has its plan. S runs nothing of the container's before the limits are
+		// set: it clones the init only once it has the plan, after wait.
+		joinErr := make(chan error, 1)
+		go func() {
+			pid := <-m.pid
+			var err error
+			if pid > 0 {
+				for _, dir := range cgroupDirs(m.paths) {
+					if err = cgroups.WriteCgroupProc(dir, pid); err != nil {
+						err = fmt.Errorf("unable to join cgroup %s: %w", dir, err)
+						break
+					}
+				}
+				m.joined = err == nil
+			}
+			joinErr <- err
+		}()
 		if err := cm.Set(config.Cgroups.Resources); err != nil {
 			m.err = fmt.Errorf("unable to set cgroup configuration: %w", err)
+		}
+		if err := <-joinErr; err != nil && m.err == nil {
+			m.err = err
 		}
 	}()
 	return m
@@ -626,6 +661,7 @@ func (m *cgroupsMaking) location() (map[string]string, error) {
 
 // wait returns once the cgroups are made, or failed to be.
 func (m *cgroupsMaking) wait() error {
+	m.join(0)
 	<-m.done
 	if m.locErr != nil {
 		return m.locErr
@@ -640,6 +676,7 @@ func (m *cgroupsMaking) undo() {
 
 // destroy is undo with its error.
 func (m *cgroupsMaking) destroy() error {
+	m.join(0)
 	<-m.done
 	if m.cm != nil {
 		return m.cm.Destroy()
@@ -687,7 +724,15 @@ func (r *Runtime) startFast(c created, p *fastexec.StartProfile, config *configs
 	if err != nil {
 		return abort(err)
 	}
-	p.Cgroups = cgroupDirs(paths)
+	ss := started()
+	if ss.err != nil {
+		return abort(ss.err)
+	}
+	s := ss.p
+	// The making moves S into the cgroups (join), beside its Set, and S does not join them
+	// itself: an error of the join is the making's.
+	cg.join(s.Pid)
+	p.Cgroups = nil
 	if err := planMounts(p, config, paths); err != nil {
 		return abort(fmt.Errorf("plan the container's mounts: %w", err))
 	}
@@ -700,12 +745,6 @@ func (r *Runtime) startFast(c created, p *fastexec.StartProfile, config *configs
 		return abort(err)
 	}
 	phase("rt: C start cgroups made")
-
-	ss := started()
-	if ss.err != nil {
-		return abort(ss.err)
-	}
-	s := ss.p
 	// The plan. Only this process holds the pipe's other end; a write that fails (S died)
 	// leaves S's own report, read below.
 	profW.Write(data)
