@@ -381,7 +381,8 @@ func TestKeeperDrainsOutput(t *testing.T) {
 }
 
 // TestKeeperRunning: while a detached container runs, its monitor is the keeper: the same
-// process and binary as the monitor (hako: the run's forked child), its command line saying __keep, the container's init PID and ID,
+// process as the monitor (the run's forked child), running hako-keeper, its command line saying
+// __keep, the container's init PID and ID,
 // the init its child; and everything that talks to a running container works with it: exec,
 // ps, top, logs -f following new output. With HAKO_MONITOR_KEEPER=off the monitor stays Go.
 // The resident sizes are logged, not asserted.
@@ -395,8 +396,12 @@ func TestKeeperRunning(t *testing.T) {
 	if len(args) < 6 || args[2] != initPID || args[3] != logPath || !slices.Contains(args, "--exited") || args[len(args)-2] != "--" {
 		t.Errorf("keeper command line %q: want __keep %s %s … __monitor --exited … -- %s", args, initPID, logPath, id)
 	}
-	if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); exe != filepath.Join(filepath.Dir(hakoBin), "hako-monitor") {
-		t.Errorf("the keeper runs %q, want hako-monitor (the monitor of a run is the run's forked child, in the lean hako-monitor)", exe)
+	if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); exe != filepath.Join(filepath.Dir(hakoBin), "hako-keeper") {
+		t.Errorf("the keeper runs %q, want hako-keeper (built next to hako by scripts/build.sh)", exe)
+	}
+	// What it execs back once the container has exited: the monitor's binary.
+	if back, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/6", pid)); back != filepath.Join(filepath.Dir(hakoBin), "hako-monitor") {
+		t.Errorf("the keeper's descriptor 6 is %q, want hako-monitor, which it execs back", back)
 	}
 	if ppid := procStatus(atoi(initPID), "PPid"); ppid != strconv.Itoa(pid) {
 		t.Errorf("the container's init %s has parent %s, want the keeper %d", initPID, ppid, pid)
@@ -922,5 +927,46 @@ func TestKeeperHugeMaxFile(t *testing.T) {
 	}
 	if out := s.ok("logs", id); out != "up\n" {
 		t.Fatalf("logs: %q", out)
+	}
+}
+
+// TestKeeperWithoutKeeperBinary: where there is no hako-keeper next to hako (an older install),
+// the monitor becomes the keeper in its own binary, as before hako-keeper existed, and the exit
+// is recorded all the same.
+func TestKeeperWithoutKeeperBinary(t *testing.T) {
+	s := runStore(t)
+	dir := t.TempDir()
+	for _, b := range []string{"hako", "hako-monitor", "hako-init"} {
+		data, err := os.ReadFile(filepath.Join(filepath.Dir(hakoBin), b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, b), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hako := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(filepath.Join(dir, "hako"), append([]string{"--root", s.root}, args...)...)
+		cmd.Env = keeperEnv(nil)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("hako %v: %v", args, err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	id := hako("run", "-d", "busybox", "sh", "-c", "echo kept; sleep 1; exit 4")
+	pid, _ := waitKeeper(t, s, id)
+	if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); exe != filepath.Join(dir, "hako-monitor") {
+		t.Errorf("without hako-keeper the keeper runs %q, want %s/hako-monitor", exe, dir)
+	}
+	if code := hako("wait", id); code != "4" {
+		t.Errorf("wait: %q, want 4", code)
+	}
+	if got := hako("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", id); got != "exited 4" {
+		t.Errorf("inspect: %q", got)
+	}
+	if got := hako("logs", id); got != "kept" {
+		t.Errorf("logs: %q", got)
 	}
 }

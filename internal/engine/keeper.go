@@ -55,8 +55,26 @@ type monitorSelf struct {
 	runtimeDeleting <-chan struct{}
 }
 
-// keeperFDsEnv names the keeper's descriptors for keeper.c: LOCK,STDOUT,STDERR.
+// keeperFDsEnv names the keeper's descriptors for keeper.c: LOCK,STDOUT,STDERR, and EXE (this
+// binary, to exec back) when the keeper runs from hako-keeper.
 const keeperFDsEnv = "HAKO_KEEPER_FDS"
+
+// keeperBinary is hako-keeper next to this process's executable (scripts/build.sh builds it from
+// package monitor's keeper.c alone), or "" when there is none: the keeper then runs from this
+// binary. A keeper lives as long as its container, and where the page cache holds hako-monitor in
+// 2 MiB folios (tools/elfinstall), the few pages of C it runs map whole folios: ~8 MB resident
+// from hako-monitor, ~1 MB from hako-keeper.
+func keeperBinary() string {
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return ""
+	}
+	k := filepath.Join(filepath.Dir(exe), "hako-keeper")
+	if unix.Access(k, unix.X_OK) != nil {
+		return ""
+	}
+	return k
+}
 
 // keeper are the pipes of a container whose monitor becomes its keeper once it runs.
 type keeper struct {
@@ -179,25 +197,37 @@ func (k *keeper) exec(e *Engine, ms *monitorSelf, c *container.Container, pid in
 	// it holds is close-on-exec: Go opens all it opens so, and hako's main made the inherited
 	// ones so. Not those three: ForkLock keeps another goroutine's process start from
 	// inheriting them meanwhile.
-	syscall.ForkLock.Lock()
-	defer syscall.ForkLock.Unlock() // held only if the exec failed
-	var high [3]int
-	for i, f := range []*os.File{lock, k.outR, k.errR} {
-		var err error
-		if high[i], err = unix.FcntlInt(f.Fd(), unix.F_DUPFD, 100); err != nil {
-			for _, h := range high[:i] {
-				unix.Close(h)
-			}
+	// From hako-keeper, a fourth: this binary (O_PATH), which the keeper execs back.
+	bin, fds := keeperBinary(), []*os.File{lock, k.outR, k.errR}
+	if bin != "" {
+		self, err := os.OpenFile("/proc/self/exe", unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
 			return fmt.Errorf("keeper: %w", err)
 		}
+		defer self.Close()
+		fds = append(fds, self)
 	}
+	syscall.ForkLock.Lock()
+	defer syscall.ForkLock.Unlock() // held only if the exec failed
+	high := make([]int, 0, len(fds))
 	defer func() {
 		for _, h := range high {
 			unix.Close(h)
 		}
 	}()
+	for _, f := range fds {
+		h, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD, 100)
+		if err != nil {
+			return fmt.Errorf("keeper: %w", err)
+		}
+		high = append(high, h)
+	}
+	names := make([]string, len(high))
+	for i, h := range high {
+		names[i] = strconv.Itoa(h)
+	}
 	env := slices.DeleteFunc(os.Environ(), func(v string) bool { return strings.HasPrefix(v, keeperFDsEnv+"=") })
-	env = append(env, fmt.Sprintf("%s=%d,%d,%d", keeperFDsEnv, high[0], high[1], high[2]))
+	env = append(env, keeperFDsEnv+"="+strings.Join(names, ","))
 	delay := ms.restartDelay
 	if delay == 0 {
 		delay = restartDelayMin
@@ -209,7 +239,10 @@ func (k *keeper) exec(e *Engine, ms *monitorSelf, c *container.Container, pid in
 		"--root", e.Root, "--snapshotter", e.Snapshotter, "__monitor", "--exited",
 		"--restart-delay", delay.String(), "--volatile", volatile, "--", c.ID}
 	Phase("monitor: exec keeper")
-	err := unix.Exec("/proc/self/exe", argv, env)
+	if bin == "" {
+		bin = "/proc/self/exe"
+	}
+	err := unix.Exec(bin, argv, env)
 	return fmt.Errorf("keeper: exec: %w", err)
 }
 

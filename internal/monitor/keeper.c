@@ -2,7 +2,8 @@
 //
 // Once a detached container runs, its monitor (hako-monitor, a Go program of ~12 MB resident)
 // has little left to do: copy the container's stdout and stderr into the json-file log, reap,
-// and record the exit. So it execs itself (/proc/self/exe) as
+// and record the exit. So it execs hako-keeper (this file alone, built as a program of its own:
+// see its main at the end), or itself (/proc/self/exe) where there is none, as
 //
 //   EXE __keep PID LOGPATH MAXSIZE MAXFILE ARG...
 //
@@ -624,6 +625,7 @@ struct keeper {
 	sigset_t mask; // the original signal mask
 	struct sigaction old[3], old_chld;
 	unsigned char *rbuf; // READ_SIZE
+	int exe;             // the executable to exec back (place_fds), or -1: /proc/self/exe
 };
 
 static void nothing(int sig)
@@ -775,6 +777,10 @@ static void __attribute__((noreturn)) hand_over(struct keeper *k, int argc, char
 	args[n++] = status;
 	args[n] = NULL;
 	restore_signals(k);
+	if (k->exe >= 0) {
+		syscall(SYS_execveat, k->exe, "", args, envp, AT_EMPTY_PATH);
+		die("exec the monitor back: %s", strerror(errno));
+	}
 	execve("/proc/self/exe", args, envp);
 	die("exec /proc/self/exe: %s", strerror(errno));
 }
@@ -783,37 +789,47 @@ static void __attribute__((noreturn)) hand_over(struct keeper *k, int argc, char
 // hands them over at numbers of its own: package engine, keeper.go) to 3, 4 and 5, closes
 // everything else above stdio, and takes the variable out of the environment, so that the Go
 // monitor it execs back does not see it.
-static void place_fds(char **envp)
+//
+// A fourth, HAKO_KEEPER_FDS=LOCK,STDOUT,STDERR,EXE, is the executable to exec back (an O_PATH
+// descriptor of the monitor's binary), for a keeper that runs from a binary of its own
+// (hako-keeper): it goes to 6, close-on-exec. Without it the keeper execs /proc/self/exe.
+static int place_fds(char **envp)
 {
 	static const char name[] = "HAKO_KEEPER_FDS=";
 	char **v = envp;
 	while (*v && strncmp(*v, name, sizeof(name) - 1) != 0)
 		v++;
 	if (!*v)
-		return; // already at 3, 4 and 5 (package monitor's tests)
-	int fd[3];
+		return -1; // already at 3, 4 and 5 (package monitor's tests)
+	int fd[4], nfd = 0;
 	char *p = *v + sizeof(name) - 1, *end;
-	for (int i = 0; i < 3; i++) {
+	for (;;) {
 		long n = strtol(p, &end, 10);
-		if (end == p || n < 6 || n > INT32_MAX || *end != (i < 2 ? ',' : 0))
+		if (end == p || n < 7 || n > INT32_MAX || (*end != ',' && *end) || nfd == 4)
 			die("invalid %s", *v);
-		fd[i] = n, p = end + 1;
+		fd[nfd++] = n;
+		if (!*end)
+			break;
+		p = end + 1;
 	}
-	for (int i = 0; i < 3; i++)
-		if (dup3(fd[i], 3 + i, 0) < 0)
+	if (nfd < 3)
+		die("invalid %s", *v);
+	for (int i = 0; i < nfd; i++)
+		if (dup3(fd[i], 3 + i, i == 3 ? O_CLOEXEC : 0) < 0)
 			die("descriptor %d: %s", fd[i], strerror(errno));
-	if (syscall(SYS_close_range, 6, ~0U, 0) < 0)
-		for (int i = 0; i < 3; i++)
+	if (syscall(SYS_close_range, 3 + nfd, ~0U, 0) < 0)
+		for (int i = 0; i < nfd; i++)
 			close(fd[i]);
 	do // out of the environment: the rest moves down one
 		v[0] = v[1];
 	while (*v++);
+	return nfd == 4 ? 6 : -1;
 }
 
 static void __attribute__((noreturn)) keeper(int argc, char **argv, char **envp)
 {
 	struct keeper k = {.fd = {-1, -1}, .sfd = -1};
-	place_fds(envp);
+	k.exe = place_fds(envp);
 	int64_t pid, max_size, max_file;
 	if (argc < 7)
 		die("usage: __keep PID LOGPATH MAXSIZE MAXFILE ARG...: missing arguments");
@@ -853,6 +869,7 @@ static void __attribute__((noreturn)) keeper(int argc, char **argv, char **envp)
 
 // ---- the constructor ---------------------------------------------------------------------------
 
+#ifndef HAKO_KEEPER_MAIN
 // It runs in every process of a binary that links this package: anything but `EXE __keep`
 // returns at once.
 __attribute__((constructor)) static void hako_keeper(int argc, char **argv, char **envp)
@@ -861,3 +878,17 @@ __attribute__((constructor)) static void hako_keeper(int argc, char **argv, char
 		return;
 	keeper(argc, argv, envp);
 }
+#else
+// hako-keeper: this file alone, as a program of its own (scripts/build.sh). The monitor execs
+// it rather than itself when it finds it next to its own binary (package engine, keeper.go):
+// a keeper lives as long as its container, and a binary of ~1 MB keeps its resident memory
+// small where the page cache maps the monitor's ~20 MB in 2 MiB folios whole.
+int main(int argc, char **argv, char **envp)
+{
+	if (argc < 2 || strcmp(argv[1], "__keep") != 0) {
+		fprintf(stderr, "hako-keeper: a container's keeper, started by its monitor; not meant to be run by hand\n");
+		return 125;
+	}
+	keeper(argc, argv, envp);
+}
+#endif
