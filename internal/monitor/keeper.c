@@ -7,8 +7,9 @@
 //
 //   EXE __keep PID LOGPATH MAXSIZE MAXFILE ARG...
 //
-// and the constructor at the end of this file takes that process before the Go runtime exists
-// (the runtime never starts in the keeper), which costs a megabyte or two instead. When the
+// and hako-keeper's main, or in the monitor's own binary the constructor at the end of this file
+// (before the Go runtime exists: it never starts in the keeper), takes that process, which costs
+// a megabyte or less instead. When the
 // container's init has exited and its output is drained, the keeper execs the Go monitor back,
 // as `EXE ARG... STATUS`, to record the exit.
 //

@@ -476,10 +476,8 @@ type cgroupsMaking struct {
 
 	// S's PID (0: none) for the making to move into the cgroups, once they exist: join sends it
 	// (once), and wait and undo send 0 if nothing was sent; the making is not over before.
-	// joined says whether S is in.
 	pid      chan int
 	joinOnce sync.Once
-	joined   bool
 }
 
 // join asks the making to move process pid (S) into the cgroups as soon as they are made, or
@@ -557,15 +555,10 @@ func (f *fastContainer) State() (*libcontainer.State, error) {
 }
 
 // Destroy is libcontainer's destroy of a container whose init has exited (or never ran): its
-// cgroups and its state directory. A container that shares a PID namespace may have processes
-// left that the init's exit did not kill: libcontainer's own destroy, from the state file,
-// kills them first.
+// cgroups and its state directory. The C path takes only containers with a PID namespace of
+// their own (startBlocker), whose processes all die with the init, so there is nothing left to
+// kill first, as libcontainer's destroy does for a shared one.
 func (f *fastContainer) Destroy() error {
-	if !f.config.Namespaces.IsPrivate(configs.NEWPID) {
-		if c, err := libcontainer.Load(f.root, f.id); err == nil {
-			return c.Destroy()
-		}
-	}
 	var err error
 	if f.cg != nil {
 		err = f.cg.destroy()
@@ -595,27 +588,35 @@ func makeCgroups(config *configs.Config, early bool) *cgroupsMaking {
 			located()
 			return
 		}
-		if cm.Exists() {
-			if early {
-				m.skipped = true
-				located()
-				return
-			}
-			// What libcontainer's Create refuses: a cgroup of the ID with processes in it, or
-			// frozen (left by a monitor that died, say).
-			if pids, err := cm.GetAllPids(); err != nil {
+		// What libcontainer's Create refuses, in its words: a cgroup of the ID with processes
+		// in it, or a frozen one (left by a monitor that died, say). In v1, Exists looks at the
+		// devices hierarchy only, so the freezer is asked either way. Early, either makes
+		// nothing (skipped), and the call after the create refuses them.
+		exists := cm.Exists()
+		if exists && early {
+			m.skipped = true
+		} else if exists {
+			pids, err := cm.GetAllPids()
+			// Reading them races with a removal of the cgroups: ENOENT and ENODEV are none.
+			if err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, unix.ENODEV) {
 				m.locErr = fmt.Errorf("unable to get cgroup PIDs: %w", err)
 			} else if len(pids) != 0 {
 				m.locErr = fmt.Errorf("container's cgroup is not empty: %d process(es) found", len(pids))
-			} else if st, err := cm.GetFreezerState(); err != nil {
+			}
+		}
+		if !m.skipped && m.locErr == nil {
+			if st, err := cm.GetFreezerState(); err != nil {
 				m.locErr = fmt.Errorf("unable to get cgroup freezer state: %w", err)
 			} else if st == cgroups.Frozen {
-				m.locErr = errors.New("container's cgroup unexpectedly frozen")
+				m.skipped = early
+				if !early {
+					m.locErr = errors.New("container's cgroup unexpectedly frozen")
+				}
 			}
-			if m.locErr != nil {
-				located()
-				return
-			}
+		}
+		if m.skipped || m.locErr != nil {
+			located()
+			return
 		}
 		m.cm, m.paths = cm, maps.Clone(cm.GetPaths())
 		located()
@@ -638,7 +639,6 @@ func makeCgroups(config *configs.Config, early bool) *cgroupsMaking {
 						break
 					}
 				}
-				m.joined = err == nil
 			}
 			joinErr <- err
 		}()
@@ -687,9 +687,9 @@ func (m *cgroupsMaking) destroy() error {
 func (r *Runtime) startFast(c created, p *fastexec.StartProfile, config *configs.Config, stdio IO, ep *execProfile, cg *cgroupsMaking) (*Process, error) {
 	id := c.ID()
 	stateDir := filepath.Join(r.root, id)
-	// The cgroups, with their limits, before anything runs in them (started while libcontainer
-	// created the container: StartSpec); S moves itself in once it has the plan, and the init
-	// inherits them. The mounts are planned while they are made.
+	// The cgroups, with their limits, before anything runs in them (started while the container
+	// was created: StartSpec); the making moves S in (join), and the init inherits them. The
+	// mounts are planned while they are made.
 	if cg != nil {
 		if <-cg.located; cg.skipped {
 			cg = nil
@@ -715,8 +715,10 @@ func (r *Runtime) startFast(c created, p *fastexec.StartProfile, config *configs
 	sio := es.sio
 	profW, errR, pidR, goW := es.profW, es.errR, es.pidR, es.goW
 	started := es.started
-	// A failure before S has its plan.
+	// A failure before S has its plan. The making is over first: a join of S's PID after S
+	// was reaped could move another process that got the PID into the container's cgroups.
 	abort := func(err error) (*Process, error) {
+		_ = cg.wait()
 		es.abort()
 		return nil, err
 	}

@@ -522,3 +522,45 @@ func TestStartRefusesUsedCgroup(t *testing.T) {
 		}
 	}
 }
+
+// A frozen cgroup of the ID (v1: the freezer hierarchy's, where Exists does not look) is
+// refused on both paths, as libcontainer's Create refuses it: the C path must not put S in it
+// and wait for it forever.
+func TestStartRefusesFrozenCgroup(t *testing.T) {
+	warmSeccomp(t, spec.Options{})
+	for _, path := range []string{"go", "c"} {
+		withRunPath(t, path)
+		c := newCtr(t, nil)
+		c.writeSpec(spec.Options{}, "true")
+		dir, file, frozen := filepath.Join("/sys/fs/cgroup/hako-test", c.id), "cgroup.freeze", "1"
+		if _, err := os.Stat("/sys/fs/cgroup/freezer"); err == nil {
+			dir, file, frozen = filepath.Join("/sys/fs/cgroup/freezer/hako-test", c.id), "freezer.state", "FROZEN"
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Remove(dir) })
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(frozen), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		stdio := IO{}
+		c.rt.StartEarly(stdio)
+		done := make(chan error, 1)
+		go func() {
+			_, err := c.rt.Start(context.Background(), c.id, c.bundle, stdio)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "container's cgroup unexpectedly frozen") {
+				t.Errorf("%s path: a frozen cgroup: %v", path, err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s path: the start into a frozen cgroup has not returned in 20 s", path)
+		}
+		if _, err := os.Stat(filepath.Join(c.rt.root, c.id)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s path: state left: %v", path, err)
+		}
+		os.WriteFile(filepath.Join(dir, file), []byte(map[string]string{"1": "0", "FROZEN": "THAWED"}[frozen]), 0o644)
+	}
+}

@@ -118,10 +118,10 @@ func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spe
 
 	phase("rt: specconv")
 	// Whether the C path takes the container is known from the spec: if it does, its cgroups
-	// are made on another core while libcontainer creates the container (~1.5 ms here), which
-	// only looks at them (they must be empty and not frozen: new ones are both). Not when the
-	// ID has a state or a cgroup already (a dead monitor's leftovers): Create looks at those
-	// first, as before, and startFast makes the cgroups after it.
+	// are made on another core while the container is created (createFast). Not when the ID
+	// has a state already (a dead monitor's leftovers): libcontainer's Create looks at it first,
+	// and startFast makes the cgroups after it; nor are cgroups of the ID that exist or are
+	// frozen touched early (makeCgroups).
 	var plan *fastexec.StartProfile
 	planErr := errNotFast
 	var cg *cgroupsMaking
@@ -188,7 +188,11 @@ func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spe
 		}
 	}
 	r.DropEarly() // before libcontainer's start makes the stdio pipes again
-	lc := c.(*libcontainer.Container) // made by libcontainer: only the C path makes a fastContainer
+	lc, ok := c.(*libcontainer.Container) // only the C path, which returned above, makes another
+	if !ok {
+		_ = c.Destroy()
+		return nil, fmt.Errorf("start container %s: created for the C start path, which did not take it", id)
+	}
 	lp, err := newProcess(s.Process)
 	if err != nil {
 		_ = c.Destroy()

@@ -26,7 +26,7 @@ import (
 	"path/filepath"
 )
 
-// hugePage is the size of the x86-64 and arm64 (4 KiB granule) PMD mapping.
+// hugePage is the size of x86-64's PMD mapping.
 const hugePage = 2 << 20
 
 func main() {
@@ -80,7 +80,8 @@ func extendSegments(data []byte) error {
 	if err != nil {
 		return err
 	}
-	if f.Class != elf.ELFCLASS64 || f.Data != elf.ELFDATA2LSB {
+	// x86-64's 4 KiB pages and 2 MiB PMDs; anything else is installed as it is.
+	if f.Class != elf.ELFCLASS64 || f.Data != elf.ELFDATA2LSB || f.Machine != elf.EM_X86_64 {
 		return nil
 	}
 	le := binary.LittleEndian
@@ -89,7 +90,8 @@ func extendSegments(data []byte) error {
 		return errors.New("program headers out of the file")
 	}
 	for i, p := range f.Progs {
-		if p.Type != elf.PT_LOAD || p.Flags&elf.PF_W != 0 || p.Align < hugePage || p.Filesz != p.Memsz {
+		if p.Type != elf.PT_LOAD || p.Flags&elf.PF_W != 0 || p.Align < hugePage || p.Filesz != p.Memsz ||
+			p.Off > uint64(len(data)) || p.Filesz > uint64(len(data))-p.Off {
 			continue
 		}
 		end := (p.Vaddr + p.Memsz + hugePage - 1) &^ (hugePage - 1)

@@ -128,6 +128,14 @@ func TestExtendSegmentsRefusesGarbage(t *testing.T) {
 	if err := extendSegments(data); err == nil {
 		t.Fatal("program headers past the end of the file accepted")
 	}
+	// A segment whose file range lies past the end of the file is left as it is.
+	data = synthetic([]seg{{elf.PF_R | elf.PF_X, 0x10000, 0x400000, 0x100, 0x100, 2 << 20}}, 0x1000)
+	if err := extendSegments(data); err != nil {
+		t.Fatal(err)
+	}
+	if got := sizes(t, data); got[0] != [2]uint64{0x100, 0x100} {
+		t.Errorf("a segment past the end of the file became %#x", got[0])
+	}
 }
 
 // TestInstalledBinaryRuns links a static program as scripts/build.sh links hako, installs it and
