@@ -28,6 +28,15 @@ func TestMonitorBinary(t *testing.T) {
 		t.Fatalf("cp: %v %s", err, out)
 	}
 	monitorBin := filepath.Join(filepath.Dir(hakoBin), "hako-monitor")
+	// A hako-monitor that cannot be executed (runfork.c's vfork child fails its exec): the run
+	// forks again and its child stays in hako.
+	broken := filepath.Join(t.TempDir(), "hako")
+	if out, err := exec.Command("cp", hakoBin, broken).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	if err := os.WriteFile(filepath.Join(filepath.Dir(broken), "hako-monitor"), []byte("#!/nonexistent/interpreter\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct{ bin, env, monitor string }{
 		{hakoBin, "", monitorBin},
 		// A HAKO_RUN_CHILD that runfork.c did not set (no pipe of the parent): ignored.
@@ -36,6 +45,7 @@ func TestMonitorBinary(t *testing.T) {
 		{hakoBin, "HAKO_RUN_FORK=off", monitorBin},
 		{solo, "", solo},
 		{solo, "HAKO_RUN_FORK=off", solo},
+		{broken, "", broken},
 	} {
 		run := func(args ...string) string {
 			t.Helper()

@@ -180,34 +180,78 @@ static void inherited(int keep)
 	closedir(d);
 }
 
-// lean_child executes the lean binary next to this one (hako-monitor, built from this package
-// without the builder and the linters: cmd/hako-monitor) with the same arguments, handing it
-// the parent's pipe in HAKO_RUN_CHILD. It returns only if that fails: the child then goes on
-// in this binary. HAKO_RUN_LEAN=off keeps it in this binary.
-static void lean_child(char **argv, int exit_fd)
+// The lean binary next to this one (hako-monitor, built from this package without the builder
+// and the linters: cmd/hako-monitor), and the environment to execute it with: this one, and
+// the parent's pipe in HAKO_RUN_CHILD=FD:PID, PID the parent's.
+struct lean {
+	char path[PATH_MAX + 16];
+	char **envp;
+};
+
+// lean_prepare finds the lean binary and makes its environment, in the parent, for lean_spawn's
+// child, which shares the parent's memory and must not allocate. It returns 0 if there is no
+// lean binary, or with HAKO_RUN_LEAN=off (the child then goes on in this binary).
+static int lean_prepare(struct lean *l, int exit_fd)
 {
+	extern char **environ;
 	const char *mode = getenv("HAKO_RUN_LEAN");
 	if (mode && eq(mode, "off"))
-		return;
-	char exe[PATH_MAX], lean[PATH_MAX + 16], fd[32];
+		return 0;
+	char exe[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n <= 0)
-		return;
+		return 0;
 	exe[n] = 0;
 	char *slash = strrchr(exe, '/');
 	if (!slash)
-		return;
+		return 0;
 	*slash = 0;
-	snprintf(lean, sizeof(lean), "%s/hako-monitor", exe);
-	snprintf(fd, sizeof(fd), "%d:%d", exit_fd, (int)getppid());
-	if (fcntl(exit_fd, F_SETFD, 0) < 0 || setenv("HAKO_RUN_CHILD", fd, 1) < 0)
-		return;
-	execv(lean, argv);
-	unsetenv("HAKO_RUN_CHILD");
-	fcntl(exit_fd, F_SETFD, FD_CLOEXEC);
+	if (snprintf(l->path, sizeof(l->path), "%s/hako-monitor", exe) >= (int)sizeof(l->path) || access(l->path, X_OK) < 0)
+		return 0;
+	static char var[64];
+	snprintf(var, sizeof(var), "HAKO_RUN_CHILD=%d:%d", exit_fd, (int)getpid());
+	size_t k = 0;
+	while (environ[k])
+		k++;
+	if (!(l->envp = malloc((k + 2) * sizeof(char *))))
+		return 0;
+	size_t j = 0;
+	for (size_t i = 0; i < k; i++)
+		if (strncmp(environ[i], "HAKO_RUN_CHILD=", 15) != 0)
+			l->envp[j++] = environ[i];
+	l->envp[j++] = var;
+	l->envp[j] = NULL;
+	return 1;
 }
 
-// adopt takes over as the forked child in the lean binary that lean_child executed: the
+// lean_spawn starts the child in the lean binary with vfork: the child shares this process's
+// memory until its exec, so neither process copies the other's page tables nor faults in a
+// copy of a page it writes (a fork and its copy-on-write cost ~1 ms on this VM's virtualised
+// MMU before the child's exec). The child sets its signal mask back, leaves the terminal's
+// session, keeps the pipe's write end across the exec, and execs; it writes nothing of the
+// parent's but exec_errno. It returns the child's PID, or -1 if vfork or the exec failed (a
+// child that failed to exec is reaped).
+static pid_t lean_spawn(struct lean *l, char **argv, int exit_fd, const sigset_t *mask)
+{
+	volatile int exec_errno = 0;
+	pid_t pid = vfork();
+	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, mask, NULL);
+		setsid();
+		if (fcntl(exit_fd, F_SETFD, 0) == 0)
+			execve(l->path, argv, l->envp);
+		exec_errno = errno ? errno : EINVAL;
+		_exit(127);
+	}
+	if (pid > 0 && exec_errno) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		return -1;
+	}
+	return pid;
+}
+
+// adopt takes over as the forked child in the lean binary that lean_spawn executed: the
 // parent's pipe is in HAKO_RUN_CHILD, as "FD:PID" with the waiting parent's PID. It returns
 // whether it did; a variable that does not name a pipe of this process's parent (one a user
 // set) is dropped, and the process goes on as any hako would.
@@ -259,6 +303,16 @@ __attribute__((constructor)) static void hako_run_fork(int argc, char **argv, ch
 	for (size_t k = 0; k < NPROXIED; k++)
 		sigaddset(&block, proxied[k]);
 	sigprocmask(SIG_BLOCK, &block, &mask);
+	struct lean lean;
+	if (lean_prepare(&lean, p[1])) {
+		child = lean_spawn(&lean, argv, p[1], &mask);
+		free(lean.envp);
+		if (child > 0) {
+			close(p[1]);
+			wait_child(p[0], &mask);
+		}
+	}
+	// No lean binary (or it could not be executed): the child goes on in this one.
 	child = fork();
 	if (child <= 0)
 		sigprocmask(SIG_SETMASK, &mask, NULL);
@@ -270,7 +324,6 @@ __attribute__((constructor)) static void hako_run_fork(int argc, char **argv, ch
 		// Out of the terminal's session: its ^C reaches the parent, which forwards it.
 		setsid();
 		close(p[0]);
-		lean_child(argv, p[1]);
 		hako_runfork.exit = p[1];
 		inherited(p[1]);
 		return;
