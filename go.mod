@@ -52,3 +52,5 @@ require (
 	golang.org/x/net v0.62.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+replace github.com/opencontainers/go-digest => ./third_party/go-digest
