@@ -675,8 +675,14 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	}
 	Phase("monitor: running recorded")
 	monitorReady(h, nil)
-	// For `hako exec`'s C path (docs/exec.md), once `run` has its answer.
-	p.WriteExecProfile()
+	// For `hako exec`'s C path (docs/exec.md), once `run` has its answer, beside the wait for
+	// the exit (which a short container reaches first: `run --rm busybox true` waited ~1 ms
+	// for it). Over before the keeper's exec and the runtime's delete, which removes it.
+	profileWritten := make(chan struct{})
+	go func() {
+		defer close(profileWritten)
+		p.WriteExecProfile()
+	}()
 	var code int
 	stopHealth := func() {}
 	if k != nil {
@@ -688,6 +694,7 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 		if !exited {
 			// Partial lines become records of their own (the keeper's reader joins them).
 			lw.Close()
+			<-profileWritten
 			err := k.exec(e, ms, c, p.Pid, logOpts, workdir) // returns only if it failed
 			logrus.WithError(err).Warn("the monitor keeps its container itself")
 			if lw, err = logs.NewWriter(e.LogPath(c.ID), logOpts); err != nil {
@@ -712,6 +719,7 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	runtimeDeleted = make(chan struct{})
 	go func() {
 		defer close(runtimeDeleted)
+		<-profileWritten
 		// What Start knew removes it; loading the state from disk is the fallback (and
 		// kills what an exec may have left running).
 		if p.Delete() != nil {
