@@ -552,6 +552,10 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	}
 	rt.Delete(c.ID, true) // a previous run's state, if a monitor died
 	rt.ExecProfiles, rt.FastStart = true, true
+	// Where its cgroups will be is looked for now, while the root filesystem is mounted.
+	cgOpts := c.Config.Options
+	cgOpts.ID = c.ID
+	rt.PrepareCgroups(spec.CgroupsPath(cgOpts))
 	// The C start path's first process starts now, while the root filesystem is mounted and
 	// the spec written (runtime.StartEarly); that path takes no user namespace.
 	if !c.Config.Options.UserNS {

@@ -564,3 +564,32 @@ func TestStartRefusesFrozenCgroup(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, file), []byte(map[string]string{"1": "0", "FROZEN": "THAWED"}[frozen]), 0o644)
 	}
 }
+
+// The cgroup search made ahead (PrepareCgroups) puts the container where the configuration
+// says, as the search at the start would, and leaves nothing behind; a search for other
+// cgroups than the configuration's is not used (the start searches again) and makes nothing.
+func TestPrepareCgroups(t *testing.T) {
+	warmSeccomp(t, spec.Options{})
+	withRunPath(t, "c")
+	for _, ahead := range []string{"", "/hako-test-elsewhere/x"} {
+		c := newCtr(t, nil)
+		if ahead == "" {
+			c.rt.PrepareCgroups(spec.CgroupsPath(spec.Options{ID: c.id, CgroupParent: "/hako-test"}))
+		} else {
+			c.rt.PrepareCgroups(ahead)
+		}
+		r := c.mustRun(spec.Options{Memory: 64 << 20}, "sh", "-c", "grep -E '(memory|^0:):' /proc/self/cgroup; cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max 2>/dev/null; true")
+		if r.exit != 0 || !strings.Contains(r.stdout, "/hako-test/"+c.id) || !strings.Contains(r.stdout, "67108864") {
+			t.Errorf("search ahead %q: exit %d, stdout %q, stderr %q", ahead, r.exit, r.stdout, r.stderr)
+		}
+		if err := c.rt.Delete(c.id, false); err != nil {
+			t.Fatal(err)
+		}
+		if d := ctrCgroupDirs(c.id); len(d) != 0 {
+			t.Errorf("search ahead %q: cgroups left: %q", ahead, d)
+		}
+		if d, _ := filepath.Glob("/sys/fs/cgroup/*/hako-test-elsewhere"); len(d) != 0 {
+			t.Errorf("the search made %q", d)
+		}
+	}
+}

@@ -40,6 +40,8 @@ type Runtime struct {
 	FastStart bool
 	// early is S started ahead of the next StartSpec (StartEarly).
 	early atomic.Pointer[earlyStart]
+	// search is a search of the cgroup mounts started ahead (PrepareCgroups).
+	search atomic.Pointer[cgroupSearch]
 }
 
 // New returns a Runtime that keeps its state under stateRoot (created 0700 if missing), such as
@@ -128,7 +130,7 @@ func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spe
 	if r.FastStart {
 		plan, planErr = r.planFastStart(id, s, config, stdio)
 		if _, err := os.Lstat(filepath.Join(r.root, id)); planErr == nil && errors.Is(err, os.ErrNotExist) {
-			cg = makeCgroups(config, true)
+			cg = makeCgroups(config, true, r.search.Load())
 		}
 	}
 	// With its cgroups made early, the C path creates the container itself (createFast).

@@ -125,7 +125,7 @@ func Generate(img ocispec.ImageConfig, opts Options) (*specs.Spec, error) {
 		},
 		Mounts: defaultMounts(opts),
 		Linux: &specs.Linux{
-			CgroupsPath: cgroupsPath(opts),
+			CgroupsPath: CgroupsPath(opts),
 			Resources:   resources(opts),
 		},
 	}
@@ -240,7 +240,8 @@ func processUser(img ocispec.ImageConfig, opts Options) (specs.User, error) {
 	return resolveUser(u, nil, nil)
 }
 
-func cgroupsPath(opts Options) string {
+// CgroupsPath is the spec's cgroups path for opts: /hako/ID, or under opts.CgroupParent.
+func CgroupsPath(opts Options) string {
 	parent := opts.CgroupParent
 	if parent == "" {
 		parent = "/hako"
