@@ -635,8 +635,13 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	// The bundle's config.json is for diff, exec and whoever checks a bundle against runc: it
 	// is encoded and written while the runtime starts from s itself (which it only reads), and
 	// waited for before the container is recorded as running.
+	// It starts once S has its plan (runtime.AfterPlan), not before: until then the cgroups
+	// and the plan need the second core.
 	bundleWritten := make(chan error, 1)
+	planned := make(chan struct{})
+	rt.AfterPlan = func() { close(planned) }
 	go func() {
+		<-planned
 		sb, err := json.MarshalIndent(s, "", "  ")
 		if err == nil {
 			err = os.WriteFile(filepath.Join(bundle, "config.json"), sb, 0o600)

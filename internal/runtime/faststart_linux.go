@@ -730,7 +730,7 @@ func (m *cgroupsMaking) destroy() error {
 	return nil
 }
 
-func (r *Runtime) startFast(c created, p *fastexec.StartProfile, config *configs.Config, stdio IO, ep *execProfile, cg *cgroupsMaking) (*Process, error) {
+func (r *Runtime) startFast(c created, p *fastexec.StartProfile, config *configs.Config, stdio IO, ep *execProfile, cg *cgroupsMaking, planned func()) (*Process, error) {
 	id := c.ID()
 	stateDir := filepath.Join(r.root, id)
 	// The cgroups, with their limits, before anything runs in them (started while the container
@@ -797,6 +797,7 @@ func (r *Runtime) startFast(c created, p *fastexec.StartProfile, config *configs
 	// leaves S's own report, read below.
 	profW.Write(data)
 	profW.Close()
+	planned()
 	phase("rt: C start S started")
 	// libcontainer's state, all but the init's PID and start time, is put into JSON while S
 	// and the init work: the configuration (Docker's seccomp profile and all) takes

@@ -593,3 +593,35 @@ func TestPrepareCgroups(t *testing.T) {
 		}
 	}
 }
+
+// AfterPlan is called once by each start: on the C path once S has its plan, on libcontainer's
+// path, and when the start fails (a caller that waits for it must not wait forever).
+func TestAfterPlan(t *testing.T) {
+	warmSeccomp(t, spec.Options{})
+	for _, path := range []string{"c", "go"} {
+		for _, fail := range []bool{false, true} {
+			withRunPath(t, path)
+			c := newCtr(t, nil)
+			calls := 0
+			c.rt.AfterPlan = func() { calls++ }
+			s := c.writeSpec(spec.Options{}, "true")
+			if fail {
+				if s.Linux.Resources == nil {
+					s.Linux.Resources = &specs.LinuxResources{}
+				}
+				s.Linux.Resources.CPU = &specs.LinuxCPU{Cpus: "4095"}
+				c.saveSpec(s)
+			}
+			p, err := c.rt.Start(context.Background(), c.id, c.bundle, IO{})
+			if fail != (err != nil) {
+				t.Fatalf("%s path, failing %v: %v", path, fail, err)
+			}
+			if p != nil {
+				waitTimeout(t, p, 10*time.Second)
+			}
+			if calls != 1 {
+				t.Errorf("%s path, failing %v: AfterPlan called %d times, want 1", path, fail, calls)
+			}
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -38,6 +39,11 @@ type Runtime struct {
 	// runtime, and a build's, whose RUN steps are not exec'd into and only use the filters
 	// that monitors cached.
 	FastStart bool
+	// AfterPlan, if set, is called once by each StartSpec, as soon as the C path's S has its
+	// plan, or when StartSpec goes another way or fails before: the moment from which the
+	// caller's own work no longer competes with the start's (the cgroups, the plan) for the
+	// cores, while S and the init set the container up.
+	AfterPlan func()
 	// early is S started ahead of the next StartSpec (StartEarly).
 	early atomic.Pointer[earlyStart]
 	// search is a search of the cgroup mounts started ahead (PrepareCgroups).
@@ -97,6 +103,11 @@ func (r *Runtime) Start(ctx context.Context, id, bundle string, stdio IO) (*Proc
 // profile). s is only read, so the caller may encode it meanwhile.
 func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spec, stdio IO) (*Process, error) {
 	defer r.DropEarly() // an S that StartEarly started, unless startFast took it
+	planned := func() {}
+	if r.AfterPlan != nil {
+		planned = sync.OnceFunc(r.AfterPlan)
+	}
+	defer planned()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -173,7 +184,7 @@ func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spe
 	if r.FastStart {
 		switch err := planErr; {
 		case err == nil:
-			p, err := r.startFast(c, plan, config, stdio, ep, cg)
+			p, err := r.startFast(c, plan, config, stdio, ep, cg, planned)
 			if err != nil {
 				_ = c.Destroy()
 				return nil, fmt.Errorf("start container %s: %w", id, err)
@@ -189,6 +200,7 @@ func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spe
 			return nil, fmt.Errorf("start container %s: %w", id, err)
 		}
 	}
+	planned()
 	r.DropEarly() // before libcontainer's start makes the stdio pipes again
 	lc, ok := c.(*libcontainer.Container) // only the C path, which returned above, makes another
 	if !ok {
