@@ -31,6 +31,10 @@ import (
 
 func (e *Engine) runtimeRoot() string { return filepath.Join(e.Root, "runtime") }
 
+// seccompCacheDir is the runtime's seccomp cache (beside its state), which also keeps the
+// kernel probe's answer (spec.ProbeKernel).
+func (e *Engine) seccompCacheDir() string { return filepath.Join(e.Root, "seccomp-cache") }
+
 func (e *Engine) deleteRuntimeState(id string) {
 	if rt, err := runtime.New(e.runtimeRoot()); err == nil {
 		rt.Delete(id, true)
@@ -228,8 +232,9 @@ func (e *Engine) InProcessMonitor(attach *Attach) (*PendingMonitor, error) {
 		for range drain {
 		}
 	}()
-	// The kernel's probes (a fork and exec) are made while the command creates the container.
-	go spec.ProbeKernel()
+	// The kernel's probes (a fork and exec, once per boot) are made while the command creates
+	// the container.
+	go spec.ProbeKernel(e.seccompCacheDir())
 	return m, nil
 }
 

@@ -1,14 +1,17 @@
 package spec
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -52,10 +55,35 @@ func seccompProfile(s *specs.Spec, opts Options) (*specs.LinuxSeccomp, error) {
 
 // ProbeKernel asks the kernel what Docker's default profile depends on (x32Available,
 // ia32Available), once per process: a monitor calls it while it waits for its container, so
-// that generating the spec later does not wait for the ia32 probe's process.
-func ProbeKernel() {
+// that generating the spec later does not wait for the ia32 probe's process. With cacheDir
+// (the store's seccomp cache), the ia32 probe's answer is kept there for this boot
+// (ia32-BOOTID): the probe is a process to start (a vfork and a failed exec, and Go's pidfd
+// check, another process), and a kernel's ia32 emulation changes only with a reboot. The
+// caller calls it before anything generates a profile.
+func ProbeKernel(cacheDir string) {
+	ia32CacheDir.Store(&cacheDir)
 	x32Available()
 	ia32Available()
+}
+
+// ia32CacheDir is ProbeKernel's cacheDir, read by ia32Available.
+var ia32CacheDir atomic.Pointer[string]
+
+// ia32Cached is ia32Available's answer kept in dir for this boot, if any, and the file that
+// holds (or will hold) it.
+func ia32Cached(dir string) (avail, ok bool, file string) {
+	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if dir == "" || err != nil || len(bytes.TrimSpace(boot)) == 0 {
+		return false, false, ""
+	}
+	file = filepath.Join(dir, "ia32-"+string(bytes.TrimSpace(boot)))
+	switch b, _ := os.ReadFile(file); string(b) {
+	case "1":
+		return true, true, file
+	case "0":
+		return false, true, file
+	}
+	return false, false, file
 }
 
 // x32Available reports whether this kernel runs x32 system calls (x86-64 numbers with bit 30
@@ -81,6 +109,40 @@ var ia32Available = sync.OnceValue(func() bool {
 	if runtime.GOARCH != "amd64" {
 		return false
 	}
+	dir := ""
+	if d := ia32CacheDir.Load(); d != nil {
+		dir = *d
+	}
+	avail, ok, file := ia32Cached(dir)
+	if ok {
+		return avail
+	}
+	avail = probeIA32()
+	if file != "" {
+		ia32Remember(file, avail)
+	}
+	return avail
+})
+
+// ia32Remember keeps avail in file (best effort): through a temporary file and a rename, so
+// that a concurrent reader sees the answer or nothing.
+func ia32Remember(file string, avail bool) {
+	dir := filepath.Dir(file)
+	if os.MkdirAll(dir, 0o700) != nil {
+		return
+	}
+	f, err := os.CreateTemp(dir, ".ia32-")
+	if err != nil {
+		return
+	}
+	_, werr := f.WriteString(map[bool]string{true: "1", false: "0"}[avail])
+	if f.Close() != nil || werr != nil || os.Rename(f.Name(), file) != nil {
+		os.Remove(f.Name())
+	}
+}
+
+// probeIA32 executes the 93-byte i386 program from a memfd.
+func probeIA32() bool {
 	fd, err := unix.MemfdCreate("hako-ia32-probe", unix.MFD_CLOEXEC)
 	if err != nil {
 		return true
@@ -91,7 +153,7 @@ var ia32Available = sync.OnceValue(func() bool {
 	}
 	err = exec.Command("/proc/self/fd/" + strconv.Itoa(fd)).Run()
 	return !errors.Is(err, unix.ENOEXEC)
-})
+}
 
 // ia32Exit0 is a static i386 ELF executable: one PT_LOAD segment of the whole file at
 // 0x08048000, whose code is exit(0) (mov eax, 1; xor ebx, ebx; int 0x80).

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -121,5 +122,38 @@ func TestIA32Probe(t *testing.T) {
 		if out, err := exec.Command(q, exe).CombinedOutput(); err != nil {
 			t.Errorf("qemu-i386-static: %v %s", err, out)
 		}
+	}
+}
+
+// The ia32 probe's answer is kept per boot in the cache directory: read back as written, and a
+// file that says neither is no answer.
+func TestIA32Cache(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "seccomp-cache")
+	if _, ok, file := ia32Cached(dir); ok || file == "" || filepath.Dir(file) != dir {
+		t.Fatalf("empty cache: ok %v, file %q", ok, file)
+	}
+	for _, avail := range []bool{true, false} {
+		_, _, file := ia32Cached(dir)
+		ia32Remember(file, avail)
+		if got, ok, _ := ia32Cached(dir); !ok || got != avail {
+			t.Errorf("remembered %v, read back %v (ok %v)", avail, got, ok)
+		}
+	}
+	_, _, file := ia32Cached(dir)
+	boot, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if filepath.Base(file) != "ia32-"+strings.TrimSpace(string(boot)) {
+		t.Errorf("cache file %s is not this boot's", file)
+	}
+	os.WriteFile(file, []byte("maybe"), 0o600)
+	if _, ok, _ := ia32Cached(dir); ok {
+		t.Error("a garbled cache file taken as an answer")
+	}
+	if _, ok, file := ia32Cached(""); ok || file != "" {
+		t.Error("no directory, yet a cache")
+	}
+	// The probe itself agrees with what the kernel runs (this machine: no ia32 emulation is
+	// not assumed; only that probing twice gives one answer).
+	if probeIA32() != probeIA32() {
+		t.Error("the probe changed its mind")
 	}
 }

@@ -19,4 +19,4 @@ func seccompProfile(_ *specs.Spec, opts Options) (*specs.LinuxSeccomp, error) {
 }
 
 // ProbeKernel has nothing to ask outside Linux.
-func ProbeKernel() {}
+func ProbeKernel(cacheDir string) {}
