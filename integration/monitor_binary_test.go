@@ -114,6 +114,17 @@ func TestStoreUnderBinaryDir(t *testing.T) {
 	}
 	id := strings.TrimSpace(run("HAKO_RUN_PATH=c", "run", "-d", "busybox", "sleep", "60"))
 	defer run("", "rm", "-f", id)
+	// The monitor writes the exec profile once run has its answer (docs/exec.md): an exec
+	// before that takes the Go path, which HAKO_EXEC_PATH=c refuses.
+	profile := filepath.Join(root, "runtime", id, "hako-exec.conf")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Stat(profile); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("container %s: no exec profile 10 s after it started", id)
+		}
+	}
 	if out := run("HAKO_EXEC_PATH=c", "exec", id, "echo", "in"); out != "in\n" {
 		t.Fatalf("exec: %q", out)
 	}
