@@ -1,3 +1,3 @@
 module github.com/opencontainers/go-digest
 
-go 1.21
+go 1.13
