@@ -1,14 +1,24 @@
 package spec
 
 import (
+	"errors"
 	"os"
+	"strconv"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 )
 
 // openInRoot opens name for reading with every path component resolved inside root (openat2
-// RESOLVE_IN_ROOT where the kernel has it), refusing anything but a regular file.
+// RESOLVE_IN_ROOT where the kernel has it), refusing anything but a regular file: it resolves
+// to an O_PATH handle, looks at what that is, and only then opens that very inode for reading
+// (a FIFO would block the open, a device's open could act on the host).
+//
+// The reopen goes through this process's /proc/self/fd, not pathrs.Reopen: pathrs-lite guards
+// against a procfs that an attacker mounted over, and so makes a private procfs instance of
+// its own (fsopen, fsconfig, fsmount: ~0.4 ms of a monitor's start here). The callers run in
+// the host's mount namespace, before the container exists, where /proc is the host's; the
+// reopened file is checked to be the inode looked at all the same.
 func openInRoot(root, name string) (*os.File, error) {
 	h, err := pathrs.OpenInRoot(root, name)
 	if err != nil {
@@ -22,5 +32,15 @@ func openInRoot(root, name string) (*os.File, error) {
 	if err := checkRegular(fi); err != nil {
 		return nil, err
 	}
-	return pathrs.Reopen(h, unix.O_RDONLY|unix.O_CLOEXEC)
+	f, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(int(h.Fd())), unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	var want, got unix.Stat_t
+	if unix.Fstat(int(h.Fd()), &want) != nil || unix.Fstat(int(f.Fd()), &got) != nil ||
+		want.Dev != got.Dev || want.Ino != got.Ino || got.Mode&unix.S_IFMT != unix.S_IFREG {
+		f.Close()
+		return nil, errors.New("the file changed while it was opened")
+	}
+	return f, nil
 }
