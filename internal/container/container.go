@@ -159,15 +159,26 @@ func (s *Store) MonitorLockPath(id string) string { return filepath.Join(s.Dir(i
 // container that List skips — and an fsync costs milliseconds on the start path each time (a
 // record is saved at create, when the container runs and when it exits).
 func (s *Store) Save(c *Container) error {
-	if err := os.MkdirAll(s.Dir(c.ID), 0o700); err != nil {
-		return err
-	}
-	// Compact, not indented: `ps -a` decodes every record, and the whitespace cost a fifth of it.
-	b, err := json.Marshal(c)
+	b, err := Encode(c)
 	if err != nil {
 		return err
 	}
-	return atomicfile.Replace(filepath.Join(s.Dir(c.ID), "container.json"), b, 0o600)
+	return s.SaveEncoded(c.ID, b)
+}
+
+// Encode is a record as Save writes it. Compact, not indented: `ps -a` decodes every record,
+// and the whitespace cost a fifth of it.
+func Encode(c *Container) ([]byte, error) {
+	return json.Marshal(c)
+}
+
+// SaveEncoded is Save of a record that Encode made (on another core, say, while the caller
+// did something else).
+func (s *Store) SaveEncoded(id string, b []byte) error {
+	if err := os.MkdirAll(s.Dir(id), 0o700); err != nil {
+		return err
+	}
+	return atomicfile.Replace(filepath.Join(s.Dir(id), "container.json"), b, 0o600)
 }
 
 // load reads one record, correcting a stale running state (monitorDied).
