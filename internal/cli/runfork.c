@@ -228,22 +228,34 @@ static int lean_prepare(struct lean *l, int exit_fd)
 // memory until its exec, so neither process copies the other's page tables nor faults in a
 // copy of a page it writes (a fork and its copy-on-write cost ~1 ms on this VM's virtualised
 // MMU before the child's exec). The child sets its signal mask back, leaves the terminal's
-// session, keeps the pipe's write end across the exec, and execs; it writes nothing of the
-// parent's but exec_errno. It returns the child's PID, or -1 if vfork or the exec failed (a
-// child that failed to exec is reaped).
+// session, keeps the pipe's write end across the exec, and execs; of the parent's memory it
+// writes nothing but errno (thread-local, the parent's thread's: the parent reads it only
+// after setting it). An exec that fails is reported on a close-on-exec pipe, as where vfork
+// is a fork (an emulator): EOF there is the exec. It returns the child's PID, or -1 if the
+// pipe, vfork or the exec failed (a child that failed to exec is reaped).
 static pid_t lean_spawn(struct lean *l, char **argv, int exit_fd, const sigset_t *mask)
 {
-	volatile int exec_errno = 0;
+	int ep[2];
+	if (pipe2(ep, O_CLOEXEC) < 0)
+		return -1;
 	pid_t pid = vfork();
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, mask, NULL);
 		setsid();
 		if (fcntl(exit_fd, F_SETFD, 0) == 0)
 			execve(l->path, argv, l->envp);
-		exec_errno = errno ? errno : EINVAL;
+		int e = errno ? errno : EINVAL;
+		(void)!write(ep[1], &e, sizeof(e));
 		_exit(127);
 	}
-	if (pid > 0 && exec_errno) {
+	close(ep[1]);
+	int e = 0;
+	ssize_t n = -1;
+	if (pid > 0)
+		while ((n = read(ep[0], &e, sizeof(e))) < 0 && errno == EINTR)
+			;
+	close(ep[0]);
+	if (pid > 0 && n > 0) {
 		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
 		return -1;

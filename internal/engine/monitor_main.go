@@ -123,7 +123,8 @@ func runMonitorMain(args []string) error {
 	h := monitor.HandoffFromFDs(*attach, *stdin, *control)
 	// The kernel probes of Docker's seccomp profile (one starts a process) run while the
 	// command creates the container, not when the monitor generates its spec.
-	go spec.ProbeKernel(filepath.Join(args[1], "seccomp-cache")) // Engine.seccompCacheDir
+	spec.SetKernelCache(filepath.Join(args[1], "seccomp-cache")) // Engine.seccompCacheDir
+	go spec.ProbeKernel(filepath.Join(args[1], "seccomp-cache"))
 	e, err := New(Config{Root: args[1], Snapshotter: args[3]})
 	if err != nil {
 		h.Ready.Write([]byte(err.Error()))

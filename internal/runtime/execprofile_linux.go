@@ -422,18 +422,8 @@ func ptraceGetFilter(tid, index int, buf []unix.SockFilter) (int, error) {
 	return int(r), nil
 }
 
-// write completes the profile with the state of the started container c and writes it into
-// its state directory under root, or logs why it cannot.
-func (ep *execProfile) write(root string, c *libcontainer.Container) {
-	st, err := c.State()
-	if err != nil {
-		logrus.Debugf("container %s: no exec profile: %v", ep.id, err)
-		return
-	}
-	ep.writeState(root, st)
-}
-
-// writeState is write with the container's state at hand.
+// writeState writes the container's exec profile from st, its libcontainer state with the
+// init's PID and start time.
 func (ep *execProfile) writeState(root string, st *libcontainer.State) {
 	p, err := ep.build(st)
 	if err == nil {

@@ -254,16 +254,19 @@ func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spe
 		_ = c.Destroy()
 		return nil, classifyExecError(fmt.Errorf("start container %s: %w", id, err))
 	}
-	if st, err := c.State(); err == nil {
+	st, stErr := c.State()
+	if stErr == nil {
 		p.cgroupPaths = st.CgroupPaths
 	}
 	p.destroy = c.Destroy
-	if ep != nil {
+	if ep != nil && stErr == nil {
 		// After Exec, when the caller calls for it, so that neither the command nor the
 		// caller's own caller waits for it: an exec that comes before the profile takes the
-		// Go path.
+		// Go path. From the state read now, while the init runs: the caller may write the
+		// profile after the init has exited and been reaped (beside its wait for the exit),
+		// when a state read then could find another process with its PID.
 		p.execProfile = func() {
-			ep.write(r.root, lc)
+			ep.writeState(r.root, st)
 			phase("rt: exec profile written")
 		}
 	}

@@ -58,12 +58,18 @@ func seccompProfile(s *specs.Spec, opts Options) (*specs.LinuxSeccomp, error) {
 // that generating the spec later does not wait for the ia32 probe's process. With cacheDir
 // (the store's seccomp cache), the ia32 probe's answer is kept there for this boot
 // (ia32-BOOTID): the probe is a process to start (a vfork and a failed exec, and Go's pidfd
-// check, another process), and a kernel's ia32 emulation changes only with a reboot. The
-// caller calls it before anything generates a profile.
+// check, another process), and a kernel's ia32 emulation changes only with a reboot. Another
+// boot's answers are deleted. The callers set the directory first (SetKernelCache) and probe
+// on another core; a profile generated before the probe ends waits for it.
 func ProbeKernel(cacheDir string) {
-	ia32CacheDir.Store(&cacheDir)
+	SetKernelCache(cacheDir)
 	x32Available()
 	ia32Available()
+}
+
+// SetKernelCache sets ProbeKernel's cacheDir, for whatever asks first.
+func SetKernelCache(cacheDir string) {
+	ia32CacheDir.Store(&cacheDir)
 }
 
 // ia32CacheDir is ProbeKernel's cacheDir, read by ia32Available.
@@ -138,6 +144,15 @@ func ia32Remember(file string, avail bool) {
 	_, werr := f.WriteString(map[bool]string{true: "1", false: "0"}[avail])
 	if f.Close() != nil || werr != nil || os.Rename(f.Name(), file) != nil {
 		os.Remove(f.Name())
+		return
+	}
+	// Earlier boots' answers.
+	if old, err := filepath.Glob(filepath.Join(dir, "ia32-*")); err == nil {
+		for _, o := range old {
+			if o != file {
+				os.Remove(o)
+			}
+		}
 	}
 }
 

@@ -139,7 +139,14 @@ func TestIA32Cache(t *testing.T) {
 			t.Errorf("remembered %v, read back %v (ok %v)", avail, got, ok)
 		}
 	}
+	// Another boot's answer goes when this boot's is written.
+	stale := filepath.Join(dir, "ia32-00000000-0000-0000-0000-000000000000")
+	os.WriteFile(stale, []byte("1"), 0o600)
 	_, _, file := ia32Cached(dir)
+	ia32Remember(file, false)
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("another boot's answer stays: %v", err)
+	}
 	boot, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
 	if filepath.Base(file) != "ia32-"+strings.TrimSpace(string(boot)) {
 		t.Errorf("cache file %s is not this boot's", file)

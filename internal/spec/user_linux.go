@@ -16,9 +16,10 @@ import (
 //
 // The reopen goes through this process's /proc/self/fd, not pathrs.Reopen: pathrs-lite guards
 // against a procfs that an attacker mounted over, and so makes a private procfs instance of
-// its own (fsopen, fsconfig, fsmount: ~0.4 ms of a monitor's start here). The callers run in
-// the host's mount namespace, before the container exists, where /proc is the host's; the
-// reopened file is checked to be the inode looked at all the same.
+// its own (fsopen, fsconfig, fsmount: ~0.4 ms of a monitor's start here). The callers (the
+// spec's user, `exec -u`) run in the host's mount namespace, where /proc is the host's; the
+// reopened file is checked to be the inode looked at all the same. Without a /proc there
+// (a minimal chroot), pathrs.Reopen does it.
 func openInRoot(root, name string) (*os.File, error) {
 	h, err := pathrs.OpenInRoot(root, name)
 	if err != nil {
@@ -34,7 +35,7 @@ func openInRoot(root, name string) (*os.File, error) {
 	}
 	f, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(int(h.Fd())), unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, err
+		return pathrs.Reopen(h, unix.O_RDONLY|unix.O_CLOEXEC)
 	}
 	var want, got unix.Stat_t
 	if unix.Fstat(int(h.Fd()), &want) != nil || unix.Fstat(int(f.Fd()), &got) != nil ||
