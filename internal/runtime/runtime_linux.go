@@ -202,7 +202,8 @@ func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spe
 	}
 	planned()
 	r.DropEarly() // before libcontainer's start makes the stdio pipes again
-	lc, ok := c.(*libcontainer.Container) // only the C path, which returned above, makes another
+	// Only the C path, which returned above, makes another kind of container.
+	lc, ok := c.(*libcontainer.Container)
 	if !ok {
 		_ = c.Destroy()
 		return nil, fmt.Errorf("start container %s: created for the C start path, which did not take it", id)
