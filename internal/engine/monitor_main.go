@@ -124,7 +124,7 @@ func runMonitorMain(args []string) error {
 	// The kernel probes of Docker's seccomp profile (one starts a process) run while the
 	// command creates the container, not when the monitor generates its spec.
 	spec.SetKernelCache(filepath.Join(args[1], "seccomp-cache")) // Engine.seccompCacheDir
-	go spec.ProbeKernel(filepath.Join(args[1], "seccomp-cache"))
+	go spec.ProbeKernel()
 	e, err := New(Config{Root: args[1], Snapshotter: args[3]})
 	if err != nil {
 		h.Ready.Write([]byte(err.Error()))

@@ -235,7 +235,7 @@ func (e *Engine) InProcessMonitor(attach *Attach) (*PendingMonitor, error) {
 	// The kernel's probes (a fork and exec, once per boot) are made while the command creates
 	// the container.
 	spec.SetKernelCache(e.seccompCacheDir())
-	go spec.ProbeKernel(e.seccompCacheDir())
+	go spec.ProbeKernel()
 	return m, nil
 }
 

@@ -9,9 +9,8 @@
 //
 // and hako-keeper's main, or in the monitor's own binary the constructor at the end of this file
 // (before the Go runtime exists: it never starts in the keeper), takes that process, which costs
-// a megabyte or less instead. When the
-// container's init has exited and its output is drained, the keeper execs the Go monitor back,
-// as `EXE ARG... STATUS`, to record the exit.
+// a megabyte or less instead. When the container's init has exited and its output is drained,
+// the keeper execs the Go monitor back, as `EXE ARG... STATUS`, to record the exit.
 //
 //   PID      the container's init, already a child of this process (the keeper is the monitor
 //            that started it, a child subreaper: orphans of the container come to it too)

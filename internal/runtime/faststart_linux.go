@@ -597,7 +597,7 @@ func (r *Runtime) PrepareCgroups(path string) {
 	}()
 }
 
-// paths returns what the search found if it was for c's cgroups, or nil.
+// pathsFor returns what the search found if it was for c's cgroups, or nil.
 func (cs *cgroupSearch) pathsFor(c *cgroups.Cgroup) map[string]string {
 	if cs == nil || c.Path != cs.path || c.Name != "" || c.Parent != "" || c.Systemd || c.Rootless || c.SkipDevices {
 		return nil
@@ -610,10 +610,12 @@ func (cs *cgroupSearch) pathsFor(c *cgroups.Cgroup) map[string]string {
 }
 
 // makeCgroups starts making the cgroups of config. Their paths are known as soon as the
-// manager exists (it finds each hierarchy's mount: some 60 system calls in v1), to plan with
-// while they are made. Before libcontainer's Create (early), it makes nothing (skipped) if the
-// ID's cgroup exists already: Create must look at that one first (it refuses one with
-// processes), and startFast makes them after it.
+// manager exists (from search when it was for these cgroups, else found: each hierarchy's
+// mount, some 60 system calls in v1), to plan with while they are made. It refuses what
+// libcontainer's Create refuses (a cgroup of the ID with processes, or frozen); early (beside
+// the container's creation), it makes nothing (skipped) where the ID's cgroup exists or is
+// frozen, and startFast calls it again after the creation, which refuses those or takes the
+// empty one.
 func makeCgroups(config *configs.Config, early bool, search *cgroupSearch) *cgroupsMaking {
 	m := &cgroupsMaking{located: make(chan struct{}), done: make(chan struct{}), pid: make(chan int, 1)}
 	// The manager's own copy: fs2's Set writes the resources back into its configuration,

@@ -18,7 +18,10 @@ var errLinuxOnly = errdefs.NotImplemented(errors.New("containers need Linux"))
 func Init() bool { return false }
 
 // Runtime runs containers on Linux only.
-type Runtime struct{ ExecProfiles, FastStart bool }
+type Runtime struct {
+	ExecProfiles, FastStart bool
+	AfterPlan               func()
+}
 
 func New(string) (*Runtime, error) { return nil, errLinuxOnly }
 
@@ -28,8 +31,9 @@ func (*Runtime) Start(context.Context, string, string, IO) (*Process, error) {
 func (*Runtime) StartSpec(context.Context, string, string, *specs.Spec, IO) (*Process, error) {
 	return nil, errLinuxOnly
 }
-func (*Runtime) StartEarly(IO) {}
-func (*Runtime) DropEarly()    {}
+func (*Runtime) StartEarly(IO)         {}
+func (*Runtime) DropEarly()            {}
+func (*Runtime) PrepareCgroups(string) {}
 func (*Runtime) Exec(context.Context, string, specs.Process, IO) (*Process, error) {
 	return nil, errLinuxOnly
 }

@@ -17,6 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/hako-dev/hako/internal/atomicfile"
 	"github.com/hako-dev/hako/internal/errdefs"
 )
 
@@ -54,25 +55,24 @@ func seccompProfile(s *specs.Spec, opts Options) (*specs.LinuxSeccomp, error) {
 }
 
 // ProbeKernel asks the kernel what Docker's default profile depends on (x32Available,
-// ia32Available), once per process: a monitor calls it while it waits for its container, so
-// that generating the spec later does not wait for the ia32 probe's process. With cacheDir
-// (the store's seccomp cache), the ia32 probe's answer is kept there for this boot
-// (ia32-BOOTID): the probe is a process to start (a vfork and a failed exec, and Go's pidfd
-// check, another process), and a kernel's ia32 emulation changes only with a reboot. Another
-// boot's answers are deleted. The callers set the directory first (SetKernelCache) and probe
-// on another core; a profile generated before the probe ends waits for it.
-func ProbeKernel(cacheDir string) {
-	SetKernelCache(cacheDir)
+// ia32Available), once per process: a monitor calls it on another core while it waits for its
+// container, so that generating the spec later does not wait for the ia32 probe's process (a
+// profile generated before the probe ends waits for it). With a cache directory set first
+// (SetKernelCache: the store's seccomp cache), the ia32 probe's answer is kept there for this
+// boot (ia32-BOOTID), and another boot's deleted: the probe is a process to start (a vfork
+// and a failed exec, and Go's pidfd check, another process), and a kernel's ia32 emulation
+// changes only with a reboot.
+func ProbeKernel() {
 	x32Available()
 	ia32Available()
 }
 
-// SetKernelCache sets ProbeKernel's cacheDir, for whatever asks first.
+// SetKernelCache sets the directory of ProbeKernel's answers, before anything asks.
 func SetKernelCache(cacheDir string) {
 	ia32CacheDir.Store(&cacheDir)
 }
 
-// ia32CacheDir is ProbeKernel's cacheDir, read by ia32Available.
+// ia32CacheDir is SetKernelCache's directory, read by ia32Available.
 var ia32CacheDir atomic.Pointer[string]
 
 // ia32Cached is ia32Available's answer kept in dir for this boot, if any, and the file that
@@ -130,23 +130,13 @@ var ia32Available = sync.OnceValue(func() bool {
 	return avail
 })
 
-// ia32Remember keeps avail in file (best effort): through a temporary file and a rename, so
-// that a concurrent reader sees the answer or nothing.
+// ia32Remember keeps avail in file (best effort; atomicfile: a concurrent reader sees the
+// answer or nothing), and deletes earlier boots' answers.
 func ia32Remember(file string, avail bool) {
 	dir := filepath.Dir(file)
-	if os.MkdirAll(dir, 0o700) != nil {
+	if os.MkdirAll(dir, 0o700) != nil || atomicfile.Replace(file, []byte(map[bool]string{true: "1", false: "0"}[avail]), 0o600) != nil {
 		return
 	}
-	f, err := os.CreateTemp(dir, ".ia32-")
-	if err != nil {
-		return
-	}
-	_, werr := f.WriteString(map[bool]string{true: "1", false: "0"}[avail])
-	if f.Close() != nil || werr != nil || os.Rename(f.Name(), file) != nil {
-		os.Remove(f.Name())
-		return
-	}
-	// Earlier boots' answers.
 	if old, err := filepath.Glob(filepath.Join(dir, "ia32-*")); err == nil {
 		for _, o := range old {
 			if o != file {

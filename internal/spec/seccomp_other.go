@@ -19,7 +19,7 @@ func seccompProfile(_ *specs.Spec, opts Options) (*specs.LinuxSeccomp, error) {
 }
 
 // ProbeKernel has nothing to ask outside Linux.
-func ProbeKernel(cacheDir string) {}
+func ProbeKernel() {}
 
 // SetKernelCache has nothing to keep outside Linux.
 func SetKernelCache(cacheDir string) {}

@@ -23,7 +23,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+
+	"github.com/hako-dev/hako/internal/atomicfile"
 )
 
 // hugePage is the size of x86-64's PMD mapping.
@@ -40,8 +41,8 @@ func main() {
 	}
 }
 
-// install writes SRC, its read-only segments extended, to DST (through a temporary file and a
-// rename, so that a running DST keeps its own inode), mode 0755.
+// install writes SRC, its read-only segments extended, to DST, mode 0755: through a temporary
+// file and a rename (atomicfile), so that a running DST keeps its own inode, and in one write.
 func install(src, dst string) error {
 	data, err := os.ReadFile(src)
 	if err != nil {
@@ -50,25 +51,7 @@ func install(src, dst string) error {
 	if err := extendSegments(data); err != nil {
 		return fmt.Errorf("%s: %w", src, err)
 	}
-	tmp := filepath.Join(filepath.Dir(dst), "."+filepath.Base(dst)+".elfinstall")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o755)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data) // one write: large folios
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o755)
-	}
-	if err == nil {
-		err = os.Rename(tmp, dst)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
+	return atomicfile.Replace(dst, data, 0o755) // one Write: large folios
 }
 
 // extendSegments rewrites, in data (a 64-bit little-endian ELF file), the sizes of each
