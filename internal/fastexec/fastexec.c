@@ -1508,8 +1508,19 @@ void hako_finalize(const struct hako_final *f)
 // container, for their child to inherit: oom_score_adj, the rlimits, the cgroups (as
 // libcontainer's AddPid, a missing one is an error too) and all the CPUs the cpuset allows
 // (libcontainer's tryResetCPUAffinity; a failure only leaves the caller's affinity).
-void hako_host_setup(const struct profile *p)
+//
+// The caller is single-threaded (a C constructor, before any thread), so it enters a v1
+// hierarchy by writing 0 to the cgroup's tasks file, which moves the calling thread, and thus
+// the whole process. cgroup.procs would move the thread group: the kernel then write-locks
+// cgroup_threadgroup_rwsem, whose first writer waits for an RCU grace period (5-25 ms on this
+// VM, 2026-11-29); a move of the caller's own thread takes no such lock. A v2 cgroup has no
+// such way in (cgroup.threads moves only within a domain): it is entered through cgroup.procs,
+// or, if cg2 is not NULL, left to the caller, who gets its directory opened (O_PATH) in *cg2 to
+// start its child in with clone3's CLONE_INTO_CGROUP, which takes the lock for reading only.
+void hako_host_setup(const struct profile *p, int *cg2)
 {
+	if (cg2)
+		*cg2 = -1;
 	if (p->has_oom) {
 		char v[32];
 		int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
@@ -1524,13 +1535,20 @@ void hako_host_setup(const struct profile *p)
 			hako_sfail(125, "setrlimit %d: %s", p->rlimits[k].res, hako_goerr(errno));
 	}
 	for (int k = 0; k < p->ncgroups; k++) {
-		char path[PATH_MAX];
-		if (snprintf(path, sizeof(path), "%s/cgroup.procs", p->cgroups[k]) >= (int)sizeof(path))
-			hako_sfail(125, "join cgroup %s: %s", p->cgroups[k], hako_goerr(ENAMETOOLONG));
-		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		int dir = open(p->cgroups[k], O_PATH | O_DIRECTORY | O_CLOEXEC);
+		struct statfs sf;
+		if (dir < 0 || fstatfs(dir, &sf) < 0)
+			hako_sfail(125, "join cgroup %s: %s", p->cgroups[k], hako_goerr(errno));
+		int v2 = sf.f_type == CGROUP2_SUPER_MAGIC;
+		if (v2 && cg2 && *cg2 < 0) {
+			*cg2 = dir;
+			continue;
+		}
+		int fd = openat(dir, v2 ? "cgroup.procs" : "tasks", O_WRONLY | O_CLOEXEC);
 		if (fd < 0 || hako_write_all(fd, "0", 1) < 0)
 			hako_sfail(125, "join cgroup %s: %s", p->cgroups[k], hako_goerr(errno));
 		close(fd);
+		close(dir);
 	}
 	cpu_set_t all;
 	memset(&all, 0xff, sizeof(all));
@@ -1583,7 +1601,7 @@ static void stage2(int argc, char **argv)
 	for (int c = 0; c <= lastcap && c < 64; c++)
 		if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1)
 			host_bounding |= 1ULL << c;
-	hako_host_setup(&p);
+	hako_host_setup(&p, NULL);
 
 	// The namespaces: the user namespace first (the others belong to it), the mount namespace
 	// last but one, so that the cgroup namespace is joined from the container's view.

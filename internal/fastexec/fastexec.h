@@ -69,8 +69,9 @@ HAKO_HIDDEN int hako_last_cap(void);
 HAKO_HIDDEN int hako_clean_abs(const char *p);
 
 // hako_host_setup: oom_score_adj, rlimits, cgroups and CPU affinity, on the host, for the
-// process about to enter the container (both stages).
-HAKO_HIDDEN void hako_host_setup(const struct profile *p);
+// process about to enter the container (both stages). With cg2 not NULL, a v2 cgroup is not
+// entered but opened into *cg2 (-1: none), for the caller's clone3 (CLONE_INTO_CGROUP).
+HAKO_HIDDEN void hako_host_setup(const struct profile *p, int *cg2);
 
 // The finalization both inits end with, libcontainer's from no_new_privs on: no_new_privs,
 // the seccomp filter (before the capabilities without no_new_privs), finalizeNamespace

@@ -472,18 +472,7 @@ type cgroupsMaking struct {
 	paths   map[string]string
 	skipped bool  // early, and the ID's cgroup existed: nothing was made
 	locErr  error // the manager's, set before located is closed
-	err     error // Apply's, Set's or the join's, set before done is closed
-
-	// S's PID (0: none) for the making to move into the cgroups, once they exist: join sends it
-	// (once), and wait and undo send 0 if nothing was sent; the making is not over before.
-	pid      chan int
-	joinOnce sync.Once
-}
-
-// join asks the making to move process pid (S) into the cgroups as soon as they are made, or
-// tells it that no process comes (pid 0). Only the first call counts.
-func (m *cgroupsMaking) join(pid int) {
-	m.joinOnce.Do(func() { m.pid <- pid })
+	err     error // Apply's or Set's, set before done is closed
 }
 
 // created is the container StartSpec starts: libcontainer's (Create) or, on the C path with
@@ -617,7 +606,7 @@ func (cs *cgroupSearch) pathsFor(c *cgroups.Cgroup) map[string]string {
 // frozen, and startFast calls it again after the creation, which refuses those or takes the
 // empty one.
 func makeCgroups(config *configs.Config, early bool, search *cgroupSearch) *cgroupsMaking {
-	m := &cgroupsMaking{located: make(chan struct{}), done: make(chan struct{}), pid: make(chan int, 1)}
+	m := &cgroupsMaking{located: make(chan struct{}), done: make(chan struct{})}
 	// The manager's own copy: fs2's Set writes the resources back into its configuration,
 	// which libcontainer's Create reads meanwhile.
 	cgc := *config.Cgroups
@@ -672,29 +661,8 @@ func makeCgroups(config *configs.Config, early bool, search *cgroupSearch) *cgro
 			m.err = fmt.Errorf("unable to apply cgroup configuration: %w", err)
 			return
 		}
-		// S moves in beside Set: a v1 cgroup's first move of a process waits for an RCU
-		// grace period (cgroup_threadgroup_rwsem), ~1.7 ms here, which S would otherwise wait
-		// out after it has its plan. S runs nothing of the container's before the limits are
-		// set: it clones the init only once it has the plan, after wait.
-		joinErr := make(chan error, 1)
-		go func() {
-			pid := <-m.pid
-			var err error
-			if pid > 0 {
-				for _, dir := range cgroupDirs(m.paths) {
-					if err = cgroups.WriteCgroupProc(dir, pid); err != nil {
-						err = fmt.Errorf("unable to join cgroup %s: %w", dir, err)
-						break
-					}
-				}
-			}
-			joinErr <- err
-		}()
 		if err := cm.Set(config.Cgroups.Resources); err != nil {
 			m.err = fmt.Errorf("unable to set cgroup configuration: %w", err)
-		}
-		if err := <-joinErr; err != nil && m.err == nil {
-			m.err = err
 		}
 	}()
 	return m
@@ -709,7 +677,6 @@ func (m *cgroupsMaking) location() (map[string]string, error) {
 
 // wait returns once the cgroups are made, or failed to be.
 func (m *cgroupsMaking) wait() error {
-	m.join(0)
 	<-m.done
 	if m.locErr != nil {
 		return m.locErr
@@ -724,7 +691,6 @@ func (m *cgroupsMaking) undo() {
 
 // destroy is undo with its error.
 func (m *cgroupsMaking) destroy() error {
-	m.join(0)
 	<-m.done
 	if m.cm != nil {
 		return m.cm.Destroy()
@@ -736,8 +702,8 @@ func (r *Runtime) startFast(c created, p *fastexec.StartProfile, config *configs
 	id := c.ID()
 	stateDir := filepath.Join(r.root, id)
 	// The cgroups, with their limits, before anything runs in them (started while the container
-	// was created: StartSpec); the making moves S in (join), and the init inherits them. The
-	// mounts are planned while they are made.
+	// was created: StartSpec); S enters them once it has its plan, and its clone of the init
+	// the v2 one (hako_host_setup). The mounts are planned while they are made.
 	if cg != nil {
 		if <-cg.located; cg.skipped {
 			cg = nil
@@ -763,8 +729,7 @@ func (r *Runtime) startFast(c created, p *fastexec.StartProfile, config *configs
 	sio := es.sio
 	profW, errR, pidR, goW := es.profW, es.errR, es.pidR, es.goW
 	started := es.started
-	// A failure before S has its plan. The making is over first: a join of S's PID after S
-	// was reaped could move another process that got the PID into the container's cgroups.
+	// A failure before S has its plan. The making is over first, for the caller's clean-up.
 	abort := func(err error) (*Process, error) {
 		_ = cg.wait()
 		es.abort()
@@ -779,10 +744,7 @@ func (r *Runtime) startFast(c created, p *fastexec.StartProfile, config *configs
 		return abort(ss.err)
 	}
 	s := ss.p
-	// The making moves S into the cgroups (join), beside its Set, and S does not join them
-	// itself: an error of the join is the making's.
-	cg.join(s.Pid)
-	p.Cgroups = nil
+	p.Cgroups = cgroupDirs(paths)
 	if err := planMounts(p, config, paths); err != nil {
 		return abort(fmt.Errorf("plan the container's mounts: %w", err))
 	}

@@ -625,3 +625,66 @@ func TestAfterPlan(t *testing.T) {
 		}
 	}
 }
+
+// The init is in the container's cgroup in every hierarchy (the v2 one too: a hybrid host's
+// unified hierarchy, or a v2 host's only one, which the C path's clone3 enters), and sees the
+// same /proc/self/cgroup on both paths; with a cgroup namespace of its own too, whose root is
+// the container's cgroup in every hierarchy (the kernel makes the cgroup a clone3 enters the
+// new namespace's root). The C path takes a cgroup namespace only without a v1 cgroup mount:
+// that case has none.
+func TestFastStartCgroupMembership(t *testing.T) {
+	warmSeccomp(t, spec.Options{})
+	for _, cgns := range []bool{false, true} {
+		var inside [2]string
+		for i, path := range []string{"go", "c"} {
+			withRunPath(t, path)
+			c := newCtr(t, nil)
+			sp := c.writeSpec(spec.Options{}, "sh", "-c", "cat /proc/self/cgroup; exec sleep 60")
+			if cgns {
+				sp.Linux.Namespaces = append(sp.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
+				sp.Mounts = slices.DeleteFunc(sp.Mounts, func(m specs.Mount) bool { return m.Type == "cgroup" })
+				c.saveSpec(sp)
+			}
+			var stdout bytes.Buffer
+			p, err := c.start(&stdout, nil)
+			if err != nil {
+				t.Fatalf("cgroupns %v, %s path: %v", cgns, path, err)
+			}
+			host, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", p.Pid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(strings.TrimSpace(string(host)), "\n")
+			for _, l := range lines {
+				if !strings.HasSuffix(l, ":/hako-test/"+c.id) {
+					t.Errorf("cgroupns %v, %s path: the init's cgroup on the host: %q not the container's in\n%s", cgns, path, l, host)
+				}
+			}
+			if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, "0::") }) {
+				t.Logf("no v2 hierarchy here: %q", host)
+			}
+			// Once the shell has exec'd sleep, cat is done; Wait returns once its output is
+			// copied.
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				if cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.Pid)); bytes.HasPrefix(cmd, []byte("sleep\x00")) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("cgroupns %v, %s path: the init did not get to its sleep", cgns, path)
+				}
+			}
+			_ = p.Signal(unix.SIGKILL)
+			_, _ = waitTimeout(t, p, 10*time.Second)
+			inside[i] = strings.ReplaceAll(stdout.String(), c.id, "ID")
+			if n := strings.Count(inside[i], "\n"); n != len(lines) {
+				t.Errorf("cgroupns %v, %s path: %d hierarchies inside, %d outside:\n%s", cgns, path, n, len(lines), inside[i])
+			}
+			if cgns && strings.Count(inside[i], ":/\n") != len(lines) {
+				t.Errorf("cgroupns, %s path: the namespace's root is not the container's cgroup:\n%s", path, inside[i])
+			}
+		}
+		if inside[0] != inside[1] {
+			t.Errorf("cgroupns %v: the paths differ:\n--- go\n%s--- c\n%s", cgns, inside[0], inside[1])
+		}
+	}
+}
