@@ -648,7 +648,7 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	rt.AfterPlan = func() { close(planned) }
 	go func() {
 		<-planned
-		sb, err := json.MarshalIndent(s, "", "  ")
+		sb, err := json.Marshal(s) // not indented: a second pass over ~25 KB
 		if err == nil {
 			err = os.WriteFile(filepath.Join(bundle, "config.json"), sb, 0o600)
 		}

@@ -1002,22 +1002,41 @@ func (s *stdioFiles) abort() {
 // wait waits for the output to be copied (EOF: every holder of the pipes exited).
 func (s *stdioFiles) wait() { s.copying.Wait() }
 
-// stateParts is libcontainer's state as JSON, without the init: its object's members, each
-// encoded.
+// stateParts is libcontainer's state as JSON, without the init's members: the object, encoded
+// once while S and the init work, which complete then opens with the init's.
 type stateParts struct {
-	members map[string]json.RawMessage
+	body    []byte                           // {...}: every member but the late ones
 	nsPaths map[configs.NamespaceType]string // set by complete
 	err     error
 }
 
+// stateBody is libcontainer's State without the members that complete adds: each is shadowed
+// by an empty field of the same name, which encoding/json prefers to the embedded one (it is
+// shallower) and leaves out (omitempty).
+type stateBody struct {
+	*libcontainer.State
+	InitProcessPid       int               `json:"init_process_pid,omitempty"`
+	InitProcessStartTime uint64            `json:"init_process_start,omitempty"`
+	Created              *struct{}         `json:"created,omitempty"`
+	NamespacePaths       map[string]string `json:"namespace_paths,omitempty"`
+	ExternalDescriptors  []string          `json:"external_descriptors,omitempty"`
+}
+
+// stateLate are the members complete adds, as libcontainer names them.
+type stateLate struct {
+	InitProcessPid       int                              `json:"init_process_pid"`
+	InitProcessStartTime uint64                           `json:"init_process_start"`
+	NamespacePaths       map[configs.NamespaceType]string `json:"namespace_paths"`
+	Created              time.Time                        `json:"created"`
+	ExternalDescriptors  []string                         `json:"external_descriptors"`
+}
+
 func encodeState(st *libcontainer.State) stateParts {
-	js, err := json.Marshal(st)
-	if err != nil {
-		return stateParts{err: err}
+	js, err := json.Marshal(stateBody{State: st})
+	if err == nil && (len(js) < 2 || js[0] != '{' || js[1] == '}') {
+		err = fmt.Errorf("libcontainer's state encoded as %.20q", js)
 	}
-	var m map[string]json.RawMessage
-	err = json.Unmarshal(js, &m)
-	return stateParts{members: m, err: err}
+	return stateParts{body: js, err: err}
 }
 
 // complete adds the init: its PID and start time, and its namespaces' paths (for each type,
@@ -1034,25 +1053,20 @@ func (sp *stateParts) complete(pid int, start uint64, config *configs.Config, st
 			nsPaths[t] = (&configs.Namespace{Type: t}).GetPath(pid)
 		}
 	}
-	m := make(map[string]json.RawMessage, len(sp.members)+3)
-	for k, v := range sp.members {
-		m[k] = v
-	}
-	var err error
-	put := func(key string, v any) {
-		if err == nil {
-			m[key], err = json.Marshal(v)
-		}
-	}
-	put("init_process_pid", pid)
-	put("init_process_start", start)
-	put("namespace_paths", nsPaths)
-	put("created", time.Now().UTC()) // libcontainer's Start sets it; Create does not
-	put("external_descriptors", stdio)
+	late, err := json.Marshal(stateLate{
+		InitProcessPid:       pid,
+		InitProcessStartTime: start,
+		NamespacePaths:       nsPaths,
+		Created:              time.Now().UTC(), // libcontainer's Start sets it; Create does not
+		ExternalDescriptors:  stdio,
+	})
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(m)
+	// {late...} and {body...} make {late..., body...}.
+	out := make([]byte, 0, len(late)+len(sp.body))
+	out = append(append(out, late[:len(late)-1]...), ',')
+	return append(out, sp.body[1:]...), nil
 }
 
 // stdioPaths are what the init's stdin, stdout and stderr are, as libcontainer records them

@@ -21,6 +21,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Digest allows simple protection of hex formatted digest strings, prefixed
@@ -59,11 +60,20 @@ func NewDigestFromEncoded(alg Algorithm, encoded string) Digest {
 	return Digest(fmt.Sprintf("%s:%s", alg, encoded))
 }
 
-// DigestRegexp matches valid digest types.
-var DigestRegexp = regexp.MustCompile(`[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+`)
+// hako: the exported DigestRegexp and DigestRegexpAnchored, compiled in the package's
+// initialisation (0.3 ms of every hako process's start), are gone; nothing hako builds used
+// them. Validate compiles the anchored one on first use, for a digest of an unknown algorithm.
+var (
+	anchoredOnce sync.Once
+	anchored     *regexp.Regexp
+)
 
-// DigestRegexpAnchored matches valid digest types, anchored to the start and end of the match.
-var DigestRegexpAnchored = regexp.MustCompile(`^` + DigestRegexp.String() + `$`)
+func digestRegexpAnchored() *regexp.Regexp {
+	anchoredOnce.Do(func() {
+		anchored = regexp.MustCompile(`^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$`)
+	})
+	return anchored
+}
 
 var (
 	// ErrDigestInvalidFormat returned when digest format invalid.
@@ -108,7 +118,7 @@ func (d Digest) Validate() error {
 	}
 	algorithm, encoded := Algorithm(s[:i]), s[i+1:]
 	if !algorithm.Available() {
-		if !DigestRegexpAnchored.MatchString(s) {
+		if !digestRegexpAnchored().MatchString(s) {
 			return ErrDigestInvalidFormat
 		}
 		return ErrDigestUnsupported
