@@ -3,7 +3,6 @@ package snapshot
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -167,12 +166,12 @@ func seedBase(t *testing.T, root, driver string, files int) {
 // committed. It returns how many leftovers (tmp entries, unnamed directories) there are.
 func checkConsistent(t *testing.T, root string) (leftovers int) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(root, metadataFile))
-	if err != nil {
+	// What the store reads: metadata.json, or metadata-active.json where it extends it.
+	if _, err := os.Stat(filepath.Join(root, metadataFile)); err != nil {
 		t.Fatal(err)
 	}
-	var md metadata
-	if err := json.Unmarshal(b, &md); err != nil {
+	md, err := (&store{root: root}).load()
+	if err != nil {
 		t.Fatalf("metadata after kill -9: %v", err)
 	}
 	ids := map[string]bool{}

@@ -26,6 +26,9 @@ const formatVersion = 1
 //	version          {"version":1,"driver":"overlay"}: which layout, and whose
 //	lock             flock'ed exclusively for every mutation, by any process
 //	metadata.json    every snapshot's record, replaced atomically (temp file, fsync, rename)
+//	metadata-active.json
+//	                 the same with the active snapshots made since, replaced atomically but never
+//	                 synced (see create); taken only if it extends this metadata.json (its gen)
 //	snapshots/<id>/  one directory per snapshot, named by a number, never by its key
 //	tmp/             snapshot directories being built, and metadata being written
 //
@@ -38,6 +41,7 @@ const (
 	versionFile  = "version"
 	lockFile     = "lock"
 	metadataFile = "metadata.json"
+	activeFile   = "metadata-active.json"
 	snapshotsDir = "snapshots"
 	tmpDir       = "tmp"
 )
@@ -51,7 +55,10 @@ type versionInfo struct {
 type metadata struct {
 	Version int `json:"version"`
 	// NextID is the next snapshot directory number to try.
-	NextID    uint64             `json:"nextID"`
+	NextID uint64 `json:"nextID"`
+	// Gen counts the saves of metadata.json: metadata-active.json counts only with the gen of
+	// the metadata.json it extends.
+	Gen       uint64             `json:"gen,omitempty"`
 	Snapshots map[string]*record `json:"snapshots"`
 }
 
@@ -134,7 +141,7 @@ func (s *store) checkVersion() error {
 	b, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		b, _ = json.Marshal(want)
-		return s.writeAtomic(p, append(b, '\n'), true)
+		return s.writeAtomic(p, append(b, '\n'), true, true)
 	}
 	if err != nil {
 		return err
@@ -152,21 +159,37 @@ func (s *store) checkVersion() error {
 
 func (s *store) snapshotDir(id string) string { return filepath.Join(s.root, snapshotsDir, id) }
 
-// load reads metadata.json. Readers need no lock: the file is only ever replaced by rename.
+// load reads the metadata: metadata-active.json where it extends metadata.json, else
+// metadata.json. Readers need no lock: each file is only ever replaced by rename, and either one
+// read alone is a whole state (an older one at worst, when a save comes between the two reads).
 func (s *store) load() (*metadata, error) {
-	b, err := os.ReadFile(filepath.Join(s.root, metadataFile))
+	md, err := s.read(metadataFile)
 	if errors.Is(err, fs.ErrNotExist) {
-		return &metadata{Version: formatVersion, NextID: 1, Snapshots: map[string]*record{}}, nil
+		md, err = &metadata{Version: formatVersion, NextID: 1, Snapshots: map[string]*record{}}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read snapshot metadata: %w", err)
 	}
+	// Never synced: after a power loss it may be torn or missing (it does not decode), and it
+	// is then ignored, with the active snapshots made since the last metadata.json.
+	if amd, err := s.read(activeFile); err == nil && amd.Gen == md.Gen {
+		md = amd
+	}
+	return md, nil
+}
+
+// read decodes one metadata file.
+func (s *store) read(name string) (*metadata, error) {
+	b, err := os.ReadFile(filepath.Join(s.root, name))
+	if err != nil {
+		return nil, err
+	}
 	var md metadata
 	if err := json.Unmarshal(b, &md); err != nil {
-		return nil, fmt.Errorf("read snapshot metadata: %w", err)
+		return nil, err
 	}
 	if md.Version != formatVersion {
-		return nil, errdefs.Invalidf("read snapshot metadata: format %d, want %d", md.Version, formatVersion)
+		return nil, errdefs.Invalidf("format %d, want %d", md.Version, formatVersion)
 	}
 	if md.Snapshots == nil {
 		md.Snapshots = map[string]*record{}
@@ -174,31 +197,52 @@ func (s *store) load() (*metadata, error) {
 	return &md, nil
 }
 
-// save replaces metadata.json with md, its content durable before the rename; the rename
-// itself is made durable too unless syncRename is false (then the caller syncs the root before
-// it deletes anything that md no longer names, and a crash meanwhile brings back the metadata
-// before, which names only what still exists).
-func (s *store) save(md *metadata, syncRename bool) error {
-	b, err := json.Marshal(md)
-	if err != nil {
-		return err
+// durability is how a mutation's metadata is saved.
+type durability int
+
+const (
+	// synced: metadata.json, its content and its rename synced.
+	synced durability = iota
+	// unsynced: metadata-active.json, nothing synced; for a mutation that only adds active
+	// snapshots, which a power loss may then undo (create).
+	unsynced
+)
+
+// save writes md as d says.
+func (s *store) save(md *metadata, d durability) error {
+	var err error
+	if d == unsynced {
+		var b []byte
+		if b, err = json.Marshal(md); err == nil {
+			err = s.writeAtomic(filepath.Join(s.root, activeFile), b, false, false)
+		}
+	} else {
+		md.Gen++
+		var b []byte
+		if b, err = json.Marshal(md); err == nil {
+			err = s.writeAtomic(filepath.Join(s.root, metadataFile), b, true, true)
+		}
+		// It extends the metadata.json before: ignored from now on, and gone.
+		if err == nil {
+			os.Remove(filepath.Join(s.root, activeFile))
+		}
 	}
-	if err := s.writeAtomic(filepath.Join(s.root, metadataFile), b, syncRename); err != nil {
+	if err != nil {
 		return fmt.Errorf("write snapshot metadata: %w", err)
 	}
 	return nil
 }
 
-// writeAtomic replaces path with data: written to tmp/, synced, renamed, and the rename synced
-// if syncRename.
-func (s *store) writeAtomic(path string, data []byte, syncRename bool) error {
+// writeAtomic replaces path with data: written to tmp/, synced if syncContent, renamed, and the
+// rename synced if syncRename.
+func (s *store) writeAtomic(path string, data []byte, syncContent, syncRename bool) error {
 	f, err := os.CreateTemp(filepath.Join(s.root, tmpDir), filepath.Base(path)+"-")
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
 	_, err = f.Write(data)
-	if err == nil {
+	if err == nil && syncContent {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -281,11 +325,11 @@ func (s *store) withLock(ctx context.Context, fn func() error) error {
 // interrupted mutation left), saving the metadata when fn succeeds; then, after the lock, the
 // after func fn returned, if any.
 func (s *store) update(ctx context.Context, fn func(md *metadata) (after func(), err error)) error {
-	return s.mutate(ctx, fn, true)
+	return s.mutate(ctx, fn, synced)
 }
 
-// mutate is update, with the rename of the new metadata synced or not (save).
-func (s *store) mutate(ctx context.Context, fn func(md *metadata) (after func(), err error), syncRename bool) error {
+// mutate is update, with the new metadata saved as d says.
+func (s *store) mutate(ctx context.Context, fn func(md *metadata) (after func(), err error), d durability) error {
 	var after func()
 	err := s.withLock(ctx, func() error {
 		md, err := s.load()
@@ -296,7 +340,7 @@ func (s *store) mutate(ctx context.Context, fn func(md *metadata) (after func(),
 		if after, err = fn(md); err != nil {
 			return err
 		}
-		return s.save(md, syncRename)
+		return s.save(md, d)
 	})
 	// after runs without the lock: deleting a removed snapshot's files can take long, and
 	// nothing names them any more (another process's cleanup may delete them too).
@@ -428,17 +472,23 @@ func (s *store) create(ctx context.Context, kind Kind, key, parent string, opts 
 		return nil, errdefs.Invalidf("empty key")
 	}
 	var mounts []mount.Mount
-	// An active snapshot (a container's writable layer, a build step's) is made without
-	// syncing its directory's rename or the metadata's: one fsync (the metadata's content,
-	// which must never be torn) instead of three, ~1.6 ms of every `run` here. Until the
-	// filesystem's next commit (seconds; any synced mutation includes it) a power loss may
-	// undo the snapshot, as it may undo the container record made with it (container.Store.
-	// Save): its directory, unnamed, is deleted at the next open; on a filesystem that
-	// reorders renames its record may instead outlive its directory, and its container then
-	// fails to mount and is removed as any other. Commit syncs the directory before metadata
-	// names it as committed. A killed process leaves the store consistent either way (only
-	// the kernel's view counts then: TestKillMidMutation).
-	durable := kind != KindActive
+	// An active snapshot (a container's writable layer, a build step's) is made without an
+	// fsync: its directory's rename is not synced, and the new metadata goes to
+	// metadata-active.json, not synced either (metadata.json, whose content must never be
+	// torn, is not written). Three fsyncs were ~1.6 ms of every `run` here, the last one
+	// ~1.1 ms (2026-11-29). Until the filesystem writes them out, a power loss may undo the
+	// snapshot, as it may undo the container record made with it (container.Store.Save): a
+	// torn or lost metadata-active.json is ignored, with every active snapshot made since the
+	// last metadata.json, whose directories, unnamed, are deleted at the next open; on a
+	// filesystem that reorders renames a record may instead outlive its directory, and its
+	// container then fails to mount and is removed as any other. The next synced mutation
+	// (Commit, Remove, a view) writes every record to metadata.json. Commit syncs the
+	// directory before metadata names it as committed. A killed process leaves the store
+	// consistent either way (only the kernel's view counts then: TestKillMidMutation).
+	d := synced
+	if kind == KindActive {
+		d = unsynced
+	}
 	err := s.mutate(ctx, func(md *metadata) (func(), error) {
 		if _, ok := md.Snapshots[key]; ok {
 			return nil, errdefs.AlreadyExists(errors.New("key already exists"))
@@ -470,7 +520,7 @@ func (s *store) create(ctx context.Context, kind Kind, key, parent string, opts 
 		}
 		// The directory must be on disk before metadata that names it (for an active
 		// snapshot: before metadata names it as committed, Commit).
-		if durable {
+		if d == synced {
 			if err := syncDir(filepath.Dir(dir)); err != nil {
 				return nil, err
 			}
@@ -484,7 +534,7 @@ func (s *store) create(ctx context.Context, kind Kind, key, parent string, opts 
 		md.Snapshots[key] = r
 		mounts, err = s.mountsOf(md, r)
 		return nil, err
-	}, durable)
+	}, d)
 	return mounts, err
 }
 
