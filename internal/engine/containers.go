@@ -60,14 +60,18 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (c *container.Cont
 	if err != nil {
 		return nil, err
 	}
-	lease, err := e.newLease()
-	if err != nil {
-		return nil, err
-	}
-	defer lease.Release()
-	// The image's snapshots are a cache of its blobs: recreate any that GC took.
-	if err := layer.Unpack(ctx, e.Snapshots, e.Content, lease, m.Layers, cfg.RootFS.DiffIDs); err != nil {
-		return nil, err
+	// The image's snapshots are a cache of its blobs: recreate any that GC took, under a lease
+	// that keeps GC off the layers being unpacked. Only then: a lease is two files to create
+	// and delete, and a run's path is short of neither (docs/run.md).
+	if !layer.Unpacked(ctx, e.Snapshots, m.Layers, cfg.RootFS.DiffIDs) {
+		lease, err := e.newLease()
+		if err != nil {
+			return nil, err
+		}
+		defer lease.Release()
+		if err := layer.Unpack(ctx, e.Snapshots, e.Content, lease, m.Layers, cfg.RootFS.DiffIDs); err != nil {
+			return nil, err
+		}
 	}
 	Phase("create: layers checked")
 	cs := e.Containers()

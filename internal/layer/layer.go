@@ -70,6 +70,20 @@ func tempKey(what string) string {
 	return "tmp-" + hex.EncodeToString(b[:]) + "-" + what
 }
 
+// Unpacked tells whether Unpack has nothing to do: the image is one it accepts, and every
+// layer's chain has its snapshot.
+func Unpacked(ctx context.Context, sn snapshot.Snapshotter, layers []ocispec.Descriptor, diffIDs []digest.Digest) bool {
+	if len(layers) != len(diffIDs) || len(layers) > MaxLayers {
+		return false
+	}
+	for _, c := range ChainIDs(diffIDs) {
+		if _, err := sn.Stat(ctx, c.String()); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
 // Unpack makes sure the snapshot chain of an image exists: for every layer whose chain ID has no
 // committed snapshot, it applies the blob on top of its parent and commits it, checking that the
 // uncompressed content has the diffID the config names.
