@@ -14,6 +14,7 @@ import (
 	"github.com/hako-dev/hako/internal/image"
 	"github.com/hako-dev/hako/internal/lockfile"
 	"github.com/hako-dev/hako/internal/snapshot"
+	"github.com/hako-dev/hako/internal/topdir"
 )
 
 // FormatVersion is the on-disk format of a hako root. A root written by another format is refused
@@ -45,6 +46,10 @@ func New(cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	if err := os.MkdirAll(root, 0o711); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", root, err)
+	}
+	// One directory per container below: spread over ext4's block groups (package topdir).
+	if err := topdir.Mark(filepath.Join(root, "containers"), 0o700); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", root, err)
 	}
 	// The root through no symlink: libcontainer refuses a rootfs path that goes through one.

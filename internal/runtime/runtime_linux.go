@@ -24,6 +24,7 @@ import (
 
 	"github.com/hako-dev/hako/internal/errdefs"
 	"github.com/hako-dev/hako/internal/fastexec"
+	"github.com/hako-dev/hako/internal/topdir"
 )
 
 // Runtime runs containers whose libcontainer state lives under one directory. Every method
@@ -61,7 +62,9 @@ func New(stateRoot string) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new runtime: %w", err)
 	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
+	// One state directory per container below: spread over ext4's block groups (package
+	// topdir).
+	if err := topdir.Mark(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("new runtime: %w", err)
 	}
 	return &Runtime{root: abs}, nil

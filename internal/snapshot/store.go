@@ -15,6 +15,7 @@ import (
 
 	"github.com/hako-dev/hako/internal/errdefs"
 	"github.com/hako-dev/hako/internal/mount"
+	"github.com/hako-dev/hako/internal/topdir"
 )
 
 // formatVersion is the layout of a snapshotter root, recorded in its "version" file and in
@@ -105,10 +106,15 @@ func open(root string, drv driver) (*store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open %s snapshotter: %w", drv.name(), err)
 	}
-	for _, d := range []string{root, filepath.Join(root, snapshotsDir), filepath.Join(root, tmpDir)} {
+	for _, d := range []string{root, filepath.Join(root, snapshotsDir)} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, fmt.Errorf("open %s snapshotter: %w", drv.name(), err)
 		}
+	}
+	// New snapshots' directories are made in tmp/: spread over ext4's block groups (package
+	// topdir), they keep where they were made when they are renamed into snapshots/.
+	if err := topdir.Mark(filepath.Join(root, tmpDir), 0o700); err != nil {
+		return nil, fmt.Errorf("open %s snapshotter: %w", drv.name(), err)
 	}
 	lf, err := os.OpenFile(filepath.Join(root, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {

@@ -1,0 +1,8 @@
+//go:build !linux
+
+package topdir
+
+import "os"
+
+// Mark makes dir (mode perm, if missing); the flag is ext4's.
+func Mark(dir string, perm os.FileMode) error { return os.MkdirAll(dir, perm) }
