@@ -462,7 +462,7 @@ const removingPrefix = ".removing-"
 // returns the function that deletes its files: `run --rm` answers with the exit code in between.
 // A directory whose deletion never ran (its process was killed) is deleted by Sweep.
 func (s *Store) Detach(id string) (reclaim func(), err error) {
-	gone := filepath.Join(s.Root, removingPrefix+id)
+	gone := s.DetachedDir(id)
 	os.RemoveAll(gone) // an earlier detached copy of the same ID, left by a kill
 	if err := os.Rename(s.Dir(id), gone); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -472,6 +472,9 @@ func (s *Store) Detach(id string) (reclaim func(), err error) {
 	}
 	return func() { os.RemoveAll(gone) }, nil
 }
+
+// DetachedDir is where Detach moved the record of id.
+func (s *Store) DetachedDir(id string) string { return filepath.Join(s.Root, removingPrefix+id) }
 
 // Sweep deletes the directories that detached records left because their deletion never ran,
 // and exit notes older than exitNoteLife. detached, unless nil, is called with the ID of each

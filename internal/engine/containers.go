@@ -187,7 +187,15 @@ func (e *Engine) removeContainer(ctx context.Context, c *container.Container) er
 // records, and the snapshot of a --rm container whose monitor was killed after its answer. A
 // snapshot that cannot be removed (a full disk) keeps its detached record for the next sweep.
 func (e *Engine) sweepContainers() {
-	e.Containers().Sweep(func(id string) error { return e.removeSnapshot(context.Background(), id) })
+	cs := e.Containers()
+	cs.Sweep(func(id string) error {
+		// A --rm monitor unmounts the root filesystem after its answer: one killed before
+		// left it mounted in the detached record, which is not deleted while it is.
+		if err := mount.Unmount(filepath.Join(cs.DetachedDir(id), "rootfs")); err != nil {
+			return err
+		}
+		return e.removeSnapshot(context.Background(), id)
+	})
 }
 
 // removeSnapshot removes a container's snapshot; one already gone is no error.

@@ -53,6 +53,9 @@ type monitorSelf struct {
 	// runtimeDeleting, with exitPending: libcontainer's delete of the run (its cgroups and
 	// state) still under way, which afterRun waits for once it has answered.
 	runtimeDeleting <-chan struct{}
+	// rootfs, with exitPending: the run's root filesystem, still mounted, which afterRun
+	// unmounts once it has answered.
+	rootfs string
 }
 
 // keeperFDsEnv names the keeper's descriptors for keeper.c: LOCK,STDOUT,STDERR, and EXE (this

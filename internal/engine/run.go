@@ -395,6 +395,7 @@ func (e *Engine) afterRun(ctx context.Context, c *container.Container, h monitor
 		if err == nil {
 			e.removeAnonymousVolumes(c) // --rm takes the anonymous volumes along, as Docker's
 		} else {
+			unmountPending(ms, ms.rootfs)
 			e.recordPendingExit(c, code, ms)
 		}
 		Phase("monitor: removed")
@@ -402,6 +403,9 @@ func (e *Engine) afterRun(ctx context.Context, c *container.Container, h monitor
 		// The command may be gone now: a reader of its output (a pipe, `$(hako run …)`)
 		// must not wait for the deletion on the copies this process holds.
 		closeCommandStdio(h)
+		// The root filesystem, moved with the detached record; a monitor killed before this
+		// leaves it to the sweep (sweepContainers), which unmounts it first.
+		unmountPending(ms, filepath.Join(e.Containers().DetachedDir(c.ID), "rootfs"))
 		waitRuntimeDeleted(ms)
 		if err == nil {
 			reclaim()
@@ -410,7 +414,8 @@ func (e *Engine) afterRun(ctx context.Context, c *container.Container, h monitor
 		e.sweepContainers() // earlier exit notes, and what killed removals left
 		return
 	}
-	waitRuntimeDeleted(ms) // before a restart makes the same cgroups again
+	unmountPending(ms, ms.rootfs) // a --rm container that `restart` keeps after all
+	waitRuntimeDeleted(ms)        // before a restart makes the same cgroups again
 	e.recordPendingExit(c, code, ms)
 	reportExitCode(h, code)
 	closeCommandStdio(h) // later runs of a restart policy are detached
@@ -424,6 +429,15 @@ func closeCommandStdio(h monitor.Handoff) {
 		if f != nil {
 			f.Close()
 		}
+	}
+}
+
+// unmountPending unmounts, at path, the root filesystem that startContainer left mounted for
+// afterRun (monitorSelf.rootfs), if it did.
+func unmountPending(ms *monitorSelf, path string) {
+	if ms.rootfs != "" {
+		mount.Unmount(path)
+		ms.rootfs = ""
 	}
 }
 
@@ -606,7 +620,12 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 			return fail(err, 125)
 		}
 	}
-	defer func() { e.unmountRootfs(c, rootfs, mounts, workdir) }()
+	unmountLater := false // by afterRun (ms.rootfs)
+	defer func() {
+		if !unmountLater {
+			e.unmountRootfs(c, rootfs, mounts, workdir)
+		}
+	}()
 	Phase("monitor: rootfs mounted")
 
 	opts := c.Config.Options
@@ -745,8 +764,10 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 		lw.Close()
 	}
 	if c.Config.AutoRemove && !e.restarting(c.ID) {
-		// The record is about to go (afterRun): recorded only if it stays after all.
+		// The record is about to go (afterRun): recorded only if it stays after all. Its
+		// root filesystem (volatile: nothing to settle) is unmounted after the answer too.
 		ms.exitPending, ms.oomKilled, ms.runtimeDeleting = true, oomKilled, runtimeDeleted
+		unmountLater, ms.rootfs = true, rootfs
 		return code, nil
 	}
 	e.recordExit(c, code, oomKilled)
