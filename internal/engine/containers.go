@@ -139,6 +139,8 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (c *container.Cont
 		return nil, err
 	}
 	Phase("create: recorded")
+	// Create is done with cfg: a monitor in this process takes it over (imageConfig).
+	e.createdImage.Store(&imageConfig{id: img.ID, cfg: cfg})
 	return c, nil
 }
 

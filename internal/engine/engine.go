@@ -8,6 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+
+	digest "github.com/opencontainers/go-digest"
 
 	"github.com/hako-dev/hako/internal/atomicfile"
 	"github.com/hako-dev/hako/internal/content"
@@ -34,6 +37,26 @@ type Engine struct {
 	Images      *image.Store
 	Snapshots   snapshot.Snapshotter
 	Snapshotter string
+
+	// createdImage is the configuration of the image the last Create used, for a monitor in
+	// this process to start that container with (imageConfig), not read and parsed again.
+	createdImage atomic.Pointer[imageConfig]
+}
+
+// imageConfig is an image's configuration, by the image's ID.
+type imageConfig struct {
+	id  digest.Digest
+	cfg image.Config
+}
+
+// imageConfig returns the configuration of the image id: the one Create handed over, taken
+// once (its Config, slices and maps shared with nobody else then), or read from the store.
+func (e *Engine) imageConfig(ctx context.Context, id digest.Digest) (image.Config, error) {
+	if ic := e.createdImage.Swap(nil); ic != nil && ic.id == id {
+		return ic.cfg, nil
+	}
+	cfg, _, err := e.Images.Config(ctx, image.Image{ID: id})
+	return cfg, err
 }
 
 // New opens (creating if needed) the root.

@@ -18,7 +18,6 @@ import (
 
 	"github.com/hako-dev/hako/internal/container"
 	"github.com/hako-dev/hako/internal/errdefs"
-	"github.com/hako-dev/hako/internal/image"
 	"github.com/hako-dev/hako/internal/lockfile"
 	"github.com/hako-dev/hako/internal/logs"
 	"github.com/hako-dev/hako/internal/monitor"
@@ -530,7 +529,7 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	}()
 	// The container's image by its configuration's digest: no walk of the image index, and
 	// the run does not depend on the image's names.
-	cfg, _, err := e.Images.Config(ctx, image.Image{ID: c.Config.ImageID})
+	cfg, err := e.imageConfig(ctx, c.Config.ImageID)
 	if err != nil {
 		return fail(fmt.Errorf("image %s: %w", c.Config.ImageID, err), 125)
 	}

@@ -1,0 +1,36 @@
+package engine
+
+import (
+	"context"
+	"testing"
+
+	digest "github.com/opencontainers/go-digest"
+
+	"github.com/hako-dev/hako/internal/image"
+)
+
+// The configuration Create hands over is taken once, for its own image only; otherwise the
+// store is read.
+func TestImageConfigHandover(t *testing.T) {
+	e, err := New(Config{Root: t.TempDir(), Snapshotter: "native"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ctx := context.Background()
+	id := digest.FromString("config")
+	var cfg image.Config
+	cfg.Config.Env = []string{"A=1"}
+	e.createdImage.Store(&imageConfig{id: id, cfg: cfg})
+	got, err := e.imageConfig(ctx, id)
+	if err != nil || len(got.Config.Env) != 1 || got.Config.Env[0] != "A=1" {
+		t.Fatalf("handed over: %+v, %v", got.Config, err)
+	}
+	if _, err := e.imageConfig(ctx, id); err == nil {
+		t.Error("taken twice: the second should read the store, which has no such blob")
+	}
+	e.createdImage.Store(&imageConfig{id: id, cfg: cfg})
+	if _, err := e.imageConfig(ctx, digest.FromString("other")); err == nil {
+		t.Error("another image's configuration was taken from the handover")
+	}
+}
