@@ -138,13 +138,19 @@ func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spe
 	// has a state already (a dead monitor's leftovers): libcontainer's Create looks at it first,
 	// and startFast makes the cgroups after it; nor are cgroups of the ID that exist or are
 	// frozen touched early (makeCgroups).
+	// The making starts before the plan (the user's entries, the seccomp filter from the
+	// cache: ~1 ms), once what the configuration alone says lets the C path take it; a plan
+	// that fails after all (a filter not in the cache yet) undoes it.
 	var plan *fastexec.StartProfile
 	planErr := errNotFast
 	var cg *cgroupsMaking
 	if r.FastStart {
-		plan, planErr = r.planFastStart(id, s, config, stdio)
-		if _, err := os.Lstat(filepath.Join(r.root, id)); planErr == nil && errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Lstat(filepath.Join(r.root, id)); runPath != "go" && startBlocker(s, config, stdio) == "" && errors.Is(err, os.ErrNotExist) {
 			cg = makeCgroups(config, true, r.search.Load())
+		}
+		if plan, planErr = r.planFastStart(id, s, config, stdio); planErr != nil && cg != nil {
+			cg.undo()
+			cg = nil
 		}
 	}
 	// With its cgroups made early, the C path creates the container itself (createFast).
