@@ -7,7 +7,8 @@
 #   3. `hako ps -a` with 1,000 containers (made with `hako create`): median and p95.
 #
 #   bash bench/run.sh                    # as root, from anywhere
-#   RUNS=10 bash bench/run.sh            # fewer runs of part 1 (default 30, plus 2 warm-ups)
+#   RUNS=10 bash bench/run.sh            # fewer runs of part 1 (default 30, plus 2 warm-ups a round)
+#   ROUNDS=3 bash bench/run.sh           # part 1's runs in rounds, each engine's spread over them
 #   SLEEPERS=100 PS_CONTAINERS=1000 bash bench/run.sh
 #   HAKO_REV=HEAD bash bench/run.sh      # build hako from a commit, not the working tree
 #   KEEP=1 bash bench/run.sh             # keep the work directory (hyperfine JSON)
@@ -94,13 +95,25 @@ echo "--- letting the peers settle (${SETTLE:=20} s)"
 sleep "$SETTLE"
 
 echo
-echo "=== 1. run --rm busybox true ($RUNS runs each, under nov2; docker and podman with --network none, as hako) ==="
-bash "$PEERS_SH" nov2 hyperfine -N --style basic --runs "$RUNS" --warmup 2 --time-unit millisecond --export-json "$OUT/run.json" \
-  -n hako "$HAKO run --rm $IMAGE true" \
-  -n crun "crun run -b $BUNDLE bench-crun" \
-  -n runc "runc run -b $BUNDLE bench-runc" \
-  -n docker "docker run --rm --network none $IMAGE true" \
-  -n podman "podman run --rm --network none $IMAGE true"
+# In ROUNDS rounds (hyperfine runs one command's runs before the next's): each engine's runs
+# are spread over the whole part, so that a drift of the machine's speed (crun's median moved
+# from 13.7 to 18 ms between runs of this script on 2026-11-29) does not fall on one engine.
+ROUNDS=${ROUNDS:-3}
+per=$(((RUNS + ROUNDS - 1) / ROUNDS))
+echo "=== 1. run --rm busybox true ($((per * ROUNDS)) runs each in $ROUNDS rounds, under nov2; docker and podman with --network none, as hako) ==="
+for ((r = 1; r <= ROUNDS; r++)); do
+  bash "$PEERS_SH" nov2 hyperfine -N --style basic --runs "$per" --warmup 2 --time-unit millisecond --export-json "$OUT/run-$r.json" \
+    -n hako "$HAKO run --rm $IMAGE true" \
+    -n crun "crun run -b $BUNDLE bench-crun" \
+    -n runc "runc run -b $BUNDLE bench-runc" \
+    -n docker "docker run --rm --network none $IMAGE true" \
+    -n podman "podman run --rm --network none $IMAGE true"
+done
+# The rounds' runs pooled, per engine, in the order of the first round.
+jq -s '(.[0].results | map(.command)) as $order |
+  {results: (map(.results) | add | group_by(.command) |
+    map({command: .[0].command, times: (map(.times) | add)} | . + {mean: ((.times | add) / (.times | length))}) |
+    sort_by(.command as $c | $order | index($c)))}' "$OUT"/run-*.json >"$OUT/run.json"
 
 [[ -z $($HAKO ps -aq) ]] || die "hako run --rm left containers behind"
 
