@@ -95,22 +95,25 @@ echo "--- letting the peers settle (${SETTLE:=20} s)"
 sleep "$SETTLE"
 
 echo
-# In ROUNDS rounds (hyperfine runs one command's runs before the next's): each engine's runs
-# are spread over the whole part, so that a drift of the machine's speed (crun's median moved
-# from 13.7 to 18 ms between runs of this script on 2026-11-29) does not fall on one engine.
+# hako, crun and runc in ROUNDS rounds (hyperfine runs one command's runs before the next's):
+# each one's runs are spread over the part, so that a drift of the machine's speed (crun's
+# median moved from 13.7 to 18 ms between runs of this script on 2026-11-29) does not fall on
+# one of them. docker and podman come after, in one round: what their daemons and cleanup keep
+# doing for seconds after their runs would fall on the next round's first engine.
 ROUNDS=${ROUNDS:-3}
 per=$(((RUNS + ROUNDS - 1) / ROUNDS))
-echo "=== 1. run --rm busybox true ($((per * ROUNDS)) runs each in $ROUNDS rounds, under nov2; docker and podman with --network none, as hako) ==="
+echo "=== 1. run --rm busybox true (hako, crun, runc: $((per * ROUNDS)) runs each in $ROUNDS rounds; then docker and podman, $RUNS each, with --network none as hako; under nov2) ==="
 for ((r = 1; r <= ROUNDS; r++)); do
   bash "$PEERS_SH" nov2 hyperfine -N --style basic --runs "$per" --warmup 2 --time-unit millisecond --export-json "$OUT/run-$r.json" \
     -n hako "$HAKO run --rm $IMAGE true" \
     -n crun "crun run -b $BUNDLE bench-crun" \
-    -n runc "runc run -b $BUNDLE bench-runc" \
-    -n docker "docker run --rm --network none $IMAGE true" \
-    -n podman "podman run --rm --network none $IMAGE true"
+    -n runc "runc run -b $BUNDLE bench-runc"
 done
-# The rounds' runs pooled, per engine, in the order of the first round.
-jq -s '(.[0].results | map(.command)) as $order |
+bash "$PEERS_SH" nov2 hyperfine -N --style basic --runs "$RUNS" --warmup 2 --time-unit millisecond --export-json "$OUT/run-peers.json" \
+  -n docker "docker run --rm --network none $IMAGE true" \
+  -n podman "podman run --rm --network none $IMAGE true"
+# The rounds' runs pooled, per engine, in the order of the first round, then docker and podman.
+jq -s '(.[0].results | map(.command) + ["docker", "podman"]) as $order |
   {results: (map(.results) | add | group_by(.command) |
     map({command: .[0].command, times: (map(.times) | add)} | . + {mean: ((.times | add) / (.times | length))}) |
     sort_by(.command as $c | $order | index($c)))}' "$OUT"/run-*.json >"$OUT/run.json"
