@@ -101,6 +101,7 @@ echo
 # one of them. docker and podman come after, in one round: what their daemons and cleanup keep
 # doing for seconds after their runs would fall on the next round's first engine.
 ROUNDS=${ROUNDS:-3}
+((ROUNDS >= 1)) || die "ROUNDS must be 1 or more"
 per=$(((RUNS + ROUNDS - 1) / ROUNDS))
 echo "=== 1. run --rm busybox true (hako, crun, runc: $((per * ROUNDS)) runs each in $ROUNDS rounds; then docker and podman, $RUNS each, with --network none as hako; under nov2) ==="
 for ((r = 1; r <= ROUNDS; r++)); do

@@ -387,8 +387,9 @@ func (e *Engine) afterRun(ctx context.Context, c *container.Container, h monitor
 		// once: gc removes a detached container's snapshot first). Its snapshot and the
 		// deletion of the files (several milliseconds, an fsync) come after
 		// (detachContainer). --rm excludes restart policies.
-		// The run's root filesystem is unmounted by now and its runtime state deleted, or
-		// being deleted (ms.runtimeDeleting): the monitor waits for that after the answer.
+		// The run's runtime state is deleted by now, or being deleted (ms.runtimeDeleting),
+		// and its root filesystem still mounted (ms.rootfs): the monitor unmounts it and waits
+		// for the deletion after the answer.
 		e.Containers().WriteExitNote(c.ID, code) // for `wait`: the record is going
 		reclaim, err := e.detachContainer(context.Background(), c, false)
 		if err == nil {
@@ -404,9 +405,10 @@ func (e *Engine) afterRun(ctx context.Context, c *container.Container, h monitor
 		closeCommandStdio(h)
 		// The root filesystem, moved with the detached record; a monitor killed before this
 		// leaves it to the sweep (sweepContainers), which unmounts it first.
-		unmountPending(ms, filepath.Join(e.Containers().DetachedDir(c.ID), "rootfs"))
+		// If it stays mounted, so do the files: the sweep tries again.
+		umountErr := unmountPending(ms, filepath.Join(e.Containers().DetachedDir(c.ID), "rootfs"))
 		waitRuntimeDeleted(ms)
-		if err == nil {
+		if err == nil && umountErr == nil {
 			reclaim()
 			Phase("monitor: files deleted")
 		}
@@ -433,11 +435,12 @@ func closeCommandStdio(h monitor.Handoff) {
 
 // unmountPending unmounts, at path, the root filesystem that startContainer left mounted for
 // afterRun (monitorSelf.rootfs), if it did.
-func unmountPending(ms *monitorSelf, path string) {
-	if ms.rootfs != "" {
-		mount.Unmount(path)
-		ms.rootfs = ""
+func unmountPending(ms *monitorSelf, path string) error {
+	if ms.rootfs == "" {
+		return nil
 	}
+	ms.rootfs = ""
+	return mount.Unmount(path)
 }
 
 // waitRuntimeDeleted waits for the delete of the run's runtime state that startContainer left

@@ -4,9 +4,10 @@
 //      stdio on 0, 1 and 2, the start profile on 3 (a pipe, read to EOF: M writes it once it has
 //      made the cgroups and planned the mounts, while S starts), the error pipe on 4, the PID
 //      pipe on 5 and the go pipe on 6.
-//      Still on the host: joins the cgroups, sets oom_score_adj, the rlimits, a full CPU
+//      Still on the host: enters the v1 cgroups, sets oom_score_adj, the rlimits, a full CPU
 //      affinity and umask 022, joins the namespaces that have a path, and clones I with the
-//      new namespaces and CLONE_PARENT (M waits for I). It writes I's PID on 5 and exits.
+//      new namespaces and CLONE_PARENT (M waits for I), into the v2 cgroup (clone3's
+//      CLONE_INTO_CGROUP). It writes I's PID on 5 and exits.
 //   I  PID 1 of the container, in S's memory (CLONE_VM: S exits at once). It does what
 //      libcontainer's nsexec stage-2 and standard init do, in their order: setsid, the session
 //      keyring, lo, the root (propagation, the rootfs bound onto itself), the mount plan,
@@ -1100,8 +1101,14 @@ static int init_main(void *arg)
 	struct start *s = ia->s;
 	snprintf(hako_prefix, sizeof(hako_prefix), "unable to start container process: error during container init: ");
 	close(PROFILE_FD);
-	if (ia->cg2 >= 0)
+	if (ia->cg2 >= 0) {
 		close(ia->cg2); // a host directory: never for the container (-w /proc/self/fd/N)
+		// All the CPUs again, now in the container's cpuset (v2): S asked for them in its
+		// own; a kernel without cpuset_fork's CLONE_INTO_CGROUP fix (6.4) kept S's mask.
+		cpu_set_t all;
+		memset(&all, 0xff, sizeof(all));
+		sched_setaffinity(0, sizeof(all), &all);
+	}
 	// PID_FD stays: the init says on it that it is ready to exec the command, and waits for
 	// the word to do it on GO_FD (hako_finalize).
 
@@ -1262,9 +1269,14 @@ void hako_faststart(void)
 	// entered by I's clone3 where it can be: a move there always waits out the RCU grace period
 	// that hako_host_setup's v1 moves avoid. A new cgroup namespace gets the cgroup I is cloned
 	// into as its root (cgroup_post_fork), as it would after a move.
+	// Not with a cgroup namespace joined by path (below): the move then comes before it, as
+	// the kernel checks the target against the joined namespace's root (nsdelegate).
 	int cg2 = -1;
 #if defined(__x86_64__)
-	hako_host_setup(&s.p, &cg2);
+	int cgns_join = 0;
+	for (int k = 0; k < s.njoin; k++)
+		cgns_join |= eq(s.join_type[k], "cgroup");
+	hako_host_setup(&s.p, cgns_join ? NULL : &cg2);
 #else
 	hako_host_setup(&s.p, NULL);
 #endif
@@ -1305,16 +1317,15 @@ void hako_faststart(void)
 			.cgroup = cg2,
 		};
 		long r = hako_clone3(&ca, sizeof(ca), init_main, &ia);
-		// Before Linux 5.7 (no CLONE_INTO_CGROUP, E2BIG or EINVAL; no clone3 before 5.3):
-		// the move, then clone.
-		if (r == -ENOSYS || r == -E2BIG || r == -EINVAL) {
+		// Any failure: the move, then clone, which say in their words what is wrong (before
+		// Linux 5.7 there is no CLONE_INTO_CGROUP, before 5.3 no clone3, and a seccomp policy
+		// around hako may deny clone3 with EPERM).
+		if (r < 0) {
 			int fd = openat(cg2, "cgroup.procs", O_WRONLY | O_CLOEXEC);
 			if (fd < 0 || hako_write_all(fd, "0", 1) < 0)
 				hako_sfail(125, "join the v2 cgroup: %s", hako_goerr(errno));
 			close(fd);
 			ia.cg2 = -1;
-		} else if (r < 0) {
-			hako_sfail(125, "clone: %s", hako_goerr(-r));
 		} else {
 			pid = r;
 		}

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
@@ -94,5 +95,80 @@ func TestActiveMetadataUnsynced(t *testing.T) {
 	}
 	if _, err := s4.Prepare(bg, "ctr5", "base"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A root of format 1 (no metadata-active.json) is migrated when it is opened: metadata.json
+// first, then the version file, both in format 2, which a binary of format 1 refuses (it would
+// ignore metadata-active.json, and its cleanup delete what only that file names). Its snapshots
+// stay.
+func TestFormat1Migrated(t *testing.T) {
+	root := t.TempDir()
+	s := openOverlay(t, root)
+	mustPrepareCommit(t, s, "base", "")
+	if _, err := s.Prepare(bg, "ctr", "base"); err != nil {
+		t.Fatal(err)
+	}
+	// What a binary of format 1 left: both files at 1, the active snapshot in metadata.json.
+	md, err := s.load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	md.Version, md.Gen = formatVersionV1, 0
+	b, _ := json.Marshal(md)
+	if err := os.WriteFile(filepath.Join(root, metadataFile), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(root, activeFile))
+	if err := os.WriteFile(filepath.Join(root, versionFile), []byte(`{"version":1,"driver":"overlay"}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s2 := openOverlay(t, root)
+	for _, k := range []string{"base", "ctr"} {
+		if _, err := s2.Stat(bg, k); err != nil {
+			t.Errorf("%s after the migration: %v", k, err)
+		}
+	}
+	for _, f := range []string{metadataFile, versionFile} {
+		b, err := os.ReadFile(filepath.Join(root, f))
+		var v struct{ Version int }
+		if err != nil || json.Unmarshal(b, &v) != nil || v.Version != formatVersion {
+			t.Errorf("%s after the migration: %s, %v", f, b, err)
+		}
+	}
+	if _, err := s2.Prepare(bg, "ctr2", "base"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An error reading metadata-active.json other than its absence or a torn content fails the
+// load: taken for torn, the next mutation's cleanup would delete the directories it names.
+func TestActiveMetadataUnreadable(t *testing.T) {
+	root := t.TempDir()
+	s := openOverlay(t, root)
+	mustPrepareCommit(t, s, "base", "")
+	if _, err := s.Prepare(bg, "ctr", "base"); err != nil {
+		t.Fatal(err)
+	}
+	dir := dirOf(t, s, "ctr")
+	active := filepath.Join(root, activeFile)
+	b, _ := os.ReadFile(active)
+	// A directory in its place: reading it fails with EISDIR.
+	os.Remove(active)
+	if err := os.Mkdir(active, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Prepare(bg, "ctr2", "base"); err == nil {
+		t.Error("a mutation went on without metadata-active.json's records")
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Errorf("the active snapshot's directory is gone: %v", err)
+	}
+	os.Remove(active)
+	os.WriteFile(active, b, 0o600)
+	if _, err := s.Stat(bg, "ctr"); err != nil {
+		t.Error(err)
 	}
 }

@@ -140,7 +140,7 @@ func TestVersionFileAndDriverMismatch(t *testing.T) {
 	s := openOverlay(t, root)
 	s.Close()
 	b, err := os.ReadFile(filepath.Join(root, versionFile))
-	if err != nil || strings.TrimSpace(string(b)) != `{"version":1,"driver":"overlay"}` {
+	if err != nil || strings.TrimSpace(string(b)) != `{"version":2,"driver":"overlay"}` {
 		t.Errorf("version file: %q, %v", b, err)
 	}
 	if _, err := NewNative(root); err == nil {

@@ -20,7 +20,15 @@ import (
 
 // formatVersion is the layout of a snapshotter root, recorded in its "version" file and in
 // metadata.json. Bump it, and teach open to migrate or refuse, whenever the layout changes.
-const formatVersion = 1
+//
+// 2 (2026-11-29): metadata-active.json. A binary of format 1 ignores it, and its cleanup would
+// delete the directories of the active snapshots it alone names; open migrates a root of format
+// 1 (metadata.json first, then the version file), which format 1 then refuses, in a process that
+// opened it before too (its next load reads metadata.json's format).
+const (
+	formatVersion   = 2
+	formatVersionV1 = 1
+)
 
 // A snapshotter root holds:
 //
@@ -156,6 +164,20 @@ func (s *store) checkVersion() error {
 	if err := json.Unmarshal(b, &got); err != nil {
 		return fmt.Errorf("read %s: %w", p, err)
 	}
+	if got == (versionInfo{Version: formatVersionV1, Driver: want.Driver}) {
+		// metadata.json first, in the new format: a process of format 1 that opened the root
+		// before reads it at its next mutation, and stops there. Then the version file, which
+		// a process of format 1 checks when it opens the root.
+		md, err := s.load()
+		if err != nil {
+			return err
+		}
+		if err := s.save(md, synced); err != nil {
+			return err
+		}
+		b, _ = json.Marshal(want)
+		return s.writeAtomic(p, append(b, '\n'), true, true)
+	}
 	if got != want {
 		return errdefs.Invalidf("root holds %s snapshots of format %d, not %s snapshots of format %d",
 			got.Driver, got.Version, want.Driver, want.Version)
@@ -166,9 +188,17 @@ func (s *store) checkVersion() error {
 func (s *store) snapshotDir(id string) string { return filepath.Join(s.root, snapshotsDir, id) }
 
 // load reads the metadata: metadata-active.json where it extends metadata.json, else
-// metadata.json. Readers need no lock: each file is only ever replaced by rename, and either one
-// read alone is a whole state (an older one at worst, when a save comes between the two reads).
+// metadata.json. Readers need no lock: each file is only ever replaced by rename, and each is a
+// whole state. metadata-active.json is read first: a synced save between the two reads (which
+// deletes it, or makes it stale) then shows as a newer metadata.json, never as an older state.
 func (s *store) load() (*metadata, error) {
+	amd, aerr := s.read(activeFile)
+	// Never synced: after a power loss it may be torn or missing, and it is then ignored, with
+	// the active snapshots made since the last metadata.json. Any other failure to read it is
+	// the load's: taken for torn, the cleanup would delete the directories it names.
+	if aerr != nil && !errors.Is(aerr, fs.ErrNotExist) && !errors.Is(aerr, errTorn) {
+		return nil, fmt.Errorf("read snapshot metadata: %w", aerr)
+	}
 	md, err := s.read(metadataFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		md, err = &metadata{Version: formatVersion, NextID: 1, Snapshots: map[string]*record{}}, nil
@@ -176,15 +206,17 @@ func (s *store) load() (*metadata, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read snapshot metadata: %w", err)
 	}
-	// Never synced: after a power loss it may be torn or missing (it does not decode), and it
-	// is then ignored, with the active snapshots made since the last metadata.json.
-	if amd, err := s.read(activeFile); err == nil && amd.Gen == md.Gen {
+	if aerr == nil && amd.Gen == md.Gen {
 		md = amd
 	}
 	return md, nil
 }
 
-// read decodes one metadata file.
+// errTorn is a metadata file that does not decode.
+var errTorn = errors.New("metadata does not decode")
+
+// read decodes one metadata file (of format 1 too, which the next save writes as the current
+// format).
 func (s *store) read(name string) (*metadata, error) {
 	b, err := os.ReadFile(filepath.Join(s.root, name))
 	if err != nil {
@@ -192,10 +224,14 @@ func (s *store) read(name string) (*metadata, error) {
 	}
 	var md metadata
 	if err := json.Unmarshal(b, &md); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w: %v", name, errTorn, err)
 	}
-	if md.Version != formatVersion {
-		return nil, errdefs.Invalidf("format %d, want %d", md.Version, formatVersion)
+	switch md.Version {
+	case formatVersion:
+	case formatVersionV1:
+		md.Version = formatVersion
+	default:
+		return nil, errdefs.Invalidf("%s: format %d, want %d", name, md.Version, formatVersion)
 	}
 	if md.Snapshots == nil {
 		md.Snapshots = map[string]*record{}
