@@ -71,17 +71,18 @@ func tempKey(what string) string {
 }
 
 // Unpacked tells whether Unpack has nothing to do: the image is one it accepts, and every
-// layer's chain has its snapshot.
+// layer's chain has its snapshot. The top one's says so for all: a snapshot that is another's
+// parent cannot be removed (each Stat reads the snapshotter's metadata).
 func Unpacked(ctx context.Context, sn snapshot.Snapshotter, layers []ocispec.Descriptor, diffIDs []digest.Digest) bool {
 	if len(layers) != len(diffIDs) || len(layers) > MaxLayers {
 		return false
 	}
-	for _, c := range ChainIDs(diffIDs) {
-		if _, err := sn.Stat(ctx, c.String()); err != nil {
-			return false
-		}
+	chain := ChainIDs(diffIDs)
+	if len(chain) == 0 {
+		return true
 	}
-	return true
+	_, err := sn.Stat(ctx, chain[len(chain)-1].String())
+	return err == nil
 }
 
 // Unpack makes sure the snapshot chain of an image exists: for every layer whose chain ID has no

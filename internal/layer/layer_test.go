@@ -64,6 +64,9 @@ func TestUnpacked(t *testing.T) {
 	if Unpacked(ctx, sn, layers[:1], diffIDs) {
 		t.Error("Unpacked for a manifest whose layers do not match the config's diff IDs")
 	}
+	if err := sn.Remove(ctx, ChainIDs(diffIDs)[0].String()); err == nil {
+		t.Fatal("the bottom layer's snapshot, a parent, was removed: Unpacked's top-only check relies on that")
+	}
 	top := ChainIDs(diffIDs)[1].String()
 	if err := sn.Remove(ctx, top); err != nil {
 		t.Fatal(err)
