@@ -48,7 +48,7 @@ func execCmd(a *app) *cobra.Command {
 			if !detach {
 				// Plain readers and writers, never our descriptors: the runtime then gives the
 				// process pipes, so a terminal of the host (TIOCSTI) never reaches the container.
-				o.Stdout, o.Stderr = struct{ io.Writer }{a.stdout}, struct{ io.Writer }{a.stderr}
+				o.Stdout, o.Stderr = waitingWriter(a.stdout), waitingWriter(a.stderr)
 				if interactive {
 					o.Stdin = struct{ io.Reader }{a.stdin}
 				}
