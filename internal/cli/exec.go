@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/hako-dev/hako/internal/engine"
+	"github.com/hako-dev/hako/internal/stdiofile"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -48,7 +49,7 @@ func execCmd(a *app) *cobra.Command {
 			if !detach {
 				// Plain readers and writers, never our descriptors: the runtime then gives the
 				// process pipes, so a terminal of the host (TIOCSTI) never reaches the container.
-				o.Stdout, o.Stderr = waitingWriter(a.stdout), waitingWriter(a.stderr)
+				o.Stdout, o.Stderr = stdiofile.Writer(a.stdout), stdiofile.Writer(a.stderr)
 				if interactive {
 					o.Stdin = struct{ io.Reader }{a.stdin}
 				}

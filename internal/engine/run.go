@@ -24,6 +24,7 @@ import (
 	"github.com/hako-dev/hako/internal/mount"
 	"github.com/hako-dev/hako/internal/runtime"
 	"github.com/hako-dev/hako/internal/spec"
+	"github.com/hako-dev/hako/internal/stdiofile"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 )
@@ -557,7 +558,7 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	} else {
 		var outAttach, errAttach io.Writer
 		if h.Stdout != nil {
-			outAttach, errAttach = h.Stdout, h.Stderr
+			outAttach, errAttach = stdiofile.Writer(h.Stdout), stdiofile.Writer(h.Stderr)
 		}
 		stdio.Stdout = &teeWriter{log: lw.Stream("stdout"), attach: outAttach}
 		stdio.Stderr = &teeWriter{log: lw.Stream("stderr"), attach: errAttach}

@@ -1,4 +1,5 @@
-package cli
+// Package stdiofile writes a command's output to the standard streams it was given.
+package stdiofile
 
 import (
 	"errors"
@@ -11,7 +12,8 @@ import (
 // eagainWriter writes to f and waits out EAGAIN. Go's os.File polls a descriptor that was
 // non-blocking when the file was made (os.Stdout: at the process's start); one made
 // non-blocking later (the caller shares the pipe's open file description, and flips it after
-// hako started) returns EAGAIN from Write, which would end the copy of an exec's output.
+// hako started) returns EAGAIN from Write, which would end the copy of a container's output
+// (exec's, and a run's attached one).
 type eagainWriter struct{ f *os.File }
 
 func (w eagainWriter) Write(p []byte) (int, error) {
@@ -38,8 +40,9 @@ func (w eagainWriter) Write(p []byte) (int, error) {
 	}
 }
 
-// waitingWriter is w, made an eagainWriter where it is a file.
-func waitingWriter(w io.Writer) io.Writer {
+// Writer is w, made to wait out EAGAIN where it is a file, and never an *os.File (a runtime
+// given one would hand its descriptor to the container's process).
+func Writer(w io.Writer) io.Writer {
 	if f, ok := w.(*os.File); ok {
 		return eagainWriter{f}
 	}
