@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"unsafe"
@@ -123,7 +122,7 @@ func runMonitorMain(args []string) error {
 	h := monitor.HandoffFromFDs(*attach, *stdin, *control)
 	// The kernel probes of Docker's seccomp profile (one starts a process) run while the
 	// command creates the container, not when the monitor generates its spec.
-	spec.SetKernelCache(filepath.Join(args[1], "seccomp-cache")) // Engine.seccompCacheDir
+	spec.SetKernelCache(seccompCacheDir(args[1]))
 	go spec.ProbeKernel()
 	e, err := New(Config{Root: args[1], Snapshotter: args[3]})
 	if err != nil {

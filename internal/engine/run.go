@@ -31,9 +31,9 @@ import (
 
 func (e *Engine) runtimeRoot() string { return filepath.Join(e.Root, "runtime") }
 
-// seccompCacheDir is the runtime's seccomp cache (beside its state), which also keeps the
-// kernel probe's answer (spec.ProbeKernel).
-func (e *Engine) seccompCacheDir() string { return filepath.Join(e.Root, "seccomp-cache") }
+// seccompCacheDir is the seccomp cache of the store at root, beside the runtime's state (the
+// runtime finds it there), which also keeps the kernel probe's answer (spec.ProbeKernel).
+func seccompCacheDir(root string) string { return filepath.Join(root, "seccomp-cache") }
 
 func (e *Engine) deleteRuntimeState(id string) {
 	if rt, err := runtime.New(e.runtimeRoot()); err == nil {
@@ -234,7 +234,7 @@ func (e *Engine) InProcessMonitor(attach *Attach) (*PendingMonitor, error) {
 	}()
 	// The kernel's probes (a fork and exec, once per boot) are made while the command creates
 	// the container.
-	spec.SetKernelCache(e.seccompCacheDir())
+	spec.SetKernelCache(seccompCacheDir(e.Root))
 	go spec.ProbeKernel()
 	return m, nil
 }

@@ -47,15 +47,21 @@ var testHookBeforeGo = func() error { return nil }
 // errNotFast is wrapped by the reasons the C path does not take a container.
 var errNotFast = errors.New("the C start path does not take this container")
 
-// planFastStart plans the C start of a container, or says why libcontainer must start it
-// (an error wrapping errNotFast).
-func (r *Runtime) planFastStart(id string, s *specs.Spec, config *configs.Config, stdio IO) (*fastexec.StartProfile, error) {
+// fastBlocker says why the C path cannot take a container from its configuration alone (an
+// error wrapping errNotFast), or returns nil: planFastStart may then still find a reason.
+func fastBlocker(s *specs.Spec, config *configs.Config, stdio IO) error {
 	if runPath == "go" {
-		return nil, fmt.Errorf("%w: HAKO_RUN_PATH=go", errNotFast)
+		return fmt.Errorf("%w: HAKO_RUN_PATH=go", errNotFast)
 	}
 	if why := startBlocker(s, config, stdio); why != "" {
-		return nil, fmt.Errorf("%w: %s", errNotFast, why)
+		return fmt.Errorf("%w: %s", errNotFast, why)
 	}
+	return nil
+}
+
+// planFastStart plans the C start of a container that fastBlocker lets through, or says why
+// libcontainer must start it after all (an error wrapping errNotFast).
+func (r *Runtime) planFastStart(id string, s *specs.Spec, config *configs.Config) (*fastexec.StartProfile, error) {
 	proc, err := processProfile(id, s.Process, config)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errNotFast, err)

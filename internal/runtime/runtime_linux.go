@@ -145,12 +145,14 @@ func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spe
 	planErr := errNotFast
 	var cg *cgroupsMaking
 	if r.FastStart {
-		if _, err := os.Lstat(filepath.Join(r.root, id)); runPath != "go" && startBlocker(s, config, stdio) == "" && errors.Is(err, os.ErrNotExist) {
-			cg = makeCgroups(config, true, r.search.Load())
-		}
-		if plan, planErr = r.planFastStart(id, s, config, stdio); planErr != nil && cg != nil {
-			cg.undo()
-			cg = nil
+		if planErr = fastBlocker(s, config, stdio); planErr == nil {
+			if _, err := os.Lstat(filepath.Join(r.root, id)); errors.Is(err, os.ErrNotExist) {
+				cg = makeCgroups(config, true, r.search.Load())
+			}
+			if plan, planErr = r.planFastStart(id, s, config); planErr != nil && cg != nil {
+				cg.undo()
+				cg = nil
+			}
 		}
 	}
 	// With its cgroups made early, the C path creates the container itself (createFast).

@@ -98,17 +98,25 @@ func TestActiveMetadataUnsynced(t *testing.T) {
 	}
 }
 
-// A root of format 1 (no metadata-active.json) is migrated when it is opened: metadata.json
-// first, then the version file, both in format 2, which a binary of format 1 refuses (it would
-// ignore metadata-active.json, and its cleanup delete what only that file names). Its snapshots
-// stay.
-func TestFormat1Migrated(t *testing.T) {
+// withActive opens an overlay store with a committed snapshot "base" and an active one "ctr"
+// on it.
+func withActive(t *testing.T) (string, *store) {
+	t.Helper()
 	root := t.TempDir()
 	s := openOverlay(t, root)
 	mustPrepareCommit(t, s, "base", "")
 	if _, err := s.Prepare(bg, "ctr", "base"); err != nil {
 		t.Fatal(err)
 	}
+	return root, s
+}
+
+// A root of format 1 (no metadata-active.json) is migrated when it is opened: metadata.json
+// first, then the version file, both in format 2, which a binary of format 1 refuses (it would
+// ignore metadata-active.json, and its cleanup delete what only that file names). Its snapshots
+// stay.
+func TestFormat1Migrated(t *testing.T) {
+	root, s := withActive(t)
 	// What a binary of format 1 left: both files at 1, the active snapshot in metadata.json.
 	md, err := s.load()
 	if err != nil {
@@ -146,12 +154,7 @@ func TestFormat1Migrated(t *testing.T) {
 // An error reading metadata-active.json other than its absence or a torn content fails the
 // load: taken for torn, the next mutation's cleanup would delete the directories it names.
 func TestActiveMetadataUnreadable(t *testing.T) {
-	root := t.TempDir()
-	s := openOverlay(t, root)
-	mustPrepareCommit(t, s, "base", "")
-	if _, err := s.Prepare(bg, "ctr", "base"); err != nil {
-		t.Fatal(err)
-	}
+	root, s := withActive(t)
 	dir := dirOf(t, s, "ctr")
 	active := filepath.Join(root, activeFile)
 	b, _ := os.ReadFile(active)

@@ -32,7 +32,7 @@ const (
 
 // A snapshotter root holds:
 //
-//	version          {"version":1,"driver":"overlay"}: which layout, and whose
+//	version          {"version":2,"driver":"overlay"}: which layout, and whose
 //	lock             flock'ed exclusively for every mutation, by any process
 //	metadata.json    every snapshot's record, replaced atomically (temp file, fsync, rename)
 //	metadata-active.json
@@ -155,7 +155,7 @@ func (s *store) checkVersion() error {
 	b, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
 		b, _ = json.Marshal(want)
-		return s.writeAtomic(p, append(b, '\n'), true, true)
+		return s.writeAtomic(p, append(b, '\n'), true)
 	}
 	if err != nil {
 		return err
@@ -176,7 +176,7 @@ func (s *store) checkVersion() error {
 			return err
 		}
 		b, _ = json.Marshal(want)
-		return s.writeAtomic(p, append(b, '\n'), true, true)
+		return s.writeAtomic(p, append(b, '\n'), true)
 	}
 	if got != want {
 		return errdefs.Invalidf("root holds %s snapshots of format %d, not %s snapshots of format %d",
@@ -252,39 +252,35 @@ const (
 
 // save writes md as d says.
 func (s *store) save(md *metadata, d durability) error {
-	var err error
-	if d == unsynced {
-		var b []byte
-		if b, err = json.Marshal(md); err == nil {
-			err = s.writeAtomic(filepath.Join(s.root, activeFile), b, false, false)
-		}
-	} else {
+	name := activeFile
+	if d == synced {
 		md.Gen++
-		var b []byte
-		if b, err = json.Marshal(md); err == nil {
-			err = s.writeAtomic(filepath.Join(s.root, metadataFile), b, true, true)
-		}
-		// It extends the metadata.json before: ignored from now on, and gone.
-		if err == nil {
-			os.Remove(filepath.Join(s.root, activeFile))
-		}
+		name = metadataFile
+	}
+	b, err := json.Marshal(md)
+	if err == nil {
+		err = s.writeAtomic(filepath.Join(s.root, name), b, d == synced)
 	}
 	if err != nil {
 		return fmt.Errorf("write snapshot metadata: %w", err)
 	}
+	if d == synced {
+		// It extends the metadata.json before: ignored from now on, and gone.
+		os.Remove(filepath.Join(s.root, activeFile))
+	}
 	return nil
 }
 
-// writeAtomic replaces path with data: written to tmp/, synced if syncContent, renamed, and the
-// rename synced if syncRename.
-func (s *store) writeAtomic(path string, data []byte, syncContent, syncRename bool) error {
+// writeAtomic replaces path with data: written to tmp/ and renamed, the content and the rename
+// synced if sync.
+func (s *store) writeAtomic(path string, data []byte, sync bool) error {
 	f, err := os.CreateTemp(filepath.Join(s.root, tmpDir), filepath.Base(path)+"-")
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
 	_, err = f.Write(data)
-	if err == nil && syncContent {
+	if err == nil && sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -297,7 +293,7 @@ func (s *store) writeAtomic(path string, data []byte, syncContent, syncRename bo
 		os.Remove(tmp)
 		return err
 	}
-	if !syncRename {
+	if !sync {
 		return nil
 	}
 	return syncDir(filepath.Dir(path))
