@@ -1354,6 +1354,7 @@ struct stage {
 	struct profile p;
 	int lastcap, allow_setgroups;
 	uint64_t host_bounding;
+	int cg2; // the v2 cgroup's directory C'' was cloned into (-1: none): hako_cg_child
 };
 
 // final_main is C'': libcontainer's setns init from the keyring on, then the command.
@@ -1361,6 +1362,7 @@ static int final_main(void *arg)
 {
 	struct stage *st = arg;
 	const struct profile *p = &st->p;
+	hako_cg_child(st->cg2);
 	if (setsid() < 0)
 		hako_sfail(125, "setsid: %s", hako_goerr(errno));
 
@@ -1555,6 +1557,83 @@ void hako_host_setup(const struct profile *p, int *cg2)
 	sched_setaffinity(0, sizeof(all), &all);
 }
 
+#if defined(__x86_64__)
+// clone3's arguments (linux/sched.h's struct clone_args, version 2: with cgroup).
+struct hako_clone_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+	uint64_t set_tid, set_tid_size, cgroup;
+};
+#define HAKO_CLONE_INTO_CGROUP 0x200000000ULL
+
+// hako_clone3(args, size, fn, arg) is clone3 as glibc's clone() is clone: the child calls
+// fn(arg) on the stack of args and exits with its value; the parent gets the raw result (the
+// PID, or -errno). glibc 2.36 exports no clone3. fn and arg ride in r8 and r9, which the
+// system call keeps, and which the child starts with.
+HAKO_HIDDEN long hako_clone3(struct hako_clone_args *args, size_t size, int (*fn)(void *), void *arg);
+__asm__(".text\n"
+	".globl hako_clone3\n"
+	".hidden hako_clone3\n"
+	".type hako_clone3, @function\n"
+	"hako_clone3:\n"
+	"	mov %rdx, %r8\n"
+	"	mov %rcx, %r9\n"
+	"	mov $435, %eax\n" // __NR_clone3
+	"	syscall\n"
+	"	test %rax, %rax\n"
+	"	jnz 1f\n"
+	"	xor %ebp, %ebp\n"
+	"	mov %r9, %rdi\n"
+	"	call *%r8\n"
+	"	mov %eax, %edi\n"
+	"	mov $60, %eax\n" // __NR_exit
+	"	syscall\n"
+	"	hlt\n"
+	"1:	ret\n"
+	".size hako_clone3, .-hako_clone3\n"
+	".previous\n");
+#endif
+
+pid_t hako_clone_cg(int (*fn)(void *), char *stack, size_t stack_size, int flags, int exit_signal, void *arg, int *cg2)
+{
+	int fd = *cg2;
+	if (fd >= 0) {
+#if defined(__x86_64__)
+		struct hako_clone_args ca = {
+			.flags = (uint64_t)flags | HAKO_CLONE_INTO_CGROUP,
+			.exit_signal = (uint64_t)exit_signal,
+			.stack = (uintptr_t)stack,
+			.stack_size = stack_size,
+			.cgroup = (uint64_t)fd,
+		};
+		long r = hako_clone3(&ca, sizeof(ca), fn, arg);
+		if (r >= 0) {
+			close(fd); // the child closes its own copy (hako_cg_child)
+			return r;
+		}
+#endif
+		// Before Linux 5.7 there is no CLONE_INTO_CGROUP, before 5.3 no clone3, and a seccomp
+		// policy around hako may deny clone3 (EPERM): the move, then clone, which say in their
+		// words what is wrong.
+		*cg2 = -1;
+		int pfd = openat(fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+		if (pfd < 0 || hako_write_all(pfd, "0", 1) < 0)
+			hako_sfail(125, "join the v2 cgroup: %s", hako_goerr(errno));
+		close(pfd);
+		close(fd);
+	}
+	return clone(fn, stack + stack_size, flags | exit_signal, arg);
+}
+
+void hako_cg_child(int cg2)
+{
+	if (cg2 < 0)
+		return;
+	close(cg2); // a host directory: never for the container (-w /proc/self/fd/N)
+	cpu_set_t all;
+	memset(&all, 0xff, sizeof(all));
+	sched_setaffinity(0, sizeof(all), &all);
+}
+
 static void stage2(int argc, char **argv)
 {
 	// argv: hako __fastexec ERRFD PROFILEFD ARGS...
@@ -1601,7 +1680,14 @@ static void stage2(int argc, char **argv)
 	for (int c = 0; c <= lastcap && c < 64; c++)
 		if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1)
 			host_bounding |= 1ULL << c;
-	hako_host_setup(&p, NULL);
+	// The v2 cgroup is entered by the clone of C'' (hako_clone_cg), not by a move, whose RCU
+	// grace period (5-25 ms here) the v1 moves avoid; not when the exec joins a user or a
+	// cgroup namespace, after which the move (made before the joins otherwise) could be refused.
+	int cg2 = -1, cg2_ok = 1;
+	for (int k = 0; k < p.nns; k++)
+		if (eq(p.ns_type[k], "user") || eq(p.ns_type[k], "cgroup"))
+			cg2_ok = 0;
+	hako_host_setup(&p, cg2_ok ? &cg2 : NULL);
 
 	// The namespaces: the user namespace first (the others belong to it), the mount namespace
 	// last but one, so that the cgroup namespace is joined from the container's view.
@@ -1631,11 +1717,12 @@ static void stage2(int argc, char **argv)
 	// we only wait for that and exit, and P adopts it.
 	static struct stage st;
 	st.r = r, st.p = p, st.lastcap = lastcap, st.host_bounding = host_bounding, st.allow_setgroups = allow_setgroups;
+	st.cg2 = cg2;
 	size_t stack_size = 256 << 10;
 	char *stack = malloc(stack_size);
 	if (!stack)
 		hako_sfail(125, "out of memory");
-	if (clone(final_main, stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &st) < 0) {
+	if (hako_clone_cg(final_main, stack, stack_size, CLONE_VM | CLONE_VFORK, SIGCHLD, &st, &st.cg2) < 0) {
 		if (errno == ENOMEM) // the namespace's init died meanwhile
 			hako_fail(125, "container %s is not running", cid);
 		hako_sfail(125, "fork: %s", hako_goerr(errno));

@@ -73,6 +73,20 @@ HAKO_HIDDEN int hako_clean_abs(const char *p);
 // entered but opened into *cg2 (-1: none), for the caller's clone3 (CLONE_INTO_CGROUP).
 HAKO_HIDDEN void hako_host_setup(const struct profile *p, int *cg2);
 
+// hako_clone_cg clones fn(arg) on the stack [stack, stack+stack_size) with flags (no exit signal
+// bits) and exit_signal, into the v2 cgroup whose directory *cg2 is (hako_host_setup's; -1: no
+// such cgroup, a plain clone): with clone3's CLONE_INTO_CGROUP where it can (x86-64), which
+// takes the global cgroup lock for reading only; else, after any failure of clone3, the caller
+// moves itself there through cgroup.procs (hako_sfail on failure) and clones, *cg2 set to -1
+// first. *cg2 is what the child passes to hako_cg_child (read through arg: CLONE_VM); the
+// caller's descriptor is closed either way. It returns the PID, or -1 with errno.
+HAKO_HIDDEN pid_t hako_clone_cg(int (*fn)(void *), char *stack, size_t stack_size, int flags, int exit_signal, void *arg, int *cg2);
+// hako_cg_child, first in hako_clone_cg's child, given *cg2 as it was: closes the child's copy
+// of the cgroup's directory (a host directory: never for the container) and asks for all the
+// CPUs again, now in the cgroup's cpuset (a kernel before 6.4 kept the parent's mask on
+// CLONE_INTO_CGROUP).
+HAKO_HIDDEN void hako_cg_child(int cg2);
+
 // The finalization both inits end with, libcontainer's from no_new_privs on: no_new_privs,
 // the seccomp filter (before the capabilities without no_new_privs), finalizeNamespace
 // (descriptors, working directory, environment, bounding set, user, capabilities), the command

@@ -1053,42 +1053,6 @@ static void loopback_up(void)
 	close(sk);
 }
 
-#if defined(__x86_64__)
-// clone3's arguments (linux/sched.h's struct clone_args, version 2: with cgroup).
-struct hako_clone_args {
-	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
-	uint64_t set_tid, set_tid_size, cgroup;
-};
-#define HAKO_CLONE_INTO_CGROUP 0x200000000ULL
-
-// hako_clone3(args, size, fn, arg) is clone3 as glibc's clone() is clone: the child calls
-// fn(arg) on the stack of args and exits with its value; the parent gets the raw result (the
-// PID, or -errno). glibc 2.36 exports no clone3. fn and arg ride in r8 and r9, which the
-// system call keeps, and which the child starts with.
-HAKO_HIDDEN long hako_clone3(struct hako_clone_args *args, size_t size, int (*fn)(void *), void *arg);
-__asm__(".text\n"
-	".globl hako_clone3\n"
-	".hidden hako_clone3\n"
-	".type hako_clone3, @function\n"
-	"hako_clone3:\n"
-	"	mov %rdx, %r8\n"
-	"	mov %rcx, %r9\n"
-	"	mov $435, %eax\n" // __NR_clone3
-	"	syscall\n"
-	"	test %rax, %rax\n"
-	"	jnz 1f\n"
-	"	xor %ebp, %ebp\n"
-	"	mov %r9, %rdi\n"
-	"	call *%r8\n"
-	"	mov %eax, %edi\n"
-	"	mov $60, %eax\n" // __NR_exit
-	"	syscall\n"
-	"	hlt\n"
-	"1:	ret\n"
-	".size hako_clone3, .-hako_clone3\n"
-	".previous\n");
-#endif
-
 struct init_args {
 	struct start *s;
 	int lastcap;
@@ -1101,14 +1065,7 @@ static int init_main(void *arg)
 	struct start *s = ia->s;
 	snprintf(hako_prefix, sizeof(hako_prefix), "unable to start container process: error during container init: ");
 	close(PROFILE_FD);
-	if (ia->cg2 >= 0) {
-		close(ia->cg2); // a host directory: never for the container (-w /proc/self/fd/N)
-		// All the CPUs again, now in the container's cpuset (v2): S asked for them in its
-		// own; a kernel without cpuset_fork's CLONE_INTO_CGROUP fix (6.4) kept S's mask.
-		cpu_set_t all;
-		memset(&all, 0xff, sizeof(all));
-		sched_setaffinity(0, sizeof(all), &all);
-	}
+	hako_cg_child(ia->cg2);
 	// PID_FD stays: the init says on it that it is ready to exec the command, and waits for
 	// the word to do it on GO_FD (hako_finalize).
 
@@ -1266,20 +1223,15 @@ void hako_faststart(void)
 		if ((nsfd[k] = open(s.join_path[k], O_RDONLY | O_CLOEXEC)) < 0)
 			hako_sfail(125, "open namespace %s: %s", s.join_path[k], hako_goerr(errno));
 	// The v2 cgroup (the unified hierarchy of a hybrid host, or a v2 host's only one) is
-	// entered by I's clone3 where it can be: a move there always waits out the RCU grace period
-	// that hako_host_setup's v1 moves avoid. A new cgroup namespace gets the cgroup I is cloned
-	// into as its root (cgroup_post_fork), as it would after a move.
+	// entered by I's clone (hako_clone_cg) where it can be: a move there always waits out the
+	// RCU grace period that hako_host_setup's v1 moves avoid. A new cgroup namespace gets the
+	// cgroup I is cloned into as its root (cgroup_post_fork), as it would after a move.
 	// Not with a cgroup namespace joined by path (below): the move then comes before it, as
 	// the kernel checks the target against the joined namespace's root (nsdelegate).
-	int cg2 = -1;
-#if defined(__x86_64__)
-	int cgns_join = 0;
+	int cg2 = -1, cgns_join = 0;
 	for (int k = 0; k < s.njoin; k++)
 		cgns_join |= eq(s.join_type[k], "cgroup");
 	hako_host_setup(&s.p, cgns_join ? NULL : &cg2);
-#else
-	hako_host_setup(&s.p, NULL);
-#endif
 	umask(022);
 	struct init_args ia = {.s = &s, .lastcap = hako_last_cap(), .cg2 = cg2};
 
@@ -1305,35 +1257,9 @@ void hako_faststart(void)
 	if (!stack)
 		hako_sfail(125, "out of memory");
 	syscall(SYS_set_tid_address, NULL);
-	pid_t pid = -1;
-#if defined(__x86_64__)
-	if (cg2 >= 0) {
-		struct hako_clone_args ca = {
-			// No exit signal: clone3 refuses one with CLONE_PARENT, where the child's is
-			// the caller's (SIGCHLD, from M's start of S), as clone's SIGCHLD is ignored.
-			.flags = s.newns | CLONE_PARENT | CLONE_VM | HAKO_CLONE_INTO_CGROUP,
-			.stack = (uintptr_t)stack,
-			.stack_size = stack_size,
-			.cgroup = cg2,
-		};
-		long r = hako_clone3(&ca, sizeof(ca), init_main, &ia);
-		// Any failure: the move, then clone, which say in their words what is wrong (before
-		// Linux 5.7 there is no CLONE_INTO_CGROUP, before 5.3 no clone3, and a seccomp policy
-		// around hako may deny clone3 with EPERM).
-		if (r < 0) {
-			int fd = openat(cg2, "cgroup.procs", O_WRONLY | O_CLOEXEC);
-			if (fd < 0 || hako_write_all(fd, "0", 1) < 0)
-				hako_sfail(125, "join the v2 cgroup: %s", hako_goerr(errno));
-			close(fd);
-			ia.cg2 = -1;
-		} else {
-			pid = r;
-		}
-		close(cg2);
-	}
-#endif
-	if (pid < 0)
-		pid = clone(init_main, stack + stack_size, s.newns | CLONE_PARENT | CLONE_VM | SIGCHLD, &ia);
+	// No exit signal: clone3 refuses one with CLONE_PARENT, and the child's is the caller's
+	// anyway (SIGCHLD, from M's start of S).
+	pid_t pid = hako_clone_cg(init_main, stack, stack_size, s.newns | CLONE_PARENT | CLONE_VM, 0, &ia, &ia.cg2);
 	if (pid < 0)
 		hako_sfail(125, "clone: %s", hako_goerr(errno));
 	char msg[32];
