@@ -27,6 +27,9 @@ func init() {
 	}
 }
 
+// containerLabel labels a container's writable snapshot with the container's ID.
+const containerLabel = "hako.container"
+
 // Containers is the container record store.
 func (e *Engine) Containers() *container.Store {
 	return &container.Store{Root: filepath.Join(e.Root, "containers")}
@@ -117,7 +120,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (c *container.Cont
 			b, err := container.Encode(c)
 			record <- encoded{b, err}
 		}()
-		if _, err := e.Snapshots.Prepare(ctx, c.ID, parent, snapshot.WithLabels(map[string]string{"hako.container": c.ID})); err != nil {
+		if _, err := e.Snapshots.Prepare(ctx, c.ID, parent, snapshot.WithLabels(map[string]string{containerLabel: c.ID})); err != nil {
 			<-record
 			e.removeVolumes(vols)
 			return fmt.Errorf("create container: %w", err)

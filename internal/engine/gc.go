@@ -98,6 +98,9 @@ func (e *Engine) gc(ctx context.Context, snapshots bool) (GCResult, error) {
 			if info.Kind != snapshot.KindCommitted && strings.HasPrefix(info.Name, "tmp-") && leasedTmpDead(info) {
 				victims = append(victims, info.Name)
 			}
+			if info.Kind == snapshot.KindActive && e.containerGone(info.Labels[containerLabel]) {
+				victims = append(victims, info.Name)
+			}
 			return nil
 		})
 		removed := 0
@@ -114,6 +117,24 @@ func (e *Engine) gc(ctx context.Context, snapshots bool) (GCResult, error) {
 			return res, nil
 		}
 	}
+}
+
+// containerGone reports whether the container that a writable layer was made for (its
+// containerLabel) has no record, neither live nor detached. Create makes the layer and the record
+// under the store lock, which gc holds. A layer whose container is gone is what a power loss can
+// leave: the layer's record is saved unsynced at its creation and at its removal (package
+// snapshot), so either may come back without the container's.
+func (e *Engine) containerGone(id string) bool {
+	if id == "" {
+		return false
+	}
+	cs := e.Containers()
+	for _, dir := range []string{cs.Dir(id), cs.DetachedDir(id)} {
+		if _, err := os.Lstat(dir); !errors.Is(err, os.ErrNotExist) {
+			return false
+		}
+	}
+	return true
 }
 
 // leasedTmpDead reports whether a temporary snapshot (a layer being unpacked, a build step being

@@ -65,8 +65,8 @@ func TestActiveMetadataUnsynced(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// A synced mutation takes the active records into metadata.json; a stale
-	// metadata-active.json (of an earlier metadata.json) is ignored.
+	// Remove of an active snapshot goes as Prepare did: metadata.json as it was,
+	// metadata-active.json without it, its directory gone.
 	if _, err := s3.Prepare(bg, "ctr3", "base"); err != nil {
 		t.Fatal(err)
 	}
@@ -74,14 +74,29 @@ func TestActiveMetadataUnsynced(t *testing.T) {
 		t.Fatal(err)
 	}
 	stale, _ := os.ReadFile(active)
+	before, _ = os.ReadFile(md)
+	dir4 := dirOf(t, s3, "ctr4")
 	if err := s3.Remove(bg, "ctr4"); err != nil {
 		t.Fatal(err)
 	}
+	if after, _ := os.ReadFile(md); !bytes.Equal(before, after) {
+		t.Error("Remove of an active snapshot rewrote metadata.json")
+	}
+	if b, err := os.ReadFile(active); err != nil || !bytes.Contains(b, []byte(`"ctr3"`)) || bytes.Contains(b, []byte(`"ctr4"`)) {
+		t.Errorf("%s after Remove: %q, %v", activeFile, b, err)
+	}
+	if _, err := os.Stat(dir4); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Remove left the directory: %v", err)
+	}
+
+	// A synced mutation (a commit) takes the active records into metadata.json; a stale
+	// metadata-active.json (of an earlier metadata.json) is ignored.
+	mustPrepareCommit(t, s3, "layer2", "base")
 	if _, err := os.Stat(active); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("Remove left %s: %v", activeFile, err)
+		t.Errorf("a synced mutation left %s: %v", activeFile, err)
 	}
 	if b, _ := os.ReadFile(md); !bytes.Contains(b, []byte(`"ctr3"`)) || bytes.Contains(b, []byte(`"ctr4"`)) {
-		t.Errorf("metadata.json after Remove: %s", b)
+		t.Errorf("metadata.json after the commit: %s", b)
 	}
 	if err := os.WriteFile(active, stale, 0o600); err != nil {
 		t.Fatal(err)
