@@ -269,10 +269,15 @@ func TestRunPathsEquivalence(t *testing.T) {
 		{Name: "real/dir", Typeflag: tar.TypeDir},
 		link("data", "/real/dir"),
 		link("scratch", "real/scratch"),
+		// Missing mountpoints several components deep, through a symlink and through a
+		// dangling one: created one component at a time from the deepest ancestor there.
+		link("deep", "real/dir"),
+		link("dangle", "/missing/y"),
 	})
 	kinds = append(kinds,
 		runPathsKind{"symlinked-etc", nil, "busybox:links-etc", nil},
 		runPathsKind{"symlinked-dsts", []string{"-v", data + ":/data", "--tmpfs", "/scratch"}, "busybox:links-dirs", nil},
+		runPathsKind{"symlinked-deep", []string{"-v", data + ":/deep/a/b", "-v", data + ":/dangle/x/z:ro", "--tmpfs", "/deep/t/u"}, "busybox:links-dirs", nil},
 	)
 	stdin := []byte("stdin line 1\nstdin line 2, no newline at the end")
 	t.Run("kinds", func(t *testing.T) {
