@@ -39,3 +39,35 @@ func TestMark(t *testing.T) {
 		t.Error("Mark of an impossible path: no error")
 	}
 }
+
+// Unmark clears the flag that Mark set, keeps the other flags, and is idempotent.
+func TestUnmark(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "runtime")
+	if err := Mark(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	flagsOf := func() int {
+		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fd)
+		flags, err := unix.IoctlGetInt(fd, unix.FS_IOC_GETFLAGS)
+		if err != nil {
+			t.Skipf("no inode flags on this filesystem: %v", err)
+		}
+		return flags
+	}
+	marked := flagsOf()
+	if marked&fsTopdirFL == 0 {
+		t.Skip("this filesystem has no FS_TOPDIR_FL")
+	}
+	for range 2 {
+		if err := Unmark(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if got := flagsOf(); got != marked&^fsTopdirFL {
+			t.Errorf("flags %#x after Unmark, want %#x", got, marked&^fsTopdirFL)
+		}
+	}
+}
