@@ -663,8 +663,8 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	// The bundle's config.json is for diff, exec and whoever checks a bundle against runc: it
 	// is encoded and written while the runtime starts from s itself (which it only reads), and
 	// waited for before the container is recorded as running.
-	// It starts once S has its plan (runtime.AfterPlan), not before: until then the cgroups
-	// and the plan need the second core.
+	// It starts once S has its plan and the runtime's state is encoded (runtime.AfterPlan),
+	// not before: until then the cgroups, the plan and the state need the second core.
 	bundleWritten := make(chan error, 1)
 	planned := make(chan struct{})
 	rt.AfterPlan = func() { close(planned) }

@@ -767,17 +767,21 @@ func (r *Runtime) startFast(c created, p *fastexec.StartProfile, config *configs
 	// leaves S's own report, read below.
 	profW.Write(data)
 	profW.Close()
-	planned()
 	phase("rt: C start S started")
 	// libcontainer's state, all but the init's PID and start time, is put into JSON while S
 	// and the init work: the configuration (Docker's seccomp profile and all) takes
-	// milliseconds to encode.
+	// milliseconds to encode. The caller's work waits for it (planned): on two cores, S and
+	// the init on one, two encodings at once on the other would take turns with them.
 	stateJSON := make(chan stateParts, 1)
 	if st, err := c.State(); err != nil {
 		stateJSON <- stateParts{err: err}
+		planned()
 	} else {
 		st.CgroupPaths = paths
-		go func() { stateJSON <- encodeState(st) }()
+		go func() {
+			stateJSON <- encodeState(st)
+			planned()
+		}()
 	}
 	// The PID pipe carries S's "PID\n" and, once the init has found the command and waits for
 	// the word to exec it, its "R". The two writes are atomic (under PIPE_BUF) but their order

@@ -40,10 +40,11 @@ type Runtime struct {
 	// runtime, and a build's, whose RUN steps are not exec'd into and only use the filters
 	// that monitors cached.
 	FastStart bool
-	// AfterPlan, if set, is called once by each StartSpec, as soon as the C path's S has its
-	// plan, or when StartSpec goes another way or fails before: the moment from which the
-	// caller's own work no longer competes with the start's (the cgroups, the plan) for the
-	// cores, while S and the init set the container up.
+	// AfterPlan, if set, is called once by each StartSpec, once the C path's S has its plan
+	// and libcontainer's state is encoded, or when StartSpec goes another way or fails before:
+	// the moment from which the caller's own work no longer competes with the start's (the
+	// cgroups, the plan, the state) for the cores, while S and the init set the container up
+	// on one of them.
 	AfterPlan func()
 	// early is S started ahead of the next StartSpec (StartEarly).
 	early atomic.Pointer[earlyStart]
