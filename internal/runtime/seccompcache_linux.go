@@ -3,11 +3,11 @@ package runtime
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	goruntime "runtime"
 	"runtime/debug"
 	"sync"
@@ -33,12 +33,11 @@ func (r *Runtime) seccompCacheDir() string {
 // else the compiled program depends on (libcontainer and libseccomp, which compile it, and
 // the kernel and architecture, which they probe).
 func seccompCacheKey(sc *configs.Seccomp) (string, error) {
-	js, err := json.Marshal(sc)
-	if err != nil {
+	h := sha256.New()
+	h.Write([]byte("canon1\x00")) // keys of another scheme name other files
+	if err := canonHash(h, reflect.ValueOf(sc)); err != nil {
 		return "", err
 	}
-	h := sha256.New()
-	h.Write(js)
 	fmt.Fprintf(h, "\x00%s\x00%s\x00%s", compilerVersions(), kernelRelease(), goruntime.GOARCH)
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
