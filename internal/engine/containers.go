@@ -128,6 +128,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (c *container.Cont
 		r := <-record
 		err = r.err
 		if err == nil {
+			cs.TakeSpare(c.ID) // else SaveEncoded makes the directory
 			err = cs.SaveEncoded(c.ID, r.b)
 		}
 		if err != nil {

@@ -51,6 +51,19 @@ func (overlayDriver) create(ctx context.Context, dir, parentDir string, kind Kin
 	return chownLike(fsDir, filepath.Join(parentDir, "fs"))
 }
 
+// makeSpare makes what create makes for an active snapshot: its upper and work directories.
+func (d overlayDriver) makeSpare(dir string) error {
+	return d.create(context.Background(), dir, "", KindActive)
+}
+
+// adoptSpare is what create does beyond makeSpare for an active snapshot on parentDir.
+func (overlayDriver) adoptSpare(dir, parentDir string) error {
+	if parentDir == "" {
+		return nil
+	}
+	return chownLike(filepath.Join(dir, "fs"), filepath.Join(parentDir, "fs"))
+}
+
 func (overlayDriver) mounts(dir string, kind Kind, parentDirs []string) []mount.Mount {
 	rw := "rw"
 	if kind == KindView {
