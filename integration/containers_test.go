@@ -644,7 +644,7 @@ func TestConcurrentCommands(t *testing.T) {
 	if m := mountsUnder(t, s.root); len(m) != 0 {
 		t.Fatalf("mounts left: %v", m)
 	}
-	snaps, _ := filepath.Glob(filepath.Join(s.root, "snapshots/overlay/snapshots/*"))
+	snaps, _ := filepath.Glob(filepath.Join(s.root, "snapshots/overlay/snapshots/[0-9]*"))
 	if len(snaps) != 1 {
 		t.Fatalf("snapshots left: %v", snaps)
 	}

@@ -102,7 +102,7 @@ func (s *store) state() string {
 	for _, p := range blobs {
 		fmt.Fprintln(&b, "blob", filepath.Base(p))
 	}
-	snaps, _ := filepath.Glob(filepath.Join(s.root, "snapshots/*/snapshots/*"))
+	snaps, _ := filepath.Glob(filepath.Join(s.root, "snapshots/*/snapshots/[0-9]*"))
 	fmt.Fprintln(&b, "snapshot dirs", len(snaps))
 	idx, _ := os.ReadFile(filepath.Join(s.root, "content/index.json"))
 	fmt.Fprintln(&b, "index", string(idx))

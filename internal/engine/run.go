@@ -407,13 +407,13 @@ func (e *Engine) afterRun(ctx context.Context, c *container.Container, h monitor
 		// The root filesystem, moved with the detached record; a monitor killed before this
 		// leaves it to the sweep (sweepContainers), which unmounts it first.
 		// If it stays mounted, so do the files: the sweep tries again.
-		e.Containers().MakeSpare() // for the next run, now that this one has its answer
 		umountErr := unmountPending(ms, filepath.Join(e.Containers().DetachedDir(c.ID), "rootfs"))
 		waitRuntimeDeleted(ms)
 		if err == nil && umountErr == nil {
 			reclaim()
 			Phase("monitor: files deleted")
 		}
+		e.Containers().MakeSpare() // for the next run
 		e.sweepContainers() // earlier exit notes, and what killed removals left
 		return
 	}
