@@ -46,23 +46,22 @@ func replace(path string, perm os.FileMode, durable bool, fill func(*os.File) er
 	if err != nil {
 		return err
 	}
-	defer os.Remove(f.Name()) // after a successful rename there is nothing left to remove
-	if err := fill(f); err != nil {
-		f.Close()
-		return err
+	err = fill(f)
+	if err == nil {
+		err = f.Chmod(perm) // exactly perm, whatever the umask made of CreateTemp's 0600
 	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
+	if err == nil && durable {
+		err = f.Sync()
 	}
-	if durable {
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return err
-		}
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := f.Close(); err != nil {
-		return err
+	if err == nil {
+		err = os.Rename(f.Name(), path)
 	}
-	return os.Rename(f.Name(), path)
+	if err != nil {
+		// Only then: a removal after the rename is one more lookup, on every write of a run.
+		os.Remove(f.Name())
+	}
+	return err
 }

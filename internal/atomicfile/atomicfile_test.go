@@ -58,3 +58,18 @@ func TestWriteStream(t *testing.T) {
 		t.Fatalf("%d files in the directory, want only the target", len(ents))
 	}
 }
+
+// A rename that fails (the target is a directory with files) leaves no temporary file either.
+func TestReplaceFailedRename(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "taken")
+	if err := os.MkdirAll(filepath.Join(target, "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := Replace(target, []byte("data"), 0o644); err == nil {
+		t.Fatal("Replace over a directory: no error")
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("%d entries in the directory, want only the target", len(ents))
+	}
+}
