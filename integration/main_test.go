@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 var hakoBin string
@@ -46,7 +47,38 @@ type store struct {
 
 func newStore(t *testing.T) *store {
 	t.Helper()
-	return &store{t: t, root: t.TempDir()}
+	root := t.TempDir()
+	// Before the directory's removal (cleanups run last first): a monitor finishes its work
+	// after its command has answered (a --rm container's files go, a spare record directory
+	// for the next run is made), and a removal meanwhile finds a directory not empty.
+	t.Cleanup(func() { waitStoreIdle(root) })
+	return &store{t: t, root: root}
+}
+
+// waitStoreIdle waits, for ten seconds at most, until no live process names the store root on
+// its command line: the monitors of its containers (which the tests' own clean-ups remove)
+// and of the runs that have answered.
+func waitStoreIdle(root string) {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		busy := false
+		cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+		for _, p := range cmdlines {
+			b, err := os.ReadFile(p)
+			if err != nil || !bytes.Contains(b, []byte(root)) {
+				continue
+			}
+			if st, err := os.ReadFile(filepath.Join(filepath.Dir(p), "stat")); err == nil {
+				if i := bytes.LastIndexByte(st, ')'); i > 0 && i+2 < len(st) && st[i+2] == 'Z' {
+					continue
+				}
+			}
+			busy = true
+			break
+		}
+		if !busy {
+			return
+		}
+	}
 }
 
 type result struct {
