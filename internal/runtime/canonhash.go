@@ -17,62 +17,69 @@ import (
 //
 // It stands for the JSON encoding the seccomp cache was keyed by: encoding/json builds its
 // encoders for a type at its first use in a process, by reflection over every field and tag
-// (~0.5 ms for libcontainer's Seccomp here, on the plan's path); this walks the value once.
+// (~0.5 ms for libcontainer's Seccomp here, on the plan's path); this walks the value once,
+// into one buffer (a write to the hash per value cost as much again).
 func canonHash(h hash.Hash, v reflect.Value) error {
-	var b [9]byte
-	put := func(kind reflect.Kind, n uint64) {
-		b[0] = byte(kind)
-		binary.LittleEndian.PutUint64(b[1:], n)
-		h.Write(b[:])
+	b, err := canonAppend(make([]byte, 0, 16<<10), v)
+	if err != nil {
+		return err
 	}
-	str := func(s string) {
-		put(reflect.String, uint64(len(s)))
-		h.Write([]byte(s))
-	}
+	h.Write(b)
+	return nil
+}
+
+func canonPut(b []byte, kind reflect.Kind, n uint64) []byte {
+	return binary.LittleEndian.AppendUint64(append(b, byte(kind)), n)
+}
+
+func canonString(b []byte, s string) []byte {
+	return append(canonPut(b, reflect.String, uint64(len(s))), s...)
+}
+
+// canonAppend appends v's canonical bytes (canonHash) to b.
+func canonAppend(b []byte, v reflect.Value) ([]byte, error) {
+	var err error
 	switch v.Kind() {
 	case reflect.Invalid:
-		put(reflect.Invalid, 0)
+		b = canonPut(b, reflect.Invalid, 0)
 	case reflect.Bool:
 		n := uint64(0)
 		if v.Bool() {
 			n = 1
 		}
-		put(reflect.Bool, n)
+		b = canonPut(b, reflect.Bool, n)
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		put(reflect.Int64, uint64(v.Int()))
+		b = canonPut(b, reflect.Int64, uint64(v.Int()))
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		put(reflect.Uint64, v.Uint())
+		b = canonPut(b, reflect.Uint64, v.Uint())
 	case reflect.Float32, reflect.Float64:
-		put(reflect.Float64, math.Float64bits(v.Float()))
+		b = canonPut(b, reflect.Float64, math.Float64bits(v.Float()))
 	case reflect.String:
-		str(v.String())
+		b = canonString(b, v.String())
 	case reflect.Pointer, reflect.Interface:
 		if v.IsNil() {
-			put(v.Kind(), 0)
-			return nil
+			return canonPut(b, v.Kind(), 0), nil
 		}
-		put(v.Kind(), 1)
+		b = canonPut(b, v.Kind(), 1)
 		if v.Kind() == reflect.Interface {
-			str(v.Elem().Type().String())
+			b = canonString(b, v.Elem().Type().String())
 		}
-		return canonHash(h, v.Elem())
+		return canonAppend(b, v.Elem())
 	case reflect.Slice, reflect.Array:
 		if v.Kind() == reflect.Slice && v.IsNil() {
-			put(reflect.Slice, 0)
-			return nil
+			return canonPut(b, reflect.Slice, 0), nil
 		}
-		put(reflect.Array, uint64(v.Len()))
+		b = canonPut(b, reflect.Array, uint64(v.Len()))
 		for i := range v.Len() {
-			if err := canonHash(h, v.Index(i)); err != nil {
-				return err
+			if b, err = canonAppend(b, v.Index(i)); err != nil {
+				return nil, err
 			}
 		}
 	case reflect.Map:
 		if v.IsNil() {
-			put(reflect.Map, 0)
-			return nil
+			return canonPut(b, reflect.Map, 0), nil
 		}
-		put(reflect.Map, uint64(v.Len())+1)
+		b = canonPut(b, reflect.Map, uint64(v.Len())+1)
 		keys := v.MapKeys()
 		names := make([]string, len(keys))
 		for i, k := range keys {
@@ -82,26 +89,26 @@ func canonHash(h hash.Hash, v reflect.Value) error {
 		for i := range order {
 			order[i] = i
 		}
-		slices.SortFunc(order, func(a, b int) int { return strings.Compare(names[a], names[b]) })
+		slices.SortFunc(order, func(x, y int) int { return strings.Compare(names[x], names[y]) })
 		for _, i := range order {
-			if err := canonHash(h, keys[i]); err != nil {
-				return err
+			if b, err = canonAppend(b, keys[i]); err != nil {
+				return nil, err
 			}
-			if err := canonHash(h, v.MapIndex(keys[i])); err != nil {
-				return err
+			if b, err = canonAppend(b, v.MapIndex(keys[i])); err != nil {
+				return nil, err
 			}
 		}
 	case reflect.Struct:
 		t := v.Type()
-		put(reflect.Struct, uint64(t.NumField()))
+		b = canonPut(b, reflect.Struct, uint64(t.NumField()))
 		for i := range t.NumField() {
-			str(t.Field(i).Name)
-			if err := canonHash(h, v.Field(i)); err != nil {
-				return err
+			b = canonString(b, t.Field(i).Name)
+			if b, err = canonAppend(b, v.Field(i)); err != nil {
+				return nil, err
 			}
 		}
 	default:
-		return fmt.Errorf("canonical hash: cannot hash a %s", v.Type())
+		return nil, fmt.Errorf("canonical hash: cannot hash a %s", v.Type())
 	}
-	return nil
+	return b, nil
 }
