@@ -413,7 +413,7 @@ func (e *Engine) afterRun(ctx context.Context, c *container.Container, h monitor
 			reclaim()
 			Phase("monitor: files deleted")
 		}
-		e.Containers().MakeSpare() // for the next run
+		e.Containers().MakeSpare()
 		e.sweepContainers() // earlier exit notes, and what killed removals left
 		return
 	}
