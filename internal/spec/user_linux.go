@@ -3,7 +3,9 @@ package spec
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
@@ -20,8 +22,14 @@ import (
 // spec's user, `exec -u`) run in the host's mount namespace, where /proc is the host's; the
 // reopened file is checked to be the inode looked at all the same. Without a /proc there
 // (a minimal chroot), pathrs.Reopen does it.
+//
+// The lookup is one openat2 RESOLVE_IN_ROOT from a descriptor of root (pathLookupInRoot), not
+// pathrs.OpenInRoot, which checks openat2's answer against a readlink through its private
+// procfs (its setup and two readlinks: ~0.3 ms of every run's spec here, for two files): the
+// kernel already resolves every symlink and ".." inside root, and fails a lookup that a rename
+// raced with (EAGAIN, tried again). pathrs-lite remains where the kernel has no openat2.
 func openInRoot(root, name string) (*os.File, error) {
-	h, err := pathrs.OpenInRoot(root, name)
+	h, err := pathLookupInRoot(root, name)
 	if err != nil {
 		return nil, err
 	}
@@ -44,4 +52,32 @@ func openInRoot(root, name string) (*os.File, error) {
 		return nil, errors.New("the file changed while it was opened")
 	}
 	return f, nil
+}
+
+// pathLookupInRoot opens name, relative to root, as an O_PATH descriptor resolved inside root.
+func pathLookupInRoot(root, name string) (*os.File, error) {
+	dfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: root, Err: err}
+	}
+	defer unix.Close(dfd)
+	rel := strings.TrimLeft(name, "/")
+	if rel == "" {
+		rel = "."
+	}
+	how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	for range 64 {
+		fd, err := unix.Openat2(dfd, rel, how)
+		switch {
+		case err == nil:
+			return os.NewFile(uintptr(fd), filepath.Join(root, rel)), nil
+		case errors.Is(err, unix.EAGAIN): // a rename raced with the lookup
+			continue
+		case errors.Is(err, unix.ENOSYS):
+			return pathrs.OpenInRoot(root, name)
+		default:
+			return nil, &os.PathError{Op: "openat2", Path: filepath.Join(root, rel), Err: err}
+		}
+	}
+	return nil, &os.PathError{Op: "openat2", Path: filepath.Join(root, rel), Err: unix.EAGAIN}
 }
