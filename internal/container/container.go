@@ -463,7 +463,9 @@ const removingPrefix = ".removing-"
 // A directory whose deletion never ran (its process was killed) is deleted by Sweep.
 func (s *Store) Detach(id string) (reclaim func(), err error) {
 	gone := s.DetachedDir(id)
-	os.RemoveAll(gone) // an earlier detached copy of the same ID, left by a kill
+	if _, err := os.Lstat(gone); err == nil {
+		os.RemoveAll(gone) // an earlier detached copy of the same ID, left by a kill
+	}
 	if err := os.Rename(s.Dir(id), gone); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return func() {}, nil

@@ -3,7 +3,9 @@ package spec
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -62,7 +64,7 @@ func WriteEtcFiles(dir string, f EtcFiles) ([]specs.Mount, error) {
 	var mounts []specs.Mount
 	for _, file := range files {
 		p := filepath.Join(dir, file.name)
-		if err := atomicfile.Replace(p, file.data, 0o644); err != nil {
+		if err := writeEtcFile(p, file.data); err != nil {
 			return nil, fmt.Errorf("write etc files: %w", err)
 		}
 		opts := []string{"rbind", "rprivate"}
@@ -72,6 +74,29 @@ func WriteEtcFiles(dir string, f EtcFiles) ([]specs.Mount, error) {
 		mounts = append(mounts, specs.Mount{Destination: file.dest, Type: "bind", Source: p, Options: opts})
 	}
 	return mounts, nil
+}
+
+// writeEtcFile writes an etc file of a container. The first time (a new container: no file
+// there, so no reader of it) it is made in place, which saves a temporary file's rename for
+// each of the three on every run's path; a restart's replaces the old one whole (a reader may
+// have it open, `cp` say). A first write that a kill interrupts leaves a partial file of a
+// container that never ran, which its next start replaces.
+func writeEtcFile(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644) // Go opens close-on-exec
+	if errors.Is(err, fs.ErrExist) {
+		return atomicfile.Replace(path, data, 0o644)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(0o644) // whatever the umask made of it, as Replace's
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func hostsFile(f EtcFiles) ([]byte, error) {

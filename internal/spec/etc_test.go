@@ -49,6 +49,16 @@ func TestWriteEtcFiles(t *testing.T) {
 	if got := read("resolv.conf"); got != "nameserver 8.8.8.8\nnameserver 8.8.4.4\n" {
 		t.Errorf("resolv.conf %q", got)
 	}
+	// Made in place the first time, replaced after: 0644 either way, and nothing else there.
+	ents, _ := os.ReadDir(filepath.Join(dir, "c"))
+	for _, e := range ents {
+		if fi, err := e.Info(); err != nil || fi.Mode() != 0o644 {
+			t.Errorf("%s: %v %v", e.Name(), fi.Mode(), err)
+		}
+	}
+	if len(ents) != 3 {
+		t.Errorf("%d files in the etc directory, want 3", len(ents))
+	}
 	if _, err := WriteEtcFiles(dir, EtcFiles{Hostname: "x", ExtraHosts: []string{"bad"}}); err == nil {
 		t.Errorf("bad --add-host accepted")
 	}
