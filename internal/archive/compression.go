@@ -3,11 +3,9 @@ package archive
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
-
-	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 
 	"github.com/hako-dev/hako/internal/errdefs"
 )
@@ -33,6 +31,9 @@ func (c Compression) String() string {
 	return fmt.Sprintf("Compression(%d)", int(c))
 }
 
+// ErrNoZstd is a zstd stream met by a build without a zstd decoder (hako-monitor).
+var ErrNoZstd = errors.New("a zstd stream, and this build of hako has no zstd decoder (hako has)")
+
 var (
 	gzipMagic = []byte{0x1f, 0x8b, 0x08}
 	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
@@ -49,17 +50,20 @@ func DecompressStream(r io.Reader) (io.ReadCloser, Compression, error) {
 	}
 	switch {
 	case bytes.HasPrefix(magic, gzipMagic):
-		zr, err := gzip.NewReader(br)
+		zr, err := newGzipReader(br)
 		if err != nil {
 			return nil, Gzip, errdefs.InvalidArgument(fmt.Errorf("open gzip stream: %w", err))
 		}
 		return zr, Gzip, nil
 	case bytes.HasPrefix(magic, zstdMagic):
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
+		zr, err := newZstdReader(br)
+		if errors.Is(err, ErrNoZstd) {
+			return nil, Zstd, err
+		}
 		if err != nil {
 			return nil, Zstd, errdefs.InvalidArgument(fmt.Errorf("open zstd stream: %w", err))
 		}
-		return zr.IOReadCloser(), Zstd, nil
+		return zr, Zstd, nil
 	}
 	return io.NopCloser(br), Uncompressed, nil
 }

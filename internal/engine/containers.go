@@ -67,12 +67,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (c *container.Cont
 	// that keeps GC off the layers being unpacked. Only then: a lease is two files to create
 	// and delete, and a run's path is short of neither (docs/run.md).
 	if !layer.Unpacked(ctx, e.Snapshots, m.Layers, cfg.RootFS.DiffIDs) {
-		lease, err := e.newLease()
-		if err != nil {
-			return nil, err
-		}
-		defer lease.Release()
-		if err := layer.Unpack(ctx, e.Snapshots, e.Content, lease, m.Layers, cfg.RootFS.DiffIDs); err != nil {
+		if err := e.unpackImage(ctx, img.ID, m.Layers, cfg.RootFS.DiffIDs); err != nil { // unpack_*.go
 			return nil, err
 		}
 	}
