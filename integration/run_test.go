@@ -137,3 +137,22 @@ func TestDetachedLifecycle(t *testing.T) {
 	// With no container left, rmi works.
 	s.ok("rmi", "busybox")
 }
+
+// TestRunNiceValue: the container's process runs at the nice value of the command that ran it,
+// though the C start path sets the container up five levels above it.
+func TestRunNiceValue(t *testing.T) {
+	s := runStore(t)
+	probe := []string{"run", "--rm", "busybox", "sh", "-c", `set -- $(cat /proc/self/stat); echo ${19}`}
+	// Twice: a store's first run of a seccomp profile takes libcontainer's path (it fills the
+	// filter cache), the second the C path.
+	for i := 0; i < 2; i++ {
+		if got := s.ok(probe...); got != "0\n" {
+			t.Fatalf("run %d: nice in the container: %q, want 0", i, got)
+		}
+	}
+	cmd := exec.Command("nice", append([]string{"-n", "3", hakoBin, "--root", s.root}, probe...)...)
+	out, err := cmd.Output()
+	if err != nil || string(out) != "3\n" {
+		t.Fatalf("under nice -n 3: %q %v, want 3", out, err)
+	}
+}

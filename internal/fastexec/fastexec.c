@@ -1392,6 +1392,10 @@ void hako_finalize(const struct hako_final *f)
 {
 	const struct profile *p = f->p;
 	int lastcap = f->lastcap;
+	// Before anything of the container's own (seccomp, the user): raising one's nice value is
+	// always allowed, and a container must never keep the init's boost.
+	if (f->restore_nice && setpriority(PRIO_PROCESS, 0, f->nice) < 0)
+		hako_sfail(125, "restore the nice value: %s", hako_goerr(errno));
 	if (p->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		hako_sfail(125, "no_new_privs: %s", hako_goerr(errno));
 	if (p->has_seccomp && !p->nnp)

@@ -105,6 +105,9 @@ struct hako_final {
 	// as libcontainer's init waits on its exec fifo: the command never runs before the
 	// monitor has recorded the container, and never if the monitor died meanwhile.
 	int ready_fd, go_fd;
+	// restore_nice (start path): the init ran at a higher priority than its monitor's
+	// (hako_faststart); its command gets nice back first of all.
+	int restore_nice, nice;
 };
 HAKO_HIDDEN __attribute__((noreturn)) void hako_finalize(const struct hako_final *f);
 
