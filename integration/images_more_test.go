@@ -15,23 +15,29 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
+// compressed is data gzipped and zstd-compressed.
+func compressed(data []byte) (gz, zs []byte) {
+	var g, z bytes.Buffer
+	gw := gzip.NewWriter(&g)
+	gw.Write(data)
+	gw.Close()
+	zw, _ := zstd.NewWriter(&z)
+	zw.Write(data)
+	zw.Close()
+	return g.Bytes(), z.Bytes()
+}
+
 // TestImportCompressedAndFilters: gzip and zstd tarballs import to the same layer as the plain
 // one; before/since filters, history -H=false and prune -a behave as Docker's.
 func TestImportCompressedAndFilters(t *testing.T) {
 	s := newStore(t)
 	plain := makeTar(t, dir("etc/"), file("etc/os-release", "NAME=test\n"))
-	var gz, zs bytes.Buffer
-	gw := gzip.NewWriter(&gz)
-	gw.Write(plain)
-	gw.Close()
-	zw, _ := zstd.NewWriter(&zs)
-	zw.Write(plain)
-	zw.Close()
+	gz, zs := compressed(plain)
 	layers := map[string]string{}
 	for _, c := range []struct {
 		tag  string
 		data []byte
-	}{{"plain", plain}, {"gzip", gz.Bytes()}, {"zstd", zs.Bytes()}} {
+	}{{"plain", plain}, {"gzip", gz}, {"zstd", zs}} {
 		r := s.runIn(c.data, "import", "-", "img:"+c.tag)
 		if r.code != 0 {
 			t.Fatalf("import %s: %+v", c.tag, r)

@@ -1,14 +1,10 @@
 package integration
 
 import (
-	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/klauspost/compress/zstd"
 )
 
 // TestRunUnpacksAgain: an image whose layer snapshots are gone (a cache of its blobs, which GC
@@ -21,18 +17,11 @@ func TestRunUnpacksAgain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b []byte
-	var gz, zs bytes.Buffer
-	gw := gzip.NewWriter(&gz)
-	gw.Write(plain)
-	gw.Close()
-	zw, _ := zstd.NewWriter(&zs)
-	zw.Write(plain)
-	zw.Close()
+	gz, zs := compressed(plain)
 	for _, c := range []struct {
 		tag  string
 		data []byte
-	}{{"gzip", gz.Bytes()}, {"zstd", zs.Bytes()}} {
+	}{{"gzip", gz}, {"zstd", zs}} {
 		if r := s.runIn(c.data, "import", "-c", `CMD ["echo", "again"]`, "-", "again:"+c.tag); r.code != 0 {
 			t.Fatalf("import %s: %+v", c.tag, r)
 		}
@@ -40,7 +29,7 @@ func TestRunUnpacksAgain(t *testing.T) {
 	// Every committed snapshot's record gone, as if GC had taken them; the next mutation's
 	// clean-up deletes their directories.
 	sn := filepath.Join(s.root, "snapshots", "overlay")
-	b, err = os.ReadFile(filepath.Join(sn, "metadata.json"))
+	b, err := os.ReadFile(filepath.Join(sn, "metadata.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

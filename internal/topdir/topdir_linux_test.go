@@ -22,17 +22,9 @@ func TestMark(t *testing.T) {
 	if err := Mark(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(fd)
-	flags, err := unix.IoctlGetInt(fd, unix.FS_IOC_GETFLAGS)
-	if err != nil {
-		t.Skipf("no inode flags on this filesystem: %v", err)
-	}
+	flags := flagsOf(t, dir)
 	var st unix.Statfs_t
-	if unix.Fstatfs(fd, &st) == nil && st.Type == unix.EXT4_SUPER_MAGIC && flags&fsTopdirFL == 0 {
+	if unix.Statfs(dir, &st) == nil && st.Type == unix.EXT4_SUPER_MAGIC && flags&fsTopdirFL == 0 {
 		t.Errorf("flags %#x: no FS_TOPDIR_FL on ext4", flags)
 	}
 	if err := Mark(filepath.Join(dir, "x\x00y"), 0o700); err == nil {
@@ -46,19 +38,7 @@ func TestUnmark(t *testing.T) {
 	if err := Mark(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	flagsOf := func() int {
-		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer unix.Close(fd)
-		flags, err := unix.IoctlGetInt(fd, unix.FS_IOC_GETFLAGS)
-		if err != nil {
-			t.Skipf("no inode flags on this filesystem: %v", err)
-		}
-		return flags
-	}
-	marked := flagsOf()
+	marked := flagsOf(t, dir)
 	if marked&fsTopdirFL == 0 {
 		t.Skip("this filesystem has no FS_TOPDIR_FL")
 	}
@@ -66,8 +46,23 @@ func TestUnmark(t *testing.T) {
 		if err := Unmark(dir, 0o700); err != nil {
 			t.Fatal(err)
 		}
-		if got := flagsOf(); got != marked&^fsTopdirFL {
+		if got := flagsOf(t, dir); got != marked&^fsTopdirFL {
 			t.Errorf("flags %#x after Unmark, want %#x", got, marked&^fsTopdirFL)
 		}
 	}
+}
+
+// flagsOf reads dir's inode flags; the test is skipped where the filesystem has none.
+func flagsOf(t *testing.T, dir string) int {
+	t.Helper()
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	flags, err := unix.IoctlGetInt(fd, unix.FS_IOC_GETFLAGS)
+	if err != nil {
+		t.Skipf("no inode flags on this filesystem: %v", err)
+	}
+	return flags
 }
