@@ -504,10 +504,12 @@ func (s *Store) MakeSpare() {
 	if err != nil {
 		return
 	}
+	// The engine's modes for each, exactly: the umask here is this process's, not that of the
+	// command that will take the spare.
 	err = errors.Join(
-		os.Mkdir(filepath.Join(tmp, "rootfs"), 0o755), // the engine's modes for each
-		os.Mkdir(filepath.Join(tmp, "etc"), 0o755),
-		os.Mkdir(filepath.Join(tmp, "bundle"), 0o700),
+		mkdirMode(filepath.Join(tmp, "rootfs"), 0o755),
+		mkdirMode(filepath.Join(tmp, "etc"), 0o755),
+		mkdirMode(filepath.Join(tmp, "bundle"), 0o700),
 		touch(filepath.Join(tmp, "lock")),
 		touch(filepath.Join(tmp, "monitor.lock")),
 	)
@@ -515,6 +517,14 @@ func (s *Store) MakeSpare() {
 	if err != nil || os.Rename(tmp, spare) != nil {
 		os.RemoveAll(tmp)
 	}
+}
+
+// mkdirMode makes dir with exactly mode.
+func mkdirMode(dir string, mode os.FileMode) error {
+	if err := os.Mkdir(dir, mode); err != nil {
+		return err
+	}
+	return os.Chmod(dir, mode)
 }
 
 // touch makes an empty file as lockfile does.

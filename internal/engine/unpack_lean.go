@@ -24,7 +24,7 @@ func (e *Engine) unpackImage(ctx context.Context, id digest.Digest, _ []ocispec.
 	if err != nil {
 		return fmt.Errorf("unpack the image's layers: %w", err)
 	}
-	hako := filepath.Join(filepath.Dir(self), "hako")
+	hako := fullBinary(self)
 	args := []string{"--root", e.Root}
 	if e.Snapshotter != "" {
 		args = append(args, "--snapshotter", e.Snapshotter)
@@ -40,4 +40,15 @@ func (e *Engine) unpackImage(ctx context.Context, id digest.Digest, _ []ocispec.
 		return fmt.Errorf("unpack the image's layers (%s): %s", hako, msg)
 	}
 	return nil
+}
+
+// fullBinary is the hako beside this lean binary self: the forked run's parent, which found
+// hako-monitor next to its own executable, whatever its name (a versioned one behind a symlink),
+// else the one named hako there.
+func fullBinary(self string) string {
+	if p, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", os.Getppid())); err == nil &&
+		filepath.Dir(p) == filepath.Dir(self) && filepath.Base(p) != filepath.Base(self) {
+		return p
+	}
+	return filepath.Join(filepath.Dir(self), "hako")
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // An active snapshot is recorded in metadata-active.json, not in metadata.json (no fsync); the
@@ -188,5 +189,28 @@ func TestActiveMetadataUnreadable(t *testing.T) {
 	os.WriteFile(active, b, 0o600)
 	if _, err := s.Stat(bg, "ctr"); err != nil {
 		t.Error(err)
+	}
+}
+
+// An unsynced mutation made when metadata.json is older than syncInterval is saved synced: a
+// container's record never lives only in metadata-active.json for longer than that.
+func TestActiveMetadataSyncedPeriodically(t *testing.T) {
+	root, s := withActive(t)
+	md := filepath.Join(root, metadataFile)
+	if b, _ := os.ReadFile(md); bytes.Contains(b, []byte(`"ctr"`)) {
+		t.Fatal("Prepare wrote metadata.json, which was saved just before")
+	}
+	old := time.Now().Add(-2 * syncInterval)
+	if err := os.Chtimes(md, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Prepare(bg, "ctr2", "base"); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(md); !bytes.Contains(b, []byte(`"ctr"`)) || !bytes.Contains(b, []byte(`"ctr2"`)) {
+		t.Errorf("metadata.json after a mutation %v after the last synced one: %s", 2*syncInterval, b)
+	}
+	if _, err := os.Stat(filepath.Join(root, activeFile)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a synced save left %s: %v", activeFile, err)
 	}
 }

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,12 +35,15 @@ func (overlayDriver) name() string { return "overlay" }
 func (overlayDriver) usageDir(dir string) string { return filepath.Join(dir, "fs") }
 
 func (overlayDriver) create(ctx context.Context, dir, parentDir string, kind Kind) error {
+	// Exactly these modes, whatever the umask of the process that makes them: the upper
+	// directory's is the container's root's, and a spare (makeSpare) is made by another
+	// process than the one that takes it.
 	fsDir := filepath.Join(dir, "fs")
-	if err := os.Mkdir(fsDir, 0o755); err != nil {
+	if err := mkdirMode(fsDir, 0o755); err != nil {
 		return err
 	}
 	if kind == KindActive {
-		if err := os.Mkdir(filepath.Join(dir, "work"), 0o711); err != nil {
+		if err := mkdirMode(filepath.Join(dir, "work"), 0o711); err != nil {
 			return err
 		}
 	}
@@ -56,12 +60,27 @@ func (d overlayDriver) makeSpare(dir string) error {
 	return d.create(context.Background(), dir, "", KindActive)
 }
 
-// adoptSpare is what create does beyond makeSpare for an active snapshot on parentDir.
+// adoptSpare is what create does beyond makeSpare for an active snapshot on parentDir, once
+// it has checked that the spare is whole: a cleanup in another process may have emptied it
+// in tmp/ while it was made (makeSpare holds no lock), and renamed it is anyway.
 func (overlayDriver) adoptSpare(dir, parentDir string) error {
+	for _, sub := range []string{"fs", "work"} {
+		if fi, err := os.Lstat(filepath.Join(dir, sub)); err != nil || !fi.IsDir() {
+			return fmt.Errorf("spare snapshot directory without its %s", sub)
+		}
+	}
 	if parentDir == "" {
 		return nil
 	}
 	return chownLike(filepath.Join(dir, "fs"), filepath.Join(parentDir, "fs"))
+}
+
+// mkdirMode makes dir with exactly mode.
+func mkdirMode(dir string, mode os.FileMode) error {
+	if err := os.Mkdir(dir, mode); err != nil {
+		return err
+	}
+	return os.Chmod(dir, mode)
 }
 
 func (overlayDriver) mounts(dir string, kind Kind, parentDirs []string) []mount.Mount {

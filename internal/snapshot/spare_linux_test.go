@@ -67,6 +67,17 @@ func TestSpare(t *testing.T) {
 	if ents, _ := os.ReadDir(filepath.Join(root, tmpDir)); len(ents) != 0 {
 		t.Errorf("tmp/ after a mutation: %v", ents)
 	}
+	// A spare that lost its directories (another process's cleanup emptied it while it was
+	// made) is not taken whole: the snapshot is made as without it.
+	if err := s.Remove(bg, "ctr3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(spare, "fs")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Prepare(bg, "ctr3", ""); err != nil {
+		t.Fatal(err)
+	}
 	// ctr3 has no parent: the spare's upper directory keeps the owner it was made with.
 	if got, want := shapeOf(t, dirOf(t, s, "ctr3")), "fs drwxr-xr-x 0:0, work drwx--x--x 0:0"; got != want {
 		t.Errorf("a parentless snapshot from the spare: %s, want %s", got, want)

@@ -395,6 +395,9 @@ func (s *store) mutate(ctx context.Context, fn func(md *metadata) (after func(),
 		if after, err = fn(md); err != nil {
 			return err
 		}
+		if *d == unsynced && s.syncDue() {
+			*d = synced
+		}
 		return s.save(md, *d)
 	})
 	// after runs without the lock: deleting a removed snapshot's files can take long, and
@@ -403,6 +406,22 @@ func (s *store) mutate(ctx context.Context, fn func(md *metadata) (after func(),
 		after()
 	}
 	return err
+}
+
+// syncInterval bounds how long active snapshots live only in metadata-active.json: an unsynced
+// mutation made when metadata.json is older is saved synced instead (all records to
+// metadata.json, fsynced). Without it, a store that only makes and removes containers (run,
+// rm) would never sync a long-running container's record again, and every later rewrite of
+// metadata-active.json would be another moment when a power loss could tear it, and lose that
+// container's writable layer with it. The same order as the kernel's writeback of dirty data:
+// one fsync'ed save per half-minute of a loop of runs (~2 ms), and what a power loss may undo
+// is the last half-minute's containers, as before the removals were unsynced.
+const syncInterval = 30 * time.Second
+
+// syncDue says whether metadata.json was last saved more than syncInterval ago (or is missing).
+func (s *store) syncDue() bool {
+	fi, err := os.Stat(filepath.Join(s.root, metadataFile))
+	return err != nil || time.Since(fi.ModTime()) > syncInterval
 }
 
 // view loads the metadata for a read.

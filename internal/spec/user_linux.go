@@ -27,7 +27,7 @@ import (
 // pathrs.OpenInRoot, which checks openat2's answer against a readlink through its private
 // procfs (its setup and two readlinks: ~0.3 ms of every run's spec here, for two files): the
 // kernel already resolves every symlink and ".." inside root, and fails a lookup that a rename
-// raced with (EAGAIN, tried again). pathrs-lite remains where the kernel has no openat2.
+// raced with (EAGAIN, tried again). pathrs-lite remains where openat2 is missing or refused.
 func openInRoot(root, name string) (*os.File, error) {
 	h, err := pathLookupInRoot(root, name)
 	if err != nil {
@@ -73,7 +73,9 @@ func pathLookupInRoot(root, name string) (*os.File, error) {
 			return os.NewFile(uintptr(fd), filepath.Join(root, rel)), nil
 		case errors.Is(err, unix.EAGAIN): // a rename raced with the lookup
 			continue
-		case errors.Is(err, unix.ENOSYS):
+		case errors.Is(err, unix.ENOSYS), errors.Is(err, unix.EPERM):
+			// No openat2, or a seccomp policy around hako that refuses it: pathrs-lite
+			// resolves in user space then, as it would have.
 			return pathrs.OpenInRoot(root, name)
 		default:
 			return nil, &os.PathError{Op: "openat2", Path: filepath.Join(root, rel), Err: err}
