@@ -396,6 +396,11 @@ func (s *store) mutate(ctx context.Context, fn func(md *metadata) (after func(),
 			return err
 		}
 		if *d == unsynced && s.syncDue() {
+			// What metadata.json names must be on disk first: the directories of the
+			// active snapshots made since, whose renames were not synced (create).
+			if err := syncDir(filepath.Join(s.root, snapshotsDir)); err != nil {
+				return err
+			}
 			*d = synced
 		}
 		return s.save(md, *d)
