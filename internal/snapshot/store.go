@@ -561,7 +561,8 @@ func (s *store) create(ctx context.Context, kind Kind, key, parent string, opts 
 	// last metadata.json, whose directories, unnamed, are deleted at the next open; on a
 	// filesystem that reorders renames a record may instead outlive its directory, and its
 	// container then fails to mount and is removed as any other. The next synced mutation
-	// (Commit, Remove, a view) writes every record to metadata.json. Commit syncs the
+	// (Commit, a committed snapshot's Remove, a view, or any mutation once metadata.json is
+	// older than syncInterval) writes every record to metadata.json. Commit syncs the
 	// directory before metadata names it as committed. A killed process leaves the store
 	// consistent either way (only the kernel's view counts then: TestKillMidMutation).
 	d := synced
@@ -712,32 +713,20 @@ func (s *store) Commit(ctx context.Context, name, key string, opts ...Opt) error
 	return nil
 }
 
-func (s *store) Remove(ctx context.Context, key string) error {
-	dir, active, err := s.remove(ctx, key)
-	if err != nil {
-		return err
-	}
-	// Once metadata no longer names the directory, it is garbage: failing to delete it now
-	// (something still mounted in it) leaves it to the next mutation's cleanup.
-	os.RemoveAll(dir)
-	if active {
-		s.makeSpare() // for the next container's
-	}
-	return nil
-}
-
-// remove drops key from the metadata and returns the directory that no record names any more,
-// and whether it was an active snapshot's.
+// Remove drops key from the metadata, then, after the lock (mutate's after), deletes the
+// directory that no record names any more: failing to delete it now (something still mounted
+// in it) leaves it to the next mutation's cleanup.
 //
 // An active snapshot (a container's writable layer) goes as it came (create): the metadata
 // without it is saved to metadata-active.json, unsynced. The metadata.json rewrite and its two
 // fsyncs were ~2 ms of every `run --rm` after its answer, under the lock that the next run's
 // create waits for (2026-11-29). A power loss may then bring the record back without its
 // directory: its container, whose removal the same power loss may undo, fails to mount and is
-// removed again, and a record whose container is gone is collected (the engine's gc).
-func (s *store) remove(ctx context.Context, key string) (dir string, active bool, err error) {
+// removed again, and a record whose container is gone is collected (the engine's gc). Its
+// removal also makes the spare for the next container's.
+func (s *store) Remove(ctx context.Context, key string) error {
 	d := synced
-	err = s.mutate(ctx, func(md *metadata) (func(), error) {
+	err := s.mutate(ctx, func(md *metadata) (func(), error) {
 		r, err := get(md, key)
 		if err != nil {
 			return nil, err
@@ -748,16 +737,21 @@ func (s *store) remove(ctx context.Context, key string) (dir string, active bool
 			}
 		}
 		delete(md.Snapshots, key)
-		dir = s.snapshotDir(r.ID)
-		if active = r.Kind == KindActive; active {
+		dir, active := s.snapshotDir(r.ID), r.Kind == KindActive
+		if active {
 			d = unsynced
 		}
-		return nil, nil
+		return func() {
+			os.RemoveAll(dir)
+			if active {
+				s.makeSpare()
+			}
+		}, nil
 	}, &d)
 	if err != nil {
-		return "", false, fmt.Errorf("remove snapshot %q: %w", key, err)
+		return fmt.Errorf("remove snapshot %q: %w", key, err)
 	}
-	return dir, active, nil
+	return nil
 }
 
 func (s *store) Walk(ctx context.Context, fn func(context.Context, Info) error) error {
