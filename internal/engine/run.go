@@ -386,8 +386,8 @@ func (e *Engine) afterRun(ctx context.Context, c *container.Container, h monitor
 		// Removed before a foreground `run --rm` gets the exit code, so that when it returns
 		// the container is gone, as with Docker: no record, no name (and its image can go at
 		// once: gc removes a detached container's snapshot first). Its snapshot and the
-		// deletion of the files (several milliseconds, an fsync) come after
-		// (detachContainer). --rm excludes restart policies.
+		// deletion of the files (several milliseconds) come after (detachContainer), and the
+		// spare record directory for the next run. --rm excludes restart policies.
 		// The run's runtime state is deleted by now, or being deleted (ms.runtimeDeleting),
 		// and its root filesystem still mounted (ms.rootfs): the monitor unmounts it and waits
 		// for the deletion after the answer.
