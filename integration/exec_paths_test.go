@@ -641,7 +641,7 @@ func execHostProcesses(s *store, id string) string {
 }
 
 // hostProcess is a process of the host as the leftover checks see it.
-type hostProcess struct{ pid, ppid, cmdline string }
+type hostProcess struct{ pid, ppid, state, cmdline string }
 
 // hostProcesses lists the host's processes but the test's own, with their parents and command
 // lines (arguments joined by spaces).
@@ -657,7 +657,7 @@ func hostProcesses() []hostProcess {
 		if b, err := os.ReadFile(d + "/stat"); err == nil {
 			if i := bytes.LastIndexByte(b, ')'); i >= 0 {
 				if f := strings.Fields(string(b[i+1:])); len(f) > 1 {
-					p.ppid = f[1]
+					p.state, p.ppid = f[0], f[1]
 				}
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -60,22 +61,9 @@ func newStore(t *testing.T) *store {
 // and of the runs that have answered.
 func waitStoreIdle(root string) {
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		busy := false
-		cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-		for _, p := range cmdlines {
-			b, err := os.ReadFile(p)
-			if err != nil || !bytes.Contains(b, []byte(root)) {
-				continue
-			}
-			if st, err := os.ReadFile(filepath.Join(filepath.Dir(p), "stat")); err == nil {
-				if i := bytes.LastIndexByte(st, ')'); i > 0 && i+2 < len(st) && st[i+2] == 'Z' {
-					continue
-				}
-			}
-			busy = true
-			break
-		}
-		if !busy {
+		if !slices.ContainsFunc(hostProcesses(), func(p hostProcess) bool {
+			return p.state != "Z" && strings.Contains(p.cmdline, root)
+		}) {
 			return
 		}
 	}
