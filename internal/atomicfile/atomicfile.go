@@ -6,9 +6,13 @@
 package atomicfile
 
 import (
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // WriteFile replaces path with data durably: the file is fsynced before the rename, for records
@@ -40,8 +44,16 @@ func write(path string, data []byte, perm os.FileMode, durable bool) error {
 	})
 }
 
-// replace fills a temporary file beside path and renames it over path.
+// youngAge is how recently a file must have been changed for Replace to swap it out (Swap)
+// rather than rename over it: well under the kernel's writeback age (dirty_expire_centisecs, 30
+// s by default), so that its content is, but for an explicit sync, not on disk either, and a
+// crash cannot take from it what a rename over it would have kept.
+const youngAge = 5 * time.Second
+
+// replace fills a temporary file beside path and renames it over path (or, not durable, swaps
+// it in for a young regular file: Swap).
 func replace(path string, perm os.FileMode, durable bool, fill func(*os.File) error) error {
+	swap := !durable && young(path)
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
 	if err != nil {
 		return err
@@ -57,11 +69,44 @@ func replace(path string, perm os.FileMode, durable bool, fill func(*os.File) er
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(f.Name(), path)
+		if swap {
+			err = Swap(f.Name(), path)
+		} else {
+			err = os.Rename(f.Name(), path)
+		}
 	}
 	if err != nil {
 		// Only then: a removal after the rename is one more lookup, on every write of a run.
 		os.Remove(f.Name())
 	}
 	return err
+}
+
+// young says whether path is a regular file changed less than youngAge ago.
+func young(path string) bool {
+	fi, err := os.Lstat(path)
+	return err == nil && fi.Mode().IsRegular() && time.Since(fi.ModTime()) < youngAge
+}
+
+// Swap puts the file tmp in place of path, a regular file or missing, as a rename does, for a
+// write that is not synced: where path exists, the two are exchanged (renameat2's
+// RENAME_EXCHANGE) and what path was is removed. ext4 (auto_da_alloc) makes a rename over an
+// existing file start writing the new one's data out at once, so that a crash leaves the old
+// content or the new rather than an empty file: ~0.45 ms a rename on the machine hako is
+// measured on, against 0.05 for the exchange. The price is that guarantee: a crash before
+// the kernel writes the new data may leave path empty, so Swap is only for files whose old
+// content is not on disk yet either (Replace's young ones) or that are judged torn and
+// ignored when they do not decode (the snapshot store's metadata-active.json). A crash between
+// the exchange and the removal leaves the old content under tmp's name.
+func Swap(tmp, path string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, path, unix.RENAME_EXCHANGE)
+	switch {
+	case err == nil:
+		os.Remove(tmp)
+		return nil
+	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOSYS):
+		// No path (or no exchange on this filesystem): a plain rename, which starts no write.
+		return os.Rename(tmp, path)
+	}
+	return &os.LinkError{Op: "renameat2", Old: tmp, New: path, Err: err}
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hako-dev/hako/internal/atomicfile"
 	"github.com/hako-dev/hako/internal/errdefs"
 	"github.com/hako-dev/hako/internal/mount"
 	"github.com/hako-dev/hako/internal/topdir"
@@ -288,7 +289,8 @@ func (s *store) save(md *metadata, d durability) error {
 }
 
 // writeAtomic replaces path with data: written to tmp/ and renamed, the content and the rename
-// synced if sync.
+// synced if sync. Unsynced (metadata-active.json, which a crash may leave torn anyway), it is
+// swapped in rather than renamed over the old one (atomicfile.Swap): no write of it starts.
 func (s *store) writeAtomic(path string, data []byte, sync bool) error {
 	f, err := os.CreateTemp(filepath.Join(s.root, tmpDir), filepath.Base(path)+"-")
 	if err != nil {
@@ -302,8 +304,10 @@ func (s *store) writeAtomic(path string, data []byte, sync bool) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
+	if err == nil && sync {
 		err = os.Rename(tmp, path)
+	} else if err == nil {
+		err = atomicfile.Swap(tmp, path)
 	}
 	if err != nil {
 		os.Remove(tmp)
