@@ -80,3 +80,77 @@ func TestSpare(t *testing.T) {
 		t.Errorf("a half-made spare left by a kill stays: %v", err)
 	}
 }
+
+// A detached record's directory becomes the spare where there is none (emptied of its files,
+// its directories with the spare's modes), and is deleted where there is one or where it is not
+// as the engine leaves it.
+func TestReclaimMakesSpare(t *testing.T) {
+	s := &Store{Root: t.TempDir()}
+	record := func(id string, extra func(dir string)) func() {
+		t.Helper()
+		dir := s.Dir(id)
+		for _, d := range []string{"rootfs", "etc", "bundle"} {
+			if err := os.MkdirAll(filepath.Join(dir, d), 0o777); err != nil { // not the spare's modes
+				t.Fatal(err)
+			}
+		}
+		for _, f := range []string{"container.json", id + "-json.log", "lock", "monitor.lock", "etc/hosts", "etc/hostname", "etc/resolv.conf", "bundle/config.json"} {
+			if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if extra != nil {
+			extra(dir)
+		}
+		reclaim, err := s.Detach(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return reclaim
+	}
+	id := func(c byte) string { return string(slices.Repeat([]byte{c}, 64)) }
+	spare := filepath.Join(s.Root, spareName)
+	entries := func(dir string) (names []string) {
+		filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && p != dir {
+				fi, _ := d.Info()
+				rel, _ := filepath.Rel(dir, p)
+				names = append(names, rel+" "+fi.Mode().String())
+			}
+			return nil
+		})
+		return names
+	}
+	record(id('a'), nil)()
+	want := []string{"bundle drwx------", "etc drwxr-xr-x", "rootfs drwxr-xr-x"}
+	if got := entries(spare); !slices.Equal(got, want) {
+		t.Fatalf("the reclaimed spare holds %v, want %v", got, want)
+	}
+	if fi, err := os.Stat(spare); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("the spare: %v %v", fi, err)
+	}
+	// One spare: the next reclaimed record goes, as do records that are not as the engine
+	// leaves them (a root filesystem with files, as when it is still mounted; a directory of
+	// another name).
+	record(id('b'), nil)()
+	if got := entries(spare); !slices.Equal(got, want) {
+		t.Fatalf("the spare after a second reclaim holds %v", got)
+	}
+	os.RemoveAll(spare)
+	record(id('c'), func(dir string) { os.WriteFile(filepath.Join(dir, "rootfs", "bin"), nil, 0o644) })()
+	record(id('d'), func(dir string) { os.Mkdir(filepath.Join(dir, "volumes"), 0o700) })()
+	if ents, _ := os.ReadDir(s.Root); len(ents) != 0 {
+		t.Fatalf("left in the store: %v", ents)
+	}
+	// A reclaimed spare is taken as a made one is.
+	record(id('e'), nil)()
+	if !s.TakeSpare(id('f')) {
+		t.Fatal("the reclaimed spare not taken")
+	}
+	if err := s.SaveEncoded(id('f'), []byte(`{"ID":"`+id('f')+`"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.Get(id('f')); err != nil || c.ID != id('f') {
+		t.Fatalf("the record saved into the reclaimed spare: %v %v", c, err)
+	}
+}
