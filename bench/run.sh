@@ -104,11 +104,20 @@ ROUNDS=${ROUNDS:-3}
 ((ROUNDS >= 1)) || die "ROUNDS must be 1 or more"
 per=$(((RUNS + ROUNDS - 1) / ROUNDS))
 echo "=== 1. run --rm busybox true (hako, crun, runc: $((per * ROUNDS)) runs each in $ROUNDS rounds; then docker and podman, $RUNS each, with --network none as hako; under nov2) ==="
+# Each round starts with another engine (hako, crun, runc; then crun, runc, hako; ...): the one
+# measured first in a round pays for what the machine still does before it (the peers' daemons
+# after the settling above, the previous round's last engine), and in every run of this script
+# until 2026-11-30, hako, always first, had its slowest round first (28.9 ms against 23.6 and
+# 25.6 on 2026-11-30; crun, second, 27.4 against 16.8 and 19.1).
+engines=(hako crun runc)
+declare -A engine_cmd=([hako]="$HAKO run --rm $IMAGE true" [crun]="crun run -b $BUNDLE bench-crun" [runc]="runc run -b $BUNDLE bench-runc")
 for ((r = 1; r <= ROUNDS; r++)); do
-  bash "$PEERS_SH" nov2 hyperfine -N --style basic --runs "$per" --warmup 2 --time-unit millisecond --export-json "$OUT/run-$r.json" \
-    -n hako "$HAKO run --rm $IMAGE true" \
-    -n crun "crun run -b $BUNDLE bench-crun" \
-    -n runc "runc run -b $BUNDLE bench-runc"
+  order=()
+  for ((i = 0; i < ${#engines[@]}; i++)); do
+    e=${engines[$(((i + r - 1) % ${#engines[@]}))]}
+    order+=(-n "$e" "${engine_cmd[$e]}")
+  done
+  bash "$PEERS_SH" nov2 hyperfine -N --style basic --runs "$per" --warmup 2 --time-unit millisecond --export-json "$OUT/run-$r.json" "${order[@]}"
 done
 bash "$PEERS_SH" nov2 hyperfine -N --style basic --runs "$RUNS" --warmup 2 --time-unit millisecond --export-json "$OUT/run-peers.json" \
   -n docker "docker run --rm --network none $IMAGE true" \
