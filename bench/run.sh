@@ -107,8 +107,8 @@ echo "=== 1. run --rm busybox true (hako, crun, runc: $((per * ROUNDS)) runs eac
 # Each round starts with another engine (hako, crun, runc; then crun, runc, hako; ...): the one
 # measured first in a round pays for what the machine still does before it (the peers' daemons
 # after the settling above, the previous round's last engine), and in every run of this script
-# until 2026-11-30, hako, always first, had its slowest round first (28.9 ms against 23.6 and
-# 25.6 on 2026-11-30; crun, second, 27.4 against 16.8 and 19.1).
+# until 2026-11-29, hako, always first, had its slowest round first (28.9 ms against 23.6 and
+# 25.6 on 2026-11-29; crun, second, 27.4 against 16.8 and 19.1).
 engines=(hako crun runc)
 declare -A engine_cmd=([hako]="$HAKO run --rm $IMAGE true" [crun]="crun run -b $BUNDLE bench-crun" [runc]="runc run -b $BUNDLE bench-runc")
 for ((r = 1; r <= ROUNDS; r++)); do
