@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"time"
 )
 
 // WriteFile replaces path with data durably: the file is fsynced before the rename, for records
@@ -41,16 +40,8 @@ func write(path string, data []byte, perm os.FileMode, durable bool) error {
 	})
 }
 
-// youngAge is how recently a file must have been changed for Replace to swap it out (Swap)
-// rather than rename over it: well under the kernel's writeback age (dirty_expire_centisecs, 30
-// s by default), so that its content is, but for an explicit sync, not on disk either, and a
-// crash cannot take from it what a rename over it would have kept.
-const youngAge = 5 * time.Second
-
-// replace fills a temporary file beside path and renames it over path (or, not durable, swaps
-// it in for a young regular file: Swap).
+// replace fills a temporary file beside path and renames it over path.
 func replace(path string, perm os.FileMode, durable bool, fill func(*os.File) error) error {
-	swap := !durable && young(path)
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
 	if err != nil {
 		return err
@@ -66,21 +57,11 @@ func replace(path string, perm os.FileMode, durable bool, fill func(*os.File) er
 		err = cerr
 	}
 	if err == nil {
-		if swap {
-			err = Swap(f.Name(), path)
-		} else {
-			err = os.Rename(f.Name(), path)
-		}
+		err = os.Rename(f.Name(), path)
 	}
 	if err != nil {
 		// Only then: a removal after the rename is one more lookup, on every write of a run.
 		os.Remove(f.Name())
 	}
 	return err
-}
-
-// young says whether path is a regular file changed less than youngAge ago.
-func young(path string) bool {
-	fi, err := os.Lstat(path)
-	return err == nil && fi.Mode().IsRegular() && time.Since(fi.ModTime()) < youngAge
 }

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 )
 
 func TestReplaceLeavesOnlyTheTarget(t *testing.T) {
@@ -97,51 +96,5 @@ func TestSwap(t *testing.T) {
 	}
 	if err := Swap(filepath.Join(dir, "missing"), target); err == nil {
 		t.Fatal("swap of a missing file: no error")
-	}
-}
-
-// Replace swaps in (Swap) only for a regular file changed within youngAge: an older file's
-// content may be on disk, which a rename over it keeps through a crash; a directory is never
-// exchanged with the file.
-func TestReplaceSwapsOnlyYoungFiles(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "container.json")
-	if young(p) {
-		t.Fatal("a missing file is young")
-	}
-	if err := Replace(p, []byte("created"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if !young(p) {
-		t.Fatal("a file just written is not young")
-	}
-	old := time.Now().Add(-2 * youngAge)
-	if err := os.Chtimes(p, old, old); err != nil {
-		t.Fatal(err)
-	}
-	if young(p) {
-		t.Fatal("a file changed long ago is young")
-	}
-	if err := Replace(p, []byte("running"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if b, _ := os.ReadFile(p); string(b) != "running" {
-		t.Fatalf("content %q", b)
-	}
-	d := filepath.Join(dir, "empty-dir")
-	if err := os.Mkdir(d, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if young(d) {
-		t.Fatal("a directory is young")
-	}
-	if err := Replace(d, []byte("x"), 0o600); err == nil {
-		t.Fatal("Replace over an empty directory: no error")
-	}
-	if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
-		t.Fatalf("the directory is gone or changed: %v", err)
-	}
-	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
-		t.Fatalf("%d entries in the directory, want the file and the directory", len(ents))
 	}
 }

@@ -464,7 +464,9 @@ const removingPrefix = ".removing-"
 func (s *Store) Detach(id string) (reclaim func(), err error) {
 	gone := s.DetachedDir(id)
 	if _, err := os.Lstat(gone); err == nil {
-		os.RemoveAll(gone) // an earlier detached copy of the same ID, left by a kill
+		if claimed := s.claim(gone); claimed != "" {
+			os.RemoveAll(claimed) // an earlier detached copy of the same ID, left by a kill
+		}
 	}
 	if err := os.Rename(s.Dir(id), gone); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -480,13 +482,58 @@ func (s *Store) Detach(id string) (reclaim func(), err error) {
 // deleted costs a discard of its block (~100 µs of waiting here) and each one made an inode
 // table scan (40-200 µs of CPU, more where many inodes were freed lately): a run's record, deleted
 // and then made again as the next spare, was eight of them, after the answer but beside the
-// next run's start.
+// next run's start. It claims gone first (claim): if another process did, it leaves it to it.
 func (s *Store) reclaim(gone string) {
-	spare := filepath.Join(s.Root, spareName)
-	if _, err := os.Lstat(spare); errors.Is(err, fs.ErrNotExist) && emptyForSpare(gone) == nil && os.Rename(gone, spare) == nil {
+	claimed := s.claim(gone)
+	if claimed == "" {
 		return
 	}
-	os.RemoveAll(gone)
+	spare := filepath.Join(s.Root, spareName)
+	if _, err := os.Lstat(spare); errors.Is(err, fs.ErrNotExist) && emptyForSpare(claimed) == nil && os.Rename(claimed, spare) == nil {
+		return
+	}
+	os.RemoveAll(claimed)
+}
+
+// claimPrefix names a detached record's directory that a process claimed to delete it or make
+// it the spare.
+const claimPrefix = ".claimed-"
+
+// claim renames gone, a detached record's directory, to a name of this process's alone and
+// returns that name, or "" if another process claimed it (or deleted it) first. Every deletion
+// of a detached directory claims it first (reclaim's, Sweep's, Detach's of an earlier copy), so
+// that no two processes ever work in one: a deletion that had listed the directory could
+// otherwise go on deleting in it after reclaim made it the spare and a new container took it,
+// its record and mounted root filesystem with it. A claimed directory that a kill left is
+// deleted by Sweep once it is a minute old (its times are set as it is claimed).
+func (s *Store) claim(gone string) string {
+	var b [8]byte
+	rand.Read(b[:])
+	claimed := filepath.Join(s.Root, claimPrefix+hex.EncodeToString(b[:]))
+	if os.Rename(gone, claimed) != nil {
+		return ""
+	}
+	now := time.Now()
+	os.Chtimes(claimed, now, now)
+	return claimed
+}
+
+// sameMount says whether a and b are on the same mount (by mount ID where statx gives one, else
+// by device): a root filesystem still mounted, even an empty one, is not.
+func sameMount(a, b string) (bool, error) {
+	var sa, sb unix.Statx_t
+	for _, x := range []struct {
+		path string
+		st   *unix.Statx_t
+	}{{a, &sa}, {b, &sb}} {
+		if err := unix.Statx(unix.AT_FDCWD, x.path, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID, x.st); err != nil {
+			return false, &os.PathError{Op: "statx", Path: x.path, Err: err}
+		}
+	}
+	if sa.Mask&sb.Mask&unix.STATX_MNT_ID != 0 {
+		return sa.Mnt_id == sb.Mnt_id, nil
+	}
+	return sa.Dev_major == sb.Dev_major && sa.Dev_minor == sb.Dev_minor, nil
 }
 
 // spareDirs are the directories of a spare, with their modes (the engine's).
@@ -498,7 +545,7 @@ var errNotSpare = errors.New("not a record's directory as the engine leaves it")
 // files (which a process may still hold, and which are made when they are first taken): it
 // deletes every file, in it and in its etc and bundle directories, and sets the directories'
 // modes. It fails, leaving dir for deletion, if dir is anything else: a directory of another
-// name, a root filesystem that is not empty (still mounted), another owner.
+// name, a root filesystem that is not empty or still a mountpoint, another owner.
 func emptyForSpare(dir string) error {
 	ownDir := func(path string, mode os.FileMode) error {
 		var st unix.Stat_t
@@ -551,6 +598,9 @@ func emptyForSpare(dir string) error {
 		}
 		if err := ownDir(p, mode); err != nil {
 			return err
+		}
+		if same, err := sameMount(dir, p); err != nil || !same {
+			return errors.Join(errNotSpare, err)
 		}
 		if err := removeFiles(p, e.Name() == "rootfs"); err != nil {
 			return err
@@ -644,7 +694,14 @@ func (s *Store) Sweep(detached func(id string) error) {
 			if detached != nil && detached(strings.TrimPrefix(e.Name(), removingPrefix)) != nil {
 				continue
 			}
-			os.RemoveAll(filepath.Join(s.Root, e.Name()))
+			if claimed := s.claim(filepath.Join(s.Root, e.Name())); claimed != "" {
+				os.RemoveAll(claimed)
+			}
+		case strings.HasPrefix(e.Name(), claimPrefix):
+			// Claimed, then its process was killed: a claim is done in milliseconds.
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Minute {
+				os.RemoveAll(filepath.Join(s.Root, e.Name()))
+			}
 		case strings.HasPrefix(e.Name(), exitNotePrefix):
 			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > exitNoteLife {
 				os.Remove(filepath.Join(s.Root, e.Name()))

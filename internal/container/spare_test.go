@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -141,6 +143,60 @@ func TestReclaimMakesSpare(t *testing.T) {
 	record(id('d'), func(dir string) { os.Mkdir(filepath.Join(dir, "volumes"), 0o700) })()
 	if ents, _ := os.ReadDir(s.Root); len(ents) != 0 {
 		t.Fatalf("left in the store: %v", ents)
+	}
+	// A root filesystem still mounted, even an empty one, is not kept (as root only).
+	if os.Geteuid() == 0 {
+		t.Cleanup(func() { // wherever the mount went, even if the test failed
+			b, _ := os.ReadFile("/proc/self/mountinfo")
+			for _, l := range strings.Split(string(b), "\n") {
+				if f := strings.Fields(l); len(f) > 4 && strings.HasPrefix(f[4], s.Root+"/") {
+					syscall.Unmount(f[4], syscall.MNT_DETACH)
+				}
+			}
+		})
+		var mounted string
+		reclaim := record(id('g'), func(dir string) {
+			if err := syscall.Mount("tmpfs", filepath.Join(dir, "rootfs"), "tmpfs", 0, ""); err == nil {
+				mounted = filepath.Join(dir, "rootfs")
+			}
+		})
+		if mounted != "" {
+			reclaim()
+			if _, err := os.Stat(spare); !errors.Is(err, fs.ErrNotExist) {
+				t.Error("a record whose root filesystem is a mountpoint became the spare")
+			}
+			ms, _ := filepath.Glob(filepath.Join(s.Root, claimPrefix+"*", "rootfs"))
+			for _, m := range ms {
+				syscall.Unmount(m, syscall.MNT_DETACH)
+			}
+			ents, _ := os.ReadDir(s.Root)
+			for _, e := range ents {
+				os.RemoveAll(filepath.Join(s.Root, e.Name()))
+			}
+		}
+	}
+	// A detached record that another process claimed first (Sweep here) is left to it: no
+	// spare, nothing left.
+	reclaim := record(id('h'), nil)
+	s.Sweep(nil)
+	reclaim()
+	if ents, _ := os.ReadDir(s.Root); len(ents) != 0 {
+		t.Fatalf("after a sweep and the reclaim of one record: %v", ents)
+	}
+	// A claimed directory that a kill left goes with the sweep once a minute old.
+	left := filepath.Join(s.Root, claimPrefix+"0123")
+	if err := os.MkdirAll(filepath.Join(left, "etc"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s.Sweep(nil)
+	if _, err := os.Stat(left); err != nil {
+		t.Fatalf("a fresh claimed directory was swept: %v", err)
+	}
+	old := time.Now().Add(-2 * time.Minute)
+	os.Chtimes(left, old, old)
+	s.Sweep(nil)
+	if _, err := os.Stat(left); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("an old claimed directory stays: %v", err)
 	}
 	// A reclaimed spare is taken as a made one is.
 	record(id('e'), nil)()
