@@ -380,4 +380,7 @@ func TestMonitorInheritsNothing(t *testing.T) {
 	if out, err := exec.Command(hakoBin, "--root", link, "run", "--rm", "busybox", "echo", "via a link").CombinedOutput(); err != nil || string(out) != "via a link\n" {
 		t.Fatalf("run in a store reached through a symlink: %v %s", err, out)
 	}
+	// Its monitor works on in the store after the answer (the record's removal, the spare),
+	// under the link's name, which the store's clean-up does not look for.
+	waitStoreIdle(link)
 }
