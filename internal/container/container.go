@@ -464,9 +464,7 @@ const removingPrefix = ".removing-"
 func (s *Store) Detach(id string) (reclaim func(), err error) {
 	gone := s.DetachedDir(id)
 	if _, err := os.Lstat(gone); err == nil {
-		if claimed := s.claim(gone); claimed != "" {
-			os.RemoveAll(claimed) // an earlier detached copy of the same ID, left by a kill
-		}
+		s.deleteDetached(gone) // an earlier detached copy of the same ID, left by a kill
 	}
 	if err := os.Rename(s.Dir(id), gone); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -507,9 +505,7 @@ const claimPrefix = ".claimed-"
 // its record and mounted root filesystem with it. A claimed directory that a kill left is
 // deleted by Sweep once it is a minute old (its times are set as it is claimed).
 func (s *Store) claim(gone string) string {
-	var b [8]byte
-	rand.Read(b[:])
-	claimed := filepath.Join(s.Root, claimPrefix+hex.EncodeToString(b[:]))
+	claimed := filepath.Join(s.Root, claimPrefix+NewID()[:16])
 	if os.Rename(gone, claimed) != nil {
 		return ""
 	}
@@ -518,25 +514,18 @@ func (s *Store) claim(gone string) string {
 	return claimed
 }
 
-// sameMount says whether a and b are on the same mount (by mount ID where statx gives one, else
-// by device): a root filesystem still mounted, even an empty one, is not.
-func sameMount(a, b string) (bool, error) {
-	var sa, sb unix.Statx_t
-	for _, x := range []struct {
-		path string
-		st   *unix.Statx_t
-	}{{a, &sa}, {b, &sb}} {
-		if err := unix.Statx(unix.AT_FDCWD, x.path, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID, x.st); err != nil {
-			return false, &os.PathError{Op: "statx", Path: x.path, Err: err}
-		}
+// deleteDetached deletes gone, a detached record's directory, unless another process claimed it
+// first.
+func (s *Store) deleteDetached(gone string) {
+	if claimed := s.claim(gone); claimed != "" {
+		os.RemoveAll(claimed)
 	}
-	if sa.Mask&sb.Mask&unix.STATX_MNT_ID != 0 {
-		return sa.Mnt_id == sb.Mnt_id, nil
-	}
-	return sa.Dev_major == sb.Dev_major && sa.Dev_minor == sb.Dev_minor, nil
 }
 
-// spareDirs are the directories of a spare, with their modes (the engine's).
+// recordDirMode is a record directory's mode, and spareDirs the directories in it that every run
+// makes, with their modes (the engine's): what a spare holds.
+const recordDirMode = 0o700
+
 var spareDirs = map[string]os.FileMode{"rootfs": 0o755, "etc": 0o755, "bundle": 0o700}
 
 var errNotSpare = errors.New("not a record's directory as the engine leaves it")
@@ -547,12 +536,19 @@ var errNotSpare = errors.New("not a record's directory as the engine leaves it")
 // modes. It fails, leaving dir for deletion, if dir is anything else: a directory of another
 // name, a root filesystem that is not empty or still a mountpoint, another owner.
 func emptyForSpare(dir string) error {
-	ownDir := func(path string, mode os.FileMode) error {
-		var st unix.Stat_t
-		if err := unix.Lstat(path, &st); err != nil {
-			return err
+	// One statx a directory: it must be one, ours, and on dir's mount (by mount ID where
+	// statx gives one, else by device: a root filesystem still mounted, even an empty one, is
+	// not); its mode is then set to mode.
+	var top unix.Statx_t
+	ownDir := func(path string, mode os.FileMode, st *unix.Statx_t) error {
+		if err := unix.Statx(unix.AT_FDCWD, path, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_BASIC_STATS|unix.STATX_MNT_ID, st); err != nil {
+			return &os.PathError{Op: "statx", Path: path, Err: err}
 		}
 		if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() || int(st.Gid) != os.Getegid() {
+			return errNotSpare
+		}
+		if st != &top && (st.Mask&top.Mask&unix.STATX_MNT_ID != 0 && st.Mnt_id != top.Mnt_id ||
+			st.Dev_major != top.Dev_major || st.Dev_minor != top.Dev_minor) {
 			return errNotSpare
 		}
 		if os.FileMode(st.Mode&0o7777) != mode {
@@ -576,7 +572,7 @@ func emptyForSpare(dir string) error {
 		}
 		return nil
 	}
-	if err := ownDir(dir, 0o700); err != nil {
+	if err := ownDir(dir, recordDirMode, &top); err != nil {
 		return err
 	}
 	ents, err := os.ReadDir(dir)
@@ -596,11 +592,9 @@ func emptyForSpare(dir string) error {
 			}
 			continue
 		}
-		if err := ownDir(p, mode); err != nil {
+		var st unix.Statx_t
+		if err := ownDir(p, mode, &st); err != nil {
 			return err
-		}
-		if same, err := sameMount(dir, p); err != nil || !same {
-			return errors.Join(errNotSpare, err)
 		}
 		if err := removeFiles(p, e.Name() == "rootfs"); err != nil {
 			return err
@@ -640,19 +634,16 @@ func (s *Store) MakeSpare() {
 	if _, err := os.Lstat(spare); !errors.Is(err, fs.ErrNotExist) {
 		return
 	}
-	tmp, err := os.MkdirTemp(s.Root, spareTmpPrefix) // 0700, as SaveEncoded's
+	tmp, err := os.MkdirTemp(s.Root, spareTmpPrefix) // recordDirMode, as SaveEncoded's
 	if err != nil {
 		return
 	}
 	// The engine's modes for each, exactly: the umask here is this process's, not that of the
 	// command that will take the spare.
-	err = errors.Join(
-		mkdirMode(filepath.Join(tmp, "rootfs"), 0o755),
-		mkdirMode(filepath.Join(tmp, "etc"), 0o755),
-		mkdirMode(filepath.Join(tmp, "bundle"), 0o700),
-		touch(filepath.Join(tmp, "lock")),
-		touch(filepath.Join(tmp, "monitor.lock")),
-	)
+	err = errors.Join(touch(filepath.Join(tmp, "lock")), touch(filepath.Join(tmp, "monitor.lock")))
+	for name, mode := range spareDirs {
+		err = errors.Join(err, mkdirMode(filepath.Join(tmp, name), mode))
+	}
 	// Onto a spare made meanwhile, the rename fails (not empty): this one goes.
 	if err != nil || os.Rename(tmp, spare) != nil {
 		os.RemoveAll(tmp)
@@ -694,20 +685,14 @@ func (s *Store) Sweep(detached func(id string) error) {
 			if detached != nil && detached(strings.TrimPrefix(e.Name(), removingPrefix)) != nil {
 				continue
 			}
-			if claimed := s.claim(filepath.Join(s.Root, e.Name())); claimed != "" {
-				os.RemoveAll(claimed)
-			}
-		case strings.HasPrefix(e.Name(), claimPrefix):
-			// Claimed, then its process was killed: a claim is done in milliseconds.
-			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Minute {
-				os.RemoveAll(filepath.Join(s.Root, e.Name()))
-			}
+			s.deleteDetached(filepath.Join(s.Root, e.Name()))
 		case strings.HasPrefix(e.Name(), exitNotePrefix):
 			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > exitNoteLife {
 				os.Remove(filepath.Join(s.Root, e.Name()))
 			}
-		case strings.HasPrefix(e.Name(), spareTmpPrefix):
-			// A spare being made takes microseconds: one a minute old was left by a kill.
+		case strings.HasPrefix(e.Name(), spareTmpPrefix), strings.HasPrefix(e.Name(), claimPrefix):
+			// A spare being made, or a claimed directory being deleted or made the spare,
+			// takes milliseconds: one a minute old was left by a kill.
 			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Minute {
 				os.RemoveAll(filepath.Join(s.Root, e.Name()))
 			}

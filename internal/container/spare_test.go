@@ -65,21 +65,28 @@ func TestSpare(t *testing.T) {
 		t.Fatal(err)
 	}
 	// What a kill while making a spare leaves: deleted by the sweep once it is old.
-	half := filepath.Join(s.Root, spareTmpPrefix+"123")
-	if err := os.MkdirAll(filepath.Join(half, "rootfs"), 0o700); err != nil {
+	sweptOnceOld(t, s, spareTmpPrefix+"123", "rootfs")
+}
+
+// sweptOnceOld checks that Sweep keeps the directory name (with sub in it), as a kill would
+// leave it in the middle of its work, while it is fresh, and deletes it once a minute old.
+func sweptOnceOld(t *testing.T, s *Store, name, sub string) {
+	t.Helper()
+	dir := filepath.Join(s.Root, name)
+	if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	s.Sweep(nil)
-	if _, err := os.Stat(half); err != nil {
-		t.Fatalf("a spare being made was swept: %v", err)
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("%s was swept while fresh: %v", name, err)
 	}
 	old := time.Now().Add(-2 * time.Minute)
-	if err := os.Chtimes(half, old, old); err != nil {
+	if err := os.Chtimes(dir, old, old); err != nil {
 		t.Fatal(err)
 	}
 	s.Sweep(nil)
-	if _, err := os.Stat(half); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("a half-made spare left by a kill stays: %v", err)
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("%s, a minute old, stays: %v", name, err)
 	}
 }
 
@@ -184,20 +191,7 @@ func TestReclaimMakesSpare(t *testing.T) {
 		t.Fatalf("after a sweep and the reclaim of one record: %v", ents)
 	}
 	// A claimed directory that a kill left goes with the sweep once a minute old.
-	left := filepath.Join(s.Root, claimPrefix+"0123")
-	if err := os.MkdirAll(filepath.Join(left, "etc"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	s.Sweep(nil)
-	if _, err := os.Stat(left); err != nil {
-		t.Fatalf("a fresh claimed directory was swept: %v", err)
-	}
-	old := time.Now().Add(-2 * time.Minute)
-	os.Chtimes(left, old, old)
-	s.Sweep(nil)
-	if _, err := os.Stat(left); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("an old claimed directory stays: %v", err)
-	}
+	sweptOnceOld(t, s, claimPrefix+"0123", "etc")
 	// A reclaimed spare is taken as a made one is.
 	record(id('e'), nil)()
 	if !s.TakeSpare(id('f')) {
