@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +21,7 @@ import (
 	"github.com/hako-dev/hako/internal/logs"
 	"github.com/hako-dev/hako/internal/monitor"
 	"github.com/hako-dev/hako/internal/mount"
+	"github.com/hako-dev/hako/internal/ocijson"
 	"github.com/hako-dev/hako/internal/runtime"
 	"github.com/hako-dev/hako/internal/spec"
 	"github.com/hako-dev/hako/internal/stdiofile"
@@ -672,7 +672,7 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	rt.AfterPlan = func() { close(planned) }
 	go func() {
 		<-planned
-		sb, err := json.Marshal(s) // not indented: a second pass over ~25 KB
+		sb, err := ocijson.MarshalSpec(s) // json.Marshal's, without its reflection (package ocijson)
 		if err == nil {
 			err = os.WriteFile(filepath.Join(bundle, "config.json"), sb, 0o600)
 		}

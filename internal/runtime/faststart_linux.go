@@ -3,7 +3,6 @@ package runtime
 import (
 	"bytes"
 	"cmp"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +27,7 @@ import (
 	"github.com/hako-dev/hako/internal/atomicfile"
 	"github.com/hako-dev/hako/internal/errdefs"
 	"github.com/hako-dev/hako/internal/fastexec"
+	"github.com/hako-dev/hako/internal/ocijson"
 )
 
 // The C start path (docs/run.md): the monitor plans a container's init in Go and a C
@@ -1020,29 +1020,11 @@ type stateParts struct {
 	err     error
 }
 
-// stateBody is libcontainer's State without the members that complete adds: each is shadowed
-// by an empty field of the same name, which encoding/json prefers to the embedded one (it is
-// shallower) and leaves out (omitempty).
-type stateBody struct {
-	*libcontainer.State
-	InitProcessPid       int               `json:"init_process_pid,omitempty"`
-	InitProcessStartTime uint64            `json:"init_process_start,omitempty"`
-	Created              *struct{}         `json:"created,omitempty"`
-	NamespacePaths       map[string]string `json:"namespace_paths,omitempty"`
-	ExternalDescriptors  []string          `json:"external_descriptors,omitempty"`
-}
-
-// stateLate are the members complete adds, as libcontainer names them.
-type stateLate struct {
-	InitProcessPid       int                              `json:"init_process_pid"`
-	InitProcessStartTime uint64                           `json:"init_process_start"`
-	NamespacePaths       map[configs.NamespaceType]string `json:"namespace_paths"`
-	Created              time.Time                        `json:"created"`
-	ExternalDescriptors  []string                         `json:"external_descriptors"`
-}
-
+// encodeState encodes libcontainer's State without the members that complete adds
+// (ocijson.StateBody), with package ocijson's generated encoder: encoding/json would build its
+// encoders for the state's ~60 types first, by reflection, in every run (docs/run.md).
 func encodeState(st *libcontainer.State) stateParts {
-	js, err := json.Marshal(stateBody{State: st})
+	js, err := ocijson.MarshalStateBody(st)
 	if err == nil && (len(js) < 2 || js[0] != '{' || js[1] == '}') {
 		err = fmt.Errorf("libcontainer's state encoded as %.20q", js)
 	}
@@ -1063,7 +1045,7 @@ func (sp *stateParts) complete(pid int, start uint64, config *configs.Config, st
 			nsPaths[t] = (&configs.Namespace{Type: t}).GetPath(pid)
 		}
 	}
-	late, err := json.Marshal(stateLate{
+	late, err := ocijson.MarshalStateLate(&ocijson.StateLate{
 		InitProcessPid:       pid,
 		InitProcessStartTime: start,
 		NamespacePaths:       nsPaths,

@@ -1,0 +1,200 @@
+package ocijson_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"reflect"
+	"testing"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/opencontainers/cgroups"
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runc/libcontainer/specconv"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hako-dev/hako/internal/ocijson"
+	"github.com/hako-dev/hako/internal/ocijson/gen"
+	"github.com/hako-dev/hako/internal/spec"
+)
+
+// The generated file is what the generator makes of the types as they are now: an upgrade of
+// runtime-spec, runc or cgroups that adds a member fails here until `go run ./tools/ocijsongen`.
+func TestGeneratedIsCurrent(t *testing.T) {
+	want, err := gen.Source()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(gen.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s is not what tools/ocijsongen makes of the types now: run `go run ./tools/ocijsongen`", gen.File)
+	}
+}
+
+// Every value encodes as encoding/json encodes it: every member filled in turn with strings
+// that need escaping, big and negative numbers, nil and empty pointers, slices and maps.
+func TestSameAsEncodingJSON(t *testing.T) {
+	for seed := range uint64(300) {
+		f := filler{rand.New(rand.NewPCG(seed, 7)), seed%3 != 0}
+		var s specs.Spec
+		f.fill(reflect.ValueOf(&s).Elem(), 0)
+		sameJSON(t, "spec", seed, &s, func() ([]byte, error) { return ocijson.MarshalSpec(&s) })
+
+		var st libcontainer.State
+		f.fill(reflect.ValueOf(&st).Elem(), 0)
+		sameJSON(t, "state", seed, ocijson.StateBody{State: &st}, func() ([]byte, error) { return ocijson.MarshalStateBody(&st) })
+
+		var late ocijson.StateLate
+		f.fill(reflect.ValueOf(&late).Elem(), 0)
+		sameJSON(t, "late", seed, &late, func() ([]byte, error) { return ocijson.MarshalStateLate(&late) })
+	}
+	// The zero values, and a state without cgroup resources (encoding/json's way).
+	sameJSON(t, "zero spec", 0, &specs.Spec{}, func() ([]byte, error) { return ocijson.MarshalSpec(&specs.Spec{}) })
+	st := &libcontainer.State{}
+	sameJSON(t, "zero state", 0, ocijson.StateBody{State: st}, func() ([]byte, error) { return ocijson.MarshalStateBody(st) })
+	st.Config.Cgroups = &cgroups.Cgroup{Name: "no resources"}
+	sameJSON(t, "state without resources", 0, ocijson.StateBody{State: st}, func() ([]byte, error) { return ocijson.MarshalStateBody(st) })
+	sameJSON(t, "nil state", 0, ocijson.StateBody{}, func() ([]byte, error) { return ocijson.MarshalStateBody(nil) })
+}
+
+// A spec as hako makes them, and its libcontainer configuration.
+func TestRealSpec(t *testing.T) {
+	s, err := spec.Generate(ocispec.ImageConfig{Env: []string{"A=<b>&c"}, User: "1:2"}, spec.Options{ID: "x", Rootfs: "/tmp/x", Cmd: []string{"sh", "-c", "echo \"hi\"\n"}, Hostname: "h", Memory: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameJSON(t, "spec", 0, s, func() ([]byte, error) { return ocijson.MarshalSpec(s) })
+	config, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{CgroupName: "x", Spec: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &libcontainer.State{CgroupPaths: map[string]string{"memory": "/sys/fs/cgroup/memory/x"}}
+	st.ID, st.Config = "x", *config
+	sameJSON(t, "state", 0, ocijson.StateBody{State: st}, func() ([]byte, error) { return ocijson.MarshalStateBody(st) })
+	late := &ocijson.StateLate{InitProcessPid: 42, Created: time.Now(), NamespacePaths: map[configs.NamespaceType]string{configs.NEWNET: "/proc/42/ns/net"}}
+	sameJSON(t, "late", 0, late, func() ([]byte, error) { return ocijson.MarshalStateLate(late) })
+}
+
+// sameJSON checks that enc gives what json.Marshal(v) gives, as JSON values (members in any
+// order); with no map of more than one key, byte for byte but for the members' order.
+func sameJSON(t *testing.T, what string, seed uint64, v any, enc func() ([]byte, error)) {
+	t.Helper()
+	want, werr := json.Marshal(v)
+	got, err := enc()
+	if (werr != nil) != (err != nil) {
+		t.Fatalf("%s, seed %d: error %v, encoding/json's %v", what, seed, err, werr)
+	}
+	if werr != nil {
+		return
+	}
+	var a, b any
+	if err := json.Unmarshal(got, &a); err != nil {
+		t.Fatalf("%s, seed %d: not JSON: %v\n%s", what, seed, err, got)
+	}
+	if err := json.Unmarshal(want, &b); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Fatalf("%s, seed %d: differs from encoding/json's:\n%s\n%s", what, seed, got, want)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%s, seed %d: %d bytes, encoding/json's %d (escapes differ?):\n%s\n%s", what, seed, len(got), len(want), got, want)
+	}
+}
+
+// filler sets a value's exported members at random; sparse leaves about half of them zero.
+type filler struct {
+	r      *rand.Rand
+	sparse bool
+}
+
+var strs = []string{"", "a", "<html>&amp;", "quote\" back\\slash", "nl\n tab\t cr\r", "\x01\x1f\x7f", "é ü 日本", "\u2028\u2029", "bad \xff\xfe utf8", "/proc/self/fd/3"}
+
+func (f filler) fill(v reflect.Value, depth int) {
+	if depth > 12 {
+		return
+	}
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(strs[f.r.IntN(len(strs))])
+	case reflect.Bool:
+		v.SetBool(f.r.IntN(2) == 0)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n := f.r.Int64()
+		if f.r.IntN(2) == 0 {
+			n = -n
+		}
+		if f.r.IntN(3) == 0 {
+			n = int64(f.r.IntN(3) - 1)
+		}
+		v.SetInt(n >> (64 - v.Type().Bits()))
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		n := f.r.Uint64()
+		if f.r.IntN(3) == 0 {
+			n = uint64(f.r.IntN(2))
+		}
+		v.SetUint(n >> (64 - v.Type().Bits()))
+	case reflect.Float32, reflect.Float64:
+		v.SetFloat(f.r.Float64() * 1e6)
+	case reflect.Pointer:
+		if f.sparse && f.r.IntN(4) == 0 {
+			return
+		}
+		v.Set(reflect.New(v.Type().Elem()))
+		if f.r.IntN(5) != 0 {
+			f.fill(v.Elem(), depth+1)
+		}
+	case reflect.Slice:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			v.SetBytes([]byte(strs[f.r.IntN(len(strs))]))
+			return
+		}
+		n := f.r.IntN(3)
+		if n == 0 && f.r.IntN(2) == 0 {
+			v.Set(reflect.MakeSlice(v.Type(), 0, 0)) // empty, not nil
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), n, n)
+		for i := range n {
+			f.fill(s.Index(i), depth+1)
+		}
+		v.Set(s)
+	case reflect.Array:
+		for i := range v.Len() {
+			f.fill(v.Index(i), depth+1)
+		}
+	case reflect.Map:
+		n := f.r.IntN(4)
+		m := reflect.MakeMapWithSize(v.Type(), n)
+		for range n {
+			k := reflect.New(v.Type().Key()).Elem()
+			e := reflect.New(v.Type().Elem()).Elem()
+			f.fill(k, depth+1)
+			f.fill(e, depth+1)
+			m.SetMapIndex(k, e)
+		}
+		v.Set(m)
+	case reflect.Interface:
+		if v.NumMethod() == 0 && f.r.IntN(2) == 0 {
+			v.Set(reflect.ValueOf(map[string]any{"k": strs[f.r.IntN(len(strs))], "n": 1.5}))
+		}
+	case reflect.Struct:
+		if v.Type() == reflect.TypeFor[time.Time]() {
+			v.Set(reflect.ValueOf(time.Unix(f.r.Int64N(1<<34), f.r.Int64N(1e9)).UTC()))
+			return
+		}
+		for i := range v.NumField() {
+			sf := v.Type().Field(i)
+			if !sf.IsExported() || f.sparse && f.r.IntN(2) == 0 && !(sf.Anonymous && sf.Type.Kind() == reflect.Pointer) {
+				continue
+			}
+			f.fill(v.Field(i), depth+1)
+		}
+	}
+}
