@@ -98,7 +98,7 @@ func (p *Profile) Marshal() ([]byte, error) {
 	if p.Pid <= 0 {
 		return nil, fmt.Errorf("exec profile: bad pid %d", p.Pid)
 	}
-	e := &encoder{what: "exec profile"}
+	e := newEncoder("exec profile", len(p.Seccomp))
 	e.put("v", strconv.Itoa(Version))
 	e.put("id", p.ID)
 	e.put("pid", strconv.Itoa(p.Pid))
@@ -125,6 +125,15 @@ type encoder struct {
 	b    bytes.Buffer
 	err  error
 	what string // "exec profile" or "start profile", for errors
+}
+
+// newEncoder sizes the buffer for a profile with a seccomp program of filterLen instructions
+// once, rather than doubling it several times: a profile is encoded in a fresh process, where
+// each new page of memory costs a fault.
+func newEncoder(what string, filterLen int) *encoder {
+	e := &encoder{what: what}
+	e.b.Grow(8<<10 + 2*sockFilterSize*filterLen)
+	return e
 }
 
 func (e *encoder) put(key, value string) {
@@ -194,7 +203,14 @@ func (p *Profile) putProcess(e *encoder) {
 		e.fail("seccomp flags without a seccomp program")
 	}
 	if len(p.Seccomp) > 0 {
-		e.put("seccomp", strconv.FormatUint(uint64(p.SeccompFlags), 10)+":"+hex.EncodeToString(EncodeFilter(p.Seccomp)))
+		// As put("seccomp", FLAGS:HEX), without the ~15 KB hex string and its copies.
+		raw := EncodeFilter(p.Seccomp)
+		e.b.Grow(len("seccomp=") + 21 + hex.EncodedLen(len(raw)) + 1)
+		e.b.WriteString("seccomp=")
+		e.b.WriteString(strconv.FormatUint(uint64(p.SeccompFlags), 10))
+		e.b.WriteByte(':')
+		e.b.Write(hex.AppendEncode(e.b.AvailableBuffer(), raw))
+		e.b.WriteByte(0)
 	}
 }
 

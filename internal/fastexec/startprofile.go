@@ -65,7 +65,7 @@ var startNsTypes = []string{"mnt", "pid", "net", "ipc", "uts", "cgroup"}
 // relative or unclean path inside the root, an unknown namespace type or op kind, a NUL
 // byte anywhere.
 func (p *StartProfile) Marshal() ([]byte, error) {
-	e := &encoder{what: "start profile"}
+	e := newEncoder("start profile", len(p.Seccomp))
 	if p.ID == "" {
 		e.fail("no container id")
 	}

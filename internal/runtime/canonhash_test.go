@@ -3,7 +3,9 @@ package runtime
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/opencontainers/runc/libcontainer/configs"
@@ -70,5 +72,21 @@ func TestCanonHashSeccomp(t *testing.T) {
 	m1 := canonKey(t, map[string]int{"a": 1, "b": 2})
 	if m2 := canonKey(t, map[string]int{"b": 2, "a": 1}); m1 != m2 {
 		t.Error("a map's key depends on its order")
+	}
+}
+
+// The key of a configuration larger than canonHash's buffer (Docker's default profile, as a
+// container gets it) stays what it was when the walk went into one buffer: the seccomp cache's
+// entries keep their names.
+func TestCanonHashChunked(t *testing.T) {
+	var b strings.Builder
+	sc := &configs.Seccomp{DefaultAction: configs.Errno, Architectures: []string{"amd64"}}
+	for i := range 600 {
+		b.WriteString("x")
+		sc.Syscalls = append(sc.Syscalls, &configs.Syscall{Name: fmt.Sprintf("call%d%s", i, b.String()[:i%40]), Action: configs.Allow,
+			Args: []*configs.Arg{{Index: uint(i % 6), Value: uint64(i), Op: configs.EqualTo}}})
+	}
+	if got, want := canonKey(t, sc), "bda7a7967eb9a39ceab89d76f6908a2864d2cd8c5877bb3f948e3e0a8f3a9651"; got != want {
+		t.Errorf("key %s, was %s", got, want)
 	}
 }
