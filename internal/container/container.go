@@ -34,6 +34,7 @@ import (
 	"github.com/hako-dev/hako/internal/rawfd"
 	"github.com/hako-dev/hako/internal/spec"
 	"github.com/hako-dev/hako/internal/volume"
+	"github.com/mailru/easyjson/jwriter"
 	digest "github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 )
@@ -166,10 +167,14 @@ func (s *Store) Save(c *Container) error {
 	return s.SaveEncoded(c.ID, b)
 }
 
-// Encode is a record as Save writes it. Compact, not indented: `ps -a` decodes every record,
-// and the whitespace cost a fifth of it.
+// Encode is a record as Save writes it: json.Marshal's encoding, by the encoder generated in
+// container_easyjson.go (internal/jsongen), without encoding/json's reflection at the first
+// use in a process (~0.4 ms a run). Compact, not indented: `ps -a` decodes every record, and
+// the whitespace cost a fifth of it.
 func Encode(c *Container) ([]byte, error) {
-	return json.Marshal(c)
+	var w jwriter.Writer
+	c.MarshalEasyJSON(&w)
+	return w.BuildBytes()
 }
 
 // SaveEncoded is Save of a record that Encode made (on another core, say, while the caller

@@ -104,27 +104,14 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (c *container.Cont
 		if err != nil {
 			return err
 		}
-		// The record is encoded on another core while the snapshot is made (its encoder,
-		// built at the first use in a process, ~0.4 ms, comes from WarmCreate).
-		type encoded struct {
-			b   []byte
-			err error
-		}
-		record := make(chan encoded, 1)
-		go func() {
-			b, err := container.Encode(c)
-			record <- encoded{b, err}
-		}()
 		if _, err := e.Snapshots.Prepare(ctx, c.ID, parent, snapshot.WithLabels(map[string]string{containerLabel: c.ID})); err != nil {
-			<-record
 			e.removeVolumes(vols)
 			return fmt.Errorf("create container: %w", err)
 		}
-		r := <-record
-		err = r.err
+		b, err := container.Encode(c)
 		if err == nil {
 			cs.TakeSpare(c.ID) // else SaveEncoded makes the directory
-			err = cs.SaveEncoded(c.ID, r.b)
+			err = cs.SaveEncoded(c.ID, b)
 		}
 		if err != nil {
 			e.Snapshots.Remove(ctx, c.ID)
@@ -268,15 +255,9 @@ func randomName(existing []*container.Container) string {
 }
 
 // WarmCreate starts, on another core, what Create would otherwise do first on the command's
-// path: opening the snapshotter (a clean-up under its lock, which Create's layer check needs),
-// and encoding/json's encoder for the container record (built by reflection at its first use
-// in a process, ~0.4 ms), which Create's encoding of the record, beside the snapshot's
-// making, would otherwise build on the path now that the snapshot comes from a spare.
-// `run` calls it as soon as it has the engine. Measured on 2026-11-29: -0.35 ms (200 paired
-// rounds, twice). Earlier that day, warming every codec of a run that way (the spec's, the
-// state's, the image's) cost more than it saved, with the second core then busy with S, the
-// cgroups and the bundle.
+// path: opening the snapshotter (a clean-up under its lock, which Create's layer check needs).
+// `run` calls it as soon as it has the engine. (It also built encoding/json's encoder for the
+// container record, ~0.4 ms, until the record had a generated encoder: package jsongen.)
 func (e *Engine) WarmCreate() {
 	e.warmSnapshotter()
-	go container.Encode(&container.Container{})
 }

@@ -1,12 +1,12 @@
 // Package ocijson encodes the two JSON documents a container's start writes: the bundle's
 // config.json (the OCI runtime spec) and libcontainer's state.json. It does so with encoders
-// generated ahead of time by easyjson (ocijson_easyjson.go, from tools/ocijsongen), not with
+// generated ahead of time by easyjson (ocijson_easyjson.go, made by tools/jsongen), not with
 // encoding/json: encoding/json builds its encoder for a type by reflection at the type's first
 // use in a process, and a `run` is a fresh process each time. For the spec's and the state's
 // ~100 struct types that took ~2.4 ms of a run's CPU (typeFields, on two busy cores), against
 // ~0.2 ms for the encoding itself.
 //
-// The output is what encoding/json gives for the same value, as JSON (TestSameAsEncodingJSON);
+// The output is what encoding/json gives for the same value, as JSON (internal/jsongen's TestSameAsEncodingJSON);
 // only the order of a map's keys may differ (easyjson writes them in the map's order, where
 // encoding/json sorts them), which no reader of either file depends on.
 package ocijson

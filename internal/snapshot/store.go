@@ -2,7 +2,6 @@ package snapshot
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -171,14 +170,14 @@ func (s *store) checkVersion() error {
 	want := versionInfo{Version: formatVersion, Driver: s.drv.name()}
 	b, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		b, _ = json.Marshal(want)
+		b, _ = encode(want)
 		return s.writeAtomic(p, append(b, '\n'), true)
 	}
 	if err != nil {
 		return err
 	}
 	var got versionInfo
-	if err := json.Unmarshal(b, &got); err != nil {
+	if err := decode(b, &got); err != nil {
 		return fmt.Errorf("read %s: %w", p, err)
 	}
 	if got == (versionInfo{Version: formatVersionV1, Driver: want.Driver}) {
@@ -192,7 +191,7 @@ func (s *store) checkVersion() error {
 		if err := s.save(md, synced); err != nil {
 			return err
 		}
-		b, _ = json.Marshal(want)
+		b, _ = encode(want)
 		return s.writeAtomic(p, append(b, '\n'), true)
 	}
 	if got != want {
@@ -240,7 +239,7 @@ func (s *store) read(name string) (*metadata, error) {
 		return nil, err
 	}
 	var md metadata
-	if err := json.Unmarshal(b, &md); err != nil {
+	if err := decode(b, &md); err != nil {
 		return nil, fmt.Errorf("%s: %w: %v", name, errTorn, err)
 	}
 	switch md.Version {
@@ -274,7 +273,7 @@ func (s *store) save(md *metadata, d durability) error {
 		md.Gen++
 		name = metadataFile
 	}
-	b, err := json.Marshal(md)
+	b, err := encode(md)
 	if err == nil {
 		err = s.writeAtomic(filepath.Join(s.root, name), b, d == synced)
 	}

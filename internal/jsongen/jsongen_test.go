@@ -1,14 +1,16 @@
-package ocijson_test
+package jsongen_test
 
 import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
 
+	"github.com/mailru/easyjson"
 	"github.com/opencontainers/cgroups"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/opencontainers/runc/libcontainer"
@@ -16,24 +18,29 @@ import (
 	"github.com/opencontainers/runc/libcontainer/specconv"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/hako-dev/hako/internal/container"
+	"github.com/hako-dev/hako/internal/jsongen"
 	"github.com/hako-dev/hako/internal/ocijson"
-	"github.com/hako-dev/hako/internal/ocijson/gen"
+	"github.com/hako-dev/hako/internal/snapshot"
 	"github.com/hako-dev/hako/internal/spec"
 )
 
-// The generated file is what the generator makes of the types as they are now: an upgrade of
-// runtime-spec, runc or cgroups that adds a member fails here until `go run ./tools/ocijsongen`.
+// Each generated file is what the generator makes of the types as they are now: a change of
+// them, or an upgrade of runtime-spec, runc or cgroups that adds a member, fails here until
+// `go run ./tools/jsongen`.
 func TestGeneratedIsCurrent(t *testing.T) {
-	want, err := gen.Source()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := os.ReadFile(gen.File)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s is not what tools/ocijsongen makes of the types now: run `go run ./tools/ocijsongen`", gen.File)
+	for _, target := range jsongen.Targets {
+		want, err := jsongen.Source(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join("..", "..", target.File()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s is not what tools/jsongen makes of the types now: run `go run ./tools/jsongen`", target.File())
+		}
 	}
 }
 
@@ -53,6 +60,20 @@ func TestSameAsEncodingJSON(t *testing.T) {
 		var late ocijson.StateLate
 		f.fill(reflect.ValueOf(&late).Elem(), 0)
 		sameJSON(t, "late", seed, &late, func() ([]byte, error) { return ocijson.MarshalStateLate(&late) })
+
+		var c container.Container
+		f.fill(reflect.ValueOf(&c).Elem(), 0)
+		sameJSON(t, "container", seed, &c, func() ([]byte, error) { return container.Encode(&c) })
+
+		var md snapshot.JSONMetadata
+		f.fill(reflect.ValueOf(&md).Elem(), 0)
+		sameJSON(t, "snapshot metadata", seed, &md, func() ([]byte, error) { return easyjson.Marshal(&md) })
+		sameDecoded(t, "snapshot metadata", seed, &md, &snapshot.JSONMetadata{})
+
+		var vi snapshot.JSONVersionInfo
+		f.fill(reflect.ValueOf(&vi).Elem(), 0)
+		sameJSON(t, "version", seed, &vi, func() ([]byte, error) { return easyjson.Marshal(&vi) })
+		sameDecoded(t, "version", seed, &vi, &snapshot.JSONVersionInfo{})
 	}
 	// The zero values, and a state without cgroup resources (encoding/json's way).
 	sameJSON(t, "zero spec", 0, &specs.Spec{}, func() ([]byte, error) { return ocijson.MarshalSpec(&specs.Spec{}) })
@@ -108,6 +129,31 @@ func sameJSON(t *testing.T, what string, seed uint64, v any, enc func() ([]byte,
 	}
 }
 
+// sameDecoded checks that the generated decoder reads what encoding/json writes of v as
+// encoding/json reads it, into a new value like into.
+func sameDecoded[T any, P interface {
+	*T
+	easyjson.Unmarshaler
+}](t *testing.T, what string, seed uint64, v P, into P) {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want T
+	werr := json.Unmarshal(b, &want)
+	err = easyjson.Unmarshal(b, into)
+	if (err != nil) != (werr != nil) {
+		t.Fatalf("%s, seed %d: error %v, encoding/json's %v\n%s", what, seed, err, werr, b)
+	}
+	if werr != nil {
+		return // a zero Kind, which neither reads back
+	}
+	if !reflect.DeepEqual(*into, want) {
+		t.Fatalf("%s, seed %d: decoded %+v, encoding/json's %+v", what, seed, *into, want)
+	}
+}
+
 // filler sets a value's exported members at random; sparse leaves about half of them zero.
 type filler struct {
 	r      *rand.Rand
@@ -118,6 +164,10 @@ var strs = []string{"", "a", "<html>&amp;", "quote\" back\\slash", "nl\n tab\t c
 
 func (f filler) fill(v reflect.Value, depth int) {
 	if depth > 12 {
+		return
+	}
+	if v.Type() == reflect.TypeFor[snapshot.Kind]() { // only its names decode
+		v.Set(reflect.ValueOf([]snapshot.Kind{snapshot.KindView, snapshot.KindActive, snapshot.KindCommitted}[f.r.IntN(3)]))
 		return
 	}
 	switch v.Kind() {
