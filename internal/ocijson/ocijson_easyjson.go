@@ -3,7 +3,6 @@
 package ocijson
 
 import (
-	easyjson "github.com/mailru/easyjson"
 	cgroups "github.com/opencontainers/cgroups"
 	config "github.com/opencontainers/cgroups/devices/config"
 	configs "github.com/opencontainers/runc/libcontainer/configs"
@@ -2961,7 +2960,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo9(out *jwrit
 	if in.CredentialSpec != nil {
 		const prefix string = ",\"credentialSpec\":"
 		out.RawString(prefix)
-		if m, ok := in.CredentialSpec.(easyjson.Marshaler); ok {
+		if m, ok := in.CredentialSpec.(easyjsonMarshaler); ok {
 			m.MarshalEasyJSON(out)
 		} else if m, ok := in.CredentialSpec.(json.Marshaler); ok {
 			out.Raw(m.MarshalJSON())
@@ -5258,3 +5257,6 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo56(out *jwri
 	}
 	out.RawByte('}')
 }
+
+// easyjsonMarshaler is easyjson.Marshaler.
+type easyjsonMarshaler interface{ MarshalEasyJSON(*jwriter.Writer) }

@@ -1,7 +1,6 @@
 package snapshot
 
 import (
-	"github.com/mailru/easyjson"
 	"github.com/mailru/easyjson/jlexer"
 	"github.com/mailru/easyjson/jwriter"
 )
@@ -17,14 +16,15 @@ type (
 // generated codecs: encoding/json's reflection at the types' first use in a process cost
 // ~0.6 ms of every run (create and removal each read and write the metadata). The files are
 // the store's own, so the codecs' exact member names (encoding/json also takes other cases)
-// read everything it writes.
-func encode(v easyjson.Marshaler) ([]byte, error) {
+// read everything it writes. (They are easyjson's Marshal and Unmarshal, whose package would
+// bring net/http into every hako process.)
+func encode(v interface{ MarshalEasyJSON(*jwriter.Writer) }) ([]byte, error) {
 	var w jwriter.Writer
 	v.MarshalEasyJSON(&w)
 	return w.BuildBytes()
 }
 
-func decode(b []byte, v easyjson.Unmarshaler) error {
+func decode(b []byte, v interface{ UnmarshalEasyJSON(*jlexer.Lexer) }) error {
 	l := jlexer.Lexer{Data: b}
 	v.UnmarshalEasyJSON(&l)
 	return l.Error()
