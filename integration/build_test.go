@@ -267,7 +267,9 @@ func TestBuildBadInput(t *testing.T) {
 // TestBuildKilled: a build killed with SIGKILL during a RUN tags nothing and leaves no image.
 func TestBuildKilled(t *testing.T) {
 	s := runStore(t)
-	dir := buildCtx(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo start; sleep 5\n"})
+	// The RUN ends well before the next build below (which then collects its runtime state and
+	// cgroups): with `sleep 5` it could still run then, and its cgroups outlived the test.
+	dir := buildCtx(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo start; sleep 3\n"})
 	before := s.ok("images", "-a", "-q")
 	cmd := exec.Command(hakoBin, "--root", s.root, "build", "-t", "killed", "--progress", "plain", dir)
 	var stderr syncBuffer
