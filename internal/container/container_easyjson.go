@@ -5,11 +5,103 @@ package container
 import (
 	_volume "github.com/hako-dev/hako/internal/volume"
 
+	jlexer "github.com/mailru/easyjson/jlexer"
+	go_digest "github.com/opencontainers/go-digest"
+	fs "io/fs"
+
 	spec "github.com/hako-dev/hako/internal/spec"
 	jwriter "github.com/mailru/easyjson/jwriter"
 	specs_go "github.com/opencontainers/runtime-spec/specs-go"
+	time "time"
 )
 
+func easyjson1dbef17bDecodeGithubComHakoDevHakoInternalContainer(in *jlexer.Lexer, out *Container) {
+	isTopLevel := in.IsStart()
+	if in.IsNull() {
+		if isTopLevel {
+			in.Consumed()
+		}
+		in.Skip()
+		return
+	}
+	in.Delim('{')
+	for !in.IsDelim('}') {
+		key := in.UnsafeFieldName(false)
+		in.WantColon()
+		switch key {
+		case "ID":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.ID = string(in.String())
+			}
+		case "Name":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Name = string(in.String())
+			}
+		case "Created":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				if data := in.Raw(); in.Ok() {
+					in.AddError((out.Created).UnmarshalJSON(data))
+				}
+			}
+		case "Config":
+			easyjson1dbef17bDecodeGithubComHakoDevHakoInternalContainer1(in, &out.Config)
+		case "State":
+			easyjson1dbef17bDecodeGithubComHakoDevHakoInternalContainer2(in, &out.State)
+		case "RestartCount":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.RestartCount = int(in.Int())
+			}
+		case "Path":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Path = string(in.String())
+			}
+		case "Args":
+			if in.IsNull() {
+				in.Skip()
+				out.Args = nil
+			} else {
+				in.Delim('[')
+				if out.Args == nil {
+					if !in.IsDelim(']') {
+						out.Args = make([]string, 0, 4)
+					} else {
+						out.Args = []string{}
+					}
+				} else {
+					out.Args = (out.Args)[:0]
+				}
+				for !in.IsDelim(']') {
+					var v1 string
+					if in.IsNull() {
+						in.Skip()
+					} else {
+						v1 = string(in.String())
+					}
+					out.Args = append(out.Args, v1)
+					in.WantComma()
+				}
+				in.Delim(']')
+			}
+		default:
+			in.SkipRecursive()
+		}
+		in.WantComma()
+	}
+	in.Delim('}')
+	if isTopLevel {
+		in.Consumed()
+	}
+}
 func easyjson1dbef17bEncodeGithubComHakoDevHakoInternalContainer(out *jwriter.Writer, in Container) {
 	out.RawByte('{')
 	first := true
@@ -73,6 +165,114 @@ func (v Container) MarshalEasyJSON(w *jwriter.Writer) {
 	easyjson1dbef17bEncodeGithubComHakoDevHakoInternalContainer(w, v)
 }
 
+// UnmarshalEasyJSON supports easyjson.Unmarshaler interface
+func (v *Container) UnmarshalEasyJSON(l *jlexer.Lexer) {
+	easyjson1dbef17bDecodeGithubComHakoDevHakoInternalContainer(l, v)
+}
+func easyjson1dbef17bDecodeGithubComHakoDevHakoInternalContainer2(in *jlexer.Lexer, out *State) {
+	isTopLevel := in.IsStart()
+	if in.IsNull() {
+		if isTopLevel {
+			in.Consumed()
+		}
+		in.Skip()
+		return
+	}
+	in.Delim('{')
+	for !in.IsDelim('}') {
+		key := in.UnsafeFieldName(false)
+		in.WantColon()
+		switch key {
+		case "Status":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Status = string(in.String())
+			}
+		case "Running":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Running = bool(in.Bool())
+			}
+		case "Paused":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Paused = bool(in.Bool())
+			}
+		case "Restarting":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Restarting = bool(in.Bool())
+			}
+		case "OOMKilled":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.OOMKilled = bool(in.Bool())
+			}
+		case "Dead":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Dead = bool(in.Bool())
+			}
+		case "Pid":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Pid = int(in.Int())
+			}
+		case "ExitCode":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.ExitCode = int(in.Int())
+			}
+		case "Error":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Error = string(in.String())
+			}
+		case "StartedAt":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				if data := in.Raw(); in.Ok() {
+					in.AddError((out.StartedAt).UnmarshalJSON(data))
+				}
+			}
+		case "FinishedAt":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				if data := in.Raw(); in.Ok() {
+					in.AddError((out.FinishedAt).UnmarshalJSON(data))
+				}
+			}
+		case "Health":
+			if in.IsNull() {
+				in.Skip()
+				out.Health = nil
+			} else {
+				if out.Health == nil {
+					out.Health = new(Health)
+				}
+				easyjson1dbef17bDecodeGithubComHakoDevHakoInternalContainer3(in, out.Health)
+			}
+		default:
+			in.SkipRecursive()
+		}
+		in.WantComma()
+	}
+	in.Delim('}')
+	if isTopLevel {
+		in.Consumed()
+	}
+}
 func easyjson1dbef17bEncodeGithubComHakoDevHakoInternalContainer2(out *jwriter.Writer, in State) {
 	out.RawByte('{')
 	first := true
@@ -139,7 +339,65 @@ func easyjson1dbef17bEncodeGithubComHakoDevHakoInternalContainer2(out *jwriter.W
 	}
 	out.RawByte('}')
 }
-
+func easyjson1dbef17bDecodeGithubComHakoDevHakoInternalContainer3(in *jlexer.Lexer, out *Health) {
+	isTopLevel := in.IsStart()
+	if in.IsNull() {
+		if isTopLevel {
+			in.Consumed()
+		}
+		in.Skip()
+		return
+	}
+	in.Delim('{')
+	for !in.IsDelim('}') {
+		key := in.UnsafeFieldName(false)
+		in.WantColon()
+		switch key {
+		case "Status":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Status = string(in.String())
+			}
+		case "FailingStreak":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.FailingStreak = int(in.Int())
+			}
+		case "Log":
+			if in.IsNull() {
+				in.Skip()
+				out.Log = nil
+			} else {
+				in.Delim('[')
+				if out.Log == nil {
+					if !in.IsDelim(']') {
+						out.Log = make([]HealthResult, 0, 0)
+					} else {
+						out.Log = []HealthResult{}
+					}
+				} else {
+					out.Log = (out.Log)[:0]
+				}
+				for !in.IsDelim(']') {
+					var v4 HealthResult
+					easyjson1dbef17bDecodeGithubComHakoDevHakoInternalContainer4(in, &v4)
+					out.Log = append(out.Log, v4)
+					in.WantComma()
+				}
+				in.Delim(']')
+			}
+		default:
+			in.SkipRecursive()
+		}
+		in.WantComma()
+	}
+	in.Delim('}')
+	if isTopLevel {
+		in.Consumed()
+	}
+}
 func easyjson1dbef17bEncodeGithubComHakoDevHakoInternalContainer3(out *jwriter.Writer, in Health) {
 	out.RawByte('{')
 	first := true
@@ -172,7 +430,58 @@ func easyjson1dbef17bEncodeGithubComHakoDevHakoInternalContainer3(out *jwriter.W
 	}
 	out.RawByte('}')
 }
-
+func easyjson1dbef17bDecodeGithubComHakoDevHakoInternalContainer4(in *jlexer.Lexer, out *HealthResult) {
+	isTopLevel := in.IsStart()
+	if in.IsNull() {
+		if isTopLevel {
+			in.Consumed()
+		}
+		in.Skip()
+		return
+	}
+	in.Delim('{')
+	for !in.IsDelim('}') {
+		key := in.UnsafeFieldName(false)
+		in.WantColon()
+		switch key {
+		case "Start":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				if data := in.Raw(); in.Ok() {
+					in.AddError((out.Start).UnmarshalJSON(data))
+				}
+			}
+		case "End":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				if data := in.Raw(); in.Ok() {
+					in.AddError((out.End).UnmarshalJSON(data))
+				}
+			}
+		case "ExitCode":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.ExitCode = int(in.Int())
+			}
+		case "Output":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Output = string(in.String())
+			}
+		default:
+			in.SkipRecursive()
+		}
+		in.WantComma()
+	}
+	in.Delim('}')
+	if isTopLevel {
+		in.Consumed()
+	}
+}
 func easyjson1dbef17bEncodeGithubComHakoDevHakoInternalContainer4(out *jwriter.Writer, in HealthResult) {
 	out.RawByte('{')
 	first := true
@@ -199,7 +508,225 @@ func easyjson1dbef17bEncodeGithubComHakoDevHakoInternalContainer4(out *jwriter.W
 	}
 	out.RawByte('}')
 }
-
+func easyjson1dbef17bDecodeGithubComHakoDevHakoInternalContainer1(in *jlexer.Lexer, out *Config) {
+	isTopLevel := in.IsStart()
+	if in.IsNull() {
+		if isTopLevel {
+			in.Consumed()
+		}
+		in.Skip()
+		return
+	}
+	in.Delim('{')
+	for !in.IsDelim('}') {
+		key := in.UnsafeFieldName(false)
+		in.WantColon()
+		switch key {
+		case "Image":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Image = string(in.String())
+			}
+		case "ImageID":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.ImageID = go_digest.Digest(in.String())
+			}
+		case "Cmd":
+			if in.IsNull() {
+				in.Skip()
+				out.Cmd = nil
+			} else {
+				in.Delim('[')
+				if out.Cmd == nil {
+					if !in.IsDelim(']') {
+						out.Cmd = make([]string, 0, 4)
+					} else {
+						out.Cmd = []string{}
+					}
+				} else {
+					out.Cmd = (out.Cmd)[:0]
+				}
+				for !in.IsDelim(']') {
+					var v7 string
+					if in.IsNull() {
+						in.Skip()
+					} else {
+						v7 = string(in.String())
+					}
+					out.Cmd = append(out.Cmd, v7)
+					in.WantComma()
+				}
+				in.Delim(']')
+			}
+		case "Entrypoint":
+			if in.IsNull() {
+				in.Skip()
+				out.Entrypoint = nil
+			} else {
+				if out.Entrypoint == nil {
+					out.Entrypoint = new([]string)
+				}
+				if in.IsNull() {
+					in.Skip()
+					*out.Entrypoint = nil
+				} else {
+					in.Delim('[')
+					if *out.Entrypoint == nil {
+						if !in.IsDelim(']') {
+							*out.Entrypoint = make([]string, 0, 4)
+						} else {
+							*out.Entrypoint = []string{}
+						}
+					} else {
+						*out.Entrypoint = (*out.Entrypoint)[:0]
+					}
+					for !in.IsDelim(']') {
+						var v8 string
+						if in.IsNull() {
+							in.Skip()
+						} else {
+							v8 = string(in.String())
+						}
+						*out.Entrypoint = append(*out.Entrypoint, v8)
+						in.WantComma()
+					}
+					in.Delim(']')
+				}
+			}
+		case "Options":
+			easyjson1dbef17bDecodeGithubComHakoDevHakoInternalSpec(in, &out.Options)
+		case "Labels":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				in.Delim('{')
+				out.Labels = make(map[string]string)
+				for !in.IsDelim('}') {
+					key := string(in.String())
+					in.WantColon()
+					var v9 string
+					if in.IsNull() {
+						in.Skip()
+					} else {
+						v9 = string(in.String())
+					}
+					(out.Labels)[key] = v9
+					in.WantComma()
+				}
+				in.Delim('}')
+			}
+		case "StopSignal":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.StopSignal = string(in.String())
+			}
+		case "StopTimeout":
+			if in.IsNull() {
+				in.Skip()
+				out.StopTimeout = nil
+			} else {
+				if out.StopTimeout == nil {
+					out.StopTimeout = new(int)
+				}
+				if in.IsNull() {
+					in.Skip()
+				} else {
+					*out.StopTimeout = int(in.Int())
+				}
+			}
+		case "AutoRemove":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.AutoRemove = bool(in.Bool())
+			}
+		case "LogOptions":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				in.Delim('{')
+				out.LogOptions = make(map[string]string)
+				for !in.IsDelim('}') {
+					key := string(in.String())
+					in.WantColon()
+					var v10 string
+					if in.IsNull() {
+						in.Skip()
+					} else {
+						v10 = string(in.String())
+					}
+					(out.LogOptions)[key] = v10
+					in.WantComma()
+				}
+				in.Delim('}')
+			}
+		case "Tty":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Tty = bool(in.Bool())
+			}
+		case "OpenStdin":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.OpenStdin = bool(in.Bool())
+			}
+		case "Mounts":
+			if in.IsNull() {
+				in.Skip()
+				out.Mounts = nil
+			} else {
+				in.Delim('[')
+				if out.Mounts == nil {
+					if !in.IsDelim(']') {
+						out.Mounts = make([]_volume.Mount, 0, 0)
+					} else {
+						out.Mounts = []_volume.Mount{}
+					}
+				} else {
+					out.Mounts = (out.Mounts)[:0]
+				}
+				for !in.IsDelim(']') {
+					var v11 _volume.Mount
+					easyjson1dbef17bDecodeGithubComHakoDevHakoInternalVolume(in, &v11)
+					out.Mounts = append(out.Mounts, v11)
+					in.WantComma()
+				}
+				in.Delim(']')
+			}
+		case "RestartPolicy":
+			easyjson1dbef17bDecodeGithubComHakoDevHakoInternalContainer5(in, &out.RestartPolicy)
+		case "Healthcheck":
+			if in.IsNull() {
+				in.Skip()
+				out.Healthcheck = nil
+			} else {
+				if out.Healthcheck == nil {
+					out.Healthcheck = new(HealthConfig)
+				}
+				easyjson1dbef17bDecodeGithubComHakoDevHakoInternalContainer6(in, out.Healthcheck)
+			}
+		case "UsernsMode":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.UsernsMode = string(in.String())
+			}
+		default:
+			in.SkipRecursive()
+		}
+		in.WantComma()
+	}
+	in.Delim('}')
+	if isTopLevel {
+		in.Consumed()
+	}
+}
 func easyjson1dbef17bEncodeGithubComHakoDevHakoInternalContainer1(out *jwriter.Writer, in Config) {
 	out.RawByte('{')
 	first := true
@@ -357,7 +884,87 @@ func easyjson1dbef17bEncodeGithubComHakoDevHakoInternalContainer1(out *jwriter.W
 	}
 	out.RawByte('}')
 }
-
+func easyjson1dbef17bDecodeGithubComHakoDevHakoInternalContainer6(in *jlexer.Lexer, out *HealthConfig) {
+	isTopLevel := in.IsStart()
+	if in.IsNull() {
+		if isTopLevel {
+			in.Consumed()
+		}
+		in.Skip()
+		return
+	}
+	in.Delim('{')
+	for !in.IsDelim('}') {
+		key := in.UnsafeFieldName(false)
+		in.WantColon()
+		switch key {
+		case "Test":
+			if in.IsNull() {
+				in.Skip()
+				out.Test = nil
+			} else {
+				in.Delim('[')
+				if out.Test == nil {
+					if !in.IsDelim(']') {
+						out.Test = make([]string, 0, 4)
+					} else {
+						out.Test = []string{}
+					}
+				} else {
+					out.Test = (out.Test)[:0]
+				}
+				for !in.IsDelim(']') {
+					var v20 string
+					if in.IsNull() {
+						in.Skip()
+					} else {
+						v20 = string(in.String())
+					}
+					out.Test = append(out.Test, v20)
+					in.WantComma()
+				}
+				in.Delim(']')
+			}
+		case "Interval":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Interval = time.Duration(in.Int64())
+			}
+		case "Timeout":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Timeout = time.Duration(in.Int64())
+			}
+		case "StartPeriod":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.StartPeriod = time.Duration(in.Int64())
+			}
+		case "StartInterval":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.StartInterval = time.Duration(in.Int64())
+			}
+		case "Retries":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Retries = int(in.Int())
+			}
+		default:
+			in.SkipRecursive()
+		}
+		in.WantComma()
+	}
+	in.Delim('}')
+	if isTopLevel {
+		in.Consumed()
+	}
+}
 func easyjson1dbef17bEncodeGithubComHakoDevHakoInternalContainer6(out *jwriter.Writer, in HealthConfig) {
 	out.RawByte('{')
 	first := true
@@ -429,7 +1036,42 @@ func easyjson1dbef17bEncodeGithubComHakoDevHakoInternalContainer6(out *jwriter.W
 	}
 	out.RawByte('}')
 }
-
+func easyjson1dbef17bDecodeGithubComHakoDevHakoInternalContainer5(in *jlexer.Lexer, out *RestartPolicy) {
+	isTopLevel := in.IsStart()
+	if in.IsNull() {
+		if isTopLevel {
+			in.Consumed()
+		}
+		in.Skip()
+		return
+	}
+	in.Delim('{')
+	for !in.IsDelim('}') {
+		key := in.UnsafeFieldName(false)
+		in.WantColon()
+		switch key {
+		case "Name":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Name = string(in.String())
+			}
+		case "MaximumRetryCount":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.MaximumRetryCount = int(in.Int())
+			}
+		default:
+			in.SkipRecursive()
+		}
+		in.WantComma()
+	}
+	in.Delim('}')
+	if isTopLevel {
+		in.Consumed()
+	}
+}
 func easyjson1dbef17bEncodeGithubComHakoDevHakoInternalContainer5(out *jwriter.Writer, in RestartPolicy) {
 	out.RawByte('{')
 	first := true
@@ -446,7 +1088,90 @@ func easyjson1dbef17bEncodeGithubComHakoDevHakoInternalContainer5(out *jwriter.W
 	}
 	out.RawByte('}')
 }
-
+func easyjson1dbef17bDecodeGithubComHakoDevHakoInternalVolume(in *jlexer.Lexer, out *_volume.Mount) {
+	isTopLevel := in.IsStart()
+	if in.IsNull() {
+		if isTopLevel {
+			in.Consumed()
+		}
+		in.Skip()
+		return
+	}
+	in.Delim('{')
+	for !in.IsDelim('}') {
+		key := in.UnsafeFieldName(false)
+		in.WantColon()
+		switch key {
+		case "Type":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Type = string(in.String())
+			}
+		case "Source":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Source = string(in.String())
+			}
+		case "Target":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Target = string(in.String())
+			}
+		case "ReadOnly":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.ReadOnly = bool(in.Bool())
+			}
+		case "NoCopy":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.NoCopy = bool(in.Bool())
+			}
+		case "Anonymous":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Anonymous = bool(in.Bool())
+			}
+		case "Propagation":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Propagation = string(in.String())
+			}
+		case "TmpfsSize":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.TmpfsSize = int64(in.Int64())
+			}
+		case "TmpfsMode":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.TmpfsMode = fs.FileMode(in.Uint32())
+			}
+		case "IDMap":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.IDMap = bool(in.Bool())
+			}
+		default:
+			in.SkipRecursive()
+		}
+		in.WantComma()
+	}
+	in.Delim('}')
+	if isTopLevel {
+		in.Consumed()
+	}
+}
 func easyjson1dbef17bEncodeGithubComHakoDevHakoInternalVolume(out *jwriter.Writer, in _volume.Mount) {
 	out.RawByte('{')
 	first := true
@@ -503,7 +1228,391 @@ func easyjson1dbef17bEncodeGithubComHakoDevHakoInternalVolume(out *jwriter.Write
 	}
 	out.RawByte('}')
 }
-
+func easyjson1dbef17bDecodeGithubComHakoDevHakoInternalSpec(in *jlexer.Lexer, out *spec.Options) {
+	isTopLevel := in.IsStart()
+	if in.IsNull() {
+		if isTopLevel {
+			in.Consumed()
+		}
+		in.Skip()
+		return
+	}
+	in.Delim('{')
+	for !in.IsDelim('}') {
+		key := in.UnsafeFieldName(false)
+		in.WantColon()
+		switch key {
+		case "ID":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.ID = string(in.String())
+			}
+		case "Hostname":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Hostname = string(in.String())
+			}
+		case "Entrypoint":
+			if in.IsNull() {
+				in.Skip()
+				out.Entrypoint = nil
+			} else {
+				if out.Entrypoint == nil {
+					out.Entrypoint = new([]string)
+				}
+				if in.IsNull() {
+					in.Skip()
+					*out.Entrypoint = nil
+				} else {
+					in.Delim('[')
+					if *out.Entrypoint == nil {
+						if !in.IsDelim(']') {
+							*out.Entrypoint = make([]string, 0, 4)
+						} else {
+							*out.Entrypoint = []string{}
+						}
+					} else {
+						*out.Entrypoint = (*out.Entrypoint)[:0]
+					}
+					for !in.IsDelim(']') {
+						var v23 string
+						if in.IsNull() {
+							in.Skip()
+						} else {
+							v23 = string(in.String())
+						}
+						*out.Entrypoint = append(*out.Entrypoint, v23)
+						in.WantComma()
+					}
+					in.Delim(']')
+				}
+			}
+		case "Cmd":
+			if in.IsNull() {
+				in.Skip()
+				out.Cmd = nil
+			} else {
+				in.Delim('[')
+				if out.Cmd == nil {
+					if !in.IsDelim(']') {
+						out.Cmd = make([]string, 0, 4)
+					} else {
+						out.Cmd = []string{}
+					}
+				} else {
+					out.Cmd = (out.Cmd)[:0]
+				}
+				for !in.IsDelim(']') {
+					var v24 string
+					if in.IsNull() {
+						in.Skip()
+					} else {
+						v24 = string(in.String())
+					}
+					out.Cmd = append(out.Cmd, v24)
+					in.WantComma()
+				}
+				in.Delim(']')
+			}
+		case "Env":
+			if in.IsNull() {
+				in.Skip()
+				out.Env = nil
+			} else {
+				in.Delim('[')
+				if out.Env == nil {
+					if !in.IsDelim(']') {
+						out.Env = make([]string, 0, 4)
+					} else {
+						out.Env = []string{}
+					}
+				} else {
+					out.Env = (out.Env)[:0]
+				}
+				for !in.IsDelim(']') {
+					var v25 string
+					if in.IsNull() {
+						in.Skip()
+					} else {
+						v25 = string(in.String())
+					}
+					out.Env = append(out.Env, v25)
+					in.WantComma()
+				}
+				in.Delim(']')
+			}
+		case "User":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.User = string(in.String())
+			}
+		case "WorkingDir":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.WorkingDir = string(in.String())
+			}
+		case "Rootfs":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Rootfs = string(in.String())
+			}
+		case "Tty":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Tty = bool(in.Bool())
+			}
+		case "OpenStdin":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.OpenStdin = bool(in.Bool())
+			}
+		case "Init":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Init = bool(in.Bool())
+			}
+		case "InitBinary":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.InitBinary = string(in.String())
+			}
+		case "CapAdd":
+			if in.IsNull() {
+				in.Skip()
+				out.CapAdd = nil
+			} else {
+				in.Delim('[')
+				if out.CapAdd == nil {
+					if !in.IsDelim(']') {
+						out.CapAdd = make([]string, 0, 4)
+					} else {
+						out.CapAdd = []string{}
+					}
+				} else {
+					out.CapAdd = (out.CapAdd)[:0]
+				}
+				for !in.IsDelim(']') {
+					var v26 string
+					if in.IsNull() {
+						in.Skip()
+					} else {
+						v26 = string(in.String())
+					}
+					out.CapAdd = append(out.CapAdd, v26)
+					in.WantComma()
+				}
+				in.Delim(']')
+			}
+		case "CapDrop":
+			if in.IsNull() {
+				in.Skip()
+				out.CapDrop = nil
+			} else {
+				in.Delim('[')
+				if out.CapDrop == nil {
+					if !in.IsDelim(']') {
+						out.CapDrop = make([]string, 0, 4)
+					} else {
+						out.CapDrop = []string{}
+					}
+				} else {
+					out.CapDrop = (out.CapDrop)[:0]
+				}
+				for !in.IsDelim(']') {
+					var v27 string
+					if in.IsNull() {
+						in.Skip()
+					} else {
+						v27 = string(in.String())
+					}
+					out.CapDrop = append(out.CapDrop, v27)
+					in.WantComma()
+				}
+				in.Delim(']')
+			}
+		case "Privileged":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Privileged = bool(in.Bool())
+			}
+		case "NoNewPrivileges":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.NoNewPrivileges = bool(in.Bool())
+			}
+		case "ReadOnly":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.ReadOnly = bool(in.Bool())
+			}
+		case "Seccomp":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Seccomp = string(in.String())
+			}
+		case "Memory":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Memory = int64(in.Int64())
+			}
+		case "MemorySwap":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.MemorySwap = int64(in.Int64())
+			}
+		case "NanoCPUs":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.NanoCPUs = int64(in.Int64())
+			}
+		case "PidsLimit":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.PidsLimit = int64(in.Int64())
+			}
+		case "Ulimits":
+			if in.IsNull() {
+				in.Skip()
+				out.Ulimits = nil
+			} else {
+				in.Delim('[')
+				if out.Ulimits == nil {
+					if !in.IsDelim(']') {
+						out.Ulimits = make([]specs_go.POSIXRlimit, 0, 2)
+					} else {
+						out.Ulimits = []specs_go.POSIXRlimit{}
+					}
+				} else {
+					out.Ulimits = (out.Ulimits)[:0]
+				}
+				for !in.IsDelim(']') {
+					var v28 specs_go.POSIXRlimit
+					easyjson1dbef17bDecodeGithubComOpencontainersRuntimeSpecSpecsGo(in, &v28)
+					out.Ulimits = append(out.Ulimits, v28)
+					in.WantComma()
+				}
+				in.Delim(']')
+			}
+		case "NetworkMode":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.NetworkMode = string(in.String())
+			}
+		case "NetNSPath":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.NetNSPath = string(in.String())
+			}
+		case "UserNS":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.UserNS = bool(in.Bool())
+			}
+		case "UIDMappings":
+			if in.IsNull() {
+				in.Skip()
+				out.UIDMappings = nil
+			} else {
+				in.Delim('[')
+				if out.UIDMappings == nil {
+					if !in.IsDelim(']') {
+						out.UIDMappings = make([]specs_go.LinuxIDMapping, 0, 5)
+					} else {
+						out.UIDMappings = []specs_go.LinuxIDMapping{}
+					}
+				} else {
+					out.UIDMappings = (out.UIDMappings)[:0]
+				}
+				for !in.IsDelim(']') {
+					var v29 specs_go.LinuxIDMapping
+					easyjson1dbef17bDecodeGithubComOpencontainersRuntimeSpecSpecsGo1(in, &v29)
+					out.UIDMappings = append(out.UIDMappings, v29)
+					in.WantComma()
+				}
+				in.Delim(']')
+			}
+		case "GIDMappings":
+			if in.IsNull() {
+				in.Skip()
+				out.GIDMappings = nil
+			} else {
+				in.Delim('[')
+				if out.GIDMappings == nil {
+					if !in.IsDelim(']') {
+						out.GIDMappings = make([]specs_go.LinuxIDMapping, 0, 5)
+					} else {
+						out.GIDMappings = []specs_go.LinuxIDMapping{}
+					}
+				} else {
+					out.GIDMappings = (out.GIDMappings)[:0]
+				}
+				for !in.IsDelim(']') {
+					var v30 specs_go.LinuxIDMapping
+					easyjson1dbef17bDecodeGithubComOpencontainersRuntimeSpecSpecsGo1(in, &v30)
+					out.GIDMappings = append(out.GIDMappings, v30)
+					in.WantComma()
+				}
+				in.Delim(']')
+			}
+		case "Mounts":
+			if in.IsNull() {
+				in.Skip()
+				out.Mounts = nil
+			} else {
+				in.Delim('[')
+				if out.Mounts == nil {
+					if !in.IsDelim(']') {
+						out.Mounts = make([]specs_go.Mount, 0, 0)
+					} else {
+						out.Mounts = []specs_go.Mount{}
+					}
+				} else {
+					out.Mounts = (out.Mounts)[:0]
+				}
+				for !in.IsDelim(']') {
+					var v31 specs_go.Mount
+					easyjson1dbef17bDecodeGithubComOpencontainersRuntimeSpecSpecsGo2(in, &v31)
+					out.Mounts = append(out.Mounts, v31)
+					in.WantComma()
+				}
+				in.Delim(']')
+			}
+		case "CgroupParent":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.CgroupParent = string(in.String())
+			}
+		default:
+			in.SkipRecursive()
+		}
+		in.WantComma()
+	}
+	in.Delim('}')
+	if isTopLevel {
+		in.Consumed()
+	}
+}
 func easyjson1dbef17bEncodeGithubComHakoDevHakoInternalSpec(out *jwriter.Writer, in spec.Options) {
 	out.RawByte('{')
 	first := true
@@ -763,7 +1872,121 @@ func easyjson1dbef17bEncodeGithubComHakoDevHakoInternalSpec(out *jwriter.Writer,
 	}
 	out.RawByte('}')
 }
-
+func easyjson1dbef17bDecodeGithubComOpencontainersRuntimeSpecSpecsGo2(in *jlexer.Lexer, out *specs_go.Mount) {
+	isTopLevel := in.IsStart()
+	if in.IsNull() {
+		if isTopLevel {
+			in.Consumed()
+		}
+		in.Skip()
+		return
+	}
+	in.Delim('{')
+	for !in.IsDelim('}') {
+		key := in.UnsafeFieldName(false)
+		in.WantColon()
+		switch key {
+		case "destination":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Destination = string(in.String())
+			}
+		case "type":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Type = string(in.String())
+			}
+		case "source":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Source = string(in.String())
+			}
+		case "options":
+			if in.IsNull() {
+				in.Skip()
+				out.Options = nil
+			} else {
+				in.Delim('[')
+				if out.Options == nil {
+					if !in.IsDelim(']') {
+						out.Options = make([]string, 0, 4)
+					} else {
+						out.Options = []string{}
+					}
+				} else {
+					out.Options = (out.Options)[:0]
+				}
+				for !in.IsDelim(']') {
+					var v50 string
+					if in.IsNull() {
+						in.Skip()
+					} else {
+						v50 = string(in.String())
+					}
+					out.Options = append(out.Options, v50)
+					in.WantComma()
+				}
+				in.Delim(']')
+			}
+		case "uidMappings":
+			if in.IsNull() {
+				in.Skip()
+				out.UIDMappings = nil
+			} else {
+				in.Delim('[')
+				if out.UIDMappings == nil {
+					if !in.IsDelim(']') {
+						out.UIDMappings = make([]specs_go.LinuxIDMapping, 0, 5)
+					} else {
+						out.UIDMappings = []specs_go.LinuxIDMapping{}
+					}
+				} else {
+					out.UIDMappings = (out.UIDMappings)[:0]
+				}
+				for !in.IsDelim(']') {
+					var v51 specs_go.LinuxIDMapping
+					easyjson1dbef17bDecodeGithubComOpencontainersRuntimeSpecSpecsGo1(in, &v51)
+					out.UIDMappings = append(out.UIDMappings, v51)
+					in.WantComma()
+				}
+				in.Delim(']')
+			}
+		case "gidMappings":
+			if in.IsNull() {
+				in.Skip()
+				out.GIDMappings = nil
+			} else {
+				in.Delim('[')
+				if out.GIDMappings == nil {
+					if !in.IsDelim(']') {
+						out.GIDMappings = make([]specs_go.LinuxIDMapping, 0, 5)
+					} else {
+						out.GIDMappings = []specs_go.LinuxIDMapping{}
+					}
+				} else {
+					out.GIDMappings = (out.GIDMappings)[:0]
+				}
+				for !in.IsDelim(']') {
+					var v52 specs_go.LinuxIDMapping
+					easyjson1dbef17bDecodeGithubComOpencontainersRuntimeSpecSpecsGo1(in, &v52)
+					out.GIDMappings = append(out.GIDMappings, v52)
+					in.WantComma()
+				}
+				in.Delim(']')
+			}
+		default:
+			in.SkipRecursive()
+		}
+		in.WantComma()
+	}
+	in.Delim('}')
+	if isTopLevel {
+		in.Consumed()
+	}
+}
 func easyjson1dbef17bEncodeGithubComOpencontainersRuntimeSpecSpecsGo2(out *jwriter.Writer, in specs_go.Mount) {
 	out.RawByte('{')
 	first := true
@@ -827,7 +2050,48 @@ func easyjson1dbef17bEncodeGithubComOpencontainersRuntimeSpecSpecsGo2(out *jwrit
 	}
 	out.RawByte('}')
 }
-
+func easyjson1dbef17bDecodeGithubComOpencontainersRuntimeSpecSpecsGo1(in *jlexer.Lexer, out *specs_go.LinuxIDMapping) {
+	isTopLevel := in.IsStart()
+	if in.IsNull() {
+		if isTopLevel {
+			in.Consumed()
+		}
+		in.Skip()
+		return
+	}
+	in.Delim('{')
+	for !in.IsDelim('}') {
+		key := in.UnsafeFieldName(false)
+		in.WantColon()
+		switch key {
+		case "containerID":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.ContainerID = uint32(in.Uint32())
+			}
+		case "hostID":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.HostID = uint32(in.Uint32())
+			}
+		case "size":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Size = uint32(in.Uint32())
+			}
+		default:
+			in.SkipRecursive()
+		}
+		in.WantComma()
+	}
+	in.Delim('}')
+	if isTopLevel {
+		in.Consumed()
+	}
+}
 func easyjson1dbef17bEncodeGithubComOpencontainersRuntimeSpecSpecsGo1(out *jwriter.Writer, in specs_go.LinuxIDMapping) {
 	out.RawByte('{')
 	first := true
@@ -849,7 +2113,48 @@ func easyjson1dbef17bEncodeGithubComOpencontainersRuntimeSpecSpecsGo1(out *jwrit
 	}
 	out.RawByte('}')
 }
-
+func easyjson1dbef17bDecodeGithubComOpencontainersRuntimeSpecSpecsGo(in *jlexer.Lexer, out *specs_go.POSIXRlimit) {
+	isTopLevel := in.IsStart()
+	if in.IsNull() {
+		if isTopLevel {
+			in.Consumed()
+		}
+		in.Skip()
+		return
+	}
+	in.Delim('{')
+	for !in.IsDelim('}') {
+		key := in.UnsafeFieldName(false)
+		in.WantColon()
+		switch key {
+		case "type":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Type = string(in.String())
+			}
+		case "hard":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Hard = uint64(in.Uint64())
+			}
+		case "soft":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.Soft = uint64(in.Uint64())
+			}
+		default:
+			in.SkipRecursive()
+		}
+		in.WantComma()
+	}
+	in.Delim('}')
+	if isTopLevel {
+		in.Consumed()
+	}
+}
 func easyjson1dbef17bEncodeGithubComOpencontainersRuntimeSpecSpecsGo(out *jwriter.Writer, in specs_go.POSIXRlimit) {
 	out.RawByte('{')
 	first := true

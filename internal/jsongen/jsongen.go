@@ -45,9 +45,10 @@ var Targets = []Target{
 	// The bundle's config.json and libcontainer's state.json (docs/run.md).
 	{Dir: "internal/ocijson", Path: "github.com/hako-dev/hako/internal/ocijson",
 		Types: []any{ocijson.Spec{}, ocijson.StateBody{}, ocijson.StateLate{}}},
-	// The container record, written at create and again when the container runs.
+	// The container record, written at create and again when the container runs, read by
+	// the monitor as it starts and by every listing (`ps -a` decodes them all).
 	{Dir: "internal/container", Path: "github.com/hako-dev/hako/internal/container",
-		Types: []any{container.Container{}}},
+		Types: []any{container.Container{}}, Decoders: true},
 	// The snapshotter's metadata, read and written at a container's create and removal.
 	{Dir: "internal/snapshot", Path: "github.com/hako-dev/hako/internal/snapshot",
 		Types: []any{snapshot.JSONMetadata{}, snapshot.JSONVersionInfo{}}, Decoders: true},

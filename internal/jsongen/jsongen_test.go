@@ -64,6 +64,7 @@ func TestSameAsEncodingJSON(t *testing.T) {
 		var c container.Container
 		f.fill(reflect.ValueOf(&c).Elem(), 0)
 		sameJSON(t, "container", seed, &c, func() ([]byte, error) { return container.Encode(&c) })
+		sameDecoded(t, "container", seed, &c, &container.Container{})
 
 		var md snapshot.JSONMetadata
 		f.fill(reflect.ValueOf(&md).Elem(), 0)

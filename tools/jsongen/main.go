@@ -5,7 +5,9 @@
 //
 // Run it again after a change of those types, or an upgrade of runtime-spec, runc or cgroups
 // (jsongen's TestGeneratedIsCurrent fails until then). If a generated file no longer compiles,
-// delete it first: the generator needs only the packages' types.
+// delete it first, and make the package's own calls of the generated methods (container's
+// decode, snapshot's encode and decode) use encoding/json meanwhile: the generator needs only
+// the packages' types, but it compiles the packages.
 package main
 
 import (
