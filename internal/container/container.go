@@ -188,8 +188,7 @@ func decode(b []byte, c *Container) error {
 	return l.Error()
 }
 
-// SaveEncoded is Save of a record that Encode made (on another core, say, while the caller
-// did something else).
+// SaveEncoded is Save of a record that Encode made.
 func (s *Store) SaveEncoded(id string, b []byte) error {
 	if err := os.MkdirAll(s.Dir(id), 0o700); err != nil {
 		return err

@@ -17,7 +17,7 @@ type (
 // ~0.6 ms of every run (create and removal each read and write the metadata). The files are
 // the store's own, so the codecs' exact member names (encoding/json also takes other cases)
 // read everything it writes. (They are easyjson's Marshal and Unmarshal, whose package would
-// bring net/http into every hako process.)
+// bring net/http into hako-monitor.)
 func encode(v interface{ MarshalEasyJSON(*jwriter.Writer) }) ([]byte, error) {
 	var w jwriter.Writer
 	v.MarshalEasyJSON(&w)
