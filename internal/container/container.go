@@ -29,12 +29,11 @@ import (
 
 	"github.com/hako-dev/hako/internal/atomicfile"
 	"github.com/hako-dev/hako/internal/errdefs"
+	"github.com/hako-dev/hako/internal/jsoncodec"
 	"github.com/hako-dev/hako/internal/lockfile"
 	"github.com/hako-dev/hako/internal/rawfd"
 	"github.com/hako-dev/hako/internal/spec"
 	"github.com/hako-dev/hako/internal/volume"
-	"github.com/mailru/easyjson/jlexer"
-	"github.com/mailru/easyjson/jwriter"
 	digest "github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 )
@@ -170,22 +169,12 @@ func (s *Store) Save(c *Container) error {
 // Encode is a record as Save writes it: json.Marshal's encoding, by the encoder generated in
 // container_easyjson.go (internal/jsongen), without encoding/json's reflection at the first
 // use in a process (~0.4 ms a run). Compact, not indented: `ps -a` decodes every record, and
-// the whitespace cost a fifth of it.
+// the whitespace cost a fifth of it. Records are read by the generated decoder too (read):
+// encoding/json's reflection cost a run's monitor ~0.6 ms as it read back the record that
+// create had just written. They are only ever written here (and by encoding/json from the same
+// types before it), with the exact member names that the generated decoder matches.
 func Encode(c *Container) ([]byte, error) {
-	var w jwriter.Writer
-	c.MarshalEasyJSON(&w)
-	return w.BuildBytes()
-}
-
-// decode is json.Unmarshal of a record, by the decoder generated in container_easyjson.go:
-// encoding/json's reflection over the record's types at their first use in a process cost a
-// run's monitor ~0.6 ms, as it read back the record that create had just written. Records are
-// only ever written by Encode (and by encoding/json from the same types before it), with the
-// exact member names that the generated decoder matches.
-func decode(b []byte, c *Container) error {
-	l := jlexer.Lexer{Data: b}
-	c.UnmarshalEasyJSON(&l)
-	return l.Error()
+	return jsoncodec.Marshal(c)
 }
 
 // SaveEncoded is Save of a record that Encode made.
@@ -227,11 +216,11 @@ func (s *Store) read(id string) (*Container, error) {
 		return nil, err
 	}
 	var c Container
-	if err := decode(b, &c); err != nil {
+	if err := jsoncodec.Unmarshal(b, &c); err != nil {
 		// The one short read was not the whole record after all: read to the end.
 		if b, err = readRecord(path, false); err == nil {
 			c = Container{}
-			err = decode(b, &c)
+			err = jsoncodec.Unmarshal(b, &c)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("read container %s: %w", id, err)

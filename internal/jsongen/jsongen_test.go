@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailru/easyjson"
 	"github.com/opencontainers/cgroups"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/opencontainers/runc/libcontainer"
@@ -19,6 +18,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/hako-dev/hako/internal/container"
+	"github.com/hako-dev/hako/internal/jsoncodec"
 	"github.com/hako-dev/hako/internal/jsongen"
 	"github.com/hako-dev/hako/internal/ocijson"
 	"github.com/hako-dev/hako/internal/snapshot"
@@ -68,12 +68,12 @@ func TestSameAsEncodingJSON(t *testing.T) {
 
 		var md snapshot.JSONMetadata
 		f.fill(reflect.ValueOf(&md).Elem(), 0)
-		sameJSON(t, "snapshot metadata", seed, &md, func() ([]byte, error) { return easyjson.Marshal(&md) })
+		sameJSON(t, "snapshot metadata", seed, &md, func() ([]byte, error) { return jsoncodec.Marshal(&md) })
 		sameDecoded(t, "snapshot metadata", seed, &md, &snapshot.JSONMetadata{})
 
 		var vi snapshot.JSONVersionInfo
 		f.fill(reflect.ValueOf(&vi).Elem(), 0)
-		sameJSON(t, "version", seed, &vi, func() ([]byte, error) { return easyjson.Marshal(&vi) })
+		sameJSON(t, "version", seed, &vi, func() ([]byte, error) { return jsoncodec.Marshal(&vi) })
 		sameDecoded(t, "version", seed, &vi, &snapshot.JSONVersionInfo{})
 	}
 	// The zero values, and a state without cgroup resources (encoding/json's way).
@@ -106,7 +106,7 @@ func TestGoldenFiles(t *testing.T) {
 		if err := json.Unmarshal(b, want); err != nil {
 			t.Fatal(err)
 		}
-		if err := easyjson.Unmarshal(b, got.(easyjson.Unmarshaler)); err != nil {
+		if err := jsoncodec.Unmarshal(b, got.(jsoncodec.Unmarshaler)); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		if !reflect.DeepEqual(got, want) {
@@ -178,7 +178,7 @@ func decodeNumbers(b []byte, v any) error {
 // encoding/json reads it, into a new value like into.
 func sameDecoded[T any, P interface {
 	*T
-	easyjson.Unmarshaler
+	jsoncodec.Unmarshaler
 }](t *testing.T, what string, seed uint64, v P, into P) {
 	t.Helper()
 	b, err := json.Marshal(v)
@@ -187,7 +187,7 @@ func sameDecoded[T any, P interface {
 	}
 	var want T
 	werr := json.Unmarshal(b, &want)
-	err = easyjson.Unmarshal(b, into)
+	err = jsoncodec.Unmarshal(b, into)
 	if (err != nil) != (werr != nil) {
 		t.Fatalf("%s, seed %d: error %v, encoding/json's %v\n%s", what, seed, err, werr, b)
 	}

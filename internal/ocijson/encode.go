@@ -3,16 +3,15 @@ package ocijson
 import (
 	"encoding/json"
 
-	"github.com/mailru/easyjson/jwriter"
 	"github.com/opencontainers/runc/libcontainer"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hako-dev/hako/internal/jsoncodec"
 )
 
 // MarshalSpec is json.Marshal(s).
 func MarshalSpec(s *specs.Spec) ([]byte, error) {
-	var w jwriter.Writer
-	(*Spec)(s).MarshalEasyJSON(&w)
-	return w.BuildBytes()
+	return jsoncodec.Marshal((*Spec)(s))
 }
 
 // MarshalStateBody is json.Marshal(StateBody{State: st}).
@@ -23,14 +22,10 @@ func MarshalStateBody(st *libcontainer.State) ([]byte, error) {
 	if st == nil || st.Config.Cgroups != nil && st.Config.Cgroups.Resources == nil {
 		return json.Marshal(StateBody{State: st})
 	}
-	var w jwriter.Writer
-	StateBody{State: st}.MarshalEasyJSON(&w)
-	return w.BuildBytes()
+	return jsoncodec.Marshal(StateBody{State: st})
 }
 
 // MarshalStateLate is json.Marshal(l).
 func MarshalStateLate(l *StateLate) ([]byte, error) {
-	var w jwriter.Writer
-	l.MarshalEasyJSON(&w)
-	return w.BuildBytes()
+	return jsoncodec.Marshal(l)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hako-dev/hako/internal/atomicfile"
 	"github.com/hako-dev/hako/internal/errdefs"
+	"github.com/hako-dev/hako/internal/jsoncodec"
 	"github.com/hako-dev/hako/internal/mount"
 	"github.com/hako-dev/hako/internal/topdir"
 )
@@ -170,14 +171,14 @@ func (s *store) checkVersion() error {
 	want := versionInfo{Version: formatVersion, Driver: s.drv.name()}
 	b, err := os.ReadFile(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		b, _ = encode(want)
+		b, _ = jsoncodec.Marshal(want)
 		return s.writeAtomic(p, append(b, '\n'), true)
 	}
 	if err != nil {
 		return err
 	}
 	var got versionInfo
-	if err := decode(b, &got); err != nil {
+	if err := jsoncodec.Unmarshal(b, &got); err != nil {
 		return fmt.Errorf("read %s: %w", p, err)
 	}
 	if got == (versionInfo{Version: formatVersionV1, Driver: want.Driver}) {
@@ -191,7 +192,7 @@ func (s *store) checkVersion() error {
 		if err := s.save(md, synced); err != nil {
 			return err
 		}
-		b, _ = encode(want)
+		b, _ = jsoncodec.Marshal(want)
 		return s.writeAtomic(p, append(b, '\n'), true)
 	}
 	if got != want {
@@ -239,7 +240,7 @@ func (s *store) read(name string) (*metadata, error) {
 		return nil, err
 	}
 	var md metadata
-	if err := decode(b, &md); err != nil {
+	if err := jsoncodec.Unmarshal(b, &md); err != nil {
 		return nil, fmt.Errorf("%s: %w: %v", name, errTorn, err)
 	}
 	switch md.Version {
@@ -273,7 +274,7 @@ func (s *store) save(md *metadata, d durability) error {
 		md.Gen++
 		name = metadataFile
 	}
-	b, err := encode(md)
+	b, err := jsoncodec.Marshal(md)
 	if err == nil {
 		err = s.writeAtomic(filepath.Join(s.root, name), b, d == synced)
 	}
