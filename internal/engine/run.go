@@ -582,8 +582,14 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	cgOpts.ID = c.ID
 	rt.PrepareCgroups(spec.CgroupsPath(cgOpts))
 	// The C start path's first process starts now, while the root filesystem is mounted and
-	// the spec written (runtime.StartEarly); that path takes no user namespace.
-	if !c.Config.Options.UserNS {
+	// the spec written (runtime.StartEarly); that path takes no user namespace. The network
+	// namespace of a container of network "none" is made meanwhile too, on the core that the
+	// mount leaves (runtime.PrepareNetNS): the init joins it instead of making it.
+	if o := c.Config.Options; !o.UserNS {
+		if !stdio.Tty && (o.NetworkMode == "" || o.NetworkMode == "none") && o.NetNSPath == "" {
+			rt.PrepareNetNS()
+			defer rt.DropNetNS()
+		}
 		rt.StartEarly(stdio)
 		defer rt.DropEarly()
 	}

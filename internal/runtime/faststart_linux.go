@@ -61,7 +61,9 @@ func fastBlocker(s *specs.Spec, config *configs.Config, stdio IO) error {
 
 // planFastStart plans the C start of a container that fastBlocker lets through, or says why
 // libcontainer must start it after all (an error wrapping errNotFast).
-func (r *Runtime) planFastStart(id string, s *specs.Spec, config *configs.Config) (*fastexec.StartProfile, error) {
+// netns, if not nil, is a network namespace with its loopback up (PrepareNetNS), that the init
+// joins instead of making one.
+func (r *Runtime) planFastStart(id string, s *specs.Spec, config *configs.Config, netns *os.File) (*fastexec.StartProfile, error) {
 	proc, err := processProfile(id, s.Process, config)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errNotFast, err)
@@ -80,10 +82,16 @@ func (r *Runtime) planFastStart(id string, s *specs.Spec, config *configs.Config
 	}
 	p.Args = slices.Clone(s.Process.Args)
 	for _, ns := range config.Namespaces {
-		p.Namespaces = append(p.Namespaces, fastexec.Namespace{Type: configs.NsName(ns.Type), Path: ns.Path})
-		if ns.Type == configs.NEWNET && ns.Path == "" {
+		path := ns.Path
+		if ns.Type == configs.NEWNET && path == "" {
 			p.Loopback = slices.ContainsFunc(config.Networks, func(n *configs.Network) bool { return n.Type == "loopback" })
+			if p.Loopback && netns != nil {
+				if path = netnsPath(netns); path != "" {
+					p.Loopback = false // it is up
+				}
+			}
 		}
+		p.Namespaces = append(p.Namespaces, fastexec.Namespace{Type: configs.NsName(ns.Type), Path: path})
 	}
 	p.Rootfs = config.Rootfs
 	p.RootPropagation = uint64(config.RootPropagation) // as configured: 0 means libcontainer's defaults

@@ -50,6 +50,8 @@ type Runtime struct {
 	early atomic.Pointer[earlyStart]
 	// search is a search of the cgroup mounts started ahead (PrepareCgroups).
 	search atomic.Pointer[cgroupSearch]
+	// netns is a network namespace made ahead (PrepareNetNS).
+	netns atomic.Pointer[earlyNetNS]
 }
 
 // New returns a Runtime that keeps its state under stateRoot (created 0700 if missing), such as
@@ -108,6 +110,7 @@ func (r *Runtime) Start(ctx context.Context, id, bundle string, stdio IO) (*Proc
 // profile). s is only read, so the caller may encode it meanwhile.
 func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spec, stdio IO) (*Process, error) {
 	defer r.DropEarly() // an S that StartEarly started, unless startFast took it
+	defer r.DropNetNS() // a network namespace that PrepareNetNS made, unless the plan took it
 	planned := func() {}
 	if r.AfterPlan != nil {
 		planned = sync.OnceFunc(r.AfterPlan)
@@ -151,7 +154,11 @@ func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spe
 			if _, err := os.Lstat(filepath.Join(r.root, id)); errors.Is(err, os.ErrNotExist) {
 				cg = makeCgroups(config, true, r.search.Load())
 			}
-			if plan, planErr = r.planFastStart(id, s, config); planErr != nil && cg != nil {
+			netns := r.netns.Swap(nil).take()
+			if netns != nil {
+				defer netns.Close() // S has joined it once startFast returns
+			}
+			if plan, planErr = r.planFastStart(id, s, config, netns); planErr != nil && cg != nil {
 				cg.undo()
 				cg = nil
 			}
