@@ -61,9 +61,7 @@ func fastBlocker(s *specs.Spec, config *configs.Config, stdio IO) error {
 
 // planFastStart plans the C start of a container that fastBlocker lets through, or says why
 // libcontainer must start it after all (an error wrapping errNotFast).
-// netns, if not nil, is a network namespace with its loopback up (PrepareNetNS), that the init
-// joins instead of making one.
-func (r *Runtime) planFastStart(id string, s *specs.Spec, config *configs.Config, netns *os.File) (*fastexec.StartProfile, error) {
+func (r *Runtime) planFastStart(id string, s *specs.Spec, config *configs.Config) (*fastexec.StartProfile, error) {
 	proc, err := processProfile(id, s.Process, config)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errNotFast, err)
@@ -82,16 +80,10 @@ func (r *Runtime) planFastStart(id string, s *specs.Spec, config *configs.Config
 	}
 	p.Args = slices.Clone(s.Process.Args)
 	for _, ns := range config.Namespaces {
-		path := ns.Path
-		if ns.Type == configs.NEWNET && path == "" {
+		p.Namespaces = append(p.Namespaces, fastexec.Namespace{Type: configs.NsName(ns.Type), Path: ns.Path})
+		if ns.Type == configs.NEWNET && ns.Path == "" {
 			p.Loopback = slices.ContainsFunc(config.Networks, func(n *configs.Network) bool { return n.Type == "loopback" })
-			if p.Loopback && netns != nil {
-				if path = netnsPath(netns); path != "" {
-					p.Loopback = false // it is up
-				}
-			}
 		}
-		p.Namespaces = append(p.Namespaces, fastexec.Namespace{Type: configs.NsName(ns.Type), Path: path})
 	}
 	p.Rootfs = config.Rootfs
 	p.RootPropagation = uint64(config.RootPropagation) // as configured: 0 means libcontainer's defaults
@@ -759,6 +751,12 @@ func (r *Runtime) startFast(c created, p *fastexec.StartProfile, config *configs
 	}
 	s := ss.p
 	p.Cgroups = cgroupDirs(paths)
+	// The network namespace made ahead (PrepareNetNS), taken as late as the plan allows: it is
+	// made on the other core meanwhile.
+	if netns := r.netns.Swap(nil).take(); netns != nil {
+		defer netns.Close() // S has joined it, or is gone, once this returns
+		joinNetNS(p, netns)
+	}
 	if err := planMounts(p, config, paths); err != nil {
 		return abort(fmt.Errorf("plan the container's mounts: %w", err))
 	}

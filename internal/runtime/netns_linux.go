@@ -8,6 +8,8 @@ import (
 	goruntime "runtime"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hako-dev/hako/internal/fastexec"
 )
 
 // earlyNetNS is a network namespace made ahead of the next start (PrepareNetNS).
@@ -110,6 +112,22 @@ func loopbackUp() error {
 		return fmt.Errorf("unable to bring up the loopback interface: %w", err)
 	}
 	return nil
+}
+
+// joinNetNS makes the plan p join netns, a network namespace with its loopback up, where it
+// would have the init make one and bring its loopback up.
+func joinNetNS(p *fastexec.StartProfile, netns *os.File) {
+	if !p.Loopback {
+		return
+	}
+	for i, ns := range p.Namespaces {
+		if ns.Type == "net" && ns.Path == "" {
+			if path := netnsPath(netns); path != "" {
+				p.Namespaces[i].Path, p.Loopback = path, false
+			}
+			return
+		}
+	}
 }
 
 // netnsPath is a path by which S (another process, on the host) opens f: this process's

@@ -154,11 +154,7 @@ func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spe
 			if _, err := os.Lstat(filepath.Join(r.root, id)); errors.Is(err, os.ErrNotExist) {
 				cg = makeCgroups(config, true, r.search.Load())
 			}
-			netns := r.netns.Swap(nil).take()
-			if netns != nil {
-				defer netns.Close() // S has joined it once startFast returns
-			}
-			if plan, planErr = r.planFastStart(id, s, config, netns); planErr != nil && cg != nil {
+			if plan, planErr = r.planFastStart(id, s, config); planErr != nil && cg != nil {
 				cg.undo()
 				cg = nil
 			}
