@@ -167,6 +167,21 @@ func TestRunFork(t *testing.T) {
 		}
 	}
 
+	// The monitor sends a foreground run's code to the waiting parent itself, as soon as the run
+	// is over (handOver.giveUp); a detached run's is 0 once its ID is printed, however soon its
+	// container exits.
+	for i := 0; i < 5; i++ {
+		if r := s.runWith(os.Environ(), nil, "run", "--rm", "busybox", "sh", "-c", "echo $0; exit 5", "x"); r.code != 5 || r.stdout != "x\n" {
+			t.Errorf("foreground run: %+v", r)
+		}
+		r := s.runWith(os.Environ(), nil, "run", "-d", "busybox", "sh", "-c", "exit 3")
+		if id := strings.TrimSpace(r.stdout); r.code != 0 || len(id) != 64 {
+			t.Errorf("detached run of a container that exits at once: %+v", r)
+		} else {
+			s.ok("rm", "-f", id) // its exit may not be recorded yet
+		}
+	}
+
 	// A detached run's monitor, once the command has returned: in a session of its own (not the
 	// command's, nor the test's), in /, with /dev/null for stdio, the container's init its child.
 	cwd := t.TempDir()

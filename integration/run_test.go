@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -154,5 +155,26 @@ func TestRunNiceValue(t *testing.T) {
 	out, err := cmd.Output()
 	if err != nil || string(out) != "3\n" {
 		t.Fatalf("under nice -n 3: %q %v, want 3", out, err)
+	}
+}
+
+// TestRemoveForceWhileExiting: `rm -f` and `kill` of a container that ends at that moment (its
+// record still says running, its runtime state already deleted, or its init gone between
+// libcontainer's look and its signal) succeed for rm -f, and say "not running" for kill, as
+// Docker's do.
+func TestRemoveForceWhileExiting(t *testing.T) {
+	s := runStore(t)
+	for i := 0; i < 30; i++ {
+		// Ends about when the next command looks at it (one hako start later).
+		id := strings.TrimSpace(s.ok("run", "-d", "busybox", "sh", "-c", fmt.Sprintf("sleep 0.%03d; exit 3", i%6*3)))
+		if i%2 == 1 {
+			if r := s.run("kill", id); r.code != 0 && !strings.Contains(r.stderr, "is not running") {
+				t.Errorf("kill of a container that ends: %+v", r)
+			}
+		}
+		s.ok("rm", "-f", id)
+	}
+	if out := s.ok("ps", "-aq"); out != "" {
+		t.Errorf("containers left: %q", out)
 	}
 }

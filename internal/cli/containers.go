@@ -351,6 +351,9 @@ func runCmd(a *app, create bool) *cobra.Command {
 					return err
 				}
 				a.handOver = &handOver{parent: parent, monitor: m}
+				if !f.detach { // a detached run's code is 0, once its ID is printed
+					m.OnExit(a.handOver.giveUp)
+				}
 			} else if m, err = e.SpawnMonitor(at); err != nil {
 				detach()
 				return err

@@ -242,6 +242,15 @@ func (e *Engine) InProcessMonitor(attach *Attach) (*PendingMonitor, error) {
 // Done is closed when an in-process monitor has ended (nil for a spawned one).
 func (m *PendingMonitor) Done() <-chan struct{} { return m.done }
 
+// OnExit has an in-process monitor call f with the container's exit code as soon as a run of
+// it is over (monitor.Handoff's Exited), before Start's channel has it. Call it before Start;
+// a spawned monitor has no use for it.
+func (m *PendingMonitor) OnExit(f func(code int)) {
+	if m.inProcess != nil {
+		m.inProcess.Exited = f
+	}
+}
+
 // HandOver tells an in-process monitor that the command's part is done (monitor.Handoff's
 // HandedOver). It can be called once.
 func (m *PendingMonitor) HandOver() { close(m.handedOver) }
@@ -400,7 +409,7 @@ func (e *Engine) afterRun(ctx context.Context, c *container.Container, h monitor
 			e.recordPendingExit(c, code, ms)
 		}
 		Phase("monitor: removed")
-		reportExitCode(h, code)
+		reportExited(h, code)
 		// The command may be gone now: a reader of its output (a pipe, `$(hako run …)`)
 		// must not wait for the deletion on the copies this process holds.
 		closeCommandStdio(h)
@@ -420,7 +429,7 @@ func (e *Engine) afterRun(ctx context.Context, c *container.Container, h monitor
 	unmountPending(ms, ms.rootfs) // a --rm container that `restart` keeps after all
 	waitRuntimeDeleted(ms)        // before a restart makes the same cgroups again
 	e.recordPendingExit(c, code, ms)
-	reportExitCode(h, code)
+	reportExited(h, code)
 	closeCommandStdio(h) // later runs of a restart policy are detached
 	e.Containers().MakeSpare()
 	e.keepRestarting(ctx, c.ID, code, ms)
@@ -500,6 +509,15 @@ func monitorReady(h monitor.Handoff, err error) {
 		fmt.Fprint(h.Ready, monitor.ReadyOK)
 	}
 	h.Ready.Close()
+}
+
+// reportExited reports the code of a run that is over: to an in-process command's callback
+// first (monitor.Handoff's Exited), then on the exit pipe.
+func reportExited(h monitor.Handoff, code int) {
+	if h.Exited != nil {
+		h.Exited(code)
+	}
+	reportExitCode(h, code)
 }
 
 func reportExitCode(h monitor.Handoff, code int) {
@@ -903,7 +921,14 @@ func (e *Engine) Kill(ctx context.Context, ref, sig string) error {
 	if err != nil {
 		return err
 	}
-	return rt.Signal(c.ID, s, false)
+	if err := rt.Signal(c.ID, s, false); errors.Is(err, errdefs.ErrNotFound) {
+		// The runtime's state is gone: the container ended meanwhile, and its monitor deleted
+		// the state before recording the exit (`rm -f` of a container that ends at that moment).
+		return errdefs.Conflictf("cannot kill container: %s: container %s is not running", ref, c.ID)
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
 // Wait blocks until the container is not running and returns its exit code; timeout 0 waits

@@ -80,6 +80,10 @@ type Handoff struct {
 	// given up. The monitor does not exec itself into the keeper before: that would cut the
 	// command short and hand the keeper the command's descriptors. nil for a spawned monitor.
 	HandedOver <-chan struct{}
+	// Exited, for a monitor in the run's own process, is called with the container's exit code
+	// as soon as a run of it is over (removed, for --rm) and before Exit has it; never for a
+	// start that failed, whose error the command prints. nil otherwise.
+	Exited func(code int)
 }
 
 // HandoffFromFDs rebuilds the handoff in the monitor process from inherited descriptors 3 and

@@ -674,7 +674,9 @@ func classifyExecError(err error) error {
 
 func classifyStateError(id string, err error) error {
 	switch {
-	case errors.Is(err, libcontainer.ErrNotRunning):
+	case errors.Is(err, libcontainer.ErrNotRunning), errors.Is(err, os.ErrProcessDone):
+		// os.ErrProcessDone: the init exited between libcontainer's look at its state and
+		// its signal (`rm -f` of a container that ends at that moment).
 		return errdefs.Conflict(fmt.Errorf("container %s is not running: %w", id, err))
 	case errors.Is(err, libcontainer.ErrNotPaused):
 		return errdefs.Conflict(fmt.Errorf("container %s is not paused: %w", id, err))
