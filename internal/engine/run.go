@@ -912,6 +912,7 @@ func (e *Engine) Kill(ctx context.Context, ref, sig string) error {
 		}
 		return errdefs.Conflictf("cannot kill container: %s: container %s is not running", ref, c.ID)
 	}
+	stopped := e.manuallyStopped(c.ID)
 	e.setManuallyStopped(c.ID, true) // the monitor's restart loop ends (restart.go)
 	s, err := ParseSignal(sig)
 	if err != nil {
@@ -921,14 +922,23 @@ func (e *Engine) Kill(ctx context.Context, ref, sig string) error {
 	if err != nil {
 		return err
 	}
-	if err := rt.Signal(c.ID, s, false); errors.Is(err, errdefs.ErrNotFound) {
-		// The runtime's state is gone: the container ended meanwhile, and its monitor deleted
-		// the state before recording the exit (`rm -f` of a container that ends at that moment).
-		return errdefs.Conflictf("cannot kill container: %s: container %s is not running", ref, c.ID)
-	} else if err != nil {
-		return err
+	err = rt.Signal(c.ID, s, false)
+	if errors.Is(err, errdefs.ErrNotFound) && !initAlive(c) {
+		// The container ended meanwhile: its monitor reaped the init and deleted the runtime's
+		// state, and has not recorded the exit yet (`rm -f` of a container that ends at that
+		// moment). Not running, as Docker says, and its restart policy goes on.
+		err = errdefs.Conflictf("cannot kill container: %s: container %s is not running", ref, c.ID)
 	}
-	return nil
+	if errors.Is(err, errdefs.ErrConflict) && !stopped {
+		e.setManuallyStopped(c.ID, false)
+	}
+	return err
+}
+
+// initAlive tells whether the process that c's record names as its init still exists (a
+// container whose runtime state is missing while it runs: the state root wiped, say).
+func initAlive(c *container.Container) bool {
+	return c.State.Pid > 0 && unix.Kill(c.State.Pid, 0) == nil
 }
 
 // Wait blocks until the container is not running and returns its exit code; timeout 0 waits

@@ -36,7 +36,10 @@ func (r *Runtime) PrepareNetNS() {
 	}
 	go func() {
 		defer close(n.done)
-		n.f, _ = newNetNS() // without one, the init makes its own, as before
+		var err error
+		if n.f, err = newNetNS(); err != nil { // without one, the init makes its own, as before
+			phase("rt: no network namespace ahead: " + err.Error())
+		}
 	}()
 }
 
@@ -64,7 +67,8 @@ func (n *earlyNetNS) take() *os.File {
 
 // newNetNS makes a network namespace with its loopback up, from a locked thread that enters
 // it (unshare) and goes back (setns). A thread that cannot go back is not given back to the
-// Go runtime: it ends with this goroutine.
+// Go runtime: it ends with the calling goroutine, which must therefore end right after (as
+// PrepareNetNS's does).
 func newNetNS() (*os.File, error) {
 	goruntime.LockOSThread()
 	orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
@@ -102,7 +106,7 @@ func loopbackUp() error {
 	defer unix.Close(s)
 	ifr, err := unix.NewIfreq("lo")
 	if err != nil {
-		return err
+		return fmt.Errorf("unable to bring up the loopback interface: %w", err)
 	}
 	if err := unix.IoctlIfreq(s, unix.SIOCGIFFLAGS, ifr); err != nil {
 		return fmt.Errorf("unable to bring up the loopback interface: %w", err)
