@@ -604,8 +604,8 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	// namespace of a container of network "none" is made meanwhile too, on the core that the
 	// mount leaves (runtime.PrepareNetNS): the init joins it instead of making it.
 	if o := c.Config.Options; !o.UserNS {
-		if !stdio.Tty && (o.NetworkMode == "" || o.NetworkMode == "none") && o.NetNSPath == "" {
-			rt.PrepareNetNS()
+		if o.NewNetworkNamespace() {
+			rt.PrepareNetNS(stdio)
 			defer rt.DropNetNS()
 		}
 		rt.StartEarly(stdio)

@@ -25,9 +25,10 @@ type earlyNetNS struct {
 // it as it joins a namespace given by path, and the init has no loopback to bring up.
 // The plan takes it only for a configuration of a new network namespace with its loopback
 // (every container of network "none"); a start that does not take it (the Go path, another
-// network) closes it, as does DropNetNS. One per Runtime, as StartEarly's S.
-func (r *Runtime) PrepareNetNS() {
-	if !r.FastStart || runPath == "go" {
+// network) closes it, as does DropNetNS. One per Runtime, as StartEarly's S; nothing where
+// the C path is never taken (as StartEarly: no FastStart, HAKO_RUN_PATH=go, a terminal).
+func (r *Runtime) PrepareNetNS(stdio IO) {
+	if !r.FastStart || runPath == "go" || stdio.Tty {
 		return
 	}
 	n := &earlyNetNS{done: make(chan struct{})}

@@ -60,7 +60,7 @@ func TestPrepareNetNS(t *testing.T) {
 	_, freshRest, _ := strings.Cut(fresh.stdout, "\n")
 
 	c = newCtr(t, nil)
-	c.rt.PrepareNetNS()
+	c.rt.PrepareNetNS(IO{})
 	ino := preparedNetNS(t, c.rt)
 	r := c.mustRun(spec.Options{}, probe...)
 	ns, rest, _ := strings.Cut(r.stdout, "\n")
@@ -72,16 +72,16 @@ func TestPrepareNetNS(t *testing.T) {
 	}
 
 	// Dropped, replaced: closed.
-	c.rt.PrepareNetNS()
+	c.rt.PrepareNetNS(IO{})
 	ino = preparedNetNS(t, c.rt)
 	c.rt.DropNetNS()
 	c.rt.DropNetNS() // twice: nothing
 	if heldNetNS(ino) != 0 {
 		t.Error("DropNetNS left the namespace open")
 	}
-	c.rt.PrepareNetNS()
+	c.rt.PrepareNetNS(IO{})
 	ino = preparedNetNS(t, c.rt)
-	c.rt.PrepareNetNS()
+	c.rt.PrepareNetNS(IO{})
 	if heldNetNS(ino) != 0 {
 		t.Error("a second PrepareNetNS left the first namespace open")
 	}
@@ -99,7 +99,7 @@ func TestPrepareNetNS(t *testing.T) {
 			sp.Linux.Namespaces = slices.DeleteFunc(sp.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.PIDNamespace })
 		}
 		c.saveSpec(sp)
-		c.rt.PrepareNetNS()
+		c.rt.PrepareNetNS(IO{})
 		ino := preparedNetNS(t, c.rt)
 		var out strings.Builder
 		p, err := c.rt.Start(context.Background(), c.id, c.bundle, IO{Stdout: &out})
@@ -120,8 +120,13 @@ func TestPrepareNetNS(t *testing.T) {
 
 	// Nothing where the C path is never taken.
 	withRunPath(t, "go")
-	c.rt.PrepareNetNS()
+	c.rt.PrepareNetNS(IO{})
 	if c.rt.netns.Load() != nil {
 		t.Error("PrepareNetNS under HAKO_RUN_PATH=go made a namespace")
+	}
+	withRunPath(t, "")
+	c.rt.PrepareNetNS(IO{Tty: true})
+	if c.rt.netns.Load() != nil {
+		t.Error("PrepareNetNS with a terminal made a namespace")
 	}
 }

@@ -34,7 +34,7 @@ func (*Runtime) StartSpec(context.Context, string, string, *specs.Spec, IO) (*Pr
 func (*Runtime) StartEarly(IO)         {}
 func (*Runtime) DropEarly()            {}
 func (*Runtime) PrepareCgroups(string) {}
-func (*Runtime) PrepareNetNS()         {}
+func (*Runtime) PrepareNetNS(IO)       {}
 func (*Runtime) DropNetNS()            {}
 func (*Runtime) Exec(context.Context, string, specs.Process, IO) (*Process, error) {
 	return nil, errLinuxOnly

@@ -249,12 +249,18 @@ func CgroupsPath(opts Options) string {
 	return path.Join("/", parent, opts.ID)
 }
 
+// NewNetworkNamespace tells whether the container gets a network namespace made for it, with
+// only its loopback: network "none" (the default), not one joined by path.
+func (o Options) NewNetworkNamespace() bool {
+	return o.NetNSPath == "" && (o.NetworkMode == "" || o.NetworkMode == "none")
+}
+
 func namespaces(s *specs.Spec, opts Options) error {
 	ns := []specs.LinuxNamespace{{Type: specs.MountNamespace}}
 	switch {
 	case opts.NetNSPath != "":
 		ns = append(ns, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: opts.NetNSPath})
-	case opts.NetworkMode == "" || opts.NetworkMode == "none":
+	case opts.NewNetworkNamespace():
 		ns = append(ns, specs.LinuxNamespace{Type: specs.NetworkNamespace})
 	case opts.NetworkMode == "host":
 	default:
