@@ -40,8 +40,8 @@ import (
 // (a container it would hand to libcontainer is then an error that says why).
 var runPath = os.Getenv("HAKO_RUN_PATH")
 
-// testHookBeforeGo runs just before the init is told to exec the command (tests make the
-// monitor give up there).
+// testHookBeforeGo runs just before the init is told it may exec the command, once the
+// container is recorded (tests make the monitor give up there).
 var testHookBeforeGo = func() error { return nil }
 
 // errNotFast is wrapped by the reasons the C path does not take a container.
@@ -815,7 +815,8 @@ func (r *Runtime) startFast(c created, p *fastexec.StartProfile, config *configs
 	// that ends without one has no init to wait for.
 	var parts stateParts
 	var start uint64
-	var stateErr error
+	var stateErr, hookErr error
+	said := false // the word is in the go pipe
 	if pid > 0 {
 		stateErr = func() error {
 			var err error
@@ -836,6 +837,16 @@ func (r *Runtime) startFast(c created, p *fastexec.StartProfile, config *configs
 			phase("rt: C start state written")
 			return nil
 		}()
+		// The container is recorded: the word goes now, while the init is still setting up,
+		// which reads it once it is ready, instead of a round trip through this process after
+		// its "R" (S waited for, the word written, the init woken). An init that fails before
+		// it is ready never reads it; S does nothing after its clone but write the PID line.
+		if stateErr == nil {
+			if hookErr = testHookBeforeGo(); hookErr == nil {
+				_, err := goW.Write([]byte("G"))
+				said = err == nil
+			}
+		}
 	}
 	rest, _ := io.ReadAll(pidR)
 	pidText = append(pidText, rest...)
@@ -865,12 +876,13 @@ func (r *Runtime) startFast(c created, p *fastexec.StartProfile, config *configs
 	if stateErr != nil {
 		return fail(stateErr)
 	}
-	if err := testHookBeforeGo(); err != nil {
-		return fail(err)
+	if hookErr != nil {
+		return fail(hookErr)
 	}
-	// The container is recorded: the init may exec the command. EOF on the error pipe is the
-	// exec (the pipe is close-on-exec); a message is a command that could not be executed.
-	if _, err := goW.Write([]byte("G")); err != nil {
+	// The word was said above, once the container was recorded: the init may exec the
+	// command. EOF on the error pipe is the exec (the pipe is close-on-exec); a message is a
+	// command that could not be executed.
+	if !said {
 		return fail(errors.New("the init is gone"))
 	}
 	goW.Close()

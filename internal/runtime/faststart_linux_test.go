@@ -249,7 +249,7 @@ func TestFastStartCommandWaitsForMonitor(t *testing.T) {
 	marks := t.TempDir()
 	old := testHookBeforeGo
 	testHookBeforeGo = func() error {
-		// The init is ready and waiting: it has not run the command.
+		// The container is recorded, the word not given: the command has not run.
 		if _, err := os.Stat(filepath.Join(marks, "ran")); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("the command ran before the word: %v", err)
 		}
