@@ -281,6 +281,29 @@ func TestFastStartCommandWaitsForMonitor(t *testing.T) {
 	}
 }
 
+// The cgroups' limits are written while S and the init work (cgroupsMaking.made): one that the
+// kernel refuses fails the start before the word, so the command never runs unlimited, and
+// nothing is left of the container (a CPU quota under the kernel's 1 ms minimum: EINVAL).
+func TestFastStartLimitRefusedBeforeTheWord(t *testing.T) {
+	warmSeccomp(t, spec.Options{}) // the same filter: the quota does not change it
+	withRunPath(t, "c")
+	opts := spec.Options{NanoCPUs: 5_000_000}
+	marks := t.TempDir()
+	opts.Mounts = []specs.Mount{{Destination: "/marks", Type: "bind", Source: marks, Options: []string{"rbind"}}}
+	c := newCtr(t, nil)
+	_, err := c.run(opts, "sh", "-c", "touch /marks/ran")
+	if err == nil || !strings.Contains(err.Error(), "unable to set cgroup configuration") {
+		t.Fatalf("start: %v", err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if _, err := os.Stat(filepath.Join(marks, "ran")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the command ran: %v", err)
+	}
+	if d := ctrCgroupDirs(c.id); len(d) != 0 {
+		t.Errorf("cgroups left: %q", d)
+	}
+}
+
 // A tmpfs asked read-only is made so only after the working directory was created in it, as
 // libcontainer's finalizeRootfs does (a C path that remounted it with the other mounts failed
 // here with "read-only file system").
