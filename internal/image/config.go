@@ -1,7 +1,6 @@
 package image
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -39,7 +38,7 @@ type Config struct {
 // ParseConfig decodes a config blob and checks what hako relies on.
 func ParseConfig(b []byte) (Config, error) {
 	var c Config
-	if err := json.Unmarshal(b, &c); err != nil {
+	if err := decodeJSON(b, &c); err != nil {
 		return c, fmt.Errorf("parse image config: %w", err)
 	}
 	if c.RootFS.Type != "layers" && !(c.RootFS.Type == "" && len(c.RootFS.DiffIDs) == 0) {
@@ -56,7 +55,7 @@ func ParseConfig(b []byte) (Config, error) {
 // ParseManifest decodes a manifest blob.
 func ParseManifest(b []byte) (ocispec.Manifest, error) {
 	var m ocispec.Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
+	if err := decodeJSON(b, (*JSONManifest)(&m)); err != nil {
 		return m, fmt.Errorf("parse manifest: %w", err)
 	}
 	if m.Config.Digest == "" {

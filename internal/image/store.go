@@ -64,7 +64,7 @@ func (s *Store) readIndex() (ocispec.Index, error) {
 	if err != nil {
 		return idx, fmt.Errorf("read image index: %w", err)
 	}
-	if err := json.Unmarshal(b, &idx); err != nil {
+	if err := decodeJSON(b, (*JSONIndex)(&idx)); err != nil {
 		return idx, fmt.Errorf("read image index %s: %w", s.indexPath(), err)
 	}
 	return idx, nil

@@ -21,6 +21,7 @@ import (
 	easyjson "github.com/mailru/easyjson/gen"
 
 	"github.com/hako-dev/hako/internal/container"
+	"github.com/hako-dev/hako/internal/image"
 	"github.com/hako-dev/hako/internal/ocijson"
 	"github.com/hako-dev/hako/internal/snapshot"
 )
@@ -33,6 +34,10 @@ type Target struct {
 	// Decoders keeps easyjson's decoders too (only for files hako writes itself: they match
 	// member names exactly, where encoding/json ignores case).
 	Decoders bool
+	// Strict decoders fail on a member they do not know, for JSON hako does not write itself:
+	// their caller decodes it again with encoding/json, which also takes other cases and
+	// ignores what it does not know.
+	Strict bool
 }
 
 // File is the generated file's path, from the repository's root.
@@ -49,6 +54,11 @@ var Targets = []Target{
 	// the monitor as it starts and by every listing (`ps -a` decodes them all).
 	{Dir: "internal/container", Path: "github.com/hako-dev/hako/internal/container",
 		Types: []any{container.Container{}}, Decoders: true},
+	// The image store's index, and the manifest and config of an image, read to resolve the
+	// image of every run. Decoders only (the store writes them with encoding/json), strict:
+	// manifests and configs come from image archives, registries and Docker too.
+	{Dir: "internal/image", Path: "github.com/hako-dev/hako/internal/image",
+		Types: []any{image.JSONIndex{}, image.JSONManifest{}, image.Config{}}, Decoders: true, Strict: true},
 	// The snapshotter's metadata, read and written at a container's create and removal.
 	{Dir: "internal/snapshot", Path: "github.com/hako-dev/hako/internal/snapshot",
 		Types: []any{snapshot.JSONMetadata{}, snapshot.JSONVersionInfo{}}, Decoders: true},
@@ -59,6 +69,9 @@ func Source(t Target) ([]byte, error) {
 	g := easyjson.NewGenerator(filepath.Base(t.File()))
 	g.SetPkg(filepath.Base(t.Dir), t.Path)
 	g.NoStdMarshalers() // no MarshalJSON: encoding/json keeps encoding these types its own way
+	if t.Strict {
+		g.DisallowUnknownFields()
+	}
 	for _, v := range t.Types {
 		g.Add(v)
 	}
