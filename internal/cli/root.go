@@ -88,6 +88,9 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		// commands of the tree, whose flags cost 2-10 ms of each call to build.
 		root = newBareRoot(a)
 		root.AddCommand(mk(a))
+		// Nor cobra's `completion` command (~0.1 ms of CPU to build, on the start's path):
+		// not reachable here, the verb being run or exec.
+		root.CompletionOptions.DisableDefaultCmd = true
 	} else {
 		root = newRoot(a)
 	}
