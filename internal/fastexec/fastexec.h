@@ -103,7 +103,9 @@ struct hako_final {
 	// ready_fd and go_fd (start path; -1 for an exec): once the command is found, the
 	// process says so with a byte on ready_fd and waits for one on go_fd before it execs it,
 	// as libcontainer's init waits on its exec fifo: the command never runs before the
-	// monitor has recorded the container, and never if the monitor died meanwhile.
+	// monitor has recorded the container, and never if the monitor died meanwhile (EOF on
+	// go_fd; or, the word given early, the write on ready_fd fails, as only the monitor holds
+	// that pipe's reading end, close-on-exec).
 	int ready_fd, go_fd;
 	// restore_nice (start path): the init ran at a higher priority than its monitor's
 	// (hako_faststart); its command gets nice back first of all.

@@ -40,9 +40,9 @@ import (
 // (a container it would hand to libcontainer is then an error that says why).
 var runPath = os.Getenv("HAKO_RUN_PATH")
 
-// testHookBeforeGo runs just before the init is told it may exec the command, once the
-// container is recorded (tests make the monitor give up there).
-var testHookBeforeGo = func() error { return nil }
+// testHookBeforeGo runs just before the init (PID pid) is told it may exec the command, once
+// the container is recorded (tests make the monitor give up there).
+var testHookBeforeGo = func(pid int) error { return nil }
 
 // errNotFast is wrapped by the reasons the C path does not take a container.
 var errNotFast = errors.New("the C start path does not take this container")
@@ -472,15 +472,13 @@ func (r *Runtime) DropEarly() {
 // cgroupsMaking is the making of a container's cgroups (the manager, then Apply and Set of its
 // configuration), in a goroutine.
 type cgroupsMaking struct {
-	located  chan struct{} // closed once paths (or err, or skipped) is set
-	applied  chan struct{} // closed once the cgroups exist (Apply), or the making failed
-	done     chan struct{} // closed once the making is over (Set too)
-	cm       cgroups.Manager
-	paths    map[string]string
-	skipped  bool  // early, and the ID's cgroup existed: nothing was made
-	locErr   error // the manager's, set before located is closed
-	applyErr error // Apply's, set before applied is closed
-	err      error // Apply's or Set's, set before done is closed
+	located chan struct{} // closed once paths (or err, or skipped) is set
+	done    chan struct{} // closed once the making is over
+	cm      cgroups.Manager
+	paths   map[string]string
+	skipped bool  // early, and the ID's cgroup existed: nothing was made
+	locErr  error // the manager's, set before located is closed
+	err     error // Apply's or Set's, set before done is closed
 }
 
 // created is the container StartSpec starts: libcontainer's (Create) or, on the C path with
@@ -614,14 +612,12 @@ func (cs *cgroupSearch) pathsFor(c *cgroups.Cgroup) map[string]string {
 // frozen, and startFast calls it again after the creation, which refuses those or takes the
 // empty one.
 func makeCgroups(config *configs.Config, early bool, search *cgroupSearch) *cgroupsMaking {
-	m := &cgroupsMaking{located: make(chan struct{}), applied: make(chan struct{}), done: make(chan struct{})}
+	m := &cgroupsMaking{located: make(chan struct{}), done: make(chan struct{})}
 	// The manager's own copy: fs2's Set writes the resources back into its configuration,
 	// which libcontainer's Create reads meanwhile.
 	cgc := *config.Cgroups
 	go func() {
 		defer close(m.done)
-		appliedOnce := sync.OnceFunc(func() { close(m.applied) })
-		defer appliedOnce()
 		located := func() { close(m.located) }
 		var cm cgroups.Manager
 		var err error
@@ -669,10 +665,8 @@ func makeCgroups(config *configs.Config, early bool, search *cgroupSearch) *cgro
 		located()
 		if err := cm.Apply(-1); err != nil {
 			m.err = fmt.Errorf("unable to apply cgroup configuration: %w", err)
-			m.applyErr = m.err
 			return
 		}
-		appliedOnce()
 		if err := cm.Set(config.Cgroups.Resources); err != nil {
 			m.err = fmt.Errorf("unable to set cgroup configuration: %w", err)
 		}
@@ -687,17 +681,7 @@ func (m *cgroupsMaking) location() (map[string]string, error) {
 	return m.paths, m.locErr
 }
 
-// made returns once the cgroups exist, their limits perhaps not yet set (Set), or the making
-// failed: nil if they exist.
-func (m *cgroupsMaking) made() error {
-	<-m.applied
-	if m.locErr != nil {
-		return m.locErr
-	}
-	return m.applyErr
-}
-
-// wait returns once the cgroups are made and limited, or failed to be.
+// wait returns once the cgroups are made, or failed to be.
 func (m *cgroupsMaking) wait() error {
 	<-m.done
 	if m.locErr != nil {
@@ -781,10 +765,7 @@ func (r *Runtime) startFast(c created, p *fastexec.StartProfile, config *configs
 		return abort(err)
 	}
 	phase("rt: C start planned")
-	// S enters the cgroups: they must exist. Their limits (Set: the devices' rules, ~0.6 ms in
-	// v1) are written while S and the init work, as runc writes them while its init sets the
-	// container up: they are in place before the word to exec the command (below).
-	if err := cg.made(); err != nil {
+	if err := cg.wait(); err != nil {
 		return abort(err)
 	}
 	phase("rt: C start cgroups made")
@@ -834,7 +815,7 @@ func (r *Runtime) startFast(c created, p *fastexec.StartProfile, config *configs
 	// that ends without one has no init to wait for.
 	var parts stateParts
 	var start uint64
-	var stateErr, goErr error
+	var stateErr, hookErr error
 	said := false // the word is in the go pipe
 	if pid > 0 {
 		stateErr = func() error {
@@ -856,16 +837,12 @@ func (r *Runtime) startFast(c created, p *fastexec.StartProfile, config *configs
 			phase("rt: C start state written")
 			return nil
 		}()
-		// The container is recorded: once its cgroups are limited, the word goes, while the
-		// init is still setting up, which reads it once it is ready, instead of a round trip
-		// through this process after its "R" (S waited for, the word written, the init
-		// woken). An init that fails before it is ready never reads it; S does nothing after
-		// its clone but write the PID line.
+		// The container is recorded: the word goes now, while the init is still setting up,
+		// which reads it once it is ready, instead of a round trip through this process after
+		// its "R" (S waited for, the word written, the init woken). An init that fails before
+		// it is ready never reads it; S does nothing after its clone but write the PID line.
 		if stateErr == nil {
-			if goErr = cg.wait(); goErr == nil {
-				goErr = testHookBeforeGo()
-			}
-			if goErr == nil {
+			if hookErr = testHookBeforeGo(pid); hookErr == nil {
 				_, err := goW.Write([]byte("G"))
 				said = err == nil
 			}
@@ -899,8 +876,8 @@ func (r *Runtime) startFast(c created, p *fastexec.StartProfile, config *configs
 	if stateErr != nil {
 		return fail(stateErr)
 	}
-	if goErr != nil {
-		return fail(goErr)
+	if hookErr != nil {
+		return fail(hookErr)
 	}
 	// The word was said above, once the container was recorded: the init may exec the
 	// command. EOF on the error pipe is the exec (the pipe is close-on-exec); a message is a

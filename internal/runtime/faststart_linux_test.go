@@ -248,8 +248,10 @@ func TestFastStartCommandWaitsForMonitor(t *testing.T) {
 	withRunPath(t, "c")
 	marks := t.TempDir()
 	old := testHookBeforeGo
-	testHookBeforeGo = func() error {
-		// The container is recorded, the word not given: the command has not run.
+	testHookBeforeGo = func(pid int) error {
+		// The container is recorded, the word not given: once the init is ready and waits
+		// for it (blocked reading the go pipe), the command has not run.
+		waitForWord(t, pid)
 		if _, err := os.Stat(filepath.Join(marks, "ran")); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("the command ran before the word: %v", err)
 		}
@@ -281,26 +283,48 @@ func TestFastStartCommandWaitsForMonitor(t *testing.T) {
 	}
 }
 
-// The cgroups' limits are written while S and the init work (cgroupsMaking.made): one that the
-// kernel refuses fails the start before the word, so the command never runs unlimited, and
-// nothing is left of the container (a CPU quota under the kernel's 1 ms minimum: EINVAL).
-func TestFastStartLimitRefusedBeforeTheWord(t *testing.T) {
+// waitForWord returns once the init pid is ready and blocked reading the go pipe (its R
+// written: the PID pipe's reader is this process, which does not read it before the hook).
+func waitForWord(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", pid))
+		if err != nil {
+			t.Fatalf("the init: %v", err)
+		}
+		if w := string(b); w == "pipe_read" || w == "pipe_wait" || w == "anon_pipe_read" {
+			// Its stack says which read: the go pipe is the only one it makes before the exec.
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the init never waited for the word (wchan %q)", b)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// A limit the kernel refuses (a CPU quota under its 1 ms minimum: EINVAL) fails the start
+// before S has its plan: the command never runs, and nothing of the container stays.
+func TestFastStartLimitRefused(t *testing.T) {
 	warmSeccomp(t, spec.Options{}) // the same filter: the quota does not change it
 	withRunPath(t, "c")
-	opts := spec.Options{NanoCPUs: 5_000_000}
 	marks := t.TempDir()
-	opts.Mounts = []specs.Mount{{Destination: "/marks", Type: "bind", Source: marks, Options: []string{"rbind"}}}
+	opts := spec.Options{NanoCPUs: 5_000_000,
+		Mounts: []specs.Mount{{Destination: "/marks", Type: "bind", Source: marks, Options: []string{"rbind"}}}}
 	c := newCtr(t, nil)
 	_, err := c.run(opts, "sh", "-c", "touch /marks/ran")
 	if err == nil || !strings.Contains(err.Error(), "unable to set cgroup configuration") {
 		t.Fatalf("start: %v", err)
 	}
-	time.Sleep(200 * time.Millisecond)
 	if _, err := os.Stat(filepath.Join(marks, "ran")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the command ran: %v", err)
 	}
 	if d := ctrCgroupDirs(c.id); len(d) != 0 {
 		t.Errorf("cgroups left: %q", d)
+	}
+	if _, err := os.Stat(filepath.Join(c.rt.root, c.id)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state left: %v", err)
 	}
 }
 
