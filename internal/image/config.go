@@ -1,6 +1,7 @@
 package image
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -55,7 +56,7 @@ func ParseConfig(b []byte) (Config, error) {
 // ParseManifest decodes a manifest blob.
 func ParseManifest(b []byte) (ocispec.Manifest, error) {
 	var m ocispec.Manifest
-	if err := decodeJSON(b, (*JSONManifest)(&m)); err != nil {
+	if err := json.Unmarshal(b, &m); err != nil {
 		return m, fmt.Errorf("parse manifest: %w", err)
 	}
 	if m.Config.Digest == "" {

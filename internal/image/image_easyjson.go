@@ -8,7 +8,6 @@ import (
 	jlexer "github.com/mailru/easyjson/jlexer"
 	go_digest "github.com/opencontainers/go-digest"
 
-	jwriter "github.com/mailru/easyjson/jwriter"
 	time "time"
 )
 
@@ -152,121 +151,6 @@ func easyjson220accf5DecodeGithubComHakoDevHakoInternalImage(in *jlexer.Lexer, o
 		in.Consumed()
 	}
 }
-func easyjson220accf5EncodeGithubComHakoDevHakoInternalImage(out *jwriter.Writer, in Config) {
-	out.RawByte('{')
-	first := true
-	_ = first
-	if true {
-		const prefix string = ",\"config\":"
-		first = false
-		out.RawString(prefix[1:])
-		easyjson220accf5EncodeGithubComHakoDevHakoInternalImage1(out, in.Config)
-	}
-	if in.Comment != "" {
-		const prefix string = ",\"comment\":"
-		if first {
-			first = false
-			out.RawString(prefix[1:])
-		} else {
-			out.RawString(prefix)
-		}
-		out.String(string(in.Comment))
-	}
-	if in.DockerVersion != "" {
-		const prefix string = ",\"docker_version\":"
-		if first {
-			first = false
-			out.RawString(prefix[1:])
-		} else {
-			out.RawString(prefix)
-		}
-		out.String(string(in.DockerVersion))
-	}
-	if in.Created != nil {
-		const prefix string = ",\"created\":"
-		if first {
-			first = false
-			out.RawString(prefix[1:])
-		} else {
-			out.RawString(prefix)
-		}
-		out.Raw((*in.Created).MarshalJSON())
-	}
-	if in.Author != "" {
-		const prefix string = ",\"author\":"
-		if first {
-			first = false
-			out.RawString(prefix[1:])
-		} else {
-			out.RawString(prefix)
-		}
-		out.String(string(in.Author))
-	}
-	{
-		const prefix string = ",\"rootfs\":"
-		if first {
-			first = false
-			out.RawString(prefix[1:])
-		} else {
-			out.RawString(prefix)
-		}
-		easyjson220accf5EncodeGithubComOpencontainersImageSpecSpecsGoV1(out, in.RootFS)
-	}
-	if len(in.History) != 0 {
-		const prefix string = ",\"history\":"
-		out.RawString(prefix)
-		{
-			out.RawByte('[')
-			for v3, v4 := range in.History {
-				if v3 > 0 {
-					out.RawByte(',')
-				}
-				easyjson220accf5EncodeGithubComOpencontainersImageSpecSpecsGoV11(out, v4)
-			}
-			out.RawByte(']')
-		}
-	}
-	{
-		const prefix string = ",\"architecture\":"
-		out.RawString(prefix)
-		out.String(string(in.Architecture))
-	}
-	{
-		const prefix string = ",\"os\":"
-		out.RawString(prefix)
-		out.String(string(in.OS))
-	}
-	if in.OSVersion != "" {
-		const prefix string = ",\"os.version\":"
-		out.RawString(prefix)
-		out.String(string(in.OSVersion))
-	}
-	if len(in.OSFeatures) != 0 {
-		const prefix string = ",\"os.features\":"
-		out.RawString(prefix)
-		{
-			out.RawByte('[')
-			for v5, v6 := range in.OSFeatures {
-				if v5 > 0 {
-					out.RawByte(',')
-				}
-				out.String(string(v6))
-			}
-			out.RawByte(']')
-		}
-	}
-	if in.Variant != "" {
-		const prefix string = ",\"variant\":"
-		out.RawString(prefix)
-		out.String(string(in.Variant))
-	}
-	out.RawByte('}')
-}
-
-// MarshalEasyJSON supports easyjson.Marshaler interface
-func (v Config) MarshalEasyJSON(w *jwriter.Writer) {
-	easyjson220accf5EncodeGithubComHakoDevHakoInternalImage(w, v)
-}
 
 // UnmarshalEasyJSON supports easyjson.Unmarshaler interface
 func (v *Config) UnmarshalEasyJSON(l *jlexer.Lexer) {
@@ -340,58 +224,7 @@ func easyjson220accf5DecodeGithubComOpencontainersImageSpecSpecsGoV11(in *jlexer
 		in.Consumed()
 	}
 }
-func easyjson220accf5EncodeGithubComOpencontainersImageSpecSpecsGoV11(out *jwriter.Writer, in _v1.History) {
-	out.RawByte('{')
-	first := true
-	_ = first
-	if in.Created != nil {
-		const prefix string = ",\"created\":"
-		first = false
-		out.RawString(prefix[1:])
-		out.Raw((*in.Created).MarshalJSON())
-	}
-	if in.CreatedBy != "" {
-		const prefix string = ",\"created_by\":"
-		if first {
-			first = false
-			out.RawString(prefix[1:])
-		} else {
-			out.RawString(prefix)
-		}
-		out.String(string(in.CreatedBy))
-	}
-	if in.Author != "" {
-		const prefix string = ",\"author\":"
-		if first {
-			first = false
-			out.RawString(prefix[1:])
-		} else {
-			out.RawString(prefix)
-		}
-		out.String(string(in.Author))
-	}
-	if in.Comment != "" {
-		const prefix string = ",\"comment\":"
-		if first {
-			first = false
-			out.RawString(prefix[1:])
-		} else {
-			out.RawString(prefix)
-		}
-		out.String(string(in.Comment))
-	}
-	if in.EmptyLayer {
-		const prefix string = ",\"empty_layer\":"
-		if first {
-			first = false
-			out.RawString(prefix[1:])
-		} else {
-			out.RawString(prefix)
-		}
-		out.Bool(bool(in.EmptyLayer))
-	}
-	out.RawByte('}')
-}
+
 func easyjson220accf5DecodeGithubComOpencontainersImageSpecSpecsGoV1(in *jlexer.Lexer, out *_v1.RootFS) {
 	isTopLevel := in.IsStart()
 	if in.IsNull() {
@@ -453,33 +286,7 @@ func easyjson220accf5DecodeGithubComOpencontainersImageSpecSpecsGoV1(in *jlexer.
 		in.Consumed()
 	}
 }
-func easyjson220accf5EncodeGithubComOpencontainersImageSpecSpecsGoV1(out *jwriter.Writer, in _v1.RootFS) {
-	out.RawByte('{')
-	first := true
-	_ = first
-	{
-		const prefix string = ",\"type\":"
-		out.RawString(prefix[1:])
-		out.String(string(in.Type))
-	}
-	{
-		const prefix string = ",\"diff_ids\":"
-		out.RawString(prefix)
-		if in.DiffIDs == nil && (out.Flags&jwriter.NilSliceAsEmpty) == 0 {
-			out.RawString("null")
-		} else {
-			out.RawByte('[')
-			for v8, v9 := range in.DiffIDs {
-				if v8 > 0 {
-					out.RawByte(',')
-				}
-				out.String(string(v9))
-			}
-			out.RawByte(']')
-		}
-	}
-	out.RawByte('}')
-}
+
 func easyjson220accf5DecodeGithubComHakoDevHakoInternalImage1(in *jlexer.Lexer, out *ContainerConfig) {
 	isTopLevel := in.IsStart()
 	if in.IsNull() {
@@ -569,10 +376,8 @@ func easyjson220accf5DecodeGithubComHakoDevHakoInternalImage1(in *jlexer.Lexer, 
 				in.Skip()
 			} else {
 				in.Delim('{')
-				if !in.IsDelim('}') {
+				if out.ExposedPorts == nil {
 					out.ExposedPorts = make(map[string]struct{})
-				} else {
-					out.ExposedPorts = nil
 				}
 				for !in.IsDelim('}') {
 					key := string(in.String())
@@ -670,10 +475,8 @@ func easyjson220accf5DecodeGithubComHakoDevHakoInternalImage1(in *jlexer.Lexer, 
 				in.Skip()
 			} else {
 				in.Delim('{')
-				if !in.IsDelim('}') {
+				if out.Volumes == nil {
 					out.Volumes = make(map[string]struct{})
-				} else {
-					out.Volumes = nil
 				}
 				for !in.IsDelim('}') {
 					key := string(in.String())
@@ -696,10 +499,8 @@ func easyjson220accf5DecodeGithubComHakoDevHakoInternalImage1(in *jlexer.Lexer, 
 				in.Skip()
 			} else {
 				in.Delim('{')
-				if !in.IsDelim('}') {
+				if out.Labels == nil {
 					out.Labels = make(map[string]string)
-				} else {
-					out.Labels = nil
 				}
 				for !in.IsDelim('}') {
 					key := string(in.String())
@@ -741,225 +542,7 @@ func easyjson220accf5DecodeGithubComHakoDevHakoInternalImage1(in *jlexer.Lexer, 
 		in.Consumed()
 	}
 }
-func easyjson220accf5EncodeGithubComHakoDevHakoInternalImage1(out *jwriter.Writer, in ContainerConfig) {
-	out.RawByte('{')
-	first := true
-	_ = first
-	if in.Healthcheck != nil {
-		const prefix string = ",\"Healthcheck\":"
-		first = false
-		out.RawString(prefix[1:])
-		easyjson220accf5EncodeGithubComHakoDevHakoInternalImage2(out, *in.Healthcheck)
-	}
-	if len(in.OnBuild) != 0 {
-		const prefix string = ",\"OnBuild\":"
-		if first {
-			first = false
-			out.RawString(prefix[1:])
-		} else {
-			out.RawString(prefix)
-		}
-		{
-			out.RawByte('[')
-			for v18, v19 := range in.OnBuild {
-				if v18 > 0 {
-					out.RawByte(',')
-				}
-				out.String(string(v19))
-			}
-			out.RawByte(']')
-		}
-	}
-	if len(in.Shell) != 0 {
-		const prefix string = ",\"Shell\":"
-		if first {
-			first = false
-			out.RawString(prefix[1:])
-		} else {
-			out.RawString(prefix)
-		}
-		{
-			out.RawByte('[')
-			for v20, v21 := range in.Shell {
-				if v20 > 0 {
-					out.RawByte(',')
-				}
-				out.String(string(v21))
-			}
-			out.RawByte(']')
-		}
-	}
-	if in.User != "" {
-		const prefix string = ",\"User\":"
-		if first {
-			first = false
-			out.RawString(prefix[1:])
-		} else {
-			out.RawString(prefix)
-		}
-		out.String(string(in.User))
-	}
-	if len(in.ExposedPorts) != 0 {
-		const prefix string = ",\"ExposedPorts\":"
-		if first {
-			first = false
-			out.RawString(prefix[1:])
-		} else {
-			out.RawString(prefix)
-		}
-		{
-			out.RawByte('{')
-			v22First := true
-			for v22Name, v22Value := range in.ExposedPorts {
-				if v22First {
-					v22First = false
-				} else {
-					out.RawByte(',')
-				}
-				out.String(string(v22Name))
-				out.RawByte(':')
-				easyjson220accf5Encode(out, v22Value)
-			}
-			out.RawByte('}')
-		}
-	}
-	if len(in.Env) != 0 {
-		const prefix string = ",\"Env\":"
-		if first {
-			first = false
-			out.RawString(prefix[1:])
-		} else {
-			out.RawString(prefix)
-		}
-		{
-			out.RawByte('[')
-			for v23, v24 := range in.Env {
-				if v23 > 0 {
-					out.RawByte(',')
-				}
-				out.String(string(v24))
-			}
-			out.RawByte(']')
-		}
-	}
-	if len(in.Entrypoint) != 0 {
-		const prefix string = ",\"Entrypoint\":"
-		if first {
-			first = false
-			out.RawString(prefix[1:])
-		} else {
-			out.RawString(prefix)
-		}
-		{
-			out.RawByte('[')
-			for v25, v26 := range in.Entrypoint {
-				if v25 > 0 {
-					out.RawByte(',')
-				}
-				out.String(string(v26))
-			}
-			out.RawByte(']')
-		}
-	}
-	if len(in.Cmd) != 0 {
-		const prefix string = ",\"Cmd\":"
-		if first {
-			first = false
-			out.RawString(prefix[1:])
-		} else {
-			out.RawString(prefix)
-		}
-		{
-			out.RawByte('[')
-			for v27, v28 := range in.Cmd {
-				if v27 > 0 {
-					out.RawByte(',')
-				}
-				out.String(string(v28))
-			}
-			out.RawByte(']')
-		}
-	}
-	if len(in.Volumes) != 0 {
-		const prefix string = ",\"Volumes\":"
-		if first {
-			first = false
-			out.RawString(prefix[1:])
-		} else {
-			out.RawString(prefix)
-		}
-		{
-			out.RawByte('{')
-			v29First := true
-			for v29Name, v29Value := range in.Volumes {
-				if v29First {
-					v29First = false
-				} else {
-					out.RawByte(',')
-				}
-				out.String(string(v29Name))
-				out.RawByte(':')
-				easyjson220accf5Encode(out, v29Value)
-			}
-			out.RawByte('}')
-		}
-	}
-	if in.WorkingDir != "" {
-		const prefix string = ",\"WorkingDir\":"
-		if first {
-			first = false
-			out.RawString(prefix[1:])
-		} else {
-			out.RawString(prefix)
-		}
-		out.String(string(in.WorkingDir))
-	}
-	if len(in.Labels) != 0 {
-		const prefix string = ",\"Labels\":"
-		if first {
-			first = false
-			out.RawString(prefix[1:])
-		} else {
-			out.RawString(prefix)
-		}
-		{
-			out.RawByte('{')
-			v30First := true
-			for v30Name, v30Value := range in.Labels {
-				if v30First {
-					v30First = false
-				} else {
-					out.RawByte(',')
-				}
-				out.String(string(v30Name))
-				out.RawByte(':')
-				out.String(string(v30Value))
-			}
-			out.RawByte('}')
-		}
-	}
-	if in.StopSignal != "" {
-		const prefix string = ",\"StopSignal\":"
-		if first {
-			first = false
-			out.RawString(prefix[1:])
-		} else {
-			out.RawString(prefix)
-		}
-		out.String(string(in.StopSignal))
-	}
-	if in.ArgsEscaped {
-		const prefix string = ",\"ArgsEscaped\":"
-		if first {
-			first = false
-			out.RawString(prefix[1:])
-		} else {
-			out.RawString(prefix)
-		}
-		out.Bool(bool(in.ArgsEscaped))
-	}
-	out.RawByte('}')
-}
+
 func easyjson220accf5Decode(in *jlexer.Lexer, out *struct{}) {
 	isTopLevel := in.IsStart()
 	if in.IsNull() {
@@ -988,12 +571,7 @@ func easyjson220accf5Decode(in *jlexer.Lexer, out *struct{}) {
 		in.Consumed()
 	}
 }
-func easyjson220accf5Encode(out *jwriter.Writer, in struct{}) {
-	out.RawByte('{')
-	first := true
-	_ = first
-	out.RawByte('}')
-}
+
 func easyjson220accf5DecodeGithubComHakoDevHakoInternalImage2(in *jlexer.Lexer, out *HealthConfig) {
 	isTopLevel := in.IsStart()
 	if in.IsNull() {
@@ -1079,78 +657,8 @@ func easyjson220accf5DecodeGithubComHakoDevHakoInternalImage2(in *jlexer.Lexer, 
 		in.Consumed()
 	}
 }
-func easyjson220accf5EncodeGithubComHakoDevHakoInternalImage2(out *jwriter.Writer, in HealthConfig) {
-	out.RawByte('{')
-	first := true
-	_ = first
-	if len(in.Test) != 0 {
-		const prefix string = ",\"Test\":"
-		first = false
-		out.RawString(prefix[1:])
-		{
-			out.RawByte('[')
-			for v32, v33 := range in.Test {
-				if v32 > 0 {
-					out.RawByte(',')
-				}
-				out.String(string(v33))
-			}
-			out.RawByte(']')
-		}
-	}
-	if in.Interval != 0 {
-		const prefix string = ",\"Interval\":"
-		if first {
-			first = false
-			out.RawString(prefix[1:])
-		} else {
-			out.RawString(prefix)
-		}
-		out.Int64(int64(in.Interval))
-	}
-	if in.Timeout != 0 {
-		const prefix string = ",\"Timeout\":"
-		if first {
-			first = false
-			out.RawString(prefix[1:])
-		} else {
-			out.RawString(prefix)
-		}
-		out.Int64(int64(in.Timeout))
-	}
-	if in.StartPeriod != 0 {
-		const prefix string = ",\"StartPeriod\":"
-		if first {
-			first = false
-			out.RawString(prefix[1:])
-		} else {
-			out.RawString(prefix)
-		}
-		out.Int64(int64(in.StartPeriod))
-	}
-	if in.StartInterval != 0 {
-		const prefix string = ",\"StartInterval\":"
-		if first {
-			first = false
-			out.RawString(prefix[1:])
-		} else {
-			out.RawString(prefix)
-		}
-		out.Int64(int64(in.StartInterval))
-	}
-	if in.Retries != 0 {
-		const prefix string = ",\"Retries\":"
-		if first {
-			first = false
-			out.RawString(prefix[1:])
-		} else {
-			out.RawString(prefix)
-		}
-		out.Int(int(in.Retries))
-	}
-	out.RawByte('}')
-}
-func easyjson220accf5DecodeGithubComHakoDevHakoInternalImage3(in *jlexer.Lexer, out *JSONManifest) {
+
+func easyjson220accf5DecodeGithubComHakoDevHakoInternalImage3(in *jlexer.Lexer, out *JSONIndex) {
 	isTopLevel := in.IsStart()
 	if in.IsNull() {
 		if isTopLevel {
@@ -1176,27 +684,25 @@ func easyjson220accf5DecodeGithubComHakoDevHakoInternalImage3(in *jlexer.Lexer, 
 			} else {
 				out.ArtifactType = string(in.String())
 			}
-		case "config":
-			easyjson220accf5DecodeGithubComOpencontainersImageSpecSpecsGoV12(in, &out.Config)
-		case "layers":
+		case "manifests":
 			if in.IsNull() {
 				in.Skip()
-				out.Layers = nil
+				out.Manifests = nil
 			} else {
 				in.Delim('[')
-				if out.Layers == nil {
+				if out.Manifests == nil {
 					if !in.IsDelim(']') {
-						out.Layers = make([]_v1.Descriptor, 0, 0)
+						out.Manifests = make([]_v1.Descriptor, 0, 0)
 					} else {
-						out.Layers = []_v1.Descriptor{}
+						out.Manifests = []_v1.Descriptor{}
 					}
 				} else {
-					out.Layers = (out.Layers)[:0]
+					out.Manifests = (out.Manifests)[:0]
 				}
 				for !in.IsDelim(']') {
 					var v34 _v1.Descriptor
 					easyjson220accf5DecodeGithubComOpencontainersImageSpecSpecsGoV12(in, &v34)
-					out.Layers = append(out.Layers, v34)
+					out.Manifests = append(out.Manifests, v34)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -1216,10 +722,8 @@ func easyjson220accf5DecodeGithubComHakoDevHakoInternalImage3(in *jlexer.Lexer, 
 				in.Skip()
 			} else {
 				in.Delim('{')
-				if !in.IsDelim('}') {
+				if out.Annotations == nil {
 					out.Annotations = make(map[string]string)
-				} else {
-					out.Annotations = nil
 				}
 				for !in.IsDelim('}') {
 					key := string(in.String())
@@ -1255,91 +759,9 @@ func easyjson220accf5DecodeGithubComHakoDevHakoInternalImage3(in *jlexer.Lexer, 
 		in.Consumed()
 	}
 }
-func easyjson220accf5EncodeGithubComHakoDevHakoInternalImage3(out *jwriter.Writer, in JSONManifest) {
-	out.RawByte('{')
-	first := true
-	_ = first
-	if in.MediaType != "" {
-		const prefix string = ",\"mediaType\":"
-		first = false
-		out.RawString(prefix[1:])
-		out.String(string(in.MediaType))
-	}
-	if in.ArtifactType != "" {
-		const prefix string = ",\"artifactType\":"
-		if first {
-			first = false
-			out.RawString(prefix[1:])
-		} else {
-			out.RawString(prefix)
-		}
-		out.String(string(in.ArtifactType))
-	}
-	{
-		const prefix string = ",\"config\":"
-		if first {
-			first = false
-			out.RawString(prefix[1:])
-		} else {
-			out.RawString(prefix)
-		}
-		easyjson220accf5EncodeGithubComOpencontainersImageSpecSpecsGoV12(out, in.Config)
-	}
-	{
-		const prefix string = ",\"layers\":"
-		out.RawString(prefix)
-		if in.Layers == nil && (out.Flags&jwriter.NilSliceAsEmpty) == 0 {
-			out.RawString("null")
-		} else {
-			out.RawByte('[')
-			for v36, v37 := range in.Layers {
-				if v36 > 0 {
-					out.RawByte(',')
-				}
-				easyjson220accf5EncodeGithubComOpencontainersImageSpecSpecsGoV12(out, v37)
-			}
-			out.RawByte(']')
-		}
-	}
-	if in.Subject != nil {
-		const prefix string = ",\"subject\":"
-		out.RawString(prefix)
-		easyjson220accf5EncodeGithubComOpencontainersImageSpecSpecsGoV12(out, *in.Subject)
-	}
-	if len(in.Annotations) != 0 {
-		const prefix string = ",\"annotations\":"
-		out.RawString(prefix)
-		{
-			out.RawByte('{')
-			v38First := true
-			for v38Name, v38Value := range in.Annotations {
-				if v38First {
-					v38First = false
-				} else {
-					out.RawByte(',')
-				}
-				out.String(string(v38Name))
-				out.RawByte(':')
-				out.String(string(v38Value))
-			}
-			out.RawByte('}')
-		}
-	}
-	{
-		const prefix string = ",\"schemaVersion\":"
-		out.RawString(prefix)
-		out.Int(int(in.SchemaVersion))
-	}
-	out.RawByte('}')
-}
-
-// MarshalEasyJSON supports easyjson.Marshaler interface
-func (v JSONManifest) MarshalEasyJSON(w *jwriter.Writer) {
-	easyjson220accf5EncodeGithubComHakoDevHakoInternalImage3(w, v)
-}
 
 // UnmarshalEasyJSON supports easyjson.Unmarshaler interface
-func (v *JSONManifest) UnmarshalEasyJSON(l *jlexer.Lexer) {
+func (v *JSONIndex) UnmarshalEasyJSON(l *jlexer.Lexer) {
 	easyjson220accf5DecodeGithubComHakoDevHakoInternalImage3(l, v)
 }
 func easyjson220accf5DecodeGithubComOpencontainersImageSpecSpecsGoV12(in *jlexer.Lexer, out *_v1.Descriptor) {
@@ -1406,10 +828,8 @@ func easyjson220accf5DecodeGithubComOpencontainersImageSpecSpecsGoV12(in *jlexer
 				in.Skip()
 			} else {
 				in.Delim('{')
-				if !in.IsDelim('}') {
+				if out.Annotations == nil {
 					out.Annotations = make(map[string]string)
-				} else {
-					out.Annotations = nil
 				}
 				for !in.IsDelim('}') {
 					key := string(in.String())
@@ -1462,75 +882,7 @@ func easyjson220accf5DecodeGithubComOpencontainersImageSpecSpecsGoV12(in *jlexer
 		in.Consumed()
 	}
 }
-func easyjson220accf5EncodeGithubComOpencontainersImageSpecSpecsGoV12(out *jwriter.Writer, in _v1.Descriptor) {
-	out.RawByte('{')
-	first := true
-	_ = first
-	{
-		const prefix string = ",\"mediaType\":"
-		out.RawString(prefix[1:])
-		out.String(string(in.MediaType))
-	}
-	{
-		const prefix string = ",\"digest\":"
-		out.RawString(prefix)
-		out.String(string(in.Digest))
-	}
-	{
-		const prefix string = ",\"size\":"
-		out.RawString(prefix)
-		out.Int64(int64(in.Size))
-	}
-	if len(in.URLs) != 0 {
-		const prefix string = ",\"urls\":"
-		out.RawString(prefix)
-		{
-			out.RawByte('[')
-			for v42, v43 := range in.URLs {
-				if v42 > 0 {
-					out.RawByte(',')
-				}
-				out.String(string(v43))
-			}
-			out.RawByte(']')
-		}
-	}
-	if len(in.Annotations) != 0 {
-		const prefix string = ",\"annotations\":"
-		out.RawString(prefix)
-		{
-			out.RawByte('{')
-			v44First := true
-			for v44Name, v44Value := range in.Annotations {
-				if v44First {
-					v44First = false
-				} else {
-					out.RawByte(',')
-				}
-				out.String(string(v44Name))
-				out.RawByte(':')
-				out.String(string(v44Value))
-			}
-			out.RawByte('}')
-		}
-	}
-	if len(in.Data) != 0 {
-		const prefix string = ",\"data\":"
-		out.RawString(prefix)
-		out.Base64Bytes(in.Data)
-	}
-	if in.Platform != nil {
-		const prefix string = ",\"platform\":"
-		out.RawString(prefix)
-		easyjson220accf5EncodeGithubComOpencontainersImageSpecSpecsGoV13(out, *in.Platform)
-	}
-	if in.ArtifactType != "" {
-		const prefix string = ",\"artifactType\":"
-		out.RawString(prefix)
-		out.String(string(in.ArtifactType))
-	}
-	out.RawByte('}')
-}
+
 func easyjson220accf5DecodeGithubComOpencontainersImageSpecSpecsGoV13(in *jlexer.Lexer, out *_v1.Platform) {
 	isTopLevel := in.IsStart()
 	if in.IsNull() {
@@ -1609,229 +961,4 @@ func easyjson220accf5DecodeGithubComOpencontainersImageSpecSpecsGoV13(in *jlexer
 	if isTopLevel {
 		in.Consumed()
 	}
-}
-func easyjson220accf5EncodeGithubComOpencontainersImageSpecSpecsGoV13(out *jwriter.Writer, in _v1.Platform) {
-	out.RawByte('{')
-	first := true
-	_ = first
-	{
-		const prefix string = ",\"architecture\":"
-		out.RawString(prefix[1:])
-		out.String(string(in.Architecture))
-	}
-	{
-		const prefix string = ",\"os\":"
-		out.RawString(prefix)
-		out.String(string(in.OS))
-	}
-	if in.OSVersion != "" {
-		const prefix string = ",\"os.version\":"
-		out.RawString(prefix)
-		out.String(string(in.OSVersion))
-	}
-	if len(in.OSFeatures) != 0 {
-		const prefix string = ",\"os.features\":"
-		out.RawString(prefix)
-		{
-			out.RawByte('[')
-			for v48, v49 := range in.OSFeatures {
-				if v48 > 0 {
-					out.RawByte(',')
-				}
-				out.String(string(v49))
-			}
-			out.RawByte(']')
-		}
-	}
-	if in.Variant != "" {
-		const prefix string = ",\"variant\":"
-		out.RawString(prefix)
-		out.String(string(in.Variant))
-	}
-	out.RawByte('}')
-}
-func easyjson220accf5DecodeGithubComHakoDevHakoInternalImage4(in *jlexer.Lexer, out *JSONIndex) {
-	isTopLevel := in.IsStart()
-	if in.IsNull() {
-		if isTopLevel {
-			in.Consumed()
-		}
-		in.Skip()
-		return
-	}
-	in.Delim('{')
-	for !in.IsDelim('}') {
-		key := in.UnsafeFieldName(false)
-		in.WantColon()
-		switch key {
-		case "mediaType":
-			if in.IsNull() {
-				in.Skip()
-			} else {
-				out.MediaType = string(in.String())
-			}
-		case "artifactType":
-			if in.IsNull() {
-				in.Skip()
-			} else {
-				out.ArtifactType = string(in.String())
-			}
-		case "manifests":
-			if in.IsNull() {
-				in.Skip()
-				out.Manifests = nil
-			} else {
-				in.Delim('[')
-				if out.Manifests == nil {
-					if !in.IsDelim(']') {
-						out.Manifests = make([]_v1.Descriptor, 0, 0)
-					} else {
-						out.Manifests = []_v1.Descriptor{}
-					}
-				} else {
-					out.Manifests = (out.Manifests)[:0]
-				}
-				for !in.IsDelim(']') {
-					var v50 _v1.Descriptor
-					easyjson220accf5DecodeGithubComOpencontainersImageSpecSpecsGoV12(in, &v50)
-					out.Manifests = append(out.Manifests, v50)
-					in.WantComma()
-				}
-				in.Delim(']')
-			}
-		case "subject":
-			if in.IsNull() {
-				in.Skip()
-				out.Subject = nil
-			} else {
-				if out.Subject == nil {
-					out.Subject = new(_v1.Descriptor)
-				}
-				easyjson220accf5DecodeGithubComOpencontainersImageSpecSpecsGoV12(in, out.Subject)
-			}
-		case "annotations":
-			if in.IsNull() {
-				in.Skip()
-			} else {
-				in.Delim('{')
-				if !in.IsDelim('}') {
-					out.Annotations = make(map[string]string)
-				} else {
-					out.Annotations = nil
-				}
-				for !in.IsDelim('}') {
-					key := string(in.String())
-					in.WantColon()
-					var v51 string
-					if in.IsNull() {
-						in.Skip()
-					} else {
-						v51 = string(in.String())
-					}
-					(out.Annotations)[key] = v51
-					in.WantComma()
-				}
-				in.Delim('}')
-			}
-		case "schemaVersion":
-			if in.IsNull() {
-				in.Skip()
-			} else {
-				out.SchemaVersion = int(in.Int())
-			}
-		default:
-			in.AddError(&jlexer.LexerError{
-				Offset: in.GetPos(),
-				Reason: "unknown field",
-				Data:   key,
-			})
-		}
-		in.WantComma()
-	}
-	in.Delim('}')
-	if isTopLevel {
-		in.Consumed()
-	}
-}
-func easyjson220accf5EncodeGithubComHakoDevHakoInternalImage4(out *jwriter.Writer, in JSONIndex) {
-	out.RawByte('{')
-	first := true
-	_ = first
-	if in.MediaType != "" {
-		const prefix string = ",\"mediaType\":"
-		first = false
-		out.RawString(prefix[1:])
-		out.String(string(in.MediaType))
-	}
-	if in.ArtifactType != "" {
-		const prefix string = ",\"artifactType\":"
-		if first {
-			first = false
-			out.RawString(prefix[1:])
-		} else {
-			out.RawString(prefix)
-		}
-		out.String(string(in.ArtifactType))
-	}
-	{
-		const prefix string = ",\"manifests\":"
-		if first {
-			first = false
-			out.RawString(prefix[1:])
-		} else {
-			out.RawString(prefix)
-		}
-		if in.Manifests == nil && (out.Flags&jwriter.NilSliceAsEmpty) == 0 {
-			out.RawString("null")
-		} else {
-			out.RawByte('[')
-			for v52, v53 := range in.Manifests {
-				if v52 > 0 {
-					out.RawByte(',')
-				}
-				easyjson220accf5EncodeGithubComOpencontainersImageSpecSpecsGoV12(out, v53)
-			}
-			out.RawByte(']')
-		}
-	}
-	if in.Subject != nil {
-		const prefix string = ",\"subject\":"
-		out.RawString(prefix)
-		easyjson220accf5EncodeGithubComOpencontainersImageSpecSpecsGoV12(out, *in.Subject)
-	}
-	if len(in.Annotations) != 0 {
-		const prefix string = ",\"annotations\":"
-		out.RawString(prefix)
-		{
-			out.RawByte('{')
-			v54First := true
-			for v54Name, v54Value := range in.Annotations {
-				if v54First {
-					v54First = false
-				} else {
-					out.RawByte(',')
-				}
-				out.String(string(v54Name))
-				out.RawByte(':')
-				out.String(string(v54Value))
-			}
-			out.RawByte('}')
-		}
-	}
-	{
-		const prefix string = ",\"schemaVersion\":"
-		out.RawString(prefix)
-		out.Int(int(in.SchemaVersion))
-	}
-	out.RawByte('}')
-}
-
-// MarshalEasyJSON supports easyjson.Marshaler interface
-func (v JSONIndex) MarshalEasyJSON(w *jwriter.Writer) {
-	easyjson220accf5EncodeGithubComHakoDevHakoInternalImage4(w, v)
-}
-
-// UnmarshalEasyJSON supports easyjson.Unmarshaler interface
-func (v *JSONIndex) UnmarshalEasyJSON(l *jlexer.Lexer) {
-	easyjson220accf5DecodeGithubComHakoDevHakoInternalImage4(l, v)
 }

@@ -16,6 +16,14 @@ func TestDecodeJSONFallsBackToEncodingJSON(t *testing.T) {
 		"another case":     `{"architecture":"amd64","OS":"linux","config":{"cmd":["sh"],"workingdir":"/w","Healthcheck":{"test":["CMD","true"],"interval":5000000000}},"rootfs":{"type":"layers","diff_ids":[]}}`,
 		"invalid utf-8":    "{\"os\":\"linux\",\"config\":{\"Env\":[\"A=\xff\xfe\"],\"Labels\":{\"k\":\"v \xc3\"}},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
 		"exact":            `{"architecture":"amd64","os":"linux","config":{"Cmd":["sh"],"ExposedPorts":{"80/tcp":{}},"Healthcheck":{"Test":["CMD","true"],"Interval":5000000000},"OnBuild":["RUN x"],"Shell":["/bin/sh","-c"]},"rootfs":{"type":"layers","diff_ids":[]},"docker_version":"x"}`,
+		// Empty maps stay empty, not nil (`image inspect` prints {}).
+		"empty maps": `{"os":"linux","config":{"ExposedPorts":{},"Volumes":{},"Labels":{},"Env":[]},"rootfs":{"type":"layers","diff_ids":[]}}`,
+		// A member given twice: encoding/json adds a map's second members to the first's, and
+		// decodes an array's objects into those it has.
+		"twice":        `{"os":"linux","config":{"Labels":{"a":"1"},"Labels":{"b":"2"}},"history":[{"created_by":"x","comment":"c"}],"history":[{"created_by":"y"}],"rootfs":{"type":"layers","diff_ids":[]}}`,
+		"twice nested": `{"os":"linux","config":{"Labels":{"a":"1","a":"2"}},"rootfs":{"type":"layers","diff_ids":[]}}`,
+		"escapes":      `{"os":"linux","config":{"Env":["A=\ud800 \u00e9 \n \u2028 \/"],"Labels":{"\u0041":"\ud83d\ude00"}},"rootfs":{"type":"layers","diff_ids":[]}}`,
+		"null maps":    `{"os":"linux","config":{"Labels":null,"Volumes":null,"Cmd":null,"Healthcheck":null},"created":null,"rootfs":{"type":"layers","diff_ids":null}}`,
 	} {
 		var want Config
 		if err := json.Unmarshal([]byte(doc), &want); err != nil {
@@ -30,7 +38,10 @@ func TestDecodeJSONFallsBackToEncodingJSON(t *testing.T) {
 		}
 	}
 	// Refused by both: encoding/json's error, after what the generated decoder had filled in.
-	for _, doc := range []string{`{"os":"linux","config":{"Cmd":["sh"]}`, `{"os":"linux","config":{"Cmd":"sh"}}`, `{"os":1}`, `[]`} {
+	for _, doc := range []string{`{"os":"linux","config":{"Cmd":["sh"]}`, `{"os":"linux","config":{"Cmd":"sh"}}`, `{"os":1}`, `[]`,
+		// What easyjson takes and encoding/json does not: a control character in a string, a
+		// number with a leading zero, a value after the value.
+		"{\"os\":\"li\x01nux\"}", `{"config":{"Healthcheck":{"Retries":01}}}`, `{"os":"linux"} {}`, `{"os":"linux"}]`} {
 		var want Config
 		werr := json.Unmarshal([]byte(doc), &want)
 		_, err := ParseConfig([]byte(doc))
@@ -41,5 +52,26 @@ func TestDecodeJSONFallsBackToEncodingJSON(t *testing.T) {
 	var idx JSONIndex
 	if err := decodeJSON([]byte(`{"schemaVersion":2,"Manifests":[{"digest":"sha256:x","size":1}]}`), &idx); err != nil || len(idx.Manifests) != 1 || idx.SchemaVersion != 2 {
 		t.Errorf("index in another case: %+v, %v", idx, err)
+	}
+}
+
+// plainJSON finds what the generated decoder would read otherwise than encoding/json.
+func TestPlainJSON(t *testing.T) {
+	for doc, want := range map[string]bool{
+		`{"a":1,"b":{"a":2,"c":[{"a":1},{"a":2}]},"c":[]}`: true,
+		`{}`:                  true,
+		`[{"a":1,"a":2}]`:     false,
+		`{"a":{"b":1,"b":2}}`: false,
+		`{"a":[1,2],"a":[3]}`: false,
+		`{"a":1,"b":[{"c":1},{"c":1}],"c":{"a":1}}`: true,
+		`{"a":01}`:             false,
+		"{\"a\":\"\x7f\x01\"}": false,
+		`{"a":1} 2`:            false,
+		`{"a":1`:               false,
+		`{"a":"\u0000"}`:       true,
+	} {
+		if got := plainJSON([]byte(doc)); got != want {
+			t.Errorf("plainJSON(%s) = %v, want %v", doc, got, want)
+		}
 	}
 }

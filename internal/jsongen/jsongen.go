@@ -36,7 +36,8 @@ type Target struct {
 	Decoders bool
 	// Strict decoders fail on a member they do not know, for JSON hako does not write itself:
 	// their caller decodes it again with encoding/json, which also takes other cases and
-	// ignores what it does not know.
+	// ignores what it does not know. They also decode {} into an empty map, as encoding/json
+	// does (easyjson's make nil ones), and the file keeps no encoders.
 	Strict bool
 }
 
@@ -54,11 +55,11 @@ var Targets = []Target{
 	// the monitor as it starts and by every listing (`ps -a` decodes them all).
 	{Dir: "internal/container", Path: "github.com/hako-dev/hako/internal/container",
 		Types: []any{container.Container{}}, Decoders: true},
-	// The image store's index, and the manifest and config of an image, read to resolve the
-	// image of every run. Decoders only (the store writes them with encoding/json), strict:
-	// manifests and configs come from image archives, registries and Docker too.
+	// The image store's index and an image's config, read to resolve the image of every run.
+	// Decoders only (the store writes them with encoding/json), strict: configs come from
+	// image archives, registries and Docker too.
 	{Dir: "internal/image", Path: "github.com/hako-dev/hako/internal/image",
-		Types: []any{image.JSONIndex{}, image.JSONManifest{}, image.Config{}}, Decoders: true, Strict: true},
+		Types: []any{image.JSONIndex{}, image.Config{}}, Decoders: true, Strict: true},
 	// The snapshotter's metadata, read and written at a container's create and removal.
 	{Dir: "internal/snapshot", Path: "github.com/hako-dev/hako/internal/snapshot",
 		Types: []any{snapshot.JSONMetadata{}, snapshot.JSONVersionInfo{}}, Decoders: true},
@@ -95,15 +96,25 @@ func Source(t Target) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return trim(append(head, body.Bytes()...), t.Decoders)
+	src, err := trim(append(head, body.Bytes()...), t.Decoders, t.Strict)
+	if err != nil || !t.Strict {
+		return src, err
+	}
+	return format.Source(emptyMap.ReplaceAll(src, []byte("if $2 == nil {\n$1$2 = make($3)\n}")))
 }
 
-var decoder = regexp.MustCompile(`^(easyjson[0-9a-f]+Decode.*|UnmarshalEasyJSON|UnmarshalJSON)$`)
+var (
+	decoder = regexp.MustCompile(`^(easyjson[0-9a-f]+Decode.*|UnmarshalEasyJSON|UnmarshalJSON)$`)
+	encoder = regexp.MustCompile(`^(easyjson[0-9a-f]+Encode.*|MarshalEasyJSON|MarshalJSON)$`)
+	// emptyMap is easyjson's map decoding, which makes {} a nil map: encoding/json's makes an
+	// empty one (and, a member given twice, adds to the map it has).
+	emptyMap = regexp.MustCompile(`if !in\.IsDelim\('\}'\) \{\n(\s*)(\S+) = make\(([^\n]*)\)\n\s*\} else \{\n\s*\S+ = nil\n\s*\}`)
+)
 
 // trim drops easyjson's decoders unless decoders (hako does not use them, and they do not
 // compile for some of libcontainer's types: unix.CPUSet's elements are of an unexported type),
-// its blank uses of its imports, and the imports left without a use.
-func trim(src []byte, decoders bool) ([]byte, error) {
+// its encoders if noEncoders, its blank uses of its imports, and the imports left without a use.
+func trim(src []byte, decoders, noEncoders bool) ([]byte, error) {
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, "easyjson.go", src, parser.ParseComments)
 	if err != nil {
@@ -111,7 +122,7 @@ func trim(src []byte, decoders bool) ([]byte, error) {
 	}
 	decls := f.Decls[:0]
 	for _, d := range f.Decls {
-		if fd, ok := d.(*ast.FuncDecl); ok && !decoders && decoder.MatchString(fd.Name.Name) {
+		if fd, ok := d.(*ast.FuncDecl); ok && (!decoders && decoder.MatchString(fd.Name.Name) || noEncoders && encoder.MatchString(fd.Name.Name)) {
 			continue
 		}
 		if gd, ok := d.(*ast.GenDecl); ok && gd.Tok == token.VAR {

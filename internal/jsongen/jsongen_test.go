@@ -76,10 +76,6 @@ func TestSameAsEncodingJSON(t *testing.T) {
 		f.fill(reflect.ValueOf(&idx).Elem(), 0)
 		sameDecoded(t, "image index", seed, &idx, &image.JSONIndex{})
 
-		var man image.JSONManifest
-		f.fill(reflect.ValueOf(&man).Elem(), 0)
-		sameDecoded(t, "image manifest", seed, &man, &image.JSONManifest{})
-
 		var cfg image.Config
 		f.fill(reflect.ValueOf(&cfg).Elem(), 0)
 		sameDecoded(t, "image config", seed, &cfg, &image.Config{})
@@ -100,8 +96,8 @@ func TestSameAsEncodingJSON(t *testing.T) {
 
 // Files that hako wrote with encoding/json before the generated codecs (a `create` with most of
 // run's options, an exited container with its health log, the snapshotter's metadata, active
-// and committed, with a layer's usage, and its version file; the image store's index, an
-// image's manifest and configs, which it still writes so): the generated decoders read them
+// and committed, with a layer's usage, and its version file; the image store's index and an
+// image's configs, which it still writes so): the generated decoders read them
 // as encoding/json does, so a member renamed in a way encoding/json would still read (its case)
 // fails here.
 func TestGoldenFiles(t *testing.T) {
@@ -112,7 +108,6 @@ func TestGoldenFiles(t *testing.T) {
 		"metadata-active.json": func() any { return &snapshot.JSONMetadata{} },
 		"version.json":         func() any { return &snapshot.JSONVersionInfo{} },
 		"image-index.json":     func() any { return &image.JSONIndex{} }, // three images, four tags, a build's steps
-		"image-manifest.json":  func() any { return &image.JSONManifest{} },
 		// What `import -c` and `build` write (the Dockerfile's every config instruction).
 		"image-config-imported.json": func() any { return &image.Config{} },
 		"image-config-built.json":    func() any { return &image.Config{} },
