@@ -48,9 +48,10 @@ func (t Target) File() string {
 
 // Targets are every generated file.
 var Targets = []Target{
-	// The bundle's config.json and libcontainer's state.json (docs/run.md).
+	// The bundle's config.json, its seccomp section (the seccomp cache's key) and
+	// libcontainer's state.json (docs/run.md).
 	{Dir: "internal/ocijson", Path: "github.com/hako-dev/hako/internal/ocijson",
-		Types: []any{ocijson.Spec{}, ocijson.StateBody{}, ocijson.StateLate{}}},
+		Types: []any{ocijson.Spec{}, ocijson.Seccomp{}, ocijson.StateBody{}, ocijson.StateLate{}}},
 	// The container record, written at create and again when the container runs, read by
 	// the monitor as it starts and by every listing (`ps -a` decodes them all).
 	{Dir: "internal/container", Path: "github.com/hako-dev/hako/internal/container",

@@ -53,6 +53,10 @@ func TestSameAsEncodingJSON(t *testing.T) {
 		var s specs.Spec
 		f.fill(reflect.ValueOf(&s).Elem(), 0)
 		sameJSON(t, "spec", seed, &s, func() ([]byte, error) { return ocijson.MarshalSpec(&s) })
+		if s.Linux != nil && s.Linux.Seccomp != nil {
+			sc := s.Linux.Seccomp
+			sameJSON(t, "seccomp", seed, sc, func() ([]byte, error) { return ocijson.MarshalSeccomp(sc) })
+		}
 
 		var st libcontainer.State
 		f.fill(reflect.ValueOf(&st).Elem(), 0)

@@ -14,6 +14,11 @@ func MarshalSpec(s *specs.Spec) ([]byte, error) {
 	return jsoncodec.Marshal((*Spec)(s))
 }
 
+// MarshalSeccomp is json.Marshal(s).
+func MarshalSeccomp(s *specs.LinuxSeccomp) ([]byte, error) {
+	return jsoncodec.Marshal((*Seccomp)(s))
+}
+
 // MarshalStateBody is json.Marshal(StateBody{State: st}).
 func MarshalStateBody(st *libcontainer.State) ([]byte, error) {
 	// easyjson reads the members of an embedded pointer through it: a nil one, which

@@ -2220,7 +2220,155 @@ func easyjson19d3d173Encode(out *jwriter.Writer, in struct{}) {
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComHakoDevHakoInternalOcijson2(out *jwriter.Writer, in Spec) {
+func easyjson19d3d173EncodeGithubComHakoDevHakoInternalOcijson2(out *jwriter.Writer, in Seccomp) {
+	out.RawByte('{')
+	first := true
+	_ = first
+	{
+		const prefix string = ",\"defaultAction\":"
+		out.RawString(prefix[1:])
+		out.String(string(in.DefaultAction))
+	}
+	if in.DefaultErrnoRet != nil {
+		const prefix string = ",\"defaultErrnoRet\":"
+		out.RawString(prefix)
+		out.Uint(uint(*in.DefaultErrnoRet))
+	}
+	if len(in.Architectures) != 0 {
+		const prefix string = ",\"architectures\":"
+		out.RawString(prefix)
+		{
+			out.RawByte('[')
+			for v131, v132 := range in.Architectures {
+				if v131 > 0 {
+					out.RawByte(',')
+				}
+				out.String(string(v132))
+			}
+			out.RawByte(']')
+		}
+	}
+	if len(in.Flags) != 0 {
+		const prefix string = ",\"flags\":"
+		out.RawString(prefix)
+		{
+			out.RawByte('[')
+			for v133, v134 := range in.Flags {
+				if v133 > 0 {
+					out.RawByte(',')
+				}
+				out.String(string(v134))
+			}
+			out.RawByte(']')
+		}
+	}
+	if in.ListenerPath != "" {
+		const prefix string = ",\"listenerPath\":"
+		out.RawString(prefix)
+		out.String(string(in.ListenerPath))
+	}
+	if in.ListenerMetadata != "" {
+		const prefix string = ",\"listenerMetadata\":"
+		out.RawString(prefix)
+		out.String(string(in.ListenerMetadata))
+	}
+	if len(in.Syscalls) != 0 {
+		const prefix string = ",\"syscalls\":"
+		out.RawString(prefix)
+		{
+			out.RawByte('[')
+			for v135, v136 := range in.Syscalls {
+				if v135 > 0 {
+					out.RawByte(',')
+				}
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo3(out, v136)
+			}
+			out.RawByte(']')
+		}
+	}
+	out.RawByte('}')
+}
+
+// MarshalEasyJSON supports easyjson.Marshaler interface
+func (v Seccomp) MarshalEasyJSON(w *jwriter.Writer) {
+	easyjson19d3d173EncodeGithubComHakoDevHakoInternalOcijson2(w, v)
+}
+
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo3(out *jwriter.Writer, in specs_go.LinuxSyscall) {
+	out.RawByte('{')
+	first := true
+	_ = first
+	{
+		const prefix string = ",\"names\":"
+		out.RawString(prefix[1:])
+		if in.Names == nil && (out.Flags&jwriter.NilSliceAsEmpty) == 0 {
+			out.RawString("null")
+		} else {
+			out.RawByte('[')
+			for v139, v140 := range in.Names {
+				if v139 > 0 {
+					out.RawByte(',')
+				}
+				out.String(string(v140))
+			}
+			out.RawByte(']')
+		}
+	}
+	{
+		const prefix string = ",\"action\":"
+		out.RawString(prefix)
+		out.String(string(in.Action))
+	}
+	if in.ErrnoRet != nil {
+		const prefix string = ",\"errnoRet\":"
+		out.RawString(prefix)
+		out.Uint(uint(*in.ErrnoRet))
+	}
+	if len(in.Args) != 0 {
+		const prefix string = ",\"args\":"
+		out.RawString(prefix)
+		{
+			out.RawByte('[')
+			for v141, v142 := range in.Args {
+				if v141 > 0 {
+					out.RawByte(',')
+				}
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo4(out, v142)
+			}
+			out.RawByte(']')
+		}
+	}
+	out.RawByte('}')
+}
+
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo4(out *jwriter.Writer, in specs_go.LinuxSeccompArg) {
+	out.RawByte('{')
+	first := true
+	_ = first
+	{
+		const prefix string = ",\"index\":"
+		out.RawString(prefix[1:])
+		out.Uint(uint(in.Index))
+	}
+	{
+		const prefix string = ",\"value\":"
+		out.RawString(prefix)
+		out.Uint64(uint64(in.Value))
+	}
+	if in.ValueTwo != 0 {
+		const prefix string = ",\"valueTwo\":"
+		out.RawString(prefix)
+		out.Uint64(uint64(in.ValueTwo))
+	}
+	{
+		const prefix string = ",\"op\":"
+		out.RawString(prefix)
+		out.String(string(in.Op))
+	}
+	out.RawByte('}')
+}
+
+func easyjson19d3d173EncodeGithubComHakoDevHakoInternalOcijson3(out *jwriter.Writer, in Spec) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -2232,12 +2380,12 @@ func easyjson19d3d173EncodeGithubComHakoDevHakoInternalOcijson2(out *jwriter.Wri
 	if in.Process != nil {
 		const prefix string = ",\"process\":"
 		out.RawString(prefix)
-		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo3(out, *in.Process)
+		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo5(out, *in.Process)
 	}
 	if in.Root != nil {
 		const prefix string = ",\"root\":"
 		out.RawString(prefix)
-		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo4(out, *in.Root)
+		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo6(out, *in.Root)
 	}
 	if in.Hostname != "" {
 		const prefix string = ",\"hostname\":"
@@ -2254,11 +2402,11 @@ func easyjson19d3d173EncodeGithubComHakoDevHakoInternalOcijson2(out *jwriter.Wri
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v130, v131 := range in.Mounts {
-				if v130 > 0 {
+			for v145, v146 := range in.Mounts {
+				if v145 > 0 {
 					out.RawByte(',')
 				}
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo5(out, v131)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo7(out, v146)
 			}
 			out.RawByte(']')
 		}
@@ -2266,23 +2414,23 @@ func easyjson19d3d173EncodeGithubComHakoDevHakoInternalOcijson2(out *jwriter.Wri
 	if in.Hooks != nil {
 		const prefix string = ",\"hooks\":"
 		out.RawString(prefix)
-		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo6(out, *in.Hooks)
+		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo8(out, *in.Hooks)
 	}
 	if len(in.Annotations) != 0 {
 		const prefix string = ",\"annotations\":"
 		out.RawString(prefix)
 		{
 			out.RawByte('{')
-			v132First := true
-			for v132Name, v132Value := range in.Annotations {
-				if v132First {
-					v132First = false
+			v147First := true
+			for v147Name, v147Value := range in.Annotations {
+				if v147First {
+					v147First = false
 				} else {
 					out.RawByte(',')
 				}
-				out.String(string(v132Name))
+				out.String(string(v147Name))
 				out.RawByte(':')
-				out.String(string(v132Value))
+				out.String(string(v147Value))
 			}
 			out.RawByte('}')
 		}
@@ -2290,42 +2438,42 @@ func easyjson19d3d173EncodeGithubComHakoDevHakoInternalOcijson2(out *jwriter.Wri
 	if in.Linux != nil {
 		const prefix string = ",\"linux\":"
 		out.RawString(prefix)
-		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo7(out, *in.Linux)
+		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo9(out, *in.Linux)
 	}
 	if in.Solaris != nil {
 		const prefix string = ",\"solaris\":"
 		out.RawString(prefix)
-		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo8(out, *in.Solaris)
+		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo10(out, *in.Solaris)
 	}
 	if in.Windows != nil {
 		const prefix string = ",\"windows\":"
 		out.RawString(prefix)
-		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo9(out, *in.Windows)
+		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo11(out, *in.Windows)
 	}
 	if in.VM != nil {
 		const prefix string = ",\"vm\":"
 		out.RawString(prefix)
-		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo10(out, *in.VM)
+		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo12(out, *in.VM)
 	}
 	if in.ZOS != nil {
 		const prefix string = ",\"zos\":"
 		out.RawString(prefix)
-		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo11(out, *in.ZOS)
+		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo13(out, *in.ZOS)
 	}
 	if in.FreeBSD != nil {
 		const prefix string = ",\"freebsd\":"
 		out.RawString(prefix)
-		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo12(out, *in.FreeBSD)
+		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo14(out, *in.FreeBSD)
 	}
 	out.RawByte('}')
 }
 
 // MarshalEasyJSON supports easyjson.Marshaler interface
 func (v Spec) MarshalEasyJSON(w *jwriter.Writer) {
-	easyjson19d3d173EncodeGithubComHakoDevHakoInternalOcijson2(w, v)
+	easyjson19d3d173EncodeGithubComHakoDevHakoInternalOcijson3(w, v)
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo12(out *jwriter.Writer, in specs_go.FreeBSD) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo14(out *jwriter.Writer, in specs_go.FreeBSD) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -2335,11 +2483,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo12(out *jwri
 		out.RawString(prefix[1:])
 		{
 			out.RawByte('[')
-			for v134, v135 := range in.Devices {
-				if v134 > 0 {
+			for v149, v150 := range in.Devices {
+				if v149 > 0 {
 					out.RawByte(',')
 				}
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo13(out, v135)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo15(out, v150)
 			}
 			out.RawByte(']')
 		}
@@ -2352,12 +2500,12 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo12(out *jwri
 		} else {
 			out.RawString(prefix)
 		}
-		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo14(out, *in.Jail)
+		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo16(out, *in.Jail)
 	}
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo14(out *jwriter.Writer, in specs_go.FreeBSDJail) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo16(out *jwriter.Writer, in specs_go.FreeBSDJail) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -2397,11 +2545,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo14(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v139, v140 := range in.Ip4Addr {
-				if v139 > 0 {
+			for v154, v155 := range in.Ip4Addr {
+				if v154 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v140))
+				out.String(string(v155))
 			}
 			out.RawByte(']')
 		}
@@ -2426,11 +2574,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo14(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v141, v142 := range in.Ip6Addr {
-				if v141 > 0 {
+			for v156, v157 := range in.Ip6Addr {
+				if v156 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v142))
+				out.String(string(v157))
 			}
 			out.RawByte(']')
 		}
@@ -2465,11 +2613,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo14(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v143, v144 := range in.VnetInterfaces {
-				if v143 > 0 {
+			for v158, v159 := range in.VnetInterfaces {
+				if v158 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v144))
+				out.String(string(v159))
 			}
 			out.RawByte(']')
 		}
@@ -2522,12 +2670,12 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo14(out *jwri
 		} else {
 			out.RawString(prefix)
 		}
-		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo15(out, *in.Allow)
+		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo17(out, *in.Allow)
 	}
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo15(out *jwriter.Writer, in specs_go.FreeBSDJailAllow) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo17(out *jwriter.Writer, in specs_go.FreeBSDJailAllow) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -2567,11 +2715,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo15(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v146, v147 := range in.Mount {
-				if v146 > 0 {
+			for v161, v162 := range in.Mount {
+				if v161 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v147))
+				out.String(string(v162))
 			}
 			out.RawByte(']')
 		}
@@ -2629,7 +2777,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo15(out *jwri
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo13(out *jwriter.Writer, in specs_go.FreeBSDDevice) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo15(out *jwriter.Writer, in specs_go.FreeBSDDevice) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -2646,7 +2794,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo13(out *jwri
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo11(out *jwriter.Writer, in specs_go.ZOS) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo13(out *jwriter.Writer, in specs_go.ZOS) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -2656,11 +2804,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo11(out *jwri
 		out.RawString(prefix[1:])
 		{
 			out.RawByte('[')
-			for v149, v150 := range in.Namespaces {
-				if v149 > 0 {
+			for v164, v165 := range in.Namespaces {
+				if v164 > 0 {
 					out.RawByte(',')
 				}
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo16(out, v150)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo18(out, v165)
 			}
 			out.RawByte(']')
 		}
@@ -2668,7 +2816,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo11(out *jwri
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo16(out *jwriter.Writer, in specs_go.ZOSNamespace) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo18(out *jwriter.Writer, in specs_go.ZOSNamespace) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -2685,7 +2833,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo16(out *jwri
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo10(out *jwriter.Writer, in specs_go.VM) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo12(out *jwriter.Writer, in specs_go.VM) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -2693,7 +2841,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo10(out *jwri
 		const prefix string = ",\"hypervisor\":"
 		first = false
 		out.RawString(prefix[1:])
-		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo17(out, in.Hypervisor)
+		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo19(out, in.Hypervisor)
 	}
 	{
 		const prefix string = ",\"kernel\":"
@@ -2703,22 +2851,22 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo10(out *jwri
 		} else {
 			out.RawString(prefix)
 		}
-		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo18(out, in.Kernel)
+		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo20(out, in.Kernel)
 	}
 	if true {
 		const prefix string = ",\"image\":"
 		out.RawString(prefix)
-		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo19(out, in.Image)
+		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo21(out, in.Image)
 	}
 	if in.HwConfig != nil {
 		const prefix string = ",\"hwconfig\":"
 		out.RawString(prefix)
-		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo20(out, *in.HwConfig)
+		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo22(out, *in.HwConfig)
 	}
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo20(out *jwriter.Writer, in specs_go.HWConfig) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo22(out *jwriter.Writer, in specs_go.HWConfig) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -2758,11 +2906,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo20(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v154, v155 := range in.DtDevs {
-				if v154 > 0 {
+			for v169, v170 := range in.DtDevs {
+				if v169 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v155))
+				out.String(string(v170))
 			}
 			out.RawByte(']')
 		}
@@ -2777,11 +2925,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo20(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v156, v157 := range in.IOMems {
-				if v156 > 0 {
+			for v171, v172 := range in.IOMems {
+				if v171 > 0 {
 					out.RawByte(',')
 				}
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo21(out, v157)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo23(out, v172)
 			}
 			out.RawByte(']')
 		}
@@ -2796,11 +2944,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo20(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v158, v159 := range in.Irqs {
-				if v158 > 0 {
+			for v173, v174 := range in.Irqs {
+				if v173 > 0 {
 					out.RawByte(',')
 				}
-				out.Uint32(uint32(v159))
+				out.Uint32(uint32(v174))
 			}
 			out.RawByte(']')
 		}
@@ -2808,7 +2956,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo20(out *jwri
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo21(out *jwriter.Writer, in specs_go.IOMems) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo23(out *jwriter.Writer, in specs_go.IOMems) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -2844,7 +2992,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo21(out *jwri
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo19(out *jwriter.Writer, in specs_go.VMImage) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo21(out *jwriter.Writer, in specs_go.VMImage) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -2861,7 +3009,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo19(out *jwri
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo18(out *jwriter.Writer, in specs_go.VMKernel) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo20(out *jwriter.Writer, in specs_go.VMKernel) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -2875,11 +3023,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo18(out *jwri
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v161, v162 := range in.Parameters {
-				if v161 > 0 {
+			for v176, v177 := range in.Parameters {
+				if v176 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v162))
+				out.String(string(v177))
 			}
 			out.RawByte(']')
 		}
@@ -2892,7 +3040,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo18(out *jwri
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo17(out *jwriter.Writer, in specs_go.VMHypervisor) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo19(out *jwriter.Writer, in specs_go.VMHypervisor) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -2906,11 +3054,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo17(out *jwri
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v164, v165 := range in.Parameters {
-				if v164 > 0 {
+			for v179, v180 := range in.Parameters {
+				if v179 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v165))
+				out.String(string(v180))
 			}
 			out.RawByte(']')
 		}
@@ -2918,7 +3066,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo17(out *jwri
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo9(out *jwriter.Writer, in specs_go.Windows) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo11(out *jwriter.Writer, in specs_go.Windows) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -2929,11 +3077,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo9(out *jwrit
 			out.RawString("null")
 		} else {
 			out.RawByte('[')
-			for v168, v169 := range in.LayerFolders {
-				if v168 > 0 {
+			for v183, v184 := range in.LayerFolders {
+				if v183 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v169))
+				out.String(string(v184))
 			}
 			out.RawByte(']')
 		}
@@ -2943,11 +3091,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo9(out *jwrit
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v170, v171 := range in.Devices {
-				if v170 > 0 {
+			for v185, v186 := range in.Devices {
+				if v185 > 0 {
 					out.RawByte(',')
 				}
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo22(out, v171)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo24(out, v186)
 			}
 			out.RawByte(']')
 		}
@@ -2955,7 +3103,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo9(out *jwrit
 	if in.Resources != nil {
 		const prefix string = ",\"resources\":"
 		out.RawString(prefix)
-		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo23(out, *in.Resources)
+		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo25(out, *in.Resources)
 	}
 	if in.CredentialSpec != nil {
 		const prefix string = ",\"credentialSpec\":"
@@ -2981,17 +3129,17 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo9(out *jwrit
 	if in.HyperV != nil {
 		const prefix string = ",\"hyperv\":"
 		out.RawString(prefix)
-		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo24(out, *in.HyperV)
+		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo26(out, *in.HyperV)
 	}
 	if in.Network != nil {
 		const prefix string = ",\"network\":"
 		out.RawString(prefix)
-		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo25(out, *in.Network)
+		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo27(out, *in.Network)
 	}
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo25(out *jwriter.Writer, in specs_go.WindowsNetwork) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo27(out *jwriter.Writer, in specs_go.WindowsNetwork) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -3001,11 +3149,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo25(out *jwri
 		out.RawString(prefix[1:])
 		{
 			out.RawByte('[')
-			for v174, v175 := range in.EndpointList {
-				if v174 > 0 {
+			for v189, v190 := range in.EndpointList {
+				if v189 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v175))
+				out.String(string(v190))
 			}
 			out.RawByte(']')
 		}
@@ -3030,11 +3178,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo25(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v176, v177 := range in.DNSSearchList {
-				if v176 > 0 {
+			for v191, v192 := range in.DNSSearchList {
+				if v191 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v177))
+				out.String(string(v192))
 			}
 			out.RawByte(']')
 		}
@@ -3062,7 +3210,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo25(out *jwri
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo24(out *jwriter.Writer, in specs_go.WindowsHyperV) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo26(out *jwriter.Writer, in specs_go.WindowsHyperV) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -3075,7 +3223,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo24(out *jwri
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo23(out *jwriter.Writer, in specs_go.WindowsResources) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo25(out *jwriter.Writer, in specs_go.WindowsResources) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -3083,7 +3231,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo23(out *jwri
 		const prefix string = ",\"memory\":"
 		first = false
 		out.RawString(prefix[1:])
-		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo26(out, *in.Memory)
+		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo28(out, *in.Memory)
 	}
 	if in.CPU != nil {
 		const prefix string = ",\"cpu\":"
@@ -3093,7 +3241,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo23(out *jwri
 		} else {
 			out.RawString(prefix)
 		}
-		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo27(out, *in.CPU)
+		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo29(out, *in.CPU)
 	}
 	if in.Storage != nil {
 		const prefix string = ",\"storage\":"
@@ -3103,12 +3251,12 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo23(out *jwri
 		} else {
 			out.RawString(prefix)
 		}
-		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo28(out, *in.Storage)
+		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo30(out, *in.Storage)
 	}
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo28(out *jwriter.Writer, in specs_go.WindowsStorageResources) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo30(out *jwriter.Writer, in specs_go.WindowsStorageResources) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -3141,7 +3289,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo28(out *jwri
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo27(out *jwriter.Writer, in specs_go.WindowsCPUResources) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo29(out *jwriter.Writer, in specs_go.WindowsCPUResources) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -3181,11 +3329,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo27(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v179, v180 := range in.Affinity {
-				if v179 > 0 {
+			for v194, v195 := range in.Affinity {
+				if v194 > 0 {
 					out.RawByte(',')
 				}
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo29(out, v180)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo31(out, v195)
 			}
 			out.RawByte(']')
 		}
@@ -3193,7 +3341,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo27(out *jwri
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo29(out *jwriter.Writer, in specs_go.WindowsCPUGroupAffinity) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo31(out *jwriter.Writer, in specs_go.WindowsCPUGroupAffinity) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -3216,7 +3364,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo29(out *jwri
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo26(out *jwriter.Writer, in specs_go.WindowsMemoryResources) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo28(out *jwriter.Writer, in specs_go.WindowsMemoryResources) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -3229,7 +3377,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo26(out *jwri
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo22(out *jwriter.Writer, in specs_go.WindowsDevice) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo24(out *jwriter.Writer, in specs_go.WindowsDevice) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -3246,7 +3394,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo22(out *jwri
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo8(out *jwriter.Writer, in specs_go.Solaris) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo10(out *jwriter.Writer, in specs_go.Solaris) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -3286,11 +3434,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo8(out *jwrit
 		}
 		{
 			out.RawByte('[')
-			for v182, v183 := range in.Anet {
-				if v182 > 0 {
+			for v197, v198 := range in.Anet {
+				if v197 > 0 {
 					out.RawByte(',')
 				}
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo30(out, v183)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo32(out, v198)
 			}
 			out.RawByte(']')
 		}
@@ -3303,7 +3451,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo8(out *jwrit
 		} else {
 			out.RawString(prefix)
 		}
-		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo31(out, *in.CappedCPU)
+		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo33(out, *in.CappedCPU)
 	}
 	if in.CappedMemory != nil {
 		const prefix string = ",\"cappedMemory\":"
@@ -3313,12 +3461,12 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo8(out *jwrit
 		} else {
 			out.RawString(prefix)
 		}
-		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo32(out, *in.CappedMemory)
+		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo34(out, *in.CappedMemory)
 	}
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo32(out *jwriter.Writer, in specs_go.SolarisCappedMemory) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo34(out *jwriter.Writer, in specs_go.SolarisCappedMemory) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -3341,7 +3489,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo32(out *jwri
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo31(out *jwriter.Writer, in specs_go.SolarisCappedCPU) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo33(out *jwriter.Writer, in specs_go.SolarisCappedCPU) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -3354,7 +3502,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo31(out *jwri
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo30(out *jwriter.Writer, in specs_go.SolarisAnet) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo32(out *jwriter.Writer, in specs_go.SolarisAnet) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -3427,7 +3575,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo30(out *jwri
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo7(out *jwriter.Writer, in specs_go.Linux) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo9(out *jwriter.Writer, in specs_go.Linux) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -3437,11 +3585,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo7(out *jwrit
 		out.RawString(prefix[1:])
 		{
 			out.RawByte('[')
-			for v193, v194 := range in.UIDMappings {
-				if v193 > 0 {
+			for v208, v209 := range in.UIDMappings {
+				if v208 > 0 {
 					out.RawByte(',')
 				}
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo33(out, v194)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo35(out, v209)
 			}
 			out.RawByte(']')
 		}
@@ -3456,11 +3604,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo7(out *jwrit
 		}
 		{
 			out.RawByte('[')
-			for v195, v196 := range in.GIDMappings {
-				if v195 > 0 {
+			for v210, v211 := range in.GIDMappings {
+				if v210 > 0 {
 					out.RawByte(',')
 				}
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo33(out, v196)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo35(out, v211)
 			}
 			out.RawByte(']')
 		}
@@ -3475,16 +3623,16 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo7(out *jwrit
 		}
 		{
 			out.RawByte('{')
-			v197First := true
-			for v197Name, v197Value := range in.Sysctl {
-				if v197First {
-					v197First = false
+			v212First := true
+			for v212Name, v212Value := range in.Sysctl {
+				if v212First {
+					v212First = false
 				} else {
 					out.RawByte(',')
 				}
-				out.String(string(v197Name))
+				out.String(string(v212Name))
 				out.RawByte(':')
-				out.String(string(v197Value))
+				out.String(string(v212Value))
 			}
 			out.RawByte('}')
 		}
@@ -3497,7 +3645,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo7(out *jwrit
 		} else {
 			out.RawString(prefix)
 		}
-		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo34(out, *in.Resources)
+		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo36(out, *in.Resources)
 	}
 	if in.CgroupsPath != "" {
 		const prefix string = ",\"cgroupsPath\":"
@@ -3519,11 +3667,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo7(out *jwrit
 		}
 		{
 			out.RawByte('[')
-			for v198, v199 := range in.Namespaces {
-				if v198 > 0 {
+			for v213, v214 := range in.Namespaces {
+				if v213 > 0 {
 					out.RawByte(',')
 				}
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo35(out, v199)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo37(out, v214)
 			}
 			out.RawByte(']')
 		}
@@ -3538,11 +3686,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo7(out *jwrit
 		}
 		{
 			out.RawByte('[')
-			for v200, v201 := range in.Devices {
-				if v200 > 0 {
+			for v215, v216 := range in.Devices {
+				if v215 > 0 {
 					out.RawByte(',')
 				}
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo36(out, v201)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo38(out, v216)
 			}
 			out.RawByte(']')
 		}
@@ -3557,16 +3705,16 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo7(out *jwrit
 		}
 		{
 			out.RawByte('{')
-			v202First := true
-			for v202Name, v202Value := range in.NetDevices {
-				if v202First {
-					v202First = false
+			v217First := true
+			for v217Name, v217Value := range in.NetDevices {
+				if v217First {
+					v217First = false
 				} else {
 					out.RawByte(',')
 				}
-				out.String(string(v202Name))
+				out.String(string(v217Name))
 				out.RawByte(':')
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo37(out, v202Value)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo39(out, v217Value)
 			}
 			out.RawByte('}')
 		}
@@ -3579,7 +3727,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo7(out *jwrit
 		} else {
 			out.RawString(prefix)
 		}
-		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo38(out, *in.Seccomp)
+		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo40(out, *in.Seccomp)
 	}
 	if in.RootfsPropagation != "" {
 		const prefix string = ",\"rootfsPropagation\":"
@@ -3601,11 +3749,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo7(out *jwrit
 		}
 		{
 			out.RawByte('[')
-			for v203, v204 := range in.MaskedPaths {
-				if v203 > 0 {
+			for v218, v219 := range in.MaskedPaths {
+				if v218 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v204))
+				out.String(string(v219))
 			}
 			out.RawByte(']')
 		}
@@ -3620,11 +3768,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo7(out *jwrit
 		}
 		{
 			out.RawByte('[')
-			for v205, v206 := range in.ReadonlyPaths {
-				if v205 > 0 {
+			for v220, v221 := range in.ReadonlyPaths {
+				if v220 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v206))
+				out.String(string(v221))
 			}
 			out.RawByte(']')
 		}
@@ -3647,7 +3795,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo7(out *jwrit
 		} else {
 			out.RawString(prefix)
 		}
-		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo39(out, *in.IntelRdt)
+		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo41(out, *in.IntelRdt)
 	}
 	if in.MemoryPolicy != nil {
 		const prefix string = ",\"memoryPolicy\":"
@@ -3657,7 +3805,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo7(out *jwrit
 		} else {
 			out.RawString(prefix)
 		}
-		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo40(out, *in.MemoryPolicy)
+		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo42(out, *in.MemoryPolicy)
 	}
 	if in.Personality != nil {
 		const prefix string = ",\"personality\":"
@@ -3667,7 +3815,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo7(out *jwrit
 		} else {
 			out.RawString(prefix)
 		}
-		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo41(out, *in.Personality)
+		easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo43(out, *in.Personality)
 	}
 	if len(in.TimeOffsets) != 0 {
 		const prefix string = ",\"timeOffsets\":"
@@ -3679,16 +3827,16 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo7(out *jwrit
 		}
 		{
 			out.RawByte('{')
-			v207First := true
-			for v207Name, v207Value := range in.TimeOffsets {
-				if v207First {
-					v207First = false
+			v222First := true
+			for v222Name, v222Value := range in.TimeOffsets {
+				if v222First {
+					v222First = false
 				} else {
 					out.RawByte(',')
 				}
-				out.String(string(v207Name))
+				out.String(string(v222Name))
 				out.RawByte(':')
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo(out, v207Value)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo(out, v222Value)
 			}
 			out.RawByte('}')
 		}
@@ -3696,7 +3844,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo7(out *jwrit
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo41(out *jwriter.Writer, in specs_go.LinuxPersonality) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo43(out *jwriter.Writer, in specs_go.LinuxPersonality) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -3710,11 +3858,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo41(out *jwri
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v209, v210 := range in.Flags {
-				if v209 > 0 {
+			for v224, v225 := range in.Flags {
+				if v224 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v210))
+				out.String(string(v225))
 			}
 			out.RawByte(']')
 		}
@@ -3722,7 +3870,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo41(out *jwri
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo40(out *jwriter.Writer, in specs_go.LinuxMemoryPolicy) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo42(out *jwriter.Writer, in specs_go.LinuxMemoryPolicy) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -3741,11 +3889,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo40(out *jwri
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v212, v213 := range in.Flags {
-				if v212 > 0 {
+			for v227, v228 := range in.Flags {
+				if v227 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v213))
+				out.String(string(v228))
 			}
 			out.RawByte(']')
 		}
@@ -3753,7 +3901,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo40(out *jwri
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo39(out *jwriter.Writer, in specs_go.LinuxIntelRdt) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo41(out *jwriter.Writer, in specs_go.LinuxIntelRdt) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -3773,11 +3921,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo39(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v215, v216 := range in.Schemata {
-				if v215 > 0 {
+			for v230, v231 := range in.Schemata {
+				if v230 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v216))
+				out.String(string(v231))
 			}
 			out.RawByte(']')
 		}
@@ -3815,7 +3963,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo39(out *jwri
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo38(out *jwriter.Writer, in specs_go.LinuxSeccomp) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo40(out *jwriter.Writer, in specs_go.LinuxSeccomp) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -3834,11 +3982,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo38(out *jwri
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v220, v221 := range in.Architectures {
-				if v220 > 0 {
+			for v235, v236 := range in.Architectures {
+				if v235 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v221))
+				out.String(string(v236))
 			}
 			out.RawByte(']')
 		}
@@ -3848,11 +3996,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo38(out *jwri
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v222, v223 := range in.Flags {
-				if v222 > 0 {
+			for v237, v238 := range in.Flags {
+				if v237 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v223))
+				out.String(string(v238))
 			}
 			out.RawByte(']')
 		}
@@ -3872,11 +4020,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo38(out *jwri
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v224, v225 := range in.Syscalls {
-				if v224 > 0 {
+			for v239, v240 := range in.Syscalls {
+				if v239 > 0 {
 					out.RawByte(',')
 				}
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo42(out, v225)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo3(out, v240)
 			}
 			out.RawByte(']')
 		}
@@ -3884,81 +4032,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo38(out *jwri
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo42(out *jwriter.Writer, in specs_go.LinuxSyscall) {
-	out.RawByte('{')
-	first := true
-	_ = first
-	{
-		const prefix string = ",\"names\":"
-		out.RawString(prefix[1:])
-		if in.Names == nil && (out.Flags&jwriter.NilSliceAsEmpty) == 0 {
-			out.RawString("null")
-		} else {
-			out.RawByte('[')
-			for v228, v229 := range in.Names {
-				if v228 > 0 {
-					out.RawByte(',')
-				}
-				out.String(string(v229))
-			}
-			out.RawByte(']')
-		}
-	}
-	{
-		const prefix string = ",\"action\":"
-		out.RawString(prefix)
-		out.String(string(in.Action))
-	}
-	if in.ErrnoRet != nil {
-		const prefix string = ",\"errnoRet\":"
-		out.RawString(prefix)
-		out.Uint(uint(*in.ErrnoRet))
-	}
-	if len(in.Args) != 0 {
-		const prefix string = ",\"args\":"
-		out.RawString(prefix)
-		{
-			out.RawByte('[')
-			for v230, v231 := range in.Args {
-				if v230 > 0 {
-					out.RawByte(',')
-				}
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo43(out, v231)
-			}
-			out.RawByte(']')
-		}
-	}
-	out.RawByte('}')
-}
-
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo43(out *jwriter.Writer, in specs_go.LinuxSeccompArg) {
-	out.RawByte('{')
-	first := true
-	_ = first
-	{
-		const prefix string = ",\"index\":"
-		out.RawString(prefix[1:])
-		out.Uint(uint(in.Index))
-	}
-	{
-		const prefix string = ",\"value\":"
-		out.RawString(prefix)
-		out.Uint64(uint64(in.Value))
-	}
-	if in.ValueTwo != 0 {
-		const prefix string = ",\"valueTwo\":"
-		out.RawString(prefix)
-		out.Uint64(uint64(in.ValueTwo))
-	}
-	{
-		const prefix string = ",\"op\":"
-		out.RawString(prefix)
-		out.String(string(in.Op))
-	}
-	out.RawByte('}')
-}
-
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo37(out *jwriter.Writer, in specs_go.LinuxNetDevice) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo39(out *jwriter.Writer, in specs_go.LinuxNetDevice) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -3971,7 +4045,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo37(out *jwri
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo36(out *jwriter.Writer, in specs_go.LinuxDevice) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo38(out *jwriter.Writer, in specs_go.LinuxDevice) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -4013,7 +4087,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo36(out *jwri
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo35(out *jwriter.Writer, in specs_go.LinuxNamespace) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo37(out *jwriter.Writer, in specs_go.LinuxNamespace) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -4030,7 +4104,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo35(out *jwri
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo34(out *jwriter.Writer, in specs_go.LinuxResources) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo36(out *jwriter.Writer, in specs_go.LinuxResources) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -4040,11 +4114,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo34(out *jwri
 		out.RawString(prefix[1:])
 		{
 			out.RawByte('[')
-			for v236, v237 := range in.Devices {
-				if v236 > 0 {
+			for v245, v246 := range in.Devices {
+				if v245 > 0 {
 					out.RawByte(',')
 				}
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo44(out, v237)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo44(out, v246)
 			}
 			out.RawByte(']')
 		}
@@ -4099,11 +4173,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo34(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v238, v239 := range in.HugepageLimits {
-				if v238 > 0 {
+			for v247, v248 := range in.HugepageLimits {
+				if v247 > 0 {
 					out.RawByte(',')
 				}
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo49(out, v239)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo49(out, v248)
 			}
 			out.RawByte(']')
 		}
@@ -4128,16 +4202,16 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo34(out *jwri
 		}
 		{
 			out.RawByte('{')
-			v240First := true
-			for v240Name, v240Value := range in.Rdma {
-				if v240First {
-					v240First = false
+			v249First := true
+			for v249Name, v249Value := range in.Rdma {
+				if v249First {
+					v249First = false
 				} else {
 					out.RawByte(',')
 				}
-				out.String(string(v240Name))
+				out.String(string(v249Name))
 				out.RawByte(':')
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo51(out, v240Value)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo51(out, v249Value)
 			}
 			out.RawByte('}')
 		}
@@ -4152,16 +4226,16 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo34(out *jwri
 		}
 		{
 			out.RawByte('{')
-			v241First := true
-			for v241Name, v241Value := range in.Unified {
-				if v241First {
-					v241First = false
+			v250First := true
+			for v250Name, v250Value := range in.Unified {
+				if v250First {
+					v250First = false
 				} else {
 					out.RawByte(',')
 				}
-				out.String(string(v241Name))
+				out.String(string(v250Name))
 				out.RawByte(':')
-				out.String(string(v241Value))
+				out.String(string(v250Value))
 			}
 			out.RawByte('}')
 		}
@@ -4212,11 +4286,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo50(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v243, v244 := range in.Priorities {
-				if v243 > 0 {
+			for v252, v253 := range in.Priorities {
+				if v252 > 0 {
 					out.RawByte(',')
 				}
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo52(out, v244)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo52(out, v253)
 			}
 			out.RawByte(']')
 		}
@@ -4288,11 +4362,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo48(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v250, v251 := range in.WeightDevice {
-				if v250 > 0 {
+			for v259, v260 := range in.WeightDevice {
+				if v259 > 0 {
 					out.RawByte(',')
 				}
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo53(out, v251)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo53(out, v260)
 			}
 			out.RawByte(']')
 		}
@@ -4307,11 +4381,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo48(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v252, v253 := range in.ThrottleReadBpsDevice {
-				if v252 > 0 {
+			for v261, v262 := range in.ThrottleReadBpsDevice {
+				if v261 > 0 {
 					out.RawByte(',')
 				}
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo54(out, v253)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo54(out, v262)
 			}
 			out.RawByte(']')
 		}
@@ -4326,11 +4400,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo48(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v254, v255 := range in.ThrottleWriteBpsDevice {
-				if v254 > 0 {
+			for v263, v264 := range in.ThrottleWriteBpsDevice {
+				if v263 > 0 {
 					out.RawByte(',')
 				}
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo54(out, v255)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo54(out, v264)
 			}
 			out.RawByte(']')
 		}
@@ -4345,11 +4419,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo48(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v256, v257 := range in.ThrottleReadIOPSDevice {
-				if v256 > 0 {
+			for v265, v266 := range in.ThrottleReadIOPSDevice {
+				if v265 > 0 {
 					out.RawByte(',')
 				}
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo54(out, v257)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo54(out, v266)
 			}
 			out.RawByte(']')
 		}
@@ -4364,11 +4438,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo48(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v258, v259 := range in.ThrottleWriteIOPSDevice {
-				if v258 > 0 {
+			for v267, v268 := range in.ThrottleWriteIOPSDevice {
+				if v267 > 0 {
 					out.RawByte(',')
 				}
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo54(out, v259)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo54(out, v268)
 			}
 			out.RawByte(']')
 		}
@@ -4667,7 +4741,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo44(out *jwri
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo33(out *jwriter.Writer, in specs_go.LinuxIDMapping) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo35(out *jwriter.Writer, in specs_go.LinuxIDMapping) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -4689,7 +4763,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo33(out *jwri
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo6(out *jwriter.Writer, in specs_go.Hooks) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo8(out *jwriter.Writer, in specs_go.Hooks) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -4699,11 +4773,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo6(out *jwrit
 		out.RawString(prefix[1:])
 		{
 			out.RawByte('[')
-			for v266, v267 := range in.Prestart {
-				if v266 > 0 {
+			for v275, v276 := range in.Prestart {
+				if v275 > 0 {
 					out.RawByte(',')
 				}
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo55(out, v267)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo55(out, v276)
 			}
 			out.RawByte(']')
 		}
@@ -4718,11 +4792,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo6(out *jwrit
 		}
 		{
 			out.RawByte('[')
-			for v268, v269 := range in.CreateRuntime {
-				if v268 > 0 {
+			for v277, v278 := range in.CreateRuntime {
+				if v277 > 0 {
 					out.RawByte(',')
 				}
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo55(out, v269)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo55(out, v278)
 			}
 			out.RawByte(']')
 		}
@@ -4737,11 +4811,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo6(out *jwrit
 		}
 		{
 			out.RawByte('[')
-			for v270, v271 := range in.CreateContainer {
-				if v270 > 0 {
+			for v279, v280 := range in.CreateContainer {
+				if v279 > 0 {
 					out.RawByte(',')
 				}
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo55(out, v271)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo55(out, v280)
 			}
 			out.RawByte(']')
 		}
@@ -4756,11 +4830,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo6(out *jwrit
 		}
 		{
 			out.RawByte('[')
-			for v272, v273 := range in.StartContainer {
-				if v272 > 0 {
+			for v281, v282 := range in.StartContainer {
+				if v281 > 0 {
 					out.RawByte(',')
 				}
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo55(out, v273)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo55(out, v282)
 			}
 			out.RawByte(']')
 		}
@@ -4775,11 +4849,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo6(out *jwrit
 		}
 		{
 			out.RawByte('[')
-			for v274, v275 := range in.Poststart {
-				if v274 > 0 {
+			for v283, v284 := range in.Poststart {
+				if v283 > 0 {
 					out.RawByte(',')
 				}
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo55(out, v275)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo55(out, v284)
 			}
 			out.RawByte(']')
 		}
@@ -4794,11 +4868,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo6(out *jwrit
 		}
 		{
 			out.RawByte('[')
-			for v276, v277 := range in.Poststop {
-				if v276 > 0 {
+			for v285, v286 := range in.Poststop {
+				if v285 > 0 {
 					out.RawByte(',')
 				}
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo55(out, v277)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo55(out, v286)
 			}
 			out.RawByte(']')
 		}
@@ -4820,11 +4894,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo55(out *jwri
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v280, v281 := range in.Args {
-				if v280 > 0 {
+			for v289, v290 := range in.Args {
+				if v289 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v281))
+				out.String(string(v290))
 			}
 			out.RawByte(']')
 		}
@@ -4834,11 +4908,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo55(out *jwri
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v282, v283 := range in.Env {
-				if v282 > 0 {
+			for v291, v292 := range in.Env {
+				if v291 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v283))
+				out.String(string(v292))
 			}
 			out.RawByte(']')
 		}
@@ -4851,7 +4925,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo55(out *jwri
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo5(out *jwriter.Writer, in specs_go.Mount) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo7(out *jwriter.Writer, in specs_go.Mount) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -4875,11 +4949,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo5(out *jwrit
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v287, v288 := range in.Options {
-				if v287 > 0 {
+			for v296, v297 := range in.Options {
+				if v296 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v288))
+				out.String(string(v297))
 			}
 			out.RawByte(']')
 		}
@@ -4889,11 +4963,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo5(out *jwrit
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v289, v290 := range in.UIDMappings {
-				if v289 > 0 {
+			for v298, v299 := range in.UIDMappings {
+				if v298 > 0 {
 					out.RawByte(',')
 				}
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo33(out, v290)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo35(out, v299)
 			}
 			out.RawByte(']')
 		}
@@ -4903,11 +4977,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo5(out *jwrit
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v291, v292 := range in.GIDMappings {
-				if v291 > 0 {
+			for v300, v301 := range in.GIDMappings {
+				if v300 > 0 {
 					out.RawByte(',')
 				}
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo33(out, v292)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo35(out, v301)
 			}
 			out.RawByte(']')
 		}
@@ -4915,7 +4989,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo5(out *jwrit
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo4(out *jwriter.Writer, in specs_go.Root) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo6(out *jwriter.Writer, in specs_go.Root) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -4932,7 +5006,7 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo4(out *jwrit
 	out.RawByte('}')
 }
 
-func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo3(out *jwriter.Writer, in specs_go.Process) {
+func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo5(out *jwriter.Writer, in specs_go.Process) {
 	out.RawByte('{')
 	first := true
 	_ = first
@@ -4967,11 +5041,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo3(out *jwrit
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v296, v297 := range in.Args {
-				if v296 > 0 {
+			for v305, v306 := range in.Args {
+				if v305 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v297))
+				out.String(string(v306))
 			}
 			out.RawByte(']')
 		}
@@ -4986,11 +5060,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo3(out *jwrit
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v298, v299 := range in.Env {
-				if v298 > 0 {
+			for v307, v308 := range in.Env {
+				if v307 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v299))
+				out.String(string(v308))
 			}
 			out.RawByte(']')
 		}
@@ -5010,11 +5084,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo3(out *jwrit
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v300, v301 := range in.Rlimits {
-				if v300 > 0 {
+			for v309, v310 := range in.Rlimits {
+				if v309 > 0 {
 					out.RawByte(',')
 				}
-				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo59(out, v301)
+				easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo59(out, v310)
 			}
 			out.RawByte(']')
 		}
@@ -5112,11 +5186,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo58(out *jwri
 		out.RawString(prefix[1:])
 		{
 			out.RawByte('[')
-			for v307, v308 := range in.Bounding {
-				if v307 > 0 {
+			for v316, v317 := range in.Bounding {
+				if v316 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v308))
+				out.String(string(v317))
 			}
 			out.RawByte(']')
 		}
@@ -5131,11 +5205,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo58(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v309, v310 := range in.Effective {
-				if v309 > 0 {
+			for v318, v319 := range in.Effective {
+				if v318 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v310))
+				out.String(string(v319))
 			}
 			out.RawByte(']')
 		}
@@ -5150,11 +5224,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo58(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v311, v312 := range in.Inheritable {
-				if v311 > 0 {
+			for v320, v321 := range in.Inheritable {
+				if v320 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v312))
+				out.String(string(v321))
 			}
 			out.RawByte(']')
 		}
@@ -5169,11 +5243,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo58(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v313, v314 := range in.Permitted {
-				if v313 > 0 {
+			for v322, v323 := range in.Permitted {
+				if v322 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v314))
+				out.String(string(v323))
 			}
 			out.RawByte(']')
 		}
@@ -5188,11 +5262,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo58(out *jwri
 		}
 		{
 			out.RawByte('[')
-			for v315, v316 := range in.Ambient {
-				if v315 > 0 {
+			for v324, v325 := range in.Ambient {
+				if v324 > 0 {
 					out.RawByte(',')
 				}
-				out.String(string(v316))
+				out.String(string(v325))
 			}
 			out.RawByte(']')
 		}
@@ -5224,11 +5298,11 @@ func easyjson19d3d173EncodeGithubComOpencontainersRuntimeSpecSpecsGo57(out *jwri
 		out.RawString(prefix)
 		{
 			out.RawByte('[')
-			for v318, v319 := range in.AdditionalGids {
-				if v318 > 0 {
+			for v327, v328 := range in.AdditionalGids {
+				if v327 > 0 {
 					out.RawByte(',')
 				}
-				out.Uint32(uint32(v319))
+				out.Uint32(uint32(v328))
 			}
 			out.RawByte(']')
 		}

@@ -22,6 +22,10 @@ import (
 // Spec is the OCI runtime spec, with easyjson's encoder.
 type Spec specs.Spec
 
+// Seccomp is the spec's seccomp section, with easyjson's encoder: the seccomp cache's key
+// (package runtime) is its hash.
+type Seccomp specs.LinuxSeccomp
+
 // StateBody is libcontainer's state of a container that has no init yet: the state's members
 // named below are left out (the outer, zero fields with omitempty shadow the embedded
 // state's), for StateLate to add once the init runs.

@@ -72,7 +72,7 @@ func (r *Runtime) planFastStart(id string, s *specs.Spec, config *configs.Config
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", errNotFast, err)
 		}
-		prog, err := r.cachedSeccomp(config.Seccomp)
+		prog, err := r.cachedSeccomp(s.Linux.Seccomp) // config.Seccomp is made from it
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", errNotFast, err)
 		}

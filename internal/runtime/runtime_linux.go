@@ -251,7 +251,7 @@ func (r *Runtime) StartSpec(ctx context.Context, id, bundle string, s *specs.Spe
 			pid, _ := lp.Pid() // set once Start succeeded
 			if !ep.captureSeccomp(pid) {
 				ep = nil
-			} else if err := r.cacheSeccomp(config.Seccomp, ep.filter); err != nil {
+			} else if err := r.cacheSeccomp(s.Linux.Seccomp, ep.filter); err != nil {
 				logrus.Debugf("container %s: seccomp cache: %v", id, err)
 			}
 			phase("rt: seccomp filter read back")

@@ -7,17 +7,17 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	goruntime "runtime"
 	"runtime/debug"
 	"sync"
 
-	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runc/libcontainer/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/hako-dev/hako/internal/atomicfile"
 	"github.com/hako-dev/hako/internal/fastexec"
+	"github.com/hako-dev/hako/internal/ocijson"
 )
 
 // The seccomp cache (docs/run.md): the filters that libcontainer's inits loaded, read back
@@ -29,15 +29,19 @@ func (r *Runtime) seccompCacheDir() string {
 	return filepath.Join(filepath.Dir(r.root), "seccomp-cache")
 }
 
-// seccompCacheKey names a configuration's compiled filter: the configuration and everything
-// else the compiled program depends on (libcontainer and libseccomp, which compile it, and
-// the kernel and architecture, which they probe).
-func seccompCacheKey(sc *configs.Seccomp) (string, error) {
-	h := sha256.New()
-	h.Write([]byte("canon1\x00")) // keys of another scheme name other files
-	if err := canonHash(h, reflect.ValueOf(sc)); err != nil {
+// seccompCacheKey names the compiled filter of a spec's seccomp section: the section, as
+// config.json gives it to a runtime (libcontainer's configuration is made from it alone,
+// specconv.SetupSeccomp), and everything else the compiled program depends on (libcontainer
+// and libseccomp, which convert and compile it, and the kernel and architecture, which they
+// probe).
+func seccompCacheKey(sc *specs.LinuxSeccomp) (string, error) {
+	js, err := ocijson.MarshalSeccomp(sc)
+	if err != nil {
 		return "", err
 	}
+	h := sha256.New()
+	h.Write([]byte("spec1\x00")) // keys of another scheme name other files
+	h.Write(js)
 	fmt.Fprintf(h, "\x00%s\x00%s\x00%s", compilerVersions(), kernelRelease(), goruntime.GOARCH)
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
@@ -66,8 +70,9 @@ var kernelRelease = sync.OnceValue(func() string {
 	return unix.ByteSliceToString(u.Release[:]) + " " + unix.ByteSliceToString(u.Version[:])
 })
 
-// cachedSeccomp returns the filter cached for sc, or an error that says it is not there.
-func (r *Runtime) cachedSeccomp(sc *configs.Seccomp) ([]unix.SockFilter, error) {
+// cachedSeccomp returns the filter cached for the seccomp section sc, or an error that says it
+// is not there.
+func (r *Runtime) cachedSeccomp(sc *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 	key, err := seccompCacheKey(sc)
 	if err != nil {
 		return nil, err
@@ -86,9 +91,9 @@ func (r *Runtime) cachedSeccomp(sc *configs.Seccomp) ([]unix.SockFilter, error) 
 	return prog, nil
 }
 
-// cacheSeccomp stores the filter an init loaded for sc. Failing only means a later start
-// takes libcontainer's path again.
-func (r *Runtime) cacheSeccomp(sc *configs.Seccomp, prog []unix.SockFilter) error {
+// cacheSeccomp stores the filter an init loaded for the seccomp section sc. Failing only means
+// a later start takes libcontainer's path again.
+func (r *Runtime) cacheSeccomp(sc *specs.LinuxSeccomp, prog []unix.SockFilter) error {
 	key, err := seccompCacheKey(sc)
 	if err != nil {
 		return err
