@@ -246,40 +246,66 @@ func TestHostilePasswdHome(t *testing.T) {
 func TestFastStartCommandWaitsForMonitor(t *testing.T) {
 	warmSeccomp(t, spec.Options{})
 	withRunPath(t, "c")
-	marks := t.TempDir()
+	m := newMarks(t)
 	old := testHookBeforeGo
 	testHookBeforeGo = func(pid int) error {
 		// The container is recorded, the word not given: once the init is ready and waits
 		// for it (blocked reading the go pipe), the command has not run.
 		waitForWord(t, pid)
-		if _, err := os.Stat(filepath.Join(marks, "ran")); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("the command ran before the word: %v", err)
+		if m.ran() {
+			t.Error("the command ran before the word")
 		}
 		return errors.New("the monitor gives up")
 	}
 	t.Cleanup(func() { testHookBeforeGo = old })
 	c := newCtr(t, nil)
-	_, err := c.run(spec.Options{Mounts: []specs.Mount{{Destination: "/marks", Type: "bind", Source: marks, Options: []string{"rbind"}}}},
-		"sh", "-c", "touch /marks/ran")
+	_, err := c.run(m.opts(spec.Options{}), markCmd...)
 	if err == nil || !strings.Contains(err.Error(), "the monitor gives up") {
 		t.Fatalf("start: %v", err)
 	}
-	time.Sleep(200 * time.Millisecond)
-	if _, err := os.Stat(filepath.Join(marks, "ran")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the command ran after the monitor gave up: %v", err)
+	if m.ran() {
+		t.Error("the command ran after the monitor gave up")
 	}
-	if d := ctrCgroupDirs(c.id); len(d) != 0 {
-		t.Errorf("cgroups left: %q", d)
-	}
+	c.checkGone()
 	// And with the word, it runs.
 	testHookBeforeGo = old
 	c2 := newCtr(t, nil)
-	if r := c2.mustRun(spec.Options{Mounts: []specs.Mount{{Destination: "/marks", Type: "bind", Source: marks, Options: []string{"rbind"}}}},
-		"sh", "-c", "touch /marks/ran"); r.exit != 0 {
+	if r := c2.mustRun(m.opts(spec.Options{}), markCmd...); r.exit != 0 {
 		t.Fatalf("%+v", r)
 	}
-	if _, err := os.Stat(filepath.Join(marks, "ran")); err != nil {
-		t.Errorf("the command did not run: %v", err)
+	if !m.ran() {
+		t.Error("the command did not run")
+	}
+}
+
+// marks is a host directory that a container gets at /marks, where markCmd leaves "ran".
+type marks string
+
+var markCmd = []string{"sh", "-c", "touch /marks/ran"}
+
+func newMarks(t *testing.T) marks { return marks(t.TempDir()) }
+
+// opts is o with the marks' directory bound at /marks.
+func (m marks) opts(o spec.Options) spec.Options {
+	o.Mounts = append(o.Mounts, specs.Mount{Destination: "/marks", Type: "bind", Source: string(m), Options: []string{"rbind"}})
+	return o
+}
+
+// ran tells whether markCmd ran. A start that failed has killed and reaped the init, and its
+// PID namespace with it: nothing can run it later.
+func (m marks) ran() bool {
+	_, err := os.Stat(filepath.Join(string(m), "ran"))
+	return err == nil
+}
+
+// checkGone checks that nothing of c stays after a start that failed: cgroups, runtime state.
+func (c *ctr) checkGone() {
+	c.t.Helper()
+	if d := ctrCgroupDirs(c.id); len(d) != 0 {
+		c.t.Errorf("cgroups left: %q", d)
+	}
+	if _, err := os.Stat(filepath.Join(c.rt.root, c.id)); !errors.Is(err, os.ErrNotExist) {
+		c.t.Errorf("state left: %v", err)
 	}
 }
 
@@ -309,23 +335,16 @@ func waitForWord(t *testing.T, pid int) {
 func TestFastStartLimitRefused(t *testing.T) {
 	warmSeccomp(t, spec.Options{}) // the same filter: the quota does not change it
 	withRunPath(t, "c")
-	marks := t.TempDir()
-	opts := spec.Options{NanoCPUs: 5_000_000,
-		Mounts: []specs.Mount{{Destination: "/marks", Type: "bind", Source: marks, Options: []string{"rbind"}}}}
+	m := newMarks(t)
 	c := newCtr(t, nil)
-	_, err := c.run(opts, "sh", "-c", "touch /marks/ran")
+	_, err := c.run(m.opts(spec.Options{NanoCPUs: 5_000_000}), markCmd...)
 	if err == nil || !strings.Contains(err.Error(), "unable to set cgroup configuration") {
 		t.Fatalf("start: %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(marks, "ran")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the command ran: %v", err)
+	if m.ran() {
+		t.Error("the command ran")
 	}
-	if d := ctrCgroupDirs(c.id); len(d) != 0 {
-		t.Errorf("cgroups left: %q", d)
-	}
-	if _, err := os.Stat(filepath.Join(c.rt.root, c.id)); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("state left: %v", err)
-	}
+	c.checkGone()
 }
 
 // A tmpfs asked read-only is made so only after the working directory was created in it, as
