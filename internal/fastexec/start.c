@@ -524,6 +524,42 @@ static int in_root_join(const char *dst, char *out, size_t cap)
 	return 0;
 }
 
+// missing_leaf is the common case of a mountpoint to create: dst's parent is there with no
+// symlink on the way (RESOLVE_NO_SYMLINKS) and dst itself is not there at all, not even as a
+// dangling symlink, so that dst is what in_root_join would name, with one lookup of the parent
+// instead of one per component. It returns the parent's descriptor and points *name at dst's
+// last component; -1 otherwise, for the general way.
+static int missing_leaf(const char *dst, const char **name)
+{
+	const char *slash = strrchr(dst, '/');
+	char parent[PATH_MAX];
+	if (!slash || !slash[1] || snprintf(parent, sizeof(parent), "%.*s", (int)(slash - dst), dst) >= (int)sizeof(parent))
+		return -1;
+	int fd = open_in_root(parent[0] == '/' ? parent + 1 : parent, O_PATH | O_DIRECTORY, RESOLVE_NO_SYMLINKS);
+	if (fd < 0)
+		return -1;
+	struct stat st;
+	if (fstatat(fd, slash + 1, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT) {
+		close(fd);
+		return -1;
+	}
+	*name = slash + 1;
+	return fd;
+}
+
+// mkdir_leaf makes the directory name in parent (missing_leaf's) and opens dst, what it is
+// inside the root; parent is closed.
+static int mkdir_leaf(int parent, const char *name, const char *dst)
+{
+	int fd = -1;
+	if (mkdirat(parent, name, 0755) == 0 || errno == EEXIST)
+		fd = open_in_root(dst + 1, O_PATH | O_DIRECTORY, 0);
+	int e = errno;
+	close(parent);
+	errno = e;
+	return fd;
+}
+
 // mkdir_parent opens the parent directory of dst inside the root (created as mkdir_all does)
 // and points *name at dst's last component.
 static int mkdir_parent(const char *dst, const char **name)
@@ -695,7 +731,12 @@ static void op_fs(const struct op *o)
 		existed = fd >= 0;
 	}
 	char joined[PATH_MAX];
-	if (fd < 0) {
+	const char *leaf;
+	int parent = fd < 0 && errno == ENOENT ? missing_leaf(o->dst, &leaf) : -1;
+	if (parent >= 0) {
+		fd = mkdir_leaf(parent, leaf, o->dst);
+		existed = 0;
+	} else if (fd < 0) {
 		fd = in_root_join(o->dst, joined, sizeof(joined));
 		if (fd == 0)
 			fd = mkdir_all(joined, &existed);
@@ -741,18 +782,28 @@ static void op_bind(const struct op *o)
 	int isdir = S_ISDIR(sst.st_mode);
 	int fd = open_in_root(o->dst + 1, O_PATH, 0);
 	char joined[PATH_MAX];
-	if (fd < 0 && errno == ENOENT && in_root_join(o->dst, joined, sizeof(joined)) == 0) {
+	const char *leaf;
+	int missing = fd < 0 && errno == ENOENT;
+	int parent = missing ? missing_leaf(o->dst, &leaf) : -1;
+	if (parent >= 0 && isdir) {
+		fd = mkdir_leaf(parent, leaf, o->dst);
+	} else if (parent >= 0) {
+		fd = openat(parent, leaf, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		int e = errno;
+		close(parent);
+		errno = e;
+	} else if (missing && in_root_join(o->dst, joined, sizeof(joined)) == 0) {
 		if (isdir) {
 			fd = mkdir_all(joined, NULL);
 		} else if (eq(joined, "/")) {
 			errno = EEXIST;
 		} else {
 			const char *name;
-			int parent = mkdir_parent(joined, &name);
-			if (parent >= 0) {
-				fd = openat(parent, name, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+			int dir = mkdir_parent(joined, &name);
+			if (dir >= 0) {
+				fd = openat(dir, name, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 				int e = errno;
-				close(parent);
+				close(dir);
 				errno = e;
 			}
 		}
