@@ -731,7 +731,7 @@ static void op_fs(const struct op *o)
 		existed = fd >= 0;
 	}
 	char joined[PATH_MAX];
-	const char *leaf;
+	const char *leaf = NULL;
 	int parent = fd < 0 && errno == ENOENT ? missing_leaf(o->dst, &leaf) : -1;
 	if (parent >= 0) {
 		fd = mkdir_leaf(parent, leaf, o->dst);
@@ -782,7 +782,7 @@ static void op_bind(const struct op *o)
 	int isdir = S_ISDIR(sst.st_mode);
 	int fd = open_in_root(o->dst + 1, O_PATH, 0);
 	char joined[PATH_MAX];
-	const char *leaf;
+	const char *leaf = NULL;
 	int missing = fd < 0 && errno == ENOENT;
 	int parent = missing ? missing_leaf(o->dst, &leaf) : -1;
 	if (parent >= 0 && isdir) {
