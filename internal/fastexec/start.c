@@ -547,19 +547,6 @@ static int missing_leaf(const char *dst, const char **name)
 	return fd;
 }
 
-// mkdir_leaf makes the directory name in parent (missing_leaf's) and opens dst, what it is
-// inside the root; parent is closed.
-static int mkdir_leaf(int parent, const char *name, const char *dst)
-{
-	int fd = -1;
-	if (mkdirat(parent, name, 0755) == 0 || errno == EEXIST)
-		fd = open_in_root(dst + 1, O_PATH | O_DIRECTORY, 0);
-	int e = errno;
-	close(parent);
-	errno = e;
-	return fd;
-}
-
 // mkdir_parent opens the parent directory of dst inside the root (created as mkdir_all does)
 // and points *name at dst's last component.
 static int mkdir_parent(const char *dst, const char **name)
@@ -571,6 +558,41 @@ static int mkdir_parent(const char *dst, const char **name)
 	if (!parent[0])
 		return open_in_root("", O_PATH | O_DIRECTORY, 0);
 	return mkdir_all(parent, NULL);
+}
+
+// create_mountpoint makes the missing mountpoint dst inside the root, a directory or (isdir 0)
+// an empty file, where libcontainer's createOpenMountpoint makes it: at the path in_root_join
+// names, missing directories made on the way; and opens it. The common case, only the last
+// component missing under a parent reached without a symlink, needs no in_root_join
+// (missing_leaf). *existed (if not NULL) says whether a directory was there after all.
+static int create_mountpoint(const char *dst, int isdir, int *existed)
+{
+	const char *name;
+	char joined[PATH_MAX];
+	int dir = missing_leaf(dst, &name);
+	if (dir < 0) {
+		if (in_root_join(dst, joined, sizeof(joined)) < 0)
+			return -1;
+		if (isdir)
+			return mkdir_all(joined, existed);
+		if (eq(joined, "/")) {
+			errno = EEXIST;
+			return -1;
+		}
+		if ((dir = mkdir_parent(joined, &name)) < 0)
+			return -1;
+	} else if (existed) {
+		*existed = 0;
+	}
+	int fd = -1;
+	if (!isdir)
+		fd = openat(dir, name, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	else if (mkdirat(dir, name, 0755) == 0 || errno == EEXIST)
+		fd = open_in_root(dst + 1, O_PATH | O_DIRECTORY, 0);
+	int e = errno;
+	close(dir);
+	errno = e;
+	return fd;
 }
 
 // fd_path reads the path of fd, as the kernel resolved it, into out.
@@ -730,17 +752,8 @@ static void op_fs(const struct op *o)
 		fd = open_in_root(o->dst + 1, O_PATH | O_DIRECTORY, 0);
 		existed = fd >= 0;
 	}
-	char joined[PATH_MAX];
-	const char *leaf = NULL;
-	int parent = fd < 0 && errno == ENOENT ? missing_leaf(o->dst, &leaf) : -1;
-	if (parent >= 0) {
-		fd = mkdir_leaf(parent, leaf, o->dst);
-		existed = 0;
-	} else if (fd < 0) {
-		fd = in_root_join(o->dst, joined, sizeof(joined));
-		if (fd == 0)
-			fd = mkdir_all(joined, &existed);
-	}
+	if (fd < 0)
+		fd = create_mountpoint(o->dst, 1, &existed);
 	if (fd < 0)
 		hako_sfail(125, "error mounting \"%s\" to rootfs at \"%s\": create mountpoint for %s mount: make mountpoint \"%s\": %s",
 			   o->src ? o->src : "", o->dst, o->dst, o->dst, hako_goerr(errno));
@@ -781,33 +794,8 @@ static void op_bind(const struct op *o)
 			   o->src, o->dst, o->dst, o->src, hako_goerr(errno));
 	int isdir = S_ISDIR(sst.st_mode);
 	int fd = open_in_root(o->dst + 1, O_PATH, 0);
-	char joined[PATH_MAX];
-	const char *leaf = NULL;
-	int missing = fd < 0 && errno == ENOENT;
-	int parent = missing ? missing_leaf(o->dst, &leaf) : -1;
-	if (parent >= 0 && isdir) {
-		fd = mkdir_leaf(parent, leaf, o->dst);
-	} else if (parent >= 0) {
-		fd = openat(parent, leaf, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-		int e = errno;
-		close(parent);
-		errno = e;
-	} else if (missing && in_root_join(o->dst, joined, sizeof(joined)) == 0) {
-		if (isdir) {
-			fd = mkdir_all(joined, NULL);
-		} else if (eq(joined, "/")) {
-			errno = EEXIST;
-		} else {
-			const char *name;
-			int dir = mkdir_parent(joined, &name);
-			if (dir >= 0) {
-				fd = openat(dir, name, O_RDONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-				int e = errno;
-				close(dir);
-				errno = e;
-			}
-		}
-	}
+	if (fd < 0 && errno == ENOENT)
+		fd = create_mountpoint(o->dst, isdir, NULL);
 	if (fd < 0)
 		hako_sfail(125, "error mounting \"%s\" to rootfs at \"%s\": create mountpoint for %s mount: make mountpoint \"%s\": %s",
 			   o->src, o->dst, o->dst, o->dst, hako_goerr(errno));

@@ -815,8 +815,7 @@ func (r *Runtime) startFast(c created, p *fastexec.StartProfile, config *configs
 	// that ends without one has no init to wait for.
 	var parts stateParts
 	var start uint64
-	var stateErr, hookErr error
-	said := false // the word is in the go pipe
+	var stateErr, goErr error // goErr: why the word was not given
 	if pid > 0 {
 		stateErr = func() error {
 			var err error
@@ -842,9 +841,10 @@ func (r *Runtime) startFast(c created, p *fastexec.StartProfile, config *configs
 		// its "R" (S waited for, the word written, the init woken). An init that fails before
 		// it is ready never reads it; S does nothing after its clone but write the PID line.
 		if stateErr == nil {
-			if hookErr = testHookBeforeGo(pid); hookErr == nil {
-				_, err := goW.Write([]byte("G"))
-				said = err == nil
+			if goErr = testHookBeforeGo(pid); goErr == nil {
+				if _, err := goW.Write([]byte("G")); err != nil {
+					goErr = errors.New("the init is gone")
+				}
 			}
 		}
 	}
@@ -876,15 +876,12 @@ func (r *Runtime) startFast(c created, p *fastexec.StartProfile, config *configs
 	if stateErr != nil {
 		return fail(stateErr)
 	}
-	if hookErr != nil {
-		return fail(hookErr)
+	if goErr != nil {
+		return fail(goErr)
 	}
-	// The word was said above, once the container was recorded: the init may exec the
+	// The word was given above, once the container was recorded: the init may exec the
 	// command. EOF on the error pipe is the exec (the pipe is close-on-exec); a message is a
 	// command that could not be executed.
-	if !said {
-		return fail(errors.New("the init is gone"))
-	}
 	goW.Close()
 	if msg, _ := io.ReadAll(errR); len(msg) > 0 {
 		return fail(fastStartError(msg, sst))
