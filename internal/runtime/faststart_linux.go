@@ -22,6 +22,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runc/libcontainer/configs/validate"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/hako-dev/hako/internal/atomicfile"
@@ -577,18 +578,26 @@ type cgroupSearch struct {
 // path, path) will be: in v1, each hierarchy's mount (~70 system calls and mountinfo, 1.5-2 ms
 // here), which the cgroup making otherwise does first, while StartSpec waits for the paths to
 // plan with. A monitor calls it as it starts, before it mounts the root filesystem; a start
-// whose configuration asks for other cgroups searches again.
+// whose configuration asks for other cgroups searches again. The store's previous start kept
+// its search, which is taken instead where the cgroup mounts are the same (cgroupsearch_linux.go).
 func (r *Runtime) PrepareCgroups(path string) {
 	cs := &cgroupSearch{path: path, done: make(chan struct{})}
 	r.search.Store(cs)
 	go func() {
 		defer close(cs.done)
+		mounts := cgroupMounts()
+		if cs.paths = r.cachedSearch(path, mounts); cs.paths != nil {
+			return
+		}
 		cm, err := manager.New(&cgroups.Cgroup{Path: path, Resources: &cgroups.Resources{}})
 		if err != nil {
 			cs.err = err
 			return
 		}
 		cs.paths = cm.GetPaths()
+		if err := r.keepSearch(path, mounts, cs.paths); err != nil {
+			logrus.Debugf("cgroup search: %v", err)
+		}
 	}()
 }
 

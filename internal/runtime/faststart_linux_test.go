@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -657,6 +658,54 @@ func TestPrepareCgroups(t *testing.T) {
 		if d, _ := filepath.Glob("/sys/fs/cgroup/*/hako-test-elsewhere"); len(d) != 0 {
 			t.Errorf("the search made %q", d)
 		}
+	}
+}
+
+// A start takes the search kept by the store's previous one (cgroupsearch_linux.go) where the
+// mounts are the same: here one whose directories were moved by hand to /hako-test-kept, where
+// the container's cgroups then are, and from where they are deleted.
+func TestPrepareCgroupsKept(t *testing.T) {
+	warmSeccomp(t, spec.Options{})
+	withRunPath(t, "c")
+	first := newCtr(t, nil)
+	first.rt.PrepareCgroups(spec.CgroupsPath(spec.Options{ID: first.id, CgroupParent: "/hako-test"}))
+	if r := first.mustRun(spec.Options{}, "true"); r.exit != 0 {
+		t.Fatalf("first run: exit %d, stderr %q", r.exit, r.stderr)
+	}
+	if err := first.rt.Delete(first.id, false); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(first.rt.root, searchCacheName))
+	if err != nil {
+		t.Fatalf("the first start's search was not kept: %v", err)
+	}
+	var kept searchCache
+	if err := json.Unmarshal(b, &kept); err != nil || kept.Mounts != cgroupMounts() || kept.Parent != "/hako-test" {
+		t.Fatalf("kept search %s: %v", b, err)
+	}
+	for sub, d := range kept.Dirs {
+		kept.Dirs[sub] = filepath.Join(filepath.Dir(d), "hako-test-kept")
+	}
+	t.Cleanup(func() {
+		for _, d := range kept.Dirs {
+			os.Remove(d)
+		}
+	})
+	c := newCtr(t, nil)
+	b, _ = json.Marshal(kept)
+	if err := os.WriteFile(filepath.Join(c.rt.root, searchCacheName), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.rt.PrepareCgroups(spec.CgroupsPath(spec.Options{ID: c.id, CgroupParent: "/hako-test"}))
+	r := c.mustRun(spec.Options{Memory: 64 << 20}, "sh", "-c", "grep -E '(memory|^0:):' /proc/self/cgroup; cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max 2>/dev/null; true")
+	if r.exit != 0 || !strings.Contains(r.stdout, "/hako-test-kept/"+c.id) || !strings.Contains(r.stdout, "67108864") {
+		t.Errorf("exit %d, stdout %q, stderr %q", r.exit, r.stdout, r.stderr)
+	}
+	if err := c.rt.Delete(c.id, false); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := filepath.Glob("/sys/fs/cgroup/*/hako-test-kept/" + c.id); len(d) != 0 {
+		t.Errorf("cgroups left: %q", d)
 	}
 }
 
