@@ -8,18 +8,25 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/opencontainers/cgroups"
 
 	"github.com/hako-dev/hako/internal/atomicfile"
 )
 
-// The search's result, kept (docs/run.md, "The cgroup search"). Where a container's cgroups
-// are, libcontainer finds from the cgroup mounts: for each subsystem, /proc/self/mountinfo
+// The search's result, kept (docs/run.md, "The processes"). Where a container's cgroups are,
+// libcontainer finds from the cgroup mounts: for each subsystem, /proc/thread-self/mountinfo
 // read and parsed again (~1 ms of CPU in v1 here, on every start). For a cgroups path that is
-// absolute, as hako's are (/hako/ID), the result depends only on those mounts and on the
-// controllers the kernel lists for a process: the directories of the previous container of the
-// store, with the ID replaced, are the next one's, as long as those are the same. A monitor
-// keeps them in the runtime root after its search, with a digest of what they depend on, and
-// the next start takes them if the digest it computes (one read of mountinfo) is the same.
+// absolute, as hako's are (/hako/ID), each directory is the subsystem's mount point (under the
+// cgroup root) joined with the path: the directories of the store's previous container, with
+// the ID replaced, are the next one's, as long as the mounts are the same. A monitor keeps
+// them in the runtime root after its search, with a digest of the mounts (and, conservatively,
+// of the controllers libcontainer's listing of v1 mounts reads, and of libcontainer's version:
+// its rules may change), and the next start takes them if the digest it computes (one read of
+// mountinfo) is the same and each directory is under one of the cgroup mount points. Not in
+// cgroup v2, where the search reads no mountinfo.
 
 // searchCacheName is the kept search's file in the runtime root.
 const searchCacheName = ".cgroup-search.json"
@@ -33,9 +40,10 @@ type searchCache struct {
 }
 
 // cachedSearch returns the paths of the cgroups at cgPath as the kept search has them, if it
-// was for the same parent and mounts; else nil.
-func (r *Runtime) cachedSearch(cgPath, mounts string) map[string]string {
-	if mounts == "" || !searchKept(cgPath) {
+// was for the same parent and mounts (digest, at mount points points), and has a directory
+// for each v1 hierarchy (the devices one at least) under those mount points; else nil.
+func (r *Runtime) cachedSearch(cgPath, digest string, points []string) map[string]string {
+	if digest == "" || !keepablePath(cgPath) {
 		return nil
 	}
 	b, err := os.ReadFile(filepath.Join(r.root, searchCacheName))
@@ -43,13 +51,17 @@ func (r *Runtime) cachedSearch(cgPath, mounts string) map[string]string {
 		return nil
 	}
 	var c searchCache
-	if json.Unmarshal(b, &c) != nil || c.Mounts != mounts || c.Parent != path.Dir(cgPath) || len(c.Dirs) == 0 {
+	if json.Unmarshal(b, &c) != nil || c.Mounts != digest || c.Parent != path.Dir(cgPath) || c.Dirs["devices"] == "" {
 		return nil
 	}
 	id := path.Base(cgPath)
 	paths := make(map[string]string, len(c.Dirs))
 	for sub, d := range c.Dirs {
-		if !filepath.IsAbs(d) || filepath.Clean(d) != d {
+		under := false
+		for _, p := range points {
+			under = under || strings.HasPrefix(d, p+"/")
+		}
+		if !under || filepath.Clean(d) != d {
 			return nil
 		}
 		paths[sub] = filepath.Join(d, id)
@@ -58,12 +70,12 @@ func (r *Runtime) cachedSearch(cgPath, mounts string) map[string]string {
 }
 
 // keepSearch keeps the paths that a search found for the cgroups at cgPath, from the mounts
-// of digest mounts, unless the kept ones are the same already.
-func (r *Runtime) keepSearch(cgPath, mounts string, paths map[string]string) error {
-	if mounts == "" || !searchKept(cgPath) || len(paths) == 0 {
+// of digest, unless the kept ones are the same already.
+func (r *Runtime) keepSearch(cgPath, digest string, paths map[string]string) error {
+	if digest == "" || !keepablePath(cgPath) || len(paths) == 0 {
 		return nil
 	}
-	c := searchCache{Mounts: mounts, Parent: path.Dir(cgPath), Dirs: map[string]string{}}
+	c := searchCache{Mounts: digest, Parent: path.Dir(cgPath), Dirs: map[string]string{}}
 	id := path.Base(cgPath)
 	for sub, p := range paths {
 		if filepath.Base(p) != id {
@@ -82,34 +94,41 @@ func (r *Runtime) keepSearch(cgPath, mounts string, paths map[string]string) err
 	return atomicfile.Replace(file, b, 0o600)
 }
 
-// searchKept tells whether the search for cgPath is kept: an absolute path of the form
+// keepablePath tells whether the search for cgPath may be kept: an absolute path of the form
 // PARENT/ID, which libcontainer resolves from the mounts alone (not from this process's own
 // cgroups).
-func searchKept(cgPath string) bool {
+func keepablePath(cgPath string) bool {
 	return path.IsAbs(cgPath) && path.Clean(cgPath) == cgPath && path.Dir(cgPath) != "/"
 }
 
-// cgroupMounts is a digest of what a search for an absolute cgroups path depends on: the
-// cgroup and cgroup2 mounts this process sees (their lines of /proc/self/mountinfo: root,
-// mount point, type and super options, not the IDs, which another mount namespace numbers
-// anew) and the controllers of /proc/self/cgroup (not the process's own cgroups). Another
-// mount namespace may see other hierarchies, or none where the kept search has one. "" if
-// they cannot be read.
-func cgroupMounts() string {
-	mi, err := os.ReadFile("/proc/self/mountinfo")
+// cgroupMountsDigest is a digest of what a search for an absolute cgroups path depends on,
+// and the cgroup mount points: the cgroup and cgroup2 mounts this thread sees (their lines of
+// /proc/thread-self/mountinfo, which libcontainer reads: root, mount point, type, source and
+// super options, not the IDs, which another mount namespace numbers anew), the controllers of
+// /proc/self/cgroup (not the process's own cgroups) and libcontainer's cgroups module. Another
+// mount namespace may see other hierarchies, or none where the kept search has one. "" in
+// cgroup v2, or if they cannot be read.
+func cgroupMountsDigest() (string, []string) {
+	if cgroups.IsCgroup2UnifiedMode() {
+		return "", nil
+	}
+	mi, err := os.ReadFile("/proc/thread-self/mountinfo")
 	if err != nil {
-		return ""
+		return "", nil
 	}
 	own, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
-		return ""
+		return "", nil
 	}
-	return digestCgroupMounts(mi, own)
+	d, points := digestCgroupMounts(mi, own)
+	return d, points
 }
 
-// digestCgroupMounts is cgroupMounts of a mountinfo and a /proc/PID/cgroup.
-func digestCgroupMounts(mi, own []byte) string {
+// digestCgroupMounts is cgroupMountsDigest of a mountinfo and a /proc/PID/cgroup.
+func digestCgroupMounts(mi, own []byte) (string, []string) {
+	var points []string
 	h := sha256.New()
+	h.Write([]byte("search1\x00" + cgroupsVersion() + "\x00")) // digests of another scheme or code differ
 	for line := range bytes.Lines(mi) {
 		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS
 		head, rest, ok := bytes.Cut(line, []byte(" - "))
@@ -119,6 +138,7 @@ func digestCgroupMounts(mi, own []byte) string {
 				h.Write(b)
 				h.Write([]byte{0})
 			}
+			points = append(points, string(f[4]))
 		}
 	}
 	h.Write([]byte("controllers\x00"))
@@ -131,5 +151,7 @@ func digestCgroupMounts(mi, own []byte) string {
 			h.Write([]byte{0})
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	return hex.EncodeToString(h.Sum(nil)), points
 }
+
+var cgroupsVersion = sync.OnceValue(func() string { return moduleVersion("github.com/opencontainers/cgroups") })

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -22,14 +23,17 @@ func TestDigestCgroupMounts(t *testing.T) {
 28 27 0:25 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime shared:10 - cgroup2 cgroup2 rw,nsdelegate
 `
 	const own = "2:cpu,cpuacct:/\n1:memory:/user.slice\n0::/user.slice\n"
-	base := digestCgroupMounts([]byte(mi), []byte(own))
+	base, points := digestCgroupMounts([]byte(mi), []byte(own))
+	if want := []string{"/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/unified"}; !slices.Equal(points, want) {
+		t.Errorf("mount points %q, want %q", points, want)
+	}
 	same := map[string][2]string{
 		"another filesystem mounted":      {mi + "90 21 0:50 / /mnt rw - overlay overlay rw,lowerdir=/a\n", own},
 		"other mount IDs and peer groups": {strings.NewReplacer("31 27", "131 127", "shared:13", "master:3").Replace(mi), own},
 		"other own cgroups":               {mi, "2:cpu,cpuacct:/x\n1:memory:/y/z\n0::/w\n"},
 	}
 	for name, in := range same {
-		if d := digestCgroupMounts([]byte(in[0]), []byte(in[1])); d != base {
+		if d, _ := digestCgroupMounts([]byte(in[0]), []byte(in[1])); d != base {
 			t.Errorf("%s: the digest changed", name)
 		}
 	}
@@ -43,54 +47,70 @@ func TestDigestCgroupMounts(t *testing.T) {
 		"controllers in another order": {mi, "2:cpuacct,cpu:/\n1:memory:/user.slice\n0::/user.slice\n"},
 	}
 	for name, in := range other {
-		if d := digestCgroupMounts([]byte(in[0]), []byte(in[1])); d == base {
+		if d, _ := digestCgroupMounts([]byte(in[0]), []byte(in[1])); d == base {
 			t.Errorf("%s: the digest did not change", name)
 		}
 	}
-	if d := cgroupMounts(); d == "" || d != cgroupMounts() {
-		t.Errorf("cgroupMounts: %q, then another", d)
+	if d, _ := cgroupMountsDigest(); d == "" {
+		t.Error("no digest of this machine's cgroup mounts (v1 or hybrid here)")
+	} else if again, _ := cgroupMountsDigest(); again != d {
+		t.Errorf("cgroupMountsDigest: %q, then %q", d, again)
 	}
 }
 
 // A kept search gives the next container's paths only for the same parent and mounts, and
-// only from a well-formed file; a search of another form is not kept.
+// only from a well-formed file: a directory for the devices hierarchy, each under a cgroup
+// mount point; a search of another form is not kept.
 func TestKeptSearch(t *testing.T) {
 	r := &Runtime{root: t.TempDir()}
+	points := []string{"/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/devices", "/sys/fs/cgroup/unified"}
 	found := map[string]string{
-		"memory": "/sys/fs/cgroup/memory/hako/a1",
-		"cpu":    "/sys/fs/cgroup/cpu,cpuacct/hako/a1",
-		"":       "/sys/fs/cgroup/unified/hako/a1",
+		"memory":  "/sys/fs/cgroup/memory/hako/a1",
+		"cpu":     "/sys/fs/cgroup/cpu,cpuacct/hako/a1",
+		"devices": "/sys/fs/cgroup/devices/hako/a1",
+		"":        "/sys/fs/cgroup/unified/hako/a1",
 	}
-	if p := r.cachedSearch("/hako/b2", "m1"); p != nil {
+	if p := r.cachedSearch("/hako/b2", "m1", points); p != nil {
 		t.Fatalf("nothing kept, yet %v", p)
 	}
 	if err := r.keepSearch("/hako/a1", "m1", found); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		"memory": "/sys/fs/cgroup/memory/hako/b2",
-		"cpu":    "/sys/fs/cgroup/cpu,cpuacct/hako/b2",
-		"":       "/sys/fs/cgroup/unified/hako/b2",
+		"memory":  "/sys/fs/cgroup/memory/hako/b2",
+		"cpu":     "/sys/fs/cgroup/cpu,cpuacct/hako/b2",
+		"devices": "/sys/fs/cgroup/devices/hako/b2",
+		"":        "/sys/fs/cgroup/unified/hako/b2",
 	}
-	if p := r.cachedSearch("/hako/b2", "m1"); !maps.Equal(p, want) {
+	if p := r.cachedSearch("/hako/b2", "m1", points); !maps.Equal(p, want) {
 		t.Errorf("kept search for b2: %v, want %v", p, want)
 	}
 	for _, c := range [][2]string{{"/hako/b2", "m2"}, {"/other/b2", "m1"}, {"/hako/b2", ""}, {"b2", "m1"}, {"/b2", "m1"}} {
-		if p := r.cachedSearch(c[0], c[1]); p != nil {
+		if p := r.cachedSearch(c[0], c[1], points); p != nil {
 			t.Errorf("cgroups path %q, mounts %q: %v, want none", c[0], c[1], p)
 		}
 	}
+	if p := r.cachedSearch("/hako/b2", "m1", points[1:]); p != nil {
+		t.Errorf("a directory under no mount point: %v, want none", p)
+	}
 	file := filepath.Join(r.root, searchCacheName)
-	for _, bad := range []string{"{", `{"mounts":"m1","parent":"/hako","dirs":{"memory":"hako"}}`, `{"mounts":"m1","parent":"/hako","dirs":{"memory":"/a/../b"}}`, `{"mounts":"m1","parent":"/hako","dirs":{}}`} {
+	for _, bad := range []string{
+		"{",
+		`{"mounts":"m1","parent":"/hako","dirs":{"memory":"/sys/fs/cgroup/memory/hako"}}`, // no devices
+		`{"mounts":"m1","parent":"/hako","dirs":{"devices":"hako"}}`,
+		`{"mounts":"m1","parent":"/hako","dirs":{"devices":"/sys/fs/cgroup/devices/../../../etc"}}`,
+		`{"mounts":"m1","parent":"/hako","dirs":{"devices":"/etc"}}`,
+		`{"mounts":"m1","parent":"/hako","dirs":{}}`,
+	} {
 		if err := os.WriteFile(file, []byte(bad), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if p := r.cachedSearch("/hako/b2", "m1"); p != nil {
+		if p := r.cachedSearch("/hako/b2", "m1", points); p != nil {
 			t.Errorf("kept file %s: %v, want none", bad, p)
 		}
 	}
 	os.Remove(file)
-	if err := r.keepSearch("/hako/a1", "m1", map[string]string{"memory": "/sys/fs/cgroup/memory/hako/a1/sub"}); err != nil {
+	if err := r.keepSearch("/hako/a1", "m1", map[string]string{"devices": "/sys/fs/cgroup/devices/hako/a1/sub"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(file); err == nil {
@@ -111,10 +131,11 @@ func TestKeptSearchIsLibcontainers(t *testing.T) {
 		}
 		return cm.GetPaths()
 	}
-	if err := r.keepSearch("/hako-test/a1", cgroupMounts(), search("/hako-test/a1")); err != nil {
+	digest, points := cgroupMountsDigest()
+	if err := r.keepSearch("/hako-test/a1", digest, search("/hako-test/a1")); err != nil {
 		t.Fatal(err)
 	}
-	got, want := r.cachedSearch("/hako-test/b2", cgroupMounts()), search("/hako-test/b2")
+	got, want := r.cachedSearch("/hako-test/b2", digest, points), search("/hako-test/b2")
 	if len(want) == 0 || !maps.Equal(got, want) {
 		t.Errorf("kept: %v\nlibcontainer: %v", got, want)
 	}

@@ -585,8 +585,8 @@ func (r *Runtime) PrepareCgroups(path string) {
 	r.search.Store(cs)
 	go func() {
 		defer close(cs.done)
-		mounts := cgroupMounts()
-		if cs.paths = r.cachedSearch(path, mounts); cs.paths != nil {
+		digest, points := cgroupMountsDigest()
+		if cs.paths = r.cachedSearch(path, digest, points); cs.paths != nil {
 			return
 		}
 		cm, err := manager.New(&cgroups.Cgroup{Path: path, Resources: &cgroups.Resources{}})
@@ -595,8 +595,11 @@ func (r *Runtime) PrepareCgroups(path string) {
 			return
 		}
 		cs.paths = cm.GetPaths()
-		if err := r.keepSearch(path, mounts, cs.paths); err != nil {
-			logrus.Debugf("cgroup search: %v", err)
+		// Kept if the mounts did not change during the search.
+		if after, _ := cgroupMountsDigest(); after == digest {
+			if err := r.keepSearch(path, digest, cs.paths); err != nil {
+				logrus.Debugf("cgroup search: %v", err)
+			}
 		}
 	}()
 }

@@ -47,20 +47,27 @@ func seccompCacheKey(sc *specs.LinuxSeccomp) (string, error) {
 }
 
 var compilerVersions = sync.OnceValue(func() string {
-	v := "libcontainer unknown"
+	major, minor, micro := seccomp.Version()
+	return fmt.Sprintf("libcontainer %s libseccomp %d.%d.%d", moduleVersion("github.com/opencontainers/runc"), major, minor, micro)
+})
+
+// moduleVersion is the version and sum of the module path built into this binary, with its
+// replacement (a fork or a local copy works its own way), or "unknown": for the keys of what
+// the module's code computed.
+func moduleVersion(path string) string {
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, d := range bi.Deps {
-			if d.Path == "github.com/opencontainers/runc" {
-				v = "libcontainer " + d.Version + " " + d.Sum
-				if r := d.Replace; r != nil { // a fork or a local copy compiles its own way
+			if d.Path == path {
+				v := d.Version + " " + d.Sum
+				if r := d.Replace; r != nil {
 					v += " => " + r.Path + " " + r.Version + " " + r.Sum
 				}
+				return v
 			}
 		}
 	}
-	major, minor, micro := seccomp.Version()
-	return fmt.Sprintf("%s libseccomp %d.%d.%d", v, major, minor, micro)
-})
+	return "unknown"
+}
 
 var kernelRelease = sync.OnceValue(func() string {
 	var u unix.Utsname
