@@ -12,6 +12,7 @@ import (
 
 	"github.com/hako-dev/hako/internal/lockfile"
 	"github.com/hako-dev/hako/internal/monitor"
+	"github.com/hako-dev/hako/internal/runtime"
 	"github.com/hako-dev/hako/internal/spec"
 	"golang.org/x/sys/unix"
 )
@@ -124,6 +125,7 @@ func runMonitorMain(args []string) error {
 	// command creates the container, not when the monitor generates its spec.
 	spec.SetKernelCache(seccompCacheDir(args[1]))
 	go spec.ProbeKernel()
+	go runtime.WarmPidfd() // os's pidfd check, off S's start
 	e, err := New(Config{Root: args[1], Snapshotter: args[3]})
 	if err != nil {
 		h.Ready.Write([]byte(err.Error()))

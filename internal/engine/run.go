@@ -236,6 +236,7 @@ func (e *Engine) InProcessMonitor(attach *Attach) (*PendingMonitor, error) {
 	// the container.
 	spec.SetKernelCache(seccompCacheDir(e.Root))
 	go spec.ProbeKernel()
+	go runtime.WarmPidfd() // os's pidfd check, off S's start
 	return m, nil
 }
 

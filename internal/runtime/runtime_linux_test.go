@@ -825,3 +825,21 @@ func TestUserNamespace(t *testing.T) {
 		t.Errorf("file made by container root: uid %d, want host uid %d (%v)", st.Uid, base, err)
 	}
 }
+
+// WarmPidfd leaves the process able to start and wait for children through pidfds, as before:
+// the handle it opens of this very process is released.
+func TestWarmPidfd(t *testing.T) {
+	WarmPidfd()
+	WarmPidfd()
+	p, err := os.StartProcess("/bin/sh", []string{"sh", "-c", "exit 3"}, &os.ProcAttr{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := p.Wait()
+	if err != nil || st.ExitCode() != 3 {
+		t.Fatalf("wait: %v, %v", st, err)
+	}
+	if err := p.Signal(os.Kill); err == nil {
+		t.Error("a reaped child could still be signalled")
+	}
+}
