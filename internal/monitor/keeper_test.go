@@ -50,8 +50,14 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "launcher:", err)
 		os.Exit(1)
 	}
+	// A test run under nohup (or anything that starts it with SIGHUP ignored) hands that on
+	// to the keepers it starts, which keep what they inherited, as they should.
+	inheritedIgn, _ = procStatusHex(os.Getpid(), "SigIgn")
 	os.Exit(m.Run())
 }
+
+// inheritedIgn is the signals this test process was started with ignored.
+var inheritedIgn uint64
 
 // launch does what the Go monitor does before it hands over, with descriptors 3 (the lock),
 // 4 and 5 (read ends), 6 and 7 (write ends of the same pipes) from the test.
@@ -553,7 +559,7 @@ func (k keeperRun) run(t *testing.T) keeperResult {
 	if len(r.Pipes) > 0 {
 		t.Errorf("the pipes are still open after the exec back: %v", r.Pipes)
 	}
-	if ign := r.SigIgn & (sigbit(syscall.SIGHUP) | sigbit(syscall.SIGINT) | sigbit(syscall.SIGPIPE)); !k.ignoreHUP && ign != 0 {
+	if ign := r.SigIgn & (sigbit(syscall.SIGHUP) | sigbit(syscall.SIGINT) | sigbit(syscall.SIGPIPE)) &^ inheritedIgn; !k.ignoreHUP && ign != 0 {
 		t.Errorf("signals ignored after the exec back: %#x", ign)
 	}
 	return r
