@@ -34,14 +34,15 @@ const searchCacheName = ".cgroup-search.json"
 // searchCache is a search's result for cgroups under Parent, with the digest of the mounts it
 // was found from.
 type searchCache struct {
-	Mounts string            `json:"mounts"` // cgroupMounts when it was found
+	Mounts string            `json:"mounts"` // cgroupMountsDigest when it was found
 	Parent string            `json:"parent"` // the cgroups path's parent, /hako
 	Dirs   map[string]string `json:"dirs"`   // subsystem ("" for hybrid's unified) → the cgroups' parent directory
 }
 
 // cachedSearch returns the paths of the cgroups at cgPath as the kept search has them, if it
-// was for the same parent and mounts (digest, at mount points points), and has a directory
-// for each v1 hierarchy (the devices one at least) under those mount points; else nil.
+// was for the same parent and mounts (digest, at mount points points, as mountinfo escapes
+// them: a directory with an escaped character is not taken), and has a directory for the
+// devices hierarchy and every directory under one of those mount points; else nil.
 func (r *Runtime) cachedSearch(cgPath, digest string, points []string) map[string]string {
 	if digest == "" || !keepablePath(cgPath) {
 		return nil
@@ -120,8 +121,7 @@ func cgroupMountsDigest() (string, []string) {
 	if err != nil {
 		return "", nil
 	}
-	d, points := digestCgroupMounts(mi, own)
-	return d, points
+	return digestCgroupMounts(mi, own)
 }
 
 // digestCgroupMounts is cgroupMountsDigest of a mountinfo and a /proc/PID/cgroup.

@@ -709,7 +709,7 @@ func (p *Process) Delete() error {
 
 // WarmPidfd makes the os package's check that pidfds work, which it makes once per process,
 // at its first StartProcess or FindProcess: a pidfd_open, a waitid, a signal, and a child
-// cloned with CLONE_PIDFD that exits at once (0.3-0.5 ms here). In a monitor that first one is
+// cloned with CLONE_PIDFD that exits at once (0.15-0.5 ms here). In a monitor that first one is
 // S's start (StartEarly), which the C start path waits for; a monitor calls this in a
 // goroutine as it starts instead, while the container is created.
 func WarmPidfd() {
