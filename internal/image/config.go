@@ -1,7 +1,6 @@
 package image
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -56,7 +55,7 @@ func ParseConfig(b []byte) (Config, error) {
 // ParseManifest decodes a manifest blob.
 func ParseManifest(b []byte) (ocispec.Manifest, error) {
 	var m ocispec.Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
+	if err := decodeJSON(b, (*JSONManifest)(&m)); err != nil {
 		return m, fmt.Errorf("parse manifest: %w", err)
 	}
 	if m.Config.Digest == "" {

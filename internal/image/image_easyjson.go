@@ -658,7 +658,7 @@ func easyjson220accf5DecodeGithubComHakoDevHakoInternalImage2(in *jlexer.Lexer, 
 	}
 }
 
-func easyjson220accf5DecodeGithubComHakoDevHakoInternalImage3(in *jlexer.Lexer, out *JSONIndex) {
+func easyjson220accf5DecodeGithubComHakoDevHakoInternalImage3(in *jlexer.Lexer, out *JSONManifest) {
 	isTopLevel := in.IsStart()
 	if in.IsNull() {
 		if isTopLevel {
@@ -684,25 +684,27 @@ func easyjson220accf5DecodeGithubComHakoDevHakoInternalImage3(in *jlexer.Lexer, 
 			} else {
 				out.ArtifactType = string(in.String())
 			}
-		case "manifests":
+		case "config":
+			easyjson220accf5DecodeGithubComOpencontainersImageSpecSpecsGoV12(in, &out.Config)
+		case "layers":
 			if in.IsNull() {
 				in.Skip()
-				out.Manifests = nil
+				out.Layers = nil
 			} else {
 				in.Delim('[')
-				if out.Manifests == nil {
+				if out.Layers == nil {
 					if !in.IsDelim(']') {
-						out.Manifests = make([]_v1.Descriptor, 0, 0)
+						out.Layers = make([]_v1.Descriptor, 0, 0)
 					} else {
-						out.Manifests = []_v1.Descriptor{}
+						out.Layers = []_v1.Descriptor{}
 					}
 				} else {
-					out.Manifests = (out.Manifests)[:0]
+					out.Layers = (out.Layers)[:0]
 				}
 				for !in.IsDelim(']') {
 					var v34 _v1.Descriptor
 					easyjson220accf5DecodeGithubComOpencontainersImageSpecSpecsGoV12(in, &v34)
-					out.Manifests = append(out.Manifests, v34)
+					out.Layers = append(out.Layers, v34)
 					in.WantComma()
 				}
 				in.Delim(']')
@@ -761,7 +763,7 @@ func easyjson220accf5DecodeGithubComHakoDevHakoInternalImage3(in *jlexer.Lexer, 
 }
 
 // UnmarshalEasyJSON supports easyjson.Unmarshaler interface
-func (v *JSONIndex) UnmarshalEasyJSON(l *jlexer.Lexer) {
+func (v *JSONManifest) UnmarshalEasyJSON(l *jlexer.Lexer) {
 	easyjson220accf5DecodeGithubComHakoDevHakoInternalImage3(l, v)
 }
 func easyjson220accf5DecodeGithubComOpencontainersImageSpecSpecsGoV12(in *jlexer.Lexer, out *_v1.Descriptor) {
@@ -961,4 +963,111 @@ func easyjson220accf5DecodeGithubComOpencontainersImageSpecSpecsGoV13(in *jlexer
 	if isTopLevel {
 		in.Consumed()
 	}
+}
+
+func easyjson220accf5DecodeGithubComHakoDevHakoInternalImage4(in *jlexer.Lexer, out *JSONIndex) {
+	isTopLevel := in.IsStart()
+	if in.IsNull() {
+		if isTopLevel {
+			in.Consumed()
+		}
+		in.Skip()
+		return
+	}
+	in.Delim('{')
+	for !in.IsDelim('}') {
+		key := in.UnsafeFieldName(false)
+		in.WantColon()
+		switch key {
+		case "mediaType":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.MediaType = string(in.String())
+			}
+		case "artifactType":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.ArtifactType = string(in.String())
+			}
+		case "manifests":
+			if in.IsNull() {
+				in.Skip()
+				out.Manifests = nil
+			} else {
+				in.Delim('[')
+				if out.Manifests == nil {
+					if !in.IsDelim(']') {
+						out.Manifests = make([]_v1.Descriptor, 0, 0)
+					} else {
+						out.Manifests = []_v1.Descriptor{}
+					}
+				} else {
+					out.Manifests = (out.Manifests)[:0]
+				}
+				for !in.IsDelim(']') {
+					var v50 _v1.Descriptor
+					easyjson220accf5DecodeGithubComOpencontainersImageSpecSpecsGoV12(in, &v50)
+					out.Manifests = append(out.Manifests, v50)
+					in.WantComma()
+				}
+				in.Delim(']')
+			}
+		case "subject":
+			if in.IsNull() {
+				in.Skip()
+				out.Subject = nil
+			} else {
+				if out.Subject == nil {
+					out.Subject = new(_v1.Descriptor)
+				}
+				easyjson220accf5DecodeGithubComOpencontainersImageSpecSpecsGoV12(in, out.Subject)
+			}
+		case "annotations":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				in.Delim('{')
+				if out.Annotations == nil {
+					out.Annotations = make(map[string]string)
+				}
+				for !in.IsDelim('}') {
+					key := string(in.String())
+					in.WantColon()
+					var v51 string
+					if in.IsNull() {
+						in.Skip()
+					} else {
+						v51 = string(in.String())
+					}
+					(out.Annotations)[key] = v51
+					in.WantComma()
+				}
+				in.Delim('}')
+			}
+		case "schemaVersion":
+			if in.IsNull() {
+				in.Skip()
+			} else {
+				out.SchemaVersion = int(in.Int())
+			}
+		default:
+			in.AddError(&jlexer.LexerError{
+				Offset: in.GetPos(),
+				Reason: "unknown field",
+				Data:   key,
+			})
+		}
+		in.WantComma()
+	}
+	in.Delim('}')
+	if isTopLevel {
+		in.Consumed()
+	}
+}
+
+// UnmarshalEasyJSON supports easyjson.Unmarshaler interface
+func (v *JSONIndex) UnmarshalEasyJSON(l *jlexer.Lexer) {
+	easyjson220accf5DecodeGithubComHakoDevHakoInternalImage4(l, v)
 }

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // decodeJSON reads what its generated decoder refuses as encoding/json does: a Docker config's
@@ -47,6 +49,35 @@ func TestDecodeJSONFallsBackToEncodingJSON(t *testing.T) {
 		_, err := ParseConfig([]byte(doc))
 		if werr == nil || err == nil || !strings.HasSuffix(err.Error(), werr.Error()) {
 			t.Errorf("%s: error %v, encoding/json's %v", doc, err, werr)
+		}
+	}
+	// Manifests: what the generated decoder reads, and what it leaves to encoding/json (a
+	// member of another name or case, a member twice, an empty map).
+	for name, doc := range map[string]string{
+		"oci":            `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:f15d3960a2248d3fdb8947c164cf4d25c931a4b9cc8b23db4a7cb76cc15dceaf","size":351},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:471cc0ddd08069c00b8a49822300e4526f70dfbc910d10865a4fa80e08e14594","size":1234,"annotations":{"a":"b"}}],"annotations":{"org.opencontainers.image.created":"2026-11-30T00:00:00Z"}}`,
+		"docker schema2": `{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":1,"digest":"sha256:x"},"layers":[{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":2,"digest":"sha256:y","urls":["https://example.com/y"]}]}`,
+		"other members":  `{"schemaVersion":2,"config":{"digest":"sha256:x","size":1,"platform":{"os":"linux","architecture":"amd64","os.features":["f"]}},"layers":[],"signatures":[{"x":1}],"Subject":{"digest":"sha256:s","size":3}}`,
+		"twice":          `{"schemaVersion":2,"config":{"digest":"sha256:x","size":1},"annotations":{"a":"1"},"annotations":{"b":"2"},"layers":[{"digest":"sha256:y"}],"layers":[{"size":5}]}`,
+		"empty and null": `{"schemaVersion":2,"config":{"digest":"sha256:x","size":1,"annotations":{}},"layers":null,"annotations":{}}`,
+	} {
+		var want ocispec.Manifest
+		if err := json.Unmarshal([]byte(doc), &want); err != nil {
+			t.Fatalf("manifest %s: %v", name, err)
+		}
+		got, err := ParseManifest([]byte(doc))
+		if err != nil {
+			t.Fatalf("manifest %s: %v", name, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("manifest %s: %+v, encoding/json's %+v", name, got, want)
+		}
+	}
+	for _, doc := range []string{`{"config":{"digest":"sha256:x"}`, `{"config":{"digest":1}}`, `{"config":{"size":01,"digest":"sha256:x"}}`} {
+		var want ocispec.Manifest
+		werr := json.Unmarshal([]byte(doc), &want)
+		_, err := ParseManifest([]byte(doc))
+		if werr == nil || err == nil || !strings.HasSuffix(err.Error(), werr.Error()) {
+			t.Errorf("manifest %s: error %v, encoding/json's %v", doc, err, werr)
 		}
 	}
 	var idx JSONIndex

@@ -56,11 +56,11 @@ var Targets = []Target{
 	// the monitor as it starts and by every listing (`ps -a` decodes them all).
 	{Dir: "internal/container", Path: "github.com/hako-dev/hako/internal/container",
 		Types: []any{container.Container{}}, Decoders: true},
-	// The image store's index and an image's config, read to resolve the image of every run.
-	// Decoders only (the store writes them with encoding/json), strict: configs come from
-	// image archives, registries and Docker too.
+	// The image store's index, an image's manifest and config, read to resolve and create the
+	// container of every run. Decoders only (the store writes them with encoding/json),
+	// strict: manifests and configs come from image archives, registries and Docker too.
 	{Dir: "internal/image", Path: "github.com/hako-dev/hako/internal/image",
-		Types: []any{image.JSONIndex{}, image.Config{}}, Decoders: true, Strict: true},
+		Types: []any{image.JSONIndex{}, image.JSONManifest{}, image.Config{}}, Decoders: true, Strict: true},
 	// The snapshotter's metadata, read and written at a container's create and removal.
 	{Dir: "internal/snapshot", Path: "github.com/hako-dev/hako/internal/snapshot",
 		Types: []any{snapshot.JSONMetadata{}, snapshot.JSONVersionInfo{}}, Decoders: true},

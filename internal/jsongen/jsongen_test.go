@@ -80,6 +80,10 @@ func TestSameAsEncodingJSON(t *testing.T) {
 		f.fill(reflect.ValueOf(&idx).Elem(), 0)
 		sameDecoded(t, "image index", seed, &idx, &image.JSONIndex{})
 
+		var mf image.JSONManifest
+		f.fill(reflect.ValueOf(&mf).Elem(), 0)
+		sameDecoded(t, "image manifest", seed, &mf, &image.JSONManifest{})
+
 		var cfg image.Config
 		f.fill(reflect.ValueOf(&cfg).Elem(), 0)
 		sameDecoded(t, "image config", seed, &cfg, &image.Config{})
@@ -112,9 +116,12 @@ func TestGoldenFiles(t *testing.T) {
 		"metadata-active.json": func() any { return &snapshot.JSONMetadata{} },
 		"version.json":         func() any { return &snapshot.JSONVersionInfo{} },
 		"image-index.json":     func() any { return &image.JSONIndex{} }, // three images, four tags, a build's steps
-		// What `import -c` and `build` write (the Dockerfile's every config instruction).
-		"image-config-imported.json": func() any { return &image.Config{} },
-		"image-config-built.json":    func() any { return &image.Config{} },
+		// What `import -c` and `build` write: manifests, and configs (the Dockerfile's every
+		// config instruction).
+		"image-manifest-imported.json": func() any { return &image.JSONManifest{} },
+		"image-manifest-built.json":    func() any { return &image.JSONManifest{} }, // two layers
+		"image-config-imported.json":   func() any { return &image.Config{} },
+		"image-config-built.json":      func() any { return &image.Config{} },
 	} {
 		b, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {
