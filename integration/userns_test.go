@@ -68,6 +68,9 @@ func TestUserNSRun(t *testing.T) {
 	if f := strings.Fields(got); strings.Join(f, " ") != "0 0 100000 65536 0 100000 65536 0:0 0:0" {
 		t.Fatalf("run --uidmap: %q", got)
 	}
+	// --rm answers once the container is out of the store; its monitor unmounts the root
+	// filesystem (and here the idmapped layers) after the answer: checked once it is done.
+	waitStoreIdle(s.root)
 	if n := s.mountLines(); n != 0 {
 		t.Errorf("%d mounts of the store left after run --rm", n)
 	}
