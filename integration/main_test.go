@@ -59,14 +59,15 @@ func newStore(t *testing.T) *store {
 // waitStoreIdle waits, for ten seconds at most, until no live process names the store root on
 // its command line: the monitors of its containers (which the tests' own clean-ups remove)
 // and of the runs that have answered.
-func waitStoreIdle(root string) {
+func waitStoreIdle(root string) bool {
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		if !slices.ContainsFunc(hostProcesses(), func(p hostProcess) bool {
 			return p.state != "Z" && strings.Contains(p.cmdline, root)
 		}) {
-			return
+			return true
 		}
 	}
+	return false
 }
 
 type result struct {

@@ -70,7 +70,9 @@ func TestUserNSRun(t *testing.T) {
 	}
 	// --rm answers once the container is out of the store; its monitor unmounts the root
 	// filesystem (and here the idmapped layers) after the answer: checked once it is done.
-	waitStoreIdle(s.root)
+	if !waitStoreIdle(s.root) {
+		t.Fatal("the store's processes did not end in 10 s after run --rm")
+	}
 	if n := s.mountLines(); n != 0 {
 		t.Errorf("%d mounts of the store left after run --rm", n)
 	}

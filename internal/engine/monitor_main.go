@@ -12,8 +12,6 @@ import (
 
 	"github.com/hako-dev/hako/internal/lockfile"
 	"github.com/hako-dev/hako/internal/monitor"
-	"github.com/hako-dev/hako/internal/runtime"
-	"github.com/hako-dev/hako/internal/spec"
 	"golang.org/x/sys/unix"
 )
 
@@ -121,11 +119,7 @@ func runMonitorMain(args []string) error {
 		return err
 	}
 	h := monitor.HandoffFromFDs(*attach, *stdin, *control)
-	// The kernel probes of Docker's seccomp profile (one starts a process) run while the
-	// command creates the container, not when the monitor generates its spec.
-	spec.SetKernelCache(seccompCacheDir(args[1]))
-	go spec.ProbeKernel()
-	go runtime.WarmPidfd() // os's pidfd check, off S's start
+	warmMonitor(args[1])
 	e, err := New(Config{Root: args[1], Snapshotter: args[3]})
 	if err != nil {
 		h.Ready.Write([]byte(err.Error()))

@@ -232,12 +232,18 @@ func (e *Engine) InProcessMonitor(attach *Attach) (*PendingMonitor, error) {
 		for range drain {
 		}
 	}()
-	// The kernel's probes (a fork and exec, once per boot) are made while the command creates
-	// the container.
-	spec.SetKernelCache(seccompCacheDir(e.Root))
-	go spec.ProbeKernel()
-	go runtime.WarmPidfd() // os's pidfd check, off S's start
+	warmMonitor(e.Root)
 	return m, nil
+}
+
+// warmMonitor starts, as a monitor of the store at root starts, what its container's start
+// would otherwise wait for, while the command creates the container: the kernel probes of
+// Docker's seccomp profile (a fork and exec, once per boot) and the os package's check that
+// pidfds work (a child cloned and reaped, once per process: S's start was the first).
+func warmMonitor(root string) {
+	spec.SetKernelCache(seccompCacheDir(root))
+	go spec.ProbeKernel()
+	go runtime.WarmPidfd()
 }
 
 // Done is closed when an in-process monitor has ended (nil for a spawned one).

@@ -51,8 +51,8 @@ func TestDecodeJSONFallsBackToEncodingJSON(t *testing.T) {
 			t.Errorf("%s: error %v, encoding/json's %v", doc, err, werr)
 		}
 	}
-	// Manifests: what the generated decoder reads, and what it leaves to encoding/json (a
-	// member of another name or case, a member twice, an empty map).
+	// Manifests: what the generated decoder reads (empty and null maps and lists among them),
+	// and what it leaves to encoding/json (a member of another name or case, a member twice).
 	for name, doc := range map[string]string{
 		"oci":            `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:f15d3960a2248d3fdb8947c164cf4d25c931a4b9cc8b23db4a7cb76cc15dceaf","size":351},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:471cc0ddd08069c00b8a49822300e4526f70dfbc910d10865a4fa80e08e14594","size":1234,"annotations":{"a":"b"}}],"annotations":{"org.opencontainers.image.created":"2026-11-30T00:00:00Z"}}`,
 		"docker schema2": `{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":1,"digest":"sha256:x"},"layers":[{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":2,"digest":"sha256:y","urls":["https://example.com/y"]}]}`,
