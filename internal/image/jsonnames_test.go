@@ -27,17 +27,7 @@ func TestDecodeJSONFallsBackToEncodingJSON(t *testing.T) {
 		"escapes":      `{"os":"linux","config":{"Env":["A=\ud800 \u00e9 \n \u2028 \/"],"Labels":{"\u0041":"\ud83d\ude00"}},"rootfs":{"type":"layers","diff_ids":[]}}`,
 		"null maps":    `{"os":"linux","config":{"Labels":null,"Volumes":null,"Cmd":null,"Healthcheck":null},"created":null,"rootfs":{"type":"layers","diff_ids":null}}`,
 	} {
-		var want Config
-		if err := json.Unmarshal([]byte(doc), &want); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		got, err := ParseConfig([]byte(doc))
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s: %+v, encoding/json's %+v", name, got, want)
-		}
+		sameAsEncodingJSON(t, "config "+name, doc, ParseConfig)
 	}
 	// Refused by both: encoding/json's error, after what the generated decoder had filled in.
 	for _, doc := range []string{`{"os":"linux","config":{"Cmd":["sh"]}`, `{"os":"linux","config":{"Cmd":"sh"}}`, `{"os":1}`, `[]`,
@@ -60,17 +50,7 @@ func TestDecodeJSONFallsBackToEncodingJSON(t *testing.T) {
 		"twice":          `{"schemaVersion":2,"config":{"digest":"sha256:x","size":1},"annotations":{"a":"1"},"annotations":{"b":"2"},"layers":[{"digest":"sha256:y"}],"layers":[{"size":5}]}`,
 		"empty and null": `{"schemaVersion":2,"config":{"digest":"sha256:x","size":1,"annotations":{}},"layers":null,"annotations":{}}`,
 	} {
-		var want ocispec.Manifest
-		if err := json.Unmarshal([]byte(doc), &want); err != nil {
-			t.Fatalf("manifest %s: %v", name, err)
-		}
-		got, err := ParseManifest([]byte(doc))
-		if err != nil {
-			t.Fatalf("manifest %s: %v", name, err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("manifest %s: %+v, encoding/json's %+v", name, got, want)
-		}
+		sameAsEncodingJSON(t, "manifest "+name, doc, ParseManifest)
 	}
 	for _, doc := range []string{`{"config":{"digest":"sha256:x"}`, `{"config":{"digest":1}}`, `{"config":{"size":01,"digest":"sha256:x"}}`} {
 		var want ocispec.Manifest
@@ -83,6 +63,22 @@ func TestDecodeJSONFallsBackToEncodingJSON(t *testing.T) {
 	var idx JSONIndex
 	if err := decodeJSON([]byte(`{"schemaVersion":2,"Manifests":[{"digest":"sha256:x","size":1}]}`), &idx); err != nil || len(idx.Manifests) != 1 || idx.SchemaVersion != 2 {
 		t.Errorf("index in another case: %+v, %v", idx, err)
+	}
+}
+
+// sameAsEncodingJSON checks that parse reads doc as json.Unmarshal does.
+func sameAsEncodingJSON[T any](t *testing.T, name, doc string, parse func([]byte) (T, error)) {
+	t.Helper()
+	var want T
+	if err := json.Unmarshal([]byte(doc), &want); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	got, err := parse([]byte(doc))
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s: %+v, encoding/json's %+v", name, got, want)
 	}
 }
 
