@@ -10,9 +10,9 @@ import (
 
 // JSONIndex is the store's index.json under a name of this package that the codec generator
 // (internal/jsongen) can give a decoder: image_easyjson.go holds it, JSONManifest's and
-// Config's, which resolving the image of every run reads. encoding/json's reflection at these types' first use
-// in a process cost ~0.45 ms of every run's CPU, on the command's path (the image is resolved
-// before the container is created).
+// Config's, which resolving the image of every run reads. encoding/json's reflection at the
+// index's and config's first use in a process cost ~0.45 ms of every run's CPU, on the
+// command's path (the image is resolved before the container is created).
 type JSONIndex ocispec.Index
 
 // JSONManifest is an image manifest under a name of this package, for its generated decoder:

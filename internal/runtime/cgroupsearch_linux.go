@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/moby/sys/mountinfo"
 	"github.com/opencontainers/cgroups"
 
 	"github.com/hako-dev/hako/internal/atomicfile"
@@ -40,9 +41,8 @@ type searchCache struct {
 }
 
 // cachedSearch returns the paths of the cgroups at cgPath as the kept search has them, if it
-// was for the same parent and mounts (digest, at mount points points, as mountinfo escapes
-// them: a directory with an escaped character is not taken), and has a directory for the
-// devices hierarchy and every directory under one of those mount points; else nil.
+// was for the same parent and mounts (digest, at mount points points), and has a directory for
+// the devices hierarchy and every directory under one of those mount points; else nil.
 func (r *Runtime) cachedSearch(cgPath, digest string, points []string) map[string]string {
 	if digest == "" || !keepablePath(cgPath) {
 		return nil
@@ -104,8 +104,8 @@ func keepablePath(cgPath string) bool {
 
 // cgroupMountsDigest is a digest of what a search for an absolute cgroups path depends on,
 // and the cgroup mount points: the cgroup and cgroup2 mounts this thread sees (their lines of
-// /proc/thread-self/mountinfo, which libcontainer reads: root, mount point, type, source and
-// super options, not the IDs, which another mount namespace numbers anew), the controllers of
+// /proc/thread-self/mountinfo, which libcontainer reads, as moby/sys/mountinfo parses them:
+// root, mount point, type, source and super options), the controllers of
 // /proc/self/cgroup (not the process's own cgroups) and libcontainer's cgroups module. Another
 // mount namespace may see other hierarchies, or none where the kept search has one. "" in
 // cgroup v2, or if they cannot be read.
@@ -124,22 +124,25 @@ func cgroupMountsDigest() (string, []string) {
 	return digestCgroupMounts(mi, own)
 }
 
-// digestCgroupMounts is cgroupMountsDigest of a mountinfo and a /proc/PID/cgroup.
+// digestCgroupMounts is cgroupMountsDigest of a mountinfo and a /proc/PID/cgroup ("" for a
+// mountinfo that does not parse).
 func digestCgroupMounts(mi, own []byte) (string, []string) {
+	mounts, err := mountinfo.GetMountsFromReader(bytes.NewReader(mi), func(m *mountinfo.Info) (skip, stop bool) {
+		return m.FSType != "cgroup" && m.FSType != "cgroup2", false
+	})
+	if err != nil {
+		return "", nil
+	}
 	var points []string
 	h := sha256.New()
-	h.Write([]byte("search1\x00" + cgroupsVersion() + "\x00")) // digests of another scheme or code differ
-	for line := range bytes.Lines(mi) {
-		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS
-		head, rest, ok := bytes.Cut(line, []byte(" - "))
-		f := bytes.Fields(head)
-		if ok && len(f) >= 5 && (bytes.HasPrefix(rest, []byte("cgroup ")) || bytes.HasPrefix(rest, []byte("cgroup2 "))) {
-			for _, b := range [][]byte{f[3], f[4], rest} {
-				h.Write(b)
-				h.Write([]byte{0})
-			}
-			points = append(points, string(f[4]))
+	h.Write([]byte("search2\x00" + cgroupsVersion() + "\x00")) // digests of another scheme or code differ
+	for _, m := range mounts {
+		// What the search uses, not the IDs, which another mount namespace numbers anew.
+		for _, f := range []string{m.Root, m.Mountpoint, m.FSType, m.Source, m.VFSOptions} {
+			h.Write([]byte(f))
+			h.Write([]byte{0})
 		}
+		points = append(points, m.Mountpoint)
 	}
 	h.Write([]byte("controllers\x00"))
 	for line := range bytes.Lines(own) {

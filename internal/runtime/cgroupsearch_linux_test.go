@@ -51,6 +51,14 @@ func TestDigestCgroupMounts(t *testing.T) {
 			t.Errorf("%s: the digest did not change", name)
 		}
 	}
+	// Mount points as the kernel escapes them in mountinfo come out as paths (a kept directory
+	// is checked against them); a mountinfo that does not parse gives no digest.
+	if _, p := digestCgroupMounts([]byte("40 27 0:40 / /sys/fs/cgroup/my\\040pids rw - cgroup cgroup rw,pids\n"), []byte(own)); !slices.Equal(p, []string{"/sys/fs/cgroup/my pids"}) {
+		t.Errorf("escaped mount point: %q", p)
+	}
+	if d, _ := digestCgroupMounts([]byte("40 27 0:40 / /sys/fs/cgroup/pids rw cgroup cgroup rw,pids\n"), []byte(own)); d != "" {
+		t.Errorf("a mountinfo without its separator gave digest %q", d)
+	}
 	if d, _ := cgroupMountsDigest(); d == "" {
 		t.Error("no digest of this machine's cgroup mounts (v1 or hybrid here)")
 	} else if again, _ := cgroupMountsDigest(); again != d {

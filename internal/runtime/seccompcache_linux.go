@@ -55,7 +55,7 @@ var compilerVersions = sync.OnceValue(func() string {
 // replacement (a fork or a local copy works its own way), or "unknown": for the keys of what
 // the module's code computed.
 func moduleVersion(path string) string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
+	if bi, ok := buildInfo(); ok {
 		for _, d := range bi.Deps {
 			if d.Path == path {
 				v := d.Version + " " + d.Sum
@@ -68,6 +68,10 @@ func moduleVersion(path string) string {
 	}
 	return "unknown"
 }
+
+// buildInfo is this binary's, parsed once: a start asks it for two modules' versions (the
+// seccomp cache's key and the kept cgroup search's digest).
+var buildInfo = sync.OnceValues(debug.ReadBuildInfo)
 
 var kernelRelease = sync.OnceValue(func() string {
 	var u unix.Utsname
