@@ -7,8 +7,10 @@
 #   3. `hako ps -a` with 1,000 containers (made with `hako create`): median and p95.
 #
 #   bash bench/run.sh                    # as root, from anywhere
-#   RUNS=10 bash bench/run.sh            # fewer runs of part 1 (default 30, plus 2 warm-ups a round)
-#   ROUNDS=3 bash bench/run.sh           # part 1's runs in rounds, each engine's spread over them
+#   FAST_RUNS=100 bash bench/run.sh      # runs of hako, crun and runc in part 1 (default 100)
+#   ROUNDS=10 bash bench/run.sh          # ... in rounds, each engine's spread over them (10,
+#                                        # plus 2 warm-ups a round)
+#   RUNS=10 bash bench/run.sh            # runs of docker and podman in part 1 (default 30)
 #   SLEEPERS=100 PS_CONTAINERS=1000 bash bench/run.sh
 #   HAKO_REV=HEAD bash bench/run.sh      # build hako from a commit, not the working tree
 #   KEEP=1 bash bench/run.sh             # keep the work directory (hyperfine JSON)
@@ -23,6 +25,7 @@
 set -euo pipefail
 
 RUNS=${RUNS:-30}
+FAST_RUNS=${FAST_RUNS:-100}
 SLEEPERS=${SLEEPERS:-100}
 PS_CONTAINERS=${PS_CONTAINERS:-1000}
 IMAGE=hako-bench/busybox:latest
@@ -100,9 +103,15 @@ echo
 # median moved from 13.7 to 18 ms between runs of this script on 2026-11-29) does not fall on
 # one of them. docker and podman come after, in one round: what their daemons and cleanup keep
 # doing for seconds after their runs would fall on the next round's first engine.
-ROUNDS=${ROUNDS:-3}
+#
+# Ten rounds of ten since 2026-11-30 (three of ten before): on this machine a median of 30 runs
+# moves by several percent from one run of the script to the next, and with it the ratio to crun
+# (1.22 to 1.51 over ten runs of the script on one commit); 100 runs in ten rounds cost ~8 s more,
+# and the ratios of each round are printed with the pooled ones, so that the spread shows.
+ROUNDS=${ROUNDS:-10}
 ((ROUNDS >= 1)) || die "ROUNDS must be 1 or more"
-per=$(((RUNS + ROUNDS - 1) / ROUNDS))
+((FAST_RUNS >= ROUNDS)) || die "FAST_RUNS must be ROUNDS or more"
+per=$(((FAST_RUNS + ROUNDS - 1) / ROUNDS))
 echo "=== 1. run --rm busybox true (hako, crun, runc: $((per * ROUNDS)) runs each in $ROUNDS rounds; then docker and podman, $RUNS each, with --network none as hako; under nov2) ==="
 # Each round starts with another engine (hako, crun, runc; then crun, runc, hako; ...): the one
 # measured first in a round pays for what the machine still does before it (the peers' daemons
@@ -174,6 +183,10 @@ jq -r '
   .results | (map(select(.command == "hako")) | .[0] | pct(0.5)) as $h |
   ["engine", "median", "p95", "mean", "median/hako"], (.[] | [.command, (pct(0.5) | . * 10 | round / 10), (pct(0.95) | . * 10 | round / 10),
     (.mean * 10000 | round / 10), ((pct(0.5) / $h) * 100 | round / 100)]) | @tsv' "$OUT/run.json" | column -t
+# hako's median over crun's, pooled (the goal) and in each round (the spread).
+ratio='def med: (.times | sort) as $t | $t[(($t | length) - 1) * 0.5 | floor];
+  (.results | map({key: .command, value: med}) | from_entries) | .hako / .crun * 100 | round / 100'
+echo "hako/crun: $(jq -r "$ratio" "$OUT/run.json") pooled; by round: $(for ((r = 1; r <= ROUNDS; r++)); do jq -r "$ratio" "$OUT/run-$r.json"; done | tr '\n' ' ')"
 echo
 jq -r '
   def pct(p): (.times | sort) as $t | $t[((($t | length) - 1) * p | floor)] * 1000;
