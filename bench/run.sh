@@ -138,6 +138,11 @@ jq -s '(.[0].results | map(.command) + ["docker", "podman"]) as $order |
     sort_by(.command as $c | $order | index($c)))}' "$OUT"/run-*.json >"$OUT/run.json"
 
 [[ -z $($HAKO ps -aq) ]] || die "hako run --rm left containers behind"
+# How the page cache held hako's binaries through part 1 (docs/run.md, "The binaries"): 2 MiB
+# folios, as installed, or small ones once the machine's reclaim took them (back to back, 2 ms
+# more a run here on 2026-11-30).
+"${CC:-gcc}" -O2 -o "$WORK/folios" "$REPO/bench/folios.c"
+for b in hako hako-monitor; do "$WORK/folios" "$WORK/bin/$b"; done
 
 echo
 echo "=== 2. $SLEEPERS containers running sleep at once: the monitors' memory ==="
