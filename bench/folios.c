@@ -50,8 +50,8 @@ int main(int argc, char **argv)
 	int in = 0;
 	long pmd = -1;
 	while (f && fgets(line, sizeof line, f)) {
-		unsigned long lo;
-		if (strchr(line, '-') && sscanf(line, "%lx-", &lo) == 1 && strstr(line, " r--p ")) {
+		unsigned long lo, hi;
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) { // a mapping's first line
 			in = lo == (unsigned long)p;
 			continue;
 		}
