@@ -142,7 +142,7 @@ jq -s '(.[0].results | map(.command) + ["docker", "podman"]) as $order |
 # folios, as installed, or small ones once the machine's reclaim took them (back to back, 2 ms
 # more a run here on 2026-11-30).
 "${CC:-gcc}" -O2 -o "$WORK/folios" "$REPO/bench/folios.c"
-for b in hako hako-monitor; do "$WORK/folios" "$WORK/bin/$b"; done
+for b in hako hako-monitor; do "$WORK/folios" "${HBIN%/*}/$b"; done
 
 echo
 echo "=== 2. $SLEEPERS containers running sleep at once: the monitors' memory ==="
@@ -183,18 +183,17 @@ hyperfine -N --style basic --runs 20 --warmup 2 --time-unit millisecond --export
 
 echo
 echo "=== summary (ms) on $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) ==="
-jq -r '
-  def pct(p): (.times | sort) as $t | $t[((($t | length) - 1) * p | floor)] * 1000;
+# pct(p): the p-quantile of a hyperfine result's times, in ms (the index hyperfine's median takes).
+pct='def pct(p): (.times | sort) as $t | $t[((($t | length) - 1) * p | floor)] * 1000;'
+jq -r "$pct"'
   .results | (map(select(.command == "hako")) | .[0] | pct(0.5)) as $h |
   ["engine", "median", "p95", "mean", "median/hako"], (.[] | [.command, (pct(0.5) | . * 10 | round / 10), (pct(0.95) | . * 10 | round / 10),
     (.mean * 10000 | round / 10), ((pct(0.5) / $h) * 100 | round / 100)]) | @tsv' "$OUT/run.json" | column -t
 # hako's median over crun's, pooled (the goal) and in each round (the spread).
-ratio='def med: (.times | sort) as $t | $t[(($t | length) - 1) * 0.5 | floor];
-  (.results | map({key: .command, value: med}) | from_entries) | .hako / .crun * 100 | round / 100'
+ratio="$pct"'(.results | map({key: .command, value: pct(0.5)}) | from_entries) | .hako / .crun * 100 | round / 100'
 echo "hako/crun: $(jq -r "$ratio" "$OUT/run.json") pooled; by round: $(for ((r = 1; r <= ROUNDS; r++)); do jq -r "$ratio" "$OUT/run-$r.json"; done | tr '\n' ' ')"
 echo
-jq -r '
-  def pct(p): (.times | sort) as $t | $t[((($t | length) - 1) * p | floor)] * 1000;
+jq -r "$pct"'
   ["command", "median", "p95"], (.results[] | [.command, (pct(0.5) | . * 10 | round / 10), (pct(0.95) | . * 10 | round / 10)]) | @tsv' "$OUT/ps.json" | column -t -s $'\t'
 echo
 cat "$OUT/monitors.txt" | head -1
