@@ -23,6 +23,7 @@ import (
 	"github.com/hako-dev/hako/internal/container"
 	"github.com/hako-dev/hako/internal/image"
 	"github.com/hako-dev/hako/internal/ocijson"
+	"github.com/hako-dev/hako/internal/runtime"
 	"github.com/hako-dev/hako/internal/snapshot"
 )
 
@@ -61,6 +62,9 @@ var Targets = []Target{
 	// strict: manifests and configs come from image archives, registries and Docker too.
 	{Dir: "internal/image", Path: "github.com/hako-dev/hako/internal/image",
 		Types: []any{image.JSONIndex{}, image.JSONManifest{}, image.Config{}}, Decoders: true, Strict: true},
+	// The runtime's kept cgroup search, read by every start (docs/run.md, "The processes").
+	{Dir: "internal/runtime", Path: "github.com/hako-dev/hako/internal/runtime",
+		Types: []any{runtime.JSONSearchCache{}}, Decoders: true},
 	// The snapshotter's metadata, read and written at a container's create and removal.
 	{Dir: "internal/snapshot", Path: "github.com/hako-dev/hako/internal/snapshot",
 		Types: []any{snapshot.JSONMetadata{}, snapshot.JSONVersionInfo{}}, Decoders: true},

@@ -22,6 +22,7 @@ import (
 	"github.com/hako-dev/hako/internal/jsoncodec"
 	"github.com/hako-dev/hako/internal/jsongen"
 	"github.com/hako-dev/hako/internal/ocijson"
+	"github.com/hako-dev/hako/internal/runtime"
 	"github.com/hako-dev/hako/internal/snapshot"
 	"github.com/hako-dev/hako/internal/spec"
 )
@@ -88,6 +89,11 @@ func TestSameAsEncodingJSON(t *testing.T) {
 		f.fill(reflect.ValueOf(&cfg).Elem(), 0)
 		sameDecoded(t, "image config", seed, &cfg, &image.Config{})
 
+		var cs runtime.JSONSearchCache
+		f.fill(reflect.ValueOf(&cs).Elem(), 0)
+		sameJSON(t, "kept cgroup search", seed, &cs, func() ([]byte, error) { return jsoncodec.Marshal(&cs) })
+		sameDecoded(t, "kept cgroup search", seed, &cs, &runtime.JSONSearchCache{})
+
 		var vi snapshot.JSONVersionInfo
 		f.fill(reflect.ValueOf(&vi).Elem(), 0)
 		sameJSON(t, "version", seed, &vi, func() ([]byte, error) { return jsoncodec.Marshal(&vi) })
@@ -105,7 +111,7 @@ func TestSameAsEncodingJSON(t *testing.T) {
 // Files that hako wrote with encoding/json before the generated codecs (a `create` with most of
 // run's options, an exited container with its health log, the snapshotter's metadata, active
 // and committed, with a layer's usage, and its version file; the image store's index and an
-// image's configs, which it still writes so): the generated decoders read them
+// image's configs, which it still writes so; a kept cgroup search): the generated decoders read them
 // as encoding/json does, so a member renamed in a way encoding/json would still read (its case)
 // fails here.
 func TestGoldenFiles(t *testing.T) {
@@ -122,6 +128,8 @@ func TestGoldenFiles(t *testing.T) {
 		"image-manifest-built.json":    func() any { return &image.JSONManifest{} }, // two layers
 		"image-config-imported.json":   func() any { return &image.Config{} },
 		"image-config-built.json":      func() any { return &image.Config{} },
+		// A monitor's kept cgroup search, of a hybrid v1 machine.
+		"cgroup-search.json": func() any { return &runtime.JSONSearchCache{} },
 	} {
 		b, err := os.ReadFile(filepath.Join("testdata", name))
 		if err != nil {

@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 
@@ -15,6 +15,7 @@ import (
 	"github.com/opencontainers/cgroups"
 
 	"github.com/hako-dev/hako/internal/atomicfile"
+	"github.com/hako-dev/hako/internal/jsoncodec"
 )
 
 // The search's result, kept (docs/run.md, "The processes"). Where a container's cgroups are,
@@ -32,14 +33,6 @@ import (
 // searchCacheName is the kept search's file in the runtime root.
 const searchCacheName = ".cgroup-search.json"
 
-// searchCache is a search's result for cgroups under Parent, with the digest of the mounts it
-// was found from.
-type searchCache struct {
-	Mounts string            `json:"mounts"` // cgroupMountsDigest when it was found
-	Parent string            `json:"parent"` // the cgroups path's parent, /hako
-	Dirs   map[string]string `json:"dirs"`   // subsystem ("" for hybrid's unified) → the cgroups' parent directory
-}
-
 // cachedSearch returns the paths of the cgroups at cgPath as the kept search has them, if it
 // was for the same parent and mounts (digest, at mount points points), and has a directory for
 // the devices hierarchy and every directory under one of those mount points; else nil.
@@ -52,7 +45,7 @@ func (r *Runtime) cachedSearch(cgPath, digest string, points []string) map[strin
 		return nil
 	}
 	var c searchCache
-	if json.Unmarshal(b, &c) != nil || c.Mounts != digest || c.Parent != path.Dir(cgPath) || c.Dirs["devices"] == "" {
+	if jsoncodec.Unmarshal(b, &c) != nil || c.Mounts != digest || c.Parent != path.Dir(cgPath) || c.Dirs["devices"] == "" {
 		return nil
 	}
 	id := path.Base(cgPath)
@@ -84,13 +77,16 @@ func (r *Runtime) keepSearch(cgPath, digest string, paths map[string]string) err
 		}
 		c.Dirs[sub] = filepath.Dir(p)
 	}
-	b, err := json.Marshal(c)
+	file := filepath.Join(r.root, searchCacheName)
+	if b, err := os.ReadFile(file); err == nil {
+		var old searchCache
+		if jsoncodec.Unmarshal(b, &old) == nil && reflect.DeepEqual(old, c) {
+			return nil
+		}
+	}
+	b, err := jsoncodec.Marshal(&c)
 	if err != nil {
 		return err
-	}
-	file := filepath.Join(r.root, searchCacheName)
-	if old, err := os.ReadFile(file); err == nil && bytes.Equal(old, b) {
-		return nil
 	}
 	return atomicfile.Replace(file, b, 0o600)
 }
