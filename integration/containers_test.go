@@ -520,9 +520,18 @@ func TestStateSurvivesMachineRestart(t *testing.T) {
 			t.Fatalf("unmount %s: %v", m, err)
 		}
 	}
-	// A reboot kills the container processes too.
-	for _, p := range []string{"sleep\x00987655\x00", "sleep\x00987656\x00"} {
+	// A reboot kills the container processes too, and empties the tmpfs that holds the
+	// runtime's state (which a start would otherwise find, and end the old processes by).
+	for _, p := range []string{"sleep\x00987655\x00", "sleep\x00987656\x00", "sleep\x00987654\x00"} {
 		killProcs(t, p)
+	}
+	killProcs(t, "sh\x00-c\x00echo up; trap 'exit 0' TERM; while true; do sleep 0.1; done\x00")
+	rtDir, err := filepath.EvalSymlinks(filepath.Join(s.root, "runtime"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(rtDir); err != nil {
+		t.Fatal(err)
 	}
 	// start of a --rm container whose layer the crash left half-written: a clear error, and
 	// it is removed; the boot removes the other, as dockerd does.

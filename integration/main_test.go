@@ -52,8 +52,19 @@ func newStore(t *testing.T) *store {
 	// Before the directory's removal (cleanups run last first): a monitor finishes its work
 	// after its command has answered (a --rm container's files go, a spare record directory
 	// for the next run is made), and a removal meanwhile finds a directory not empty.
-	t.Cleanup(func() { waitStoreIdle(root) })
+	t.Cleanup(func() {
+		waitStoreIdle(root)
+		removeRuntimeDir(root)
+	})
 	return &store{t: t, root: root}
+}
+
+// removeRuntimeDir removes the runtime directory of the store at root where it is on a tmpfs
+// (engine's runtimedir.go): the store's removal only removes its symlink.
+func removeRuntimeDir(root string) {
+	if target, err := os.Readlink(filepath.Join(root, "runtime")); err == nil && strings.Contains(filepath.Base(target), "hako-runtime-") {
+		os.RemoveAll(target)
+	}
 }
 
 // waitStoreIdle waits, for ten seconds at most, until no live process names the store root on

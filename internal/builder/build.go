@@ -27,7 +27,6 @@ import (
 	"github.com/hako-dev/hako/internal/lockfile"
 	"github.com/hako-dev/hako/internal/mount"
 	"github.com/hako-dev/hako/internal/reference"
-	"github.com/hako-dev/hako/internal/runtime"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -232,7 +231,7 @@ func (bd *Builder) cleanStaleBuilds() {
 			continue // alive, or not ours to judge
 		}
 		ents, _ := os.ReadDir(d)
-		rt, _ := runtime.New(bd.e.RuntimeRoot())
+		rt, _ := bd.e.NewRuntime()
 		for _, de := range ents {
 			if id, ok := strings.CutPrefix(de.Name(), "rootfs-"); ok && rt != nil {
 				rt.Delete("hako-build-"+id, true)

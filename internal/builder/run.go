@@ -85,7 +85,7 @@ func (x *runExecutor) Run(ctx context.Context, req build.RunRequest) error {
 	if err := os.WriteFile(filepath.Join(bundle, "config.json"), sb, 0o600); err != nil {
 		return err
 	}
-	rt, err := runtime.New(x.e.RuntimeRoot())
+	rt, err := x.e.NewRuntime()
 	if err != nil {
 		return err
 	}

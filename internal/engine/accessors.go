@@ -35,5 +35,3 @@ func (e *Engine) WriteImageBlobs(ctx context.Context, lease *content.Lease, cfg 
 // ImageUsers maps an image ID to the containers that use it.
 func (e *Engine) ImageUsers(ctx context.Context) map[digest.Digest][]string { return e.imageUsers(ctx) }
 
-// RuntimeRoot is the runtime's state directory in the root.
-func (e *Engine) RuntimeRoot() string { return e.runtimeRoot() }

@@ -16,7 +16,6 @@ import (
 	"github.com/hako-dev/hako/internal/container"
 	"github.com/hako-dev/hako/internal/errdefs"
 	"github.com/hako-dev/hako/internal/layer"
-	"github.com/hako-dev/hako/internal/runtime"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -56,7 +55,7 @@ func (e *Engine) Commit(ctx context.Context, ref string, o CommitOptions) (id di
 		return "", err
 	}
 	if o.Pause && c.State.Running && !c.State.Paused {
-		if rt, rerr := runtime.New(e.runtimeRoot()); rerr == nil && rt.Pause(c.ID) == nil {
+		if rt, rerr := e.NewRuntime(); rerr == nil && rt.Pause(c.ID) == nil {
 			defer rt.Resume(c.ID)
 		}
 	}

@@ -38,6 +38,9 @@ type Engine struct {
 	Snapshots   snapshot.Snapshotter
 	Snapshotter string
 
+	// runtime is the runtime's state directory (runtimeRoot), without symlinks.
+	runtime string
+
 	// createdImage is the configuration of the image the last Create used, for a monitor in
 	// this process to start that container with (imageConfig), not read and parsed again.
 	createdImage atomic.Pointer[imageConfig]
@@ -90,6 +93,10 @@ func New(cfg Config) (*Engine, error) {
 	case strings.TrimSpace(string(b)) != FormatVersion:
 		return nil, fmt.Errorf("open store %s: on-disk format %q, this hako reads format %q", root, strings.TrimSpace(string(b)), FormatVersion)
 	}
+	rt, err := runtimeDir(root) // runtimedir.go
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", root, err)
+	}
 	cs, err := content.Open(filepath.Join(root, "content"))
 	if err != nil {
 		return nil, err
@@ -106,7 +113,7 @@ func New(cfg Config) (*Engine, error) {
 			return snapshot.NewNative(filepath.Join(root, "snapshots", "native"))
 		}
 	}}
-	return &Engine{Root: root, Content: cs, Images: &image.Store{Content: cs}, Snapshots: sn, Snapshotter: name}, nil
+	return &Engine{Root: root, Content: cs, Images: &image.Store{Content: cs}, Snapshots: sn, Snapshotter: name, runtime: rt}, nil
 }
 
 // chooseSnapshotter returns the snapshotter asked for, or the root's default: decided once, on

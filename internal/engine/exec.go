@@ -70,7 +70,7 @@ func (e *Engine) Exec(ctx context.Context, ref string, o ExecOptions) (*runtime.
 	if err != nil {
 		return nil, err
 	}
-	rt, err := runtime.New(e.runtimeRoot())
+	rt, err := e.NewRuntime()
 	if err != nil {
 		return nil, err
 	}

@@ -269,7 +269,7 @@ func (e *Engine) runMonitorExited(ctx context.Context, id string, ws syscall.Wai
 	cs := e.Containers()
 	code := runtime.ExitCode(ws)
 	oomKilled := false
-	if rt, err := runtime.New(e.runtimeRoot()); err == nil {
+	if rt, err := e.NewRuntime(); err == nil {
 		oomKilled, _ = rt.OOMKilled(id) // from the cgroups, before they go
 		rt.Delete(id, true)
 	}

@@ -5,7 +5,6 @@ import (
 
 	"github.com/hako-dev/hako/internal/container"
 	"github.com/hako-dev/hako/internal/errdefs"
-	"github.com/hako-dev/hako/internal/runtime"
 )
 
 // Pause freezes every process of a running container (the freezer cgroup) and records it, so
@@ -34,7 +33,7 @@ func (e *Engine) setPaused(ref string, pause bool) error {
 	case !pause && !c.State.Paused:
 		return errdefs.Conflictf("container %s is not paused", c.ID)
 	}
-	rt, err := runtime.New(e.runtimeRoot())
+	rt, err := e.NewRuntime()
 	if err != nil {
 		return err
 	}

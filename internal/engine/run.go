@@ -29,14 +29,29 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func (e *Engine) runtimeRoot() string { return filepath.Join(e.Root, "runtime") }
+func (e *Engine) runtimeRoot() string {
+	if e.runtime != "" {
+		return e.runtime
+	}
+	return filepath.Join(e.Root, "runtime")
+}
+
+// NewRuntime is the runtime of this store: its state in the runtime directory, its seccomp
+// cache in the store.
+func (e *Engine) NewRuntime() (*runtime.Runtime, error) {
+	rt, err := runtime.New(e.runtimeRoot())
+	if err == nil {
+		rt.SeccompCache = seccompCacheDir(e.Root)
+	}
+	return rt, err
+}
 
 // seccompCacheDir is the seccomp cache of the store at root, beside the runtime's state (the
 // runtime finds it there), which also keeps the kernel probe's answer (spec.ProbeKernel).
 func seccompCacheDir(root string) string { return filepath.Join(root, "seccomp-cache") }
 
 func (e *Engine) deleteRuntimeState(id string) {
-	if rt, err := runtime.New(e.runtimeRoot()); err == nil {
+	if rt, err := e.NewRuntime(); err == nil {
 		rt.Delete(id, true)
 	}
 }
@@ -596,7 +611,7 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 		stdio.Stdin = struct{ io.Reader }{h.Stdin}
 	}
 	stdio.ConsoleWidth, stdio.ConsoleHeight = h.ConsoleWidth, h.ConsoleHeight
-	rt, err := runtime.New(e.runtimeRoot())
+	rt, err := e.NewRuntime()
 	if err != nil {
 		return fail(err, 125)
 	}
@@ -925,7 +940,7 @@ func (e *Engine) Kill(ctx context.Context, ref, sig string) error {
 	if err != nil {
 		return err
 	}
-	rt, err := runtime.New(e.runtimeRoot())
+	rt, err := e.NewRuntime()
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,9 @@ import (
 // another one started.
 type Runtime struct {
 	root string
+	// SeccompCache is the seccomp cache's directory (docs/run.md), which outlives the state: a
+	// store's, beside its runtime directory's entry. Empty: seccomp-cache beside stateRoot.
+	SeccompCache string
 	// ExecProfiles makes Start prepare each container's exec profile (docs/exec.md), for
 	// containers that are exec'd into: a container monitor's runtime. Its read-backs of the
 	// seccomp filters fill the seccomp cache that the C start path loads from.

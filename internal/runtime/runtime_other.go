@@ -19,6 +19,7 @@ func Init() bool { return false }
 
 // Runtime runs containers on Linux only.
 type Runtime struct {
+	SeccompCache            string
 	ExecProfiles, FastStart bool
 	AfterPlan               func()
 }

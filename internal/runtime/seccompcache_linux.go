@@ -24,8 +24,12 @@ import (
 // from the kernel, by configuration. The C start path loads them instead of compiling the
 // profile; a configuration not seen yet takes libcontainer's path once, which fills the cache.
 
-// seccompCacheDir is beside the runtime's state: <root>/seccomp-cache for <root>/runtime.
+// seccompCacheDir is SeccompCache, or beside the runtime's state: <root>/seccomp-cache for
+// <root>/runtime.
 func (r *Runtime) seccompCacheDir() string {
+	if r.SeccompCache != "" {
+		return r.SeccompCache
+	}
 	return filepath.Join(filepath.Dir(r.root), "seccomp-cache")
 }
 
