@@ -34,4 +34,3 @@ func (e *Engine) WriteImageBlobs(ctx context.Context, lease *content.Lease, cfg 
 
 // ImageUsers maps an image ID to the containers that use it.
 func (e *Engine) ImageUsers(ctx context.Context) map[digest.Digest][]string { return e.imageUsers(ctx) }
-

@@ -104,7 +104,9 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (c *container.Cont
 		if err != nil {
 			return err
 		}
-		if _, err := e.Snapshots.Prepare(ctx, c.ID, parent, snapshot.WithLabels(map[string]string{containerLabel: c.ID})); err != nil {
+		// Recyclable: a container that changes nothing leaves its layer to the next one on the
+		// same image (package snapshot, recycle_linux.go).
+		if _, err := e.Snapshots.Prepare(ctx, c.ID, parent, snapshot.WithLabels(map[string]string{containerLabel: c.ID, snapshot.RecycleLabel: "1"})); err != nil {
 			e.removeVolumes(vols)
 			return fmt.Errorf("create container: %w", err)
 		}

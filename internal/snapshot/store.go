@@ -345,10 +345,11 @@ func (s *store) cleanup(md *metadata) {
 	for _, r := range md.Snapshots {
 		known[r.ID] = true
 	}
+	s.dropStaleRecycled(md)
 	if entries, err := os.ReadDir(filepath.Join(s.root, snapshotsDir)); err == nil {
 		synced := false
 		for _, e := range entries {
-			if known[e.Name()] || e.Name() == spareName {
+			if known[e.Name()] || e.Name() == spareName || e.Name() == recycledName {
 				continue
 			}
 			// The metadata that dropped it may not be durable yet (a Remove killed before it
@@ -590,7 +591,14 @@ func (s *store) create(ctx context.Context, kind Kind, key, parent string, opts 
 		}
 		id := s.allocateID(md)
 		dir := s.snapshotDir(id)
-		if err := s.takeSpare(dir, parentDir, kind); err != nil {
+		var labels Info
+		for _, o := range opts {
+			o(&labels)
+		}
+		// A recycled snapshot for a container on the same image (recycle_linux.go), or the
+		// spare, or a directory of its own.
+		recycled := kind == KindActive && labels.Labels[RecycleLabel] != "" && s.takeRecycled(dir, parent) == nil
+		if !recycled && s.takeSpare(dir, parentDir, kind) != nil {
 			tmp, err := os.MkdirTemp(filepath.Join(s.root, tmpDir), "new-")
 			if err != nil {
 				return nil, err
@@ -740,12 +748,23 @@ func (s *store) Remove(ctx context.Context, key string) error {
 				return nil, errdefs.Conflictf("snapshot %q is the parent of %q", key, child)
 			}
 		}
+		var parentDirs []string
+		recyclable := r.Kind == KindActive && r.Labels[RecycleLabel] != ""
+		if recyclable {
+			if parentDirs, err = s.parentDirs(md, r); err != nil {
+				return nil, err
+			}
+		}
 		delete(md.Snapshots, key)
 		dir, active := s.snapshotDir(r.ID), r.Kind == KindActive
 		if active {
 			d = unsynced
 		}
 		return func() {
+			// A container's that changed nothing: kept for the next one (recycle_linux.go).
+			if recyclable && s.recycle(dir, r.Parent, parentDirs) == nil {
+				return
+			}
 			os.RemoveAll(dir)
 			if active {
 				s.makeSpare()
