@@ -324,6 +324,8 @@ func runCmd(a *app, create bool) *cobra.Command {
 			if err := checkRun(a, cmd, o); err != nil {
 				return err
 			}
+			// A ^C from here on cancels the create, which undoes itself (Process).
+			<-interruptible
 			if create {
 				c, err := e.Create(cmd.Context(), o)
 				if err != nil {
