@@ -133,12 +133,24 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
+// storeRoot is a fresh directory for a hako store; its runtime directory on a tmpfs (the
+// engine's runtimedir.go) goes with it.
+func storeRoot(t *testing.T) string {
+	root := t.TempDir()
+	t.Cleanup(func() {
+		if target, err := os.Readlink(filepath.Join(root, "runtime")); err == nil && strings.Contains(filepath.Base(target), "hako-runtime-") {
+			os.RemoveAll(target)
+		}
+	})
+	return root
+}
+
 // --- the tests ---
 
 // A `hako save` archive loads in docker 20.10 under hako's image ID and tag, and runs there.
 func TestHakoSaveLoadsInDocker(t *testing.T) {
 	needDocker(t)
-	root := t.TempDir()
+	root := storeRoot(t)
 	id := hakoImport(t, root, "interop/hako-to-docker:v1")
 	archive := filepath.Join(t.TempDir(), "hako.tar")
 	hako(t, root, "save", "-o", archive, "interop/hako-to-docker:v1")
@@ -159,7 +171,7 @@ func TestHakoSaveLoadsInDocker(t *testing.T) {
 // A `hako save` archive loads in podman under hako's image ID and tag, and runs there.
 func TestHakoSaveLoadsInPodman(t *testing.T) {
 	needPodman(t)
-	root := t.TempDir()
+	root := storeRoot(t)
 	id := hakoImport(t, root, "interop/hako-to-podman:v1")
 	archive := filepath.Join(t.TempDir(), "hako.tar")
 	hako(t, root, "save", "-o", archive, "interop/hako-to-podman:v1")
@@ -181,7 +193,7 @@ func TestHakoSaveLoadsInPodman(t *testing.T) {
 // config (and, through the OCI layout, hako's own manifest).
 func TestSkopeoInspectsHakoArchive(t *testing.T) {
 	needSkopeo(t)
-	root := t.TempDir()
+	root := storeRoot(t)
 	id := hakoImport(t, root, "interop/hako-to-skopeo:v1")
 	archive := filepath.Join(t.TempDir(), "hako.tar")
 	hako(t, root, "save", "-o", archive, "interop/hako-to-skopeo:v1")
@@ -223,7 +235,7 @@ func TestDockerSaveLoadsInHako(t *testing.T) {
 	archive := filepath.Join(t.TempDir(), "docker.tar")
 	docker(t, "save", "-o", archive, "interop/docker-to-hako:v1")
 
-	root := t.TempDir()
+	root := storeRoot(t)
 	out := hako(t, root, "load", "-i", archive)
 	if !strings.Contains(out, "Loaded image: interop/docker-to-hako:v1") {
 		t.Errorf("hako load said %q", out)
@@ -243,7 +255,7 @@ func TestPodmanSaveLoadsInHako(t *testing.T) {
 		t.Run(format, func(t *testing.T) {
 			archive := filepath.Join(t.TempDir(), "podman.tar")
 			podman(t, "save", "--format", format, "-o", archive, name)
-			root := t.TempDir()
+			root := storeRoot(t)
 			out := hako(t, root, "load", "-i", archive)
 			if !strings.Contains(out, "Loaded image: "+name) {
 				t.Errorf("hako load said %q, want Loaded image: %s", out, name)
@@ -261,7 +273,7 @@ func TestSkopeoCopyLoadsInHako(t *testing.T) {
 	type source struct{ name, ref string }
 	var sources []source
 
-	hroot := t.TempDir()
+	hroot := storeRoot(t)
 	hakoImport(t, hroot, "interop/hako-src:v1")
 	hakoArchive := filepath.Join(t.TempDir(), "hako.tar")
 	hako(t, hroot, "save", "-o", hakoArchive, "interop/hako-src:v1")
@@ -284,7 +296,7 @@ func TestSkopeoCopyLoadsInHako(t *testing.T) {
 				skopeo(t, "copy", "--quiet", src.ref, dest)
 				id := skopeoConfigDigest(t, transport+":"+archive)
 
-				root := t.TempDir()
+				root := storeRoot(t)
 				out := hako(t, root, "load", "-i", archive)
 				if !strings.Contains(out, "Loaded image: "+tag) {
 					t.Errorf("hako load said %q, want Loaded image: %s", out, tag)
@@ -312,7 +324,7 @@ func TestDockerBuildRoundTrip(t *testing.T) {
 	dockerArchive := filepath.Join(t.TempDir(), "docker.tar")
 	docker(t, "save", "-o", dockerArchive, name)
 
-	root := t.TempDir()
+	root := storeRoot(t)
 	hako(t, root, "load", "-i", dockerArchive)
 	hakoWant(t, root, name, id)
 	if n := strings.TrimSpace(hako(t, root, "inspect", "--format", "{{len .RootFS.Layers}}", name)); n != "2" {
@@ -347,7 +359,7 @@ func TestDockerBuildRoundTrip(t *testing.T) {
 // A multi-image `hako save a b` (here with a second tag of a as well) loads in docker with every tag.
 func TestMultiImageSaveLoadsInDocker(t *testing.T) {
 	needDocker(t)
-	root := t.TempDir()
+	root := storeRoot(t)
 	idA := hakoImport(t, root, "interop/multi-a:v1")
 	idB := strings.TrimSpace(hako(t, root, "import", "-c", "ENV MULTI=b", "-c", `CMD ["echo","b"]`, rootfsTar, "interop/multi-b:v1"))
 	if idA == idB {

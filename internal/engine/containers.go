@@ -106,10 +106,12 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (c *container.Cont
 		}
 		// Recyclable: a container that changes nothing leaves its layer to the next one on the
 		// same image (package snapshot, recycle_linux.go).
-		if _, err := e.Snapshots.Prepare(ctx, c.ID, parent, snapshot.WithLabels(map[string]string{containerLabel: c.ID, snapshot.RecycleLabel: "1"})); err != nil {
+		mounts, err := e.Snapshots.Prepare(ctx, c.ID, parent, snapshot.WithLabels(map[string]string{containerLabel: c.ID, snapshot.RecycleLabel: "1"}))
+		if err != nil {
 			e.removeVolumes(vols)
 			return fmt.Errorf("create container: %w", err)
 		}
+		e.createdMounts.Store(&containerMounts{id: c.ID, mounts: mounts})
 		b, err := container.Encode(c)
 		if err == nil {
 			cs.TakeSpare(c.ID) // else SaveEncoded makes the directory

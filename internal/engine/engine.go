@@ -16,6 +16,7 @@ import (
 	"github.com/hako-dev/hako/internal/content"
 	"github.com/hako-dev/hako/internal/image"
 	"github.com/hako-dev/hako/internal/lockfile"
+	"github.com/hako-dev/hako/internal/mount"
 	"github.com/hako-dev/hako/internal/snapshot"
 	"github.com/hako-dev/hako/internal/topdir"
 )
@@ -44,6 +45,15 @@ type Engine struct {
 	// createdImage is the configuration of the image the last Create used, for a monitor in
 	// this process to start that container with (imageConfig), not read and parsed again.
 	createdImage atomic.Pointer[imageConfig]
+	// createdMounts are the mounts of the writable layer the last Create prepared, for a
+	// monitor in this process (startContainer): not the snapshotter's metadata read again.
+	createdMounts atomic.Pointer[containerMounts]
+}
+
+// containerMounts are the mounts of container id's writable layer.
+type containerMounts struct {
+	id     string
+	mounts []mount.Mount
 }
 
 // imageConfig is an image's configuration, by the image's ID.

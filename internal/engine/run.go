@@ -641,8 +641,10 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	if err := e.openToUserNSRoot(c); err != nil { // userns.go
 		return fail(err, 125)
 	}
-	mounts, err := e.Snapshots.Mounts(ctx, c.ID)
-	if err != nil {
+	var mounts []mount.Mount
+	if cm := e.createdMounts.Swap(nil); cm != nil && cm.id == c.ID {
+		mounts = cm.mounts // Create's, in this process
+	} else if mounts, err = e.Snapshots.Mounts(ctx, c.ID); err != nil {
 		return fail(err, 125)
 	}
 	mounts = userNSMounts(mounts, c.Config.Options)

@@ -751,9 +751,8 @@ func (s *store) Remove(ctx context.Context, key string) error {
 		var parentDirs []string
 		recyclable := r.Kind == KindActive && r.Labels[RecycleLabel] != ""
 		if recyclable {
-			if parentDirs, err = s.parentDirs(md, r); err != nil {
-				return nil, err
-			}
+			parentDirs, err = s.parentDirs(md, r)
+			recyclable = err == nil
 		}
 		delete(md.Snapshots, key)
 		dir, active := s.snapshotDir(r.ID), r.Kind == KindActive
