@@ -12,6 +12,7 @@ import (
 
 	"github.com/hako-dev/hako/internal/lockfile"
 	"github.com/hako-dev/hako/internal/monitor"
+	"github.com/hako-dev/hako/internal/runtime"
 	"golang.org/x/sys/unix"
 )
 
@@ -126,6 +127,7 @@ func runMonitorMain(args []string) error {
 		return err
 	}
 	defer e.Close()
+	runtime.PrepareSeal(e.runtimeRoot())
 	if *consoleSize != "" {
 		if h.ConsoleWidth, h.ConsoleHeight, err = monitor.ParseConsoleSize(*consoleSize); err != nil {
 			h.Ready.Write([]byte(err.Error()))

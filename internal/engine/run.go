@@ -248,6 +248,7 @@ func (e *Engine) InProcessMonitor(attach *Attach) (*PendingMonitor, error) {
 		}
 	}()
 	warmMonitor(e.Root)
+	runtime.PrepareSeal(e.runtimeRoot())
 	return m, nil
 }
 
@@ -729,6 +730,7 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	Phase("monitor: bundle and log ready, runtime start")
 	args := slices.Clone(s.Process.Args)
 	p, err := rt.StartSpec(ctx, c.ID, bundle, s, stdio)
+	runtime.DropSeal() // if the start did not take it
 	if werr := <-bundleWritten; werr != nil && err == nil {
 		rt.Signal(c.ID, syscall.SIGKILL, true)
 		if k != nil {

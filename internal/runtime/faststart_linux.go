@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/opencontainers/cgroups"
@@ -390,7 +391,7 @@ func (r *Runtime) beginStart(stdio IO) (*earlyStart, error) {
 	}
 	es.sio = sio
 	go func() {
-		seal, err := fastexec.SealedSelf(r.root)
+		seal, err := takeSeal(r.root)
 		if err != nil {
 			es.starting <- startedS{err: err}
 			return
@@ -406,6 +407,62 @@ func (r *Runtime) beginStart(stdio IO) (*earlyStart, error) {
 		es.starting <- startedS{s, err}
 	}()
 	return es, nil
+}
+
+// sealAhead is the sealed copy of this binary made ahead for the next S (PrepareSeal).
+type sealAhead struct {
+	dummy string
+	done  chan struct{}
+	f     *os.File
+	err   error
+}
+
+var earlySeal atomic.Pointer[sealAhead]
+
+// PrepareSeal makes, in a goroutine, the sealed copy of this binary (fastexec.SealedSelf, with
+// dummy the runtime's root) that the next start's S is executed from: the overlay's mount is
+// 0.4-0.8 ms of S's way to its plan, which the monitor's start (the container's creation,
+// which keeps the other core idle) has time for. A monitor calls it as it starts.
+func PrepareSeal(dummy string) {
+	abs, err := filepath.Abs(dummy)
+	if err != nil {
+		return
+	}
+	sa := &sealAhead{dummy: abs, done: make(chan struct{})}
+	if old := earlySeal.Swap(sa); old != nil {
+		go old.drop()
+	}
+	go func() {
+		sa.f, sa.err = fastexec.SealedSelf(abs)
+		close(sa.done)
+	}()
+}
+
+func (sa *sealAhead) drop() {
+	<-sa.done
+	if sa.f != nil {
+		sa.f.Close()
+	}
+}
+
+// DropSeal closes the sealed copy made ahead that no start took (libcontainer's path): a
+// monitor holds no more than it needs while its container runs.
+func DropSeal() {
+	if sa := earlySeal.Swap(nil); sa != nil {
+		go sa.drop()
+	}
+}
+
+// takeSeal is the sealed copy made ahead for dummy, or a new one.
+func takeSeal(dummy string) (*os.File, error) {
+	if sa := earlySeal.Swap(nil); sa != nil {
+		if sa.dummy == dummy {
+			<-sa.done
+			return sa.f, sa.err
+		}
+		go sa.drop()
+	}
+	return fastexec.SealedSelf(dummy)
 }
 
 // started waits for S to have started (or failed to): the ends it was given are its own then.

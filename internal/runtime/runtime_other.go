@@ -49,3 +49,9 @@ func (*Runtime) Resume(string) error                  { return errLinuxOnly }
 
 func (p *Process) Signal(sig os.Signal) error        { return errLinuxOnly }
 func (p *Process) Resize(width, height uint16) error { return errLinuxOnly }
+
+// PrepareSeal: no C start path here.
+func PrepareSeal(string) {}
+
+// DropSeal: no C start path here.
+func DropSeal() {}
