@@ -52,20 +52,15 @@ func runtimeDir(root string) (string, error) {
 		case !errors.Is(err, fs.ErrNotExist):
 			return "", err
 		}
-		base := volatileBase()
-		if base == "" {
+		target, err := newVolatileDir()
+		if err != nil {
+			return "", err
+		}
+		if target == "" { // no tmpfs this user may write to
 			if err := os.Mkdir(link, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 				return "", err
 			}
 			continue
-		}
-		var b [8]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return "", err
-		}
-		target := filepath.Join(base, "hako-runtime-"+hex.EncodeToString(b[:]))
-		if err := volatileDir(target); err != nil {
-			return "", fmt.Errorf("runtime directory %s: %w", link, err)
 		}
 		// Another hako making the store at once may win: its directory is the store's.
 		if err := os.Symlink(target, link); err != nil {
@@ -77,15 +72,25 @@ func runtimeDir(root string) (string, error) {
 	}
 }
 
-// volatileBase is the first of volatileBases that is a tmpfs directory, or "".
-func volatileBase() string {
-	for _, b := range volatileBases {
+// newVolatileDir makes a runtime directory, named at random, in the first of volatileBases
+// that is a tmpfs where this user may make one (/run is root's alone), and returns it; "" if
+// there is none.
+func newVolatileDir() (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	for _, base := range volatileBases {
 		var st unix.Statfs_t
-		if unix.Statfs(b, &st) == nil && st.Type == tmpfsMagic {
-			return b
+		if unix.Statfs(base, &st) != nil || st.Type != tmpfsMagic {
+			continue
+		}
+		target := filepath.Join(base, "hako-runtime-"+hex.EncodeToString(b[:]))
+		if err := os.Mkdir(target, 0o700); err == nil {
+			return target, volatileDir(target)
 		}
 	}
-	return ""
+	return "", nil
 }
 
 // volatileDir makes dir (mode 0700) if it is missing, and checks that it is this user's own

@@ -73,6 +73,16 @@ func TestRuntimeDirOnTmpfs(t *testing.T) {
 		t.Fatalf("not made again: %v", err)
 	}
 
+	// A tmpfs where this user may not make the directory (/run, for any user but root) is
+	// passed over (here a file of a tmpfs, where no directory can be made).
+	file := filepath.Join(base, "a-file")
+	os.WriteFile(file, nil, 0o600)
+	withBases(t, file, base)
+	other := t.TempDir()
+	if got, err := runtimeDir(other); err != nil || filepath.Dir(got) != base {
+		t.Fatalf("past an unwritable tmpfs: %s, %v", got, err)
+	}
+
 	// A store of before: its directory stays.
 	old := t.TempDir()
 	os.Mkdir(filepath.Join(old, "runtime"), 0o700)
