@@ -320,3 +320,22 @@ func tarOwners(t *testing.T, tarball string) map[string]string {
 	})
 	return out
 }
+
+// TestUserNSNotRecycled: a container in a user namespace neither takes the layer that one
+// without left (package snapshot, recycle_linux.go), whose /etc copy-up holds host IDs it does
+// not map, nor leaves one: its /etc is its root's and writable, after any other container.
+func TestUserNSNotRecycled(t *testing.T) {
+	s := usernsStore(t)
+	slot := filepath.Join(s.root, "snapshots", "overlay", "snapshots", "recycled")
+	s.ok("run", "--rm", "busybox", "true")
+	waitFor(t, "a recycled layer", func() bool { _, err := os.Stat(slot); return err == nil })
+	for i := 0; i < 2; i++ {
+		got := s.ok("run", "--rm", "--uidmap", usernsMap, "busybox", "sh", "-c", "stat -c %u:%g /etc; touch /etc/x && echo wrote")
+		if got != "0:0\nwrote\n" {
+			t.Fatalf("a container in a user namespace after one without: %q", got)
+		}
+	}
+	if _, err := os.Stat(slot); err != nil {
+		t.Fatalf("the recycled layer was taken by a container in a user namespace: %v", err)
+	}
+}

@@ -105,8 +105,14 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (c *container.Cont
 			return err
 		}
 		// Recyclable: a container that changes nothing leaves its layer to the next one on the
-		// same image (package snapshot, recycle_linux.go).
-		mounts, err := e.Snapshots.Prepare(ctx, c.ID, parent, snapshot.WithLabels(map[string]string{containerLabel: c.ID, snapshot.RecycleLabel: "1"}))
+		// same image (package snapshot, recycle_linux.go). Not in a user namespace, whose upper
+		// directory holds the host IDs it runs as (userns.go): a copy-up made by a container
+		// without one would show it /etc as nobody's, and its own would not suit one without.
+		labels := map[string]string{containerLabel: c.ID}
+		if !c.Config.Options.UserNS {
+			labels[snapshot.RecycleLabel] = "1"
+		}
+		mounts, err := e.Snapshots.Prepare(ctx, c.ID, parent, snapshot.WithLabels(labels))
 		if err != nil {
 			e.removeVolumes(vols)
 			return fmt.Errorf("create container: %w", err)
