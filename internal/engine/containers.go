@@ -86,6 +86,7 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (c *container.Cont
 	if len(chain) > 0 {
 		parent = chain[len(chain)-1].String()
 	}
+	var mounts []mount.Mount
 	err = e.withLock(func() error {
 		all, err := cs.List()
 		if err != nil {
@@ -112,12 +113,10 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (c *container.Cont
 		if !c.Config.Options.UserNS {
 			labels[snapshot.RecycleLabel] = "1"
 		}
-		mounts, err := e.Snapshots.Prepare(ctx, c.ID, parent, snapshot.WithLabels(labels))
-		if err != nil {
+		if mounts, err = e.Snapshots.Prepare(ctx, c.ID, parent, snapshot.WithLabels(labels)); err != nil {
 			e.removeVolumes(vols)
 			return fmt.Errorf("create container: %w", err)
 		}
-		e.createdMounts.Store(&containerMounts{id: c.ID, mounts: mounts})
 		b, err := container.Encode(c)
 		if err == nil {
 			cs.TakeSpare(c.ID) // else SaveEncoded makes the directory
@@ -135,8 +134,8 @@ func (e *Engine) Create(ctx context.Context, o CreateOptions) (c *container.Cont
 		return nil, err
 	}
 	Phase("create: recorded")
-	// Create is done with cfg: a monitor in this process takes it over (imageConfig).
-	e.createdImage.Store(&imageConfig{id: img.ID, cfg: cfg})
+	// Create is done with cfg: a monitor in this process takes it over (takeCreated).
+	e.created.Store(&createdHandover{id: c.ID, image: img.ID, cfg: cfg, mounts: mounts})
 	return c, nil
 }
 

@@ -42,31 +42,34 @@ type Engine struct {
 	// runtime is the runtime's state directory (runtimeRoot), without symlinks.
 	runtime string
 
-	// createdImage is the configuration of the image the last Create used, for a monitor in
-	// this process to start that container with (imageConfig), not read and parsed again.
-	createdImage atomic.Pointer[imageConfig]
-	// createdMounts are the mounts of the writable layer the last Create prepared, for a
-	// monitor in this process (startContainer): not the snapshotter's metadata read again.
-	createdMounts atomic.Pointer[containerMounts]
+	// created is what the last Create hands to a monitor in this process (startContainer
+	// takes it): its image's configuration, not read and parsed again, and its writable
+	// layer's mounts, not the snapshotter's metadata read again.
+	created atomic.Pointer[createdHandover]
 }
 
-// containerMounts are the mounts of container id's writable layer.
-type containerMounts struct {
+// createdHandover is what Create knew of container id that its monitor needs.
+type createdHandover struct {
 	id     string
+	image  digest.Digest
+	cfg    image.Config
 	mounts []mount.Mount
 }
 
-// imageConfig is an image's configuration, by the image's ID.
-type imageConfig struct {
-	id  digest.Digest
-	cfg image.Config
+// takeCreated returns what Create handed over for container id, once (its Config, slices and
+// maps then shared with nobody else), or nil.
+func (e *Engine) takeCreated(id string) *createdHandover {
+	if h := e.created.Swap(nil); h != nil && h.id == id {
+		return h
+	}
+	return nil
 }
 
-// imageConfig returns the configuration of the image id: the one Create handed over, taken
-// once (its Config, slices and maps shared with nobody else then), or read from the store.
-func (e *Engine) imageConfig(ctx context.Context, id digest.Digest) (image.Config, error) {
-	if ic := e.createdImage.Swap(nil); ic != nil && ic.id == id {
-		return ic.cfg, nil
+// imageConfig returns the configuration of the image id: the one handed over (h, if it is of
+// that image), or read from the store.
+func (e *Engine) imageConfig(ctx context.Context, h *createdHandover, id digest.Digest) (image.Config, error) {
+	if h != nil && h.image == id {
+		return h.cfg, nil
 	}
 	cfg, _, err := e.Images.Config(ctx, image.Image{ID: id})
 	return cfg, err

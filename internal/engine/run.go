@@ -29,12 +29,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func (e *Engine) runtimeRoot() string {
-	if e.runtime != "" {
-		return e.runtime
-	}
-	return filepath.Join(e.Root, "runtime")
-}
+// runtimeRoot is the runtime's state directory (runtimedir.go), without symlinks.
+func (e *Engine) runtimeRoot() string { return e.runtime }
 
 // NewRuntime is the runtime of this store: its state in the runtime directory, its seccomp
 // cache in the store.
@@ -46,8 +42,9 @@ func (e *Engine) NewRuntime() (*runtime.Runtime, error) {
 	return rt, err
 }
 
-// seccompCacheDir is the seccomp cache of the store at root, beside the runtime's state (the
-// runtime finds it there), which also keeps the kernel probe's answer (spec.ProbeKernel).
+// seccompCacheDir is the seccomp cache of the store at root (NewRuntime gives it to the
+// runtime), which also keeps the kernel probe's answer (spec.ProbeKernel): in the store, as it
+// outlives a boot, where the runtime's state does not.
 func seccompCacheDir(root string) string { return filepath.Join(root, "seccomp-cache") }
 
 func (e *Engine) deleteRuntimeState(id string) {
@@ -576,7 +573,8 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 	}()
 	// The container's image by its configuration's digest: no walk of the image index, and
 	// the run does not depend on the image's names.
-	cfg, err := e.imageConfig(ctx, c.Config.ImageID)
+	created := e.takeCreated(c.ID) // in this process, from Create
+	cfg, err := e.imageConfig(ctx, created, c.Config.ImageID)
 	if err != nil {
 		return fail(fmt.Errorf("image %s: %w", c.Config.ImageID, err), 125)
 	}
@@ -643,8 +641,8 @@ func (e *Engine) startContainer(ctx context.Context, c *container.Container, h m
 		return fail(err, 125)
 	}
 	var mounts []mount.Mount
-	if cm := e.createdMounts.Swap(nil); cm != nil && cm.id == c.ID {
-		mounts = cm.mounts // Create's, in this process
+	if created != nil {
+		mounts = created.mounts
 	} else if mounts, err = e.Snapshots.Mounts(ctx, c.ID); err != nil {
 		return fail(err, 125)
 	}
