@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -54,17 +55,19 @@ func (s *store) recycle(dir, parent string, parentDirs []string) error {
 		return errors.New("the driver does not recycle")
 	}
 	slot := s.snapshotDir(recycledName)
-	if p, err := xattr(slot, recycledParentXattr); err == nil && p == parent {
+	p, xerr := xattr(slot, recycledParentXattr)
+	if xerr == nil && p == parent {
 		return errors.New("a recycled snapshot of that parent is there")
-	} else if !errors.Is(err, os.ErrNotExist) {
+	}
+	if err := rc.recycle(dir, parentDirs); err != nil {
+		return err
+	}
+	if !errors.Is(xerr, os.ErrNotExist) {
 		// One of another parent (another image): this one replaces it.
 		old := filepath.Join(s.root, tmpDir, fmt.Sprintf("recycled-%d", os.Getpid()))
 		if os.Rename(slot, old) == nil {
 			defer os.RemoveAll(old)
 		}
-	}
-	if err := rc.recycle(dir, parentDirs); err != nil {
-		return err
 	}
 	if err := unix.Setxattr(dir, recycledParentXattr, []byte(parent), 0); err != nil {
 		return err
@@ -72,23 +75,14 @@ func (s *store) recycle(dir, parent string, parentDirs []string) error {
 	return unix.Renameat2(unix.AT_FDCWD, dir, unix.AT_FDCWD, slot, unix.RENAME_NOREPLACE)
 }
 
-// takeRecycled moves the recycled snapshot to dir for a new snapshot on parent, if it was made
-// on that parent and is whole (a cleanup in another process may have emptied it).
-func (s *store) takeRecycled(dir, parent string) error {
-	slot := s.snapshotDir(recycledName)
-	if p, err := xattr(slot, recycledParentXattr); err != nil || p != parent {
+// takeRecycled moves the recycled snapshot to dir for a new snapshot on parent (in parentDir),
+// if it was made on that parent, as a spare is taken (takeSpare: the driver checks it is whole,
+// as a cleanup in another process may have emptied it).
+func (s *store) takeRecycled(dir, parent, parentDir string) error {
+	if p, err := xattr(s.snapshotDir(recycledName), recycledParentXattr); err != nil || p != parent {
 		return errors.New("no recycled snapshot of that parent")
 	}
-	if err := os.Rename(slot, dir); err != nil {
-		return err
-	}
-	for _, sub := range []string{"fs", "work"} {
-		if fi, err := os.Lstat(filepath.Join(dir, sub)); err != nil || !fi.IsDir() {
-			os.RemoveAll(dir)
-			return fmt.Errorf("recycled snapshot directory without its %s", sub)
-		}
-	}
-	return nil
+	return s.takeSpare(recycledName, dir, parentDir, KindActive)
 }
 
 // dropStaleRecycled deletes the recycled snapshot when its parent is gone (its image removed),
@@ -126,29 +120,10 @@ func xattrNames(path string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var names []string
-	for _, b := range splitNUL(buf[:n]) {
-		names = append(names, string(b))
+	if n == 0 {
+		return nil, nil
 	}
-	return names, nil
-}
-
-func splitNUL(b []byte) [][]byte {
-	var out [][]byte
-	for len(b) > 0 {
-		i := slices.Index(b, 0)
-		if i < 0 {
-			i = len(b)
-		}
-		if i > 0 {
-			out = append(out, b[:i])
-		}
-		if i == len(b) {
-			break
-		}
-		b = b[i+1:]
-	}
-	return out
+	return strings.Split(strings.TrimSuffix(string(buf[:n]), "\x00"), "\x00"), nil
 }
 
 // etcMountpoints are the files that the init makes in /etc for the bind mounts of the
@@ -188,7 +163,7 @@ func (overlayDriver) recycle(dir string, parentDirs []string) error {
 		}
 		uid, gid = int(pst.Uid), int(pst.Gid)
 	}
-	if err := checkEntry(fsDir, unix.S_IFDIR|0o755, uid, gid, wflags, "trusted.overlay.uuid", "trusted.overlay.impure"); err != nil {
+	if _, err := checkEntry(fsDir, unix.S_IFDIR|0o755, uid, gid, wflags, "trusted.overlay.uuid", "trusted.overlay.impure"); err != nil {
 		return err
 	}
 	ents, err = os.ReadDir(fsDir)
@@ -226,11 +201,11 @@ func recycleEntry(fsDir, name string, parentDirs []string, wflags int) error {
 		if lower.Mode&unix.S_IFMT != unix.S_IFDIR {
 			return errors.New("the image's /etc is not a directory")
 		}
-		if err := checkEntry(path, lower.Mode, int(lower.Uid), int(lower.Gid), wflags, "trusted.overlay.origin", "trusted.overlay.impure"); err != nil {
+		if _, err := checkEntry(path, lower.Mode, int(lower.Uid), int(lower.Gid), wflags, "trusted.overlay.origin", "trusted.overlay.impure"); err != nil {
 			return err
 		}
 	case (name == "etc" || slices.Contains(rootMountpoints, name)) && !inLower:
-		if err := checkEntry(path, unix.S_IFDIR|0o755, 0, 0, wflags); err != nil {
+		if _, err := checkEntry(path, unix.S_IFDIR|0o755, 0, 0, wflags); err != nil {
 			return err
 		}
 	default:
@@ -244,12 +219,11 @@ func recycleEntry(fsDir, name string, parentDirs []string, wflags int) error {
 		if name != "etc" || !slices.Contains(etcMountpoints, e.Name()) {
 			return fmt.Errorf("the container made /%s/%s", name, e.Name())
 		}
-		f := filepath.Join(path, e.Name())
-		if err := checkEntry(f, unix.S_IFREG|0o644, 0, 0, -1); err != nil {
+		st, err := checkEntry(filepath.Join(path, e.Name()), unix.S_IFREG|0o644, 0, 0, -1)
+		if err != nil {
 			return err
 		}
-		var st unix.Stat_t
-		if err := unix.Lstat(f, &st); err != nil || st.Size != 0 || st.Nlink != 1 {
+		if st.Size != 0 || st.Nlink != 1 {
 			return fmt.Errorf("/etc/%s is not an empty mount point", e.Name())
 		}
 	}
@@ -257,31 +231,31 @@ func recycleEntry(fsDir, name string, parentDirs []string, wflags int) error {
 }
 
 // checkEntry checks path's type and mode, owner, inode flags (unless flags is -1) and that its
-// extended attributes are among allowed.
-func checkEntry(path string, mode uint32, uid, gid, flags int, allowed ...string) error {
+// extended attributes are among allowed, and returns its stat.
+func checkEntry(path string, mode uint32, uid, gid, flags int, allowed ...string) (unix.Stat_t, error) {
 	var st unix.Stat_t
 	if err := unix.Lstat(path, &st); err != nil {
-		return err
+		return st, err
 	}
 	if st.Mode != mode || int(st.Uid) != uid || int(st.Gid) != gid {
-		return fmt.Errorf("%s: mode %o, owner %d:%d, want %o, %d:%d", path, st.Mode, st.Uid, st.Gid, mode, uid, gid)
+		return st, fmt.Errorf("%s: mode %o, owner %d:%d, want %o, %d:%d", path, st.Mode, st.Uid, st.Gid, mode, uid, gid)
 	}
 	if flags >= 0 {
 		f, err := fileFlags(path)
 		if err != nil || f != flags {
-			return fmt.Errorf("%s: inode flags %#x, want %#x (%v)", path, f, flags, err)
+			return st, fmt.Errorf("%s: inode flags %#x, want %#x (%v)", path, f, flags, err)
 		}
 	}
 	names, err := xattrNames(path)
 	if err != nil {
-		return err
+		return st, err
 	}
 	for _, n := range names {
 		if !slices.Contains(allowed, n) {
-			return fmt.Errorf("%s: extended attribute %s", path, n)
+			return st, fmt.Errorf("%s: extended attribute %s", path, n)
 		}
 	}
-	return nil
+	return st, nil
 }
 
 // fileFlags is FS_IOC_GETFLAGS of the directory path.

@@ -13,6 +13,8 @@ func (s *store) recycle(dir, parent string, parentDirs []string) error {
 	return errors.New("no recycling here")
 }
 
-func (s *store) takeRecycled(dir, parent string) error { return errors.New("no recycling here") }
+func (s *store) takeRecycled(dir, parent, parentDir string) error {
+	return errors.New("no recycling here")
+}
 
 func (s *store) dropStaleRecycled(md *metadata) {}

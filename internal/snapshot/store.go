@@ -591,14 +591,15 @@ func (s *store) create(ctx context.Context, kind Kind, key, parent string, opts 
 		}
 		id := s.allocateID(md)
 		dir := s.snapshotDir(id)
-		var labels Info
+		now := time.Now().UTC()
+		info := Info{Name: key, Parent: parent, Kind: kind, Created: now, Updated: now}
 		for _, o := range opts {
-			o(&labels)
+			o(&info)
 		}
 		// A recycled snapshot for a container on the same image (recycle_linux.go), or the
 		// spare, or a directory of its own.
-		recycled := kind == KindActive && labels.Labels[RecycleLabel] != "" && s.takeRecycled(dir, parent) == nil
-		if !recycled && s.takeSpare(dir, parentDir, kind) != nil {
+		recycled := kind == KindActive && info.Labels[RecycleLabel] != "" && s.takeRecycled(dir, parent, parentDir) == nil
+		if !recycled && s.takeSpare(spareName, dir, parentDir, kind) != nil {
 			tmp, err := os.MkdirTemp(filepath.Join(s.root, tmpDir), "new-")
 			if err != nil {
 				return nil, err
@@ -619,11 +620,6 @@ func (s *store) create(ctx context.Context, kind Kind, key, parent string, opts 
 				return nil, err
 			}
 		}
-		now := time.Now().UTC()
-		info := Info{Name: key, Parent: parent, Kind: kind, Created: now, Updated: now}
-		for _, o := range opts {
-			o(&info)
-		}
 		r := &record{ID: id, Kind: kind, Parent: parent, Created: now, Updated: now, Labels: info.Labels}
 		md.Snapshots[key] = r
 		var err error
@@ -636,15 +632,16 @@ func (s *store) create(ctx context.Context, kind Kind, key, parent string, opts 
 // errNoSpare says that create makes the directory itself.
 var errNoSpare = errors.New("no spare")
 
-// takeSpare moves the spare, if the driver makes them and there is one, to dir (a free
-// snapshot number's) for a new snapshot of kind on parentDir. It fails when dir is not made:
-// the caller makes it as it would without spares.
-func (s *store) takeSpare(dir, parentDir string, kind Kind) error {
+// takeSpare moves the directory made ahead in snapshots/slot (the spare, or the recycled
+// snapshot), if the driver makes them and there is one, to dir (a free snapshot number's) for a
+// new snapshot of kind on parentDir. It fails when dir is not made: the caller makes it as it
+// would without spares.
+func (s *store) takeSpare(slot, dir, parentDir string, kind Kind) error {
 	sm, ok := s.drv.(spareMaker)
 	if !ok || kind != KindActive {
 		return errNoSpare
 	}
-	if err := os.Rename(s.snapshotDir(spareName), dir); err != nil {
+	if err := os.Rename(s.snapshotDir(slot), dir); err != nil {
 		return err
 	}
 	if err := sm.adoptSpare(dir, parentDir); err != nil {
